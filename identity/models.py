@@ -1,0 +1,97 @@
+"""Identity tables: identities, their source records (local ids) and the event feed."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from referentials.core.db import Base, UTCDateTime, utcnow
+
+
+class Identity(Base):
+    """A patient identity with its strict and complementary traits and its RNIV status."""
+
+    __tablename__ = "identities"
+    __table_args__ = (Index("ix_identities_traits", "birth_name", "birth_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    birth_name: Mapped[str] = mapped_column(String(100))
+    # Birth given names in civil order, space-separated as in INSi's ListePrenom.
+    first_names: Mapped[str] = mapped_column(String(200))
+    first_name: Mapped[str] = mapped_column(String(100), index=True)
+    sex: Mapped[str] = mapped_column(String(1))
+    birth_date: Mapped[date] = mapped_column(Date)
+    birth_date_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    birth_place_code: Mapped[str | None] = mapped_column(String(5))
+    used_name: Mapped[str | None] = mapped_column(String(100))
+    used_first_name: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(5), default="PROV", index=True)
+    # Comma-separated, sorted: "", "HOMA", "DOUT,HOMA"...
+    attributes: Mapped[str] = mapped_column(String(20), default="")
+    ins_matricule: Mapped[str | None] = mapped_column(String(15), index=True)
+    ins_oid: Mapped[str | None] = mapped_column(String(40))
+    ins_history: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    ins_retrieved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ins_collection_method: Mapped[str | None] = mapped_column(String(4))
+    # Matricules this identity carried before (deactivated, or taken over in a merge).
+    ins_old: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    validation_document: Mapped[str | None] = mapped_column(String(5))
+    validation_date: Mapped[date | None] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    sources: Mapped[list[SourceRecord]] = relationship(
+        back_populates="identity", order_by="SourceRecord.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it)
+
+    @property
+    def attribute_set(self) -> frozenset[str]:
+        return frozenset(a for a in self.attributes.split(",") if a)
+
+    @property
+    def first_name_list(self) -> list[str]:
+        return self.first_names.split(" ") if self.first_names else []
+
+
+class SourceRecord(Base):
+    """An establishment's local patient id (IPP) attached to one identity."""
+
+    __tablename__ = "source_records"
+    __table_args__ = (UniqueConstraint("finess", "local_id", name="uq_source_records_local"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)
+    finess: Mapped[str] = mapped_column(String(9))
+    local_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    identity: Mapped[Identity] = relationship(back_populates="sources")
+
+
+class IdentityEvent(Base):
+    """The feed consumers follow; the autoincrement id is the cursor."""
+
+    __tablename__ = "identity_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    identity_id: Mapped[int] = mapped_column(Integer, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,175 @@
+"""HTTP routes of the identity referential under /api/v1/identities."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+
+from identity import presenter, service
+from identity.schemas import (
+    AttributeRequest,
+    HistoryEntry,
+    IdentityCreate,
+    IdentityRead,
+    IdentityUpdate,
+    IdentityWriteResult,
+    ValidationRequest,
+)
+from referentials.core.auth import DbSession, Principal, require
+from referentials.core.errors import PreconditionRequired, ValidationFailed
+from referentials.core.pagination import Page, PageParams, page_params
+
+router = APIRouter(prefix="/api/v1/identities", tags=["identities"])
+
+read_scope = require("identity:read")
+write_scope = require("identity:write")
+
+
+def _if_match(if_match: str | None) -> int:
+    if if_match is None:
+        raise PreconditionRequired(
+            "send If-Match: <version> with the version you read", fields={"If-Match": None}
+        )
+    try:
+        return int(if_match.strip().strip("W/").strip('"'))
+    except ValueError as exc:
+        raise ValidationFailed(
+            "If-Match must be the identity's version number", fields={"If-Match": if_match}
+        ) from exc
+
+
+@router.post("", response_model=IdentityWriteResult, status_code=status.HTTP_201_CREATED)
+def create_identity(
+    *,
+    body: IdentityCreate,
+    response: Response,
+    session: DbSession,
+    principal: Principal = Depends(write_scope),
+) -> IdentityWriteResult:
+    """Create a provisional identity (idempotent on `source`)."""
+    identity, created = service.create(session, principal, data=body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"/api/v1/identities/{identity.id}"
+    return presenter.to_write_result(identity, principal, created=created)
+
+
+@router.get("", response_model=Page[IdentityRead])
+def list_identities(
+    *,
+    source_finess: str | None = Query(None, description="FINESS of the establishment"),
+    local_id: str | None = Query(None, description="the establishment's local id (IPP)"),
+    birth_name: str | None = Query(None, max_length=100),
+    first_name: str | None = Query(None, max_length=100),
+    birth_date: date | None = Query(None),
+    include_inactive: bool = Query(False),
+    page: PageParams = Depends(page_params),
+    session: DbSession,
+    principal: Principal = Depends(read_scope),
+) -> Page[IdentityRead]:
+    """Look up by local id, or search on normalised traits."""
+    if local_id is not None:
+        if not source_finess:
+            raise ValidationFailed(
+                "local_id needs source_finess", fields={"source_finess": "missing"}
+            )
+        identity = service.get_by_source(session, finess=source_finess, local_id=local_id)
+        return Page(items=[presenter.to_read(identity, principal)], total=1, limit=1, offset=0)
+    if not any([birth_name, first_name, birth_date, source_finess]):
+        raise ValidationFailed(
+            "give local_id with source_finess, or at least one trait to search on",
+            fields={"query": "empty"},
+        )
+    rows, total = service.search(
+        session,
+        birth_name=birth_name,
+        first_name=first_name,
+        birth_date=birth_date,
+        source_finess=source_finess,
+        include_inactive=include_inactive,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    items = [presenter.to_read(i, principal) for i in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/{identity_id}", response_model=IdentityRead)
+def read_identity(
+    *,
+    identity_id: int,
+    response: Response,
+    session: DbSession,
+    principal: Principal = Depends(read_scope),
+) -> IdentityRead:
+    """One identity; a merged one says where it went (`merged_into`)."""
+    identity = service.get(session, identity_id)
+    response.headers["ETag"] = str(identity.version)
+    return presenter.to_read(identity, principal)
+
+
+@router.patch("/{identity_id}", response_model=IdentityWriteResult)
+def update_identity(
+    *,
+    identity_id: int,
+    body: IdentityUpdate,
+    if_match: str | None = Header(None, alias="If-Match"),
+    session: DbSession,
+    principal: Principal = Depends(write_scope),
+) -> IdentityWriteResult:
+    """Change traits (If-Match required); says when the status dropped."""
+    identity, change = service.update(
+        session, principal, identity_id, data=body, expected_version=_if_match(if_match)
+    )
+    return presenter.to_write_result(identity, principal, change=change)
+
+
+@router.post("/{identity_id}/validation", response_model=IdentityWriteResult)
+def validate_identity(
+    *,
+    identity_id: int,
+    body: ValidationRequest,
+    session: DbSession,
+    principal: Principal = Depends(write_scope),
+) -> IdentityWriteResult:
+    """Record a check against a high-trust identity document."""
+    identity, change = service.validate(session, principal, identity_id, data=body)
+    return presenter.to_write_result(identity, principal, change=change)
+
+
+@router.post("/{identity_id}/attributes", response_model=IdentityWriteResult)
+def add_attribute(
+    *,
+    identity_id: int,
+    body: AttributeRequest,
+    session: DbSession,
+    principal: Principal = Depends(write_scope),
+) -> IdentityWriteResult:
+    """Set an attribute (HOMA, DOUT, FICT) within the combination rules."""
+    identity, change = service.add_attribute(session, principal, identity_id, data=body)
+    return presenter.to_write_result(identity, principal, change=change)
+
+
+@router.delete("/{identity_id}/attributes/{code}", response_model=IdentityWriteResult)
+def remove_attribute(
+    *,
+    identity_id: int,
+    code: str,
+    session: DbSession,
+    principal: Principal = Depends(write_scope),
+) -> IdentityWriteResult:
+    """Remove an attribute."""
+    identity = service.remove_attribute(session, principal, identity_id, code=code)
+    return presenter.to_write_result(identity, principal)
+
+
+@router.get("/{identity_id}/history", response_model=list[HistoryEntry])
+def identity_history(
+    *,
+    identity_id: int,
+    session: DbSession,
+    principal: Principal = Depends(read_scope),
+) -> list[HistoryEntry]:
+    """Who changed what on this identity, when and why."""
+    return [presenter.to_history(e, principal) for e in service.history(session, identity_id)]

@@ -1,0 +1,136 @@
+"""Request and response bodies of the identity API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SourceRef(BaseModel):
+    """An establishment's local id for the patient (IPP)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    finess: str = Field(min_length=9, max_length=9, pattern=r"^[0-9]{2}[0-9AB][0-9]{6}$")
+    local_id: str = Field(min_length=1, max_length=64)
+
+
+class IdentityCreate(BaseModel):
+    """Traits of a new identity, as typed at the front desk (case and accents are fine)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    birth_name: str = Field(min_length=1, max_length=100)
+    first_names: list[str] = Field(min_length=1, max_length=10)
+    sex: Literal["M", "F"]
+    birth_date: date
+    birth_date_estimated: bool = False
+    birth_place_code: str | None = Field(default=None, max_length=5)
+    used_name: str | None = Field(default=None, max_length=100)
+    used_first_name: str | None = Field(default=None, max_length=100)
+    source: SourceRef | None = None
+
+
+class IdentityUpdate(BaseModel):
+    """Fields to change; absent fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    birth_name: str | None = Field(default=None, min_length=1, max_length=100)
+    first_names: list[str] | None = Field(default=None, min_length=1, max_length=10)
+    sex: Literal["M", "F"] | None = None
+    birth_date: date | None = None
+    birth_date_estimated: bool | None = None
+    birth_place_code: str | None = Field(default=None, max_length=5)
+    used_name: str | None = Field(default=None, max_length=100)
+    used_first_name: str | None = Field(default=None, max_length=100)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ValidationRequest(BaseModel):
+    """A check of the traits against an identity document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    document_type: str = Field(min_length=1, max_length=5)
+    validated_at: date | None = None
+
+
+class AttributeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Literal["HOMA", "DOUT", "FICT"]
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class InsRead(BaseModel):
+    """The INS of an identity: matricule + key with its OID."""
+
+    matricule: str
+    oid: str
+    retrieved_at: datetime | None
+    collection_method: str | None
+    history: list[dict[str, Any]] = []
+    exposed_because: Literal["qualified", "identity_vigilance"]
+
+
+class SourceRead(BaseModel):
+    finess: str
+    local_id: str
+
+
+class IdentityRead(BaseModel):
+    """An identity as stored; the INS appears only where the caller may see it."""
+
+    id: int
+    birth_name: str
+    first_names: list[str]
+    first_name: str
+    sex: str
+    birth_date: date
+    birth_date_estimated: bool
+    birth_place_code: str | None
+    used_name: str | None
+    used_first_name: str | None
+    status: str
+    attributes: list[str]
+    ins: InsRead | None
+    validation_document: str | None
+    validation_date: date | None
+    sources: list[SourceRead]
+    active: bool
+    merged_into: int | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class StatusChange(BaseModel):
+    before: str
+    after: str
+    reason: str
+
+
+class IdentityWriteResult(IdentityRead):
+    """An identity after a change, saying what happened to its status."""
+
+    status_change: StatusChange | None = None
+    created: bool | None = None
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    changes: dict[str, Any] | None
+    reason: str | None
+
+
+class EventRead(BaseModel):
+    cursor: int
+    type: str
+    identity_id: int
+    at: datetime
+    payload: dict[str, Any]

@@ -1,0 +1,335 @@
+"""Business rules of the identity referential: creation, changes, validation, attributes."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from identity import repository, rules
+from identity.errors import IdentityNotFound, RuleConflict, StaleVersion
+from identity.models import Identity, IdentityEvent, SourceRecord
+from identity.schemas import (
+    AttributeRequest,
+    IdentityCreate,
+    IdentityUpdate,
+    StatusChange,
+    ValidationRequest,
+)
+from identity.traits import STRICT_TRAITS, normalized_fields
+from referentials.core import audit
+from referentials.core.auth import Principal
+from referentials.core.db import utcnow
+
+ENTITY = "identity"
+
+
+def snapshot(identity: Identity) -> dict[str, Any]:
+    """Every stored field that a change or an undo must be able to restore."""
+    return {
+        "birth_name": identity.birth_name,
+        "first_names": identity.first_names,
+        "sex": identity.sex,
+        "birth_date": identity.birth_date.isoformat(),
+        "birth_date_estimated": identity.birth_date_estimated,
+        "birth_place_code": identity.birth_place_code,
+        "used_name": identity.used_name,
+        "used_first_name": identity.used_first_name,
+        "status": identity.status,
+        "attributes": identity.attributes,
+        "ins_matricule": identity.ins_matricule,
+        "ins_oid": identity.ins_oid,
+        "ins_history": identity.ins_history,
+        "ins_retrieved_at": (
+            identity.ins_retrieved_at.isoformat() if identity.ins_retrieved_at else None
+        ),
+        "ins_collection_method": identity.ins_collection_method,
+        "ins_old": identity.ins_old,
+        "validation_document": identity.validation_document,
+        "validation_date": (
+            identity.validation_date.isoformat() if identity.validation_date else None
+        ),
+        "active": identity.active,
+        "merged_into_id": identity.merged_into_id,
+    }
+
+
+def emit(session: Session, event_type: str, identity_id: int, **payload: Any) -> None:
+    """Append an event to the feed, in the transaction of the change."""
+    session.add(IdentityEvent(type=event_type, identity_id=identity_id, payload=payload))
+
+
+def get(session: Session, identity_id: int) -> Identity:
+    """One identity, active or not; 404 when unknown."""
+    identity = repository.get(session, identity_id)
+    if identity is None:
+        raise IdentityNotFound(f"no identity {identity_id}", fields={"id": identity_id})
+    return identity
+
+
+def get_by_source(session: Session, *, finess: str, local_id: str) -> Identity:
+    identity = repository.by_source(session, finess, local_id)
+    if identity is None:
+        raise IdentityNotFound("no identity holds this local id", fields={"source_finess": finess})
+    return identity
+
+
+def create(
+    session: Session, principal: Principal, *, data: IdentityCreate
+) -> tuple[Identity, bool]:
+    """Create a PROV identity; the same source again returns the identity it made."""
+    if data.source is not None:
+        existing = repository.by_source(session, data.source.finess, data.source.local_id)
+        if existing is not None:
+            return existing, False
+    fields = normalized_fields(data, date.today())
+    identity = Identity(status="PROV", attributes="", **fields)
+    try:
+        # A savepoint, so a concurrent creation with the same source ends in a lookup, not a 500.
+        with session.begin_nested():
+            session.add(identity)
+            session.flush()
+            if data.source is not None:
+                session.add(
+                    SourceRecord(
+                        identity_id=identity.id,
+                        finess=data.source.finess,
+                        local_id=data.source.local_id,
+                    )
+                )
+                session.flush()
+    except IntegrityError:
+        if data.source is None:
+            raise
+        existing = repository.by_source(session, data.source.finess, data.source.local_id)
+        if existing is None:
+            raise
+        return existing, False
+    session.refresh(identity)
+    audit.record(
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=identity.id,
+        action="create",
+        after=snapshot(identity),
+    )
+    emit(session, "identity.created", identity.id, status=identity.status)
+    return identity, True
+
+
+def _clear_ins(identity: Identity, reason: str) -> None:
+    if identity.ins_matricule:
+        old = list(identity.ins_old or [])
+        old.append(
+            {
+                "matricule": identity.ins_matricule,
+                "oid": identity.ins_oid,
+                "reason": reason,
+                "at": utcnow().isoformat(),
+            }
+        )
+        identity.ins_old = old
+    identity.ins_matricule = None
+    identity.ins_oid = None
+    identity.ins_history = None
+    identity.ins_retrieved_at = None
+    identity.ins_collection_method = None
+
+
+def _recompute_status(identity: Identity, reason: str) -> StatusChange | None:
+    before = identity.status
+    after = rules.status_for(
+        has_ins=bool(identity.ins_matricule), validated=bool(identity.validation_document)
+    )
+    identity.status = after
+    return StatusChange(before=before, after=after, reason=reason) if before != after else None
+
+
+def _check_version(identity: Identity, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != identity.version:
+        raise StaleVersion(
+            f"identity {identity.id} is at version {identity.version}, "
+            f"not {expected_version}: reload it and apply the change again",
+            fields={"version": identity.version},
+        )
+
+
+def _finish_change(
+    session: Session,
+    principal: Principal,
+    identity: Identity,
+    before: dict[str, Any],
+    *,
+    action: str,
+    reason: str | None,
+    change: StatusChange | None,
+) -> None:
+    identity.updated_at = utcnow()
+    session.flush()
+    after = snapshot(identity)
+    audit.record(
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=identity.id,
+        action=action,
+        before=before,
+        after=after,
+        reason=reason,
+    )
+    emit(
+        session,
+        "identity.updated",
+        identity.id,
+        changed=sorted(audit.changed_fields(before, after)),
+    )
+    if change is not None:
+        emit(
+            session,
+            "identity.status_changed",
+            identity.id,
+            before=change.before,
+            after=change.after,
+            reason=change.reason,
+        )
+
+
+def update(
+    session: Session,
+    principal: Principal,
+    identity_id: int,
+    *,
+    data: IdentityUpdate,
+    expected_version: int | None,
+) -> tuple[Identity, StatusChange | None]:
+    """Change traits; a strict-trait change on RECUP/QUAL clears the INS (→ PROV/VALI)."""
+    identity = _get_active(session, identity_id)
+    _check_version(identity, expected_version)
+    fields = normalized_fields(data, date.today())
+    before = snapshot(identity)
+    strict_changed = [f for f in STRICT_TRAITS if f in fields and fields[f] != getattr(identity, f)]
+    for name, value in fields.items():
+        setattr(identity, name, value)
+    change = None
+    if strict_changed and identity.ins_matricule:
+        reason = f"strict trait(s) changed: {', '.join(strict_changed)}; INS cleared"
+        _clear_ins(identity, reason)
+        change = _recompute_status(identity, reason)
+    _finish_change(
+        session, principal, identity, before, action="update", reason=data.reason, change=change
+    )
+    return identity, change
+
+
+def _get_active(session: Session, identity_id: int) -> Identity:
+    identity = get(session, identity_id)
+    if not identity.active:
+        raise RuleConflict(
+            f"identity {identity_id} was merged into {identity.merged_into_id} and is inactive",
+            fields={"merged_into": identity.merged_into_id},
+        )
+    return identity
+
+
+def validate(
+    session: Session, principal: Principal, identity_id: int, *, data: ValidationRequest
+) -> tuple[Identity, StatusChange | None]:
+    """Record a high-trust document check: PROV→VALI, RECUP→QUAL."""
+    identity = _get_active(session, identity_id)
+    document = rules.check_document(data.document_type)
+    if rules.forbids_insi(identity.attribute_set):
+        raise RuleConflict(
+            "a DOUT or FICT identity stays PROV: remove the attribute before validating",
+            fields={"attributes": sorted(identity.attribute_set)},
+        )
+    validated_at = data.validated_at or date.today()
+    if validated_at > date.today():
+        raise rules.TraitError("validated_at", "validated_at is in the future")
+    before = snapshot(identity)
+    identity.validation_document = document
+    identity.validation_date = validated_at
+    change = _recompute_status(identity, f"identity document checked ({document})")
+    _finish_change(
+        session, principal, identity, before, action="validate", reason=document, change=change
+    )
+    return identity, change
+
+
+def add_attribute(
+    session: Session, principal: Principal, identity_id: int, *, data: AttributeRequest
+) -> tuple[Identity, StatusChange | None]:
+    """Set HOMA/DOUT/FICT; DOUT and FICT force PROV and invalidate the INS."""
+    identity = _get_active(session, identity_id)
+    attributes = identity.attribute_set | {data.code}
+    rules.check_attributes(attributes)
+    before = snapshot(identity)
+    identity.attributes = ",".join(sorted(attributes))
+    change = None
+    if rules.forbids_insi(attributes):
+        reason = f"attribute {data.code} forces PROV and invalidates the INS"
+        _clear_ins(identity, reason)
+        identity.validation_document = None
+        identity.validation_date = None
+        change = _recompute_status(identity, reason)
+    _finish_change(
+        session,
+        principal,
+        identity,
+        before,
+        action="attribute_add",
+        reason=data.reason,
+        change=change,
+    )
+    return identity, change
+
+
+def remove_attribute(
+    session: Session, principal: Principal, identity_id: int, *, code: str
+) -> Identity:
+    """Remove an attribute; the status stays as it is until a new check or INSi call."""
+    identity = _get_active(session, identity_id)
+    if code not in identity.attribute_set:
+        raise IdentityNotFound(
+            f"identity {identity_id} does not carry the attribute {code}", fields={"code": code}
+        )
+    before = snapshot(identity)
+    identity.attributes = ",".join(sorted(identity.attribute_set - {code}))
+    _finish_change(
+        session, principal, identity, before, action="attribute_remove", reason=None, change=None
+    )
+    return identity
+
+
+def search(
+    session: Session,
+    *,
+    birth_name: str | None,
+    first_name: str | None,
+    birth_date: date | None,
+    source_finess: str | None,
+    include_inactive: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[Identity], int]:
+    """Search on traits normalised as stored (accents and case do not matter)."""
+    name = rules.normalize_trait(birth_name, "birth_name", birth_name=True) if birth_name else None
+    first = rules.normalize_trait(first_name, "first_name") if first_name else None
+    return repository.search(
+        session,
+        birth_name=name,
+        first_name=first,
+        birth_date=birth_date,
+        source_finess=source_finess,
+        include_inactive=include_inactive,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def history(session: Session, identity_id: int) -> list[audit.AuditEntry]:
+    """The audit trail of one identity, oldest first."""
+    get(session, identity_id)
+    return audit.list_for(session, entity_type=ENTITY, entity_id=identity_id)

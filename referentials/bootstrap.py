@@ -1,0 +1,57 @@
+"""Start-up work: migrations, the bootstrap key, demo data on an empty database."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from identity import repository as identity_repository
+from identity import service as identity_service
+from identity.schemas import IdentityCreate, SourceRef
+from referentials.core.auth import SYSTEM, ensure_bootstrap_key
+from referentials.core.db import session_scope
+from referentials.core.settings import Settings
+from referentials.migrations import upgrade
+
+log = logging.getLogger("socle.bootstrap")
+
+
+def prepare_database(engine: Engine, factory: sessionmaker[Session], settings: Settings) -> None:
+    """Apply migrations, ensure the bootstrap key, load demo data if the base is empty."""
+    upgrade(engine)
+    with session_scope(factory) as session:
+        if settings.bootstrap_api_key:
+            ensure_bootstrap_key(session, settings.bootstrap_api_key)
+        if settings.load_demo_data and identity_repository.count(session) == 0:
+            loaded = load_demo_identities(
+                session, settings.fixtures_dir / "demo" / "identities.csv"
+            )
+            log.info("loaded %d demo identities", loaded)
+
+
+def load_demo_identities(session: Session, path: Path) -> int:
+    """Create the demo identities of a CSV in the dedupe format (with a `finess` column)."""
+    if not path.exists():
+        log.warning("no demo identities at %s", path)
+        return 0
+    count = 0
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            data = IdentityCreate(
+                birth_name=row["birth_name"],
+                first_names=row["first_names"].split(" "),
+                sex=row["sex"],
+                birth_date=date.fromisoformat(row["birth_date"]),
+                birth_place_code=row["birth_place_code"] or None,
+                used_name=row["used_name"] or None,
+                used_first_name=row["used_first_name"] or None,
+                source=SourceRef(finess=row["finess"], local_id=row["source_id"]),
+            )
+            identity_service.create(session, SYSTEM, data=data)
+            count += 1
+    return count

@@ -1,0 +1,166 @@
+"""API keys: stored hashed, carrying scopes, each tied to a client (and its FINESS when known)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Boolean, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from referentials.core.db import Base, UTCDateTime, utcnow
+from referentials.core.errors import Forbidden, Unauthorized, ValidationFailed
+from referentials.core.principal import SCOPES, SYSTEM, Principal
+from referentials.core.usage import record_call
+
+__all__ = ["SCOPES", "SYSTEM", "DbSession", "Principal", "require"]
+
+KEY_PREFIX = "sk_"
+
+
+class ApiKey(Base):
+    """A client's key; only the SHA-256 of the secret is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_name: Mapped[str] = mapped_column(String(200))
+    finess: Mapped[str | None] = mapped_column(String(9), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters of the key, shown in listings to recognise it.
+    key_hint: Mapped[str] = mapped_column(String(12))
+    scopes: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @property
+    def scope_list(self) -> list[str]:
+        return [s for s in self.scopes.split(",") if s]
+
+
+def hash_key(secret: str) -> str:
+    # Keys are 256-bit random tokens: a plain SHA-256 cannot be brute-forced, and lets the
+    # lookup be one indexed equality.
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def parse_scopes(raw: str | list[str]) -> list[str]:
+    """Split and check a scope list; an unknown scope is an error naming it."""
+    items = raw.split(",") if isinstance(raw, str) else raw
+    scopes = [s.strip() for s in items if s.strip()]
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        raise ValidationFailed(
+            f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(SCOPES)}",
+            fields={"scopes": unknown},
+        )
+    if not scopes:
+        raise ValidationFailed("at least one scope is needed", fields={"scopes": []})
+    return scopes
+
+
+def create_api_key(
+    session: Session,
+    *,
+    client_name: str,
+    scopes: list[str],
+    finess: str | None = None,
+    secret: str | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret (shown once, never stored)."""
+    secret = secret or KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(
+        client_name=client_name,
+        finess=finess,
+        key_hash=hash_key(secret),
+        key_hint=secret[:8],
+        scopes=",".join(parse_scopes(scopes)),
+        expires_at=expires_at,
+    )
+    session.add(key)
+    session.flush()
+    return key, secret
+
+
+def ensure_bootstrap_key(session: Session, secret: str) -> None:
+    """Make sure the configured bootstrap key exists with every scope."""
+    existing = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret)))
+    if existing is None:
+        create_api_key(session, client_name="bootstrap", scopes=list(SCOPES), secret=secret)
+    else:
+        existing.scopes = ",".join(SCOPES)
+        existing.revoked = False
+
+
+def authenticate(session: Session, secret: str) -> Principal:
+    """The principal for a presented secret, or 401."""
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret)))
+    if key is None or key.revoked:
+        raise Unauthorized("invalid or revoked API key")
+    if key.expires_at is not None and key.expires_at <= utcnow():
+        raise Unauthorized("expired API key")
+    return Principal(
+        key_id=key.id,
+        client_name=key.client_name,
+        finess=key.finess,
+        scopes=frozenset(key.scope_list),
+    )
+
+
+_bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer <key>`")
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session and one transaction per request: commit on success, roll back on error."""
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": the transaction commits before the response leaves, so a client that
+# reads right after a write sees it.
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def get_principal(
+    *,
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    session: DbSession,
+) -> Principal:
+    """The caller, from its bearer key (401 when missing or bad)."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+    principal = authenticate(session, credentials.credentials)
+    request.state.principal = principal
+    return principal
+
+
+def require(scope: str) -> Callable[..., Principal]:
+    """A dependency that lets through callers holding ``scope`` (or ``admin``)."""
+
+    area = scope.split(":")[0]
+
+    def dependency(
+        *, principal: Principal = Depends(get_principal), session: DbSession
+    ) -> Principal:
+        if not principal.has(scope):
+            raise Forbidden(f"this key lacks the scope '{scope}'", fields={"scope": scope})
+        record_call(session, principal, area)
+        return principal
+
+    dependency.__name__ = f"require_{scope.replace(':', '_')}"
+    return dependency

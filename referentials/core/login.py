@@ -1,0 +1,114 @@
+"""Login and logout pages, and the wiring of sessions and security headers for the pages."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from referentials.core.auth import DbSession
+from referentials.core.web import LoginRequired, Pages, authenticate_user, check_csrf, render
+
+router = APIRouter(include_in_schema=False)
+
+# Pages have no inline script; styles come from our own stylesheet and inline SVG attributes.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: an open redirect would let a link log officers into another site.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/ui/"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+    return render(request, "login.html", {"next": _safe_next(next), "error": None})
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_submit(
+    *,
+    request: Request,
+    username: str = Form(...),
+    password: str = Form(...),
+    csrf: str = Form(""),
+    next: str = Form("/ui/"),
+    session: DbSession,
+) -> Response:
+    check_csrf(request, csrf)
+    user = authenticate_user(session, username, password)
+    if user is None:
+        return render(
+            request,
+            "login.html",
+            {"next": _safe_next(next), "error": "Identifiant ou mot de passe incorrect."},
+            status_code=401,
+        )
+    request.session.clear()
+    request.session.update({"user_id": user.id, "username": user.username})
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: str = Form("")) -> Response:
+    check_csrf(request, csrf)
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+class SecurityHeaders:
+    """Adds the security headers to every HTML page."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                headers.append((b"x-content-type-options", b"nosniff"))
+                headers.append((b"referrer-policy", b"same-origin"))
+                ctype = dict(headers).get(b"content-type", b"")
+                if ctype.startswith(b"text/html") and not scope["path"].startswith("/docs"):
+                    headers.append((b"content-security-policy", CSP.encode()))
+                    headers.append((b"x-frame-options", b"DENY"))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def install_pages(
+    app: FastAPI, *, secret: str, https_only: bool, template_dirs: list[Path]
+) -> None:
+    """Sessions (signed cookie), security headers, the login redirect and shared templates."""
+    app.state.pages = Pages(template_dirs)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret or secrets.token_urlsafe(32),
+        session_cookie="socle_session",
+        same_site="strict",
+        https_only=https_only,
+        max_age=8 * 3600,
+    )
+
+    @app.exception_handler(LoginRequired)
+    def _to_login(request: Request, _exc: LoginRequired) -> Response:
+        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+
+    app.include_router(router)

@@ -1,0 +1,184 @@
+"""Shared test harness: a migrated database (SQLite, or PostgreSQL when
+SOCLE_TEST_DATABASE_URL is set), a real uvicorn server, keys for each scope."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from referentials.app import create_app
+from referentials.core.auth import SCOPES, create_api_key
+from referentials.core.db import Base, make_engine, make_session_factory, session_scope
+from referentials.core.settings import Settings
+from referentials.migrations import upgrade
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+PG_URL = os.environ.get("SOCLE_TEST_DATABASE_URL", "")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ThreadedServer:
+    """A uvicorn server on a free local port, in a background thread."""
+
+    def __init__(self, app: object, port: int | None = None) -> None:
+        self.port = port or free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ThreadedServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def db_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings of a fresh database for the whole run; dropped at the end."""
+    if PG_URL:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        admin = make_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            yield Settings(
+                database_url=PG_URL,
+                database_schema=schema,
+                load_demo_data=False,
+                fixtures_dir=FIXTURES,
+            )
+        finally:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+    else:
+        path = tmp_path_factory.mktemp("db") / "socle.db"
+        yield Settings(
+            database_url=f"sqlite:///{path}", load_demo_data=False, fixtures_dir=FIXTURES
+        )
+
+
+@pytest.fixture(scope="session")
+def engine(db_settings: Settings) -> Iterator[Engine]:
+    eng = make_engine(db_settings.database_url, schema=db_settings.database_schema)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+def _truncate(eng: Engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with eng.begin() as conn:
+        if eng.dialect.name == "postgresql":
+            names = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f'DELETE FROM "{name}"'))
+
+
+@pytest.fixture()
+def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """A clean database for each test that asks for one."""
+    _truncate(engine)
+    yield make_session_factory(engine)
+
+
+@pytest.fixture()
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_scope(session_factory) as sess:
+        yield sess
+
+
+@pytest.fixture(scope="session")
+def live_app(db_settings: Settings, engine: Engine) -> Iterator[ThreadedServer]:
+    """The real application served over HTTP for the whole run."""
+    app = create_app(db_settings)
+    with ThreadedServer(app) as server:
+        yield server
+
+
+@pytest.fixture()
+def keys(session_factory: sessionmaker[Session]) -> dict[str, str]:
+    """One key per scope (named after it), plus 'all' with every scope."""
+    out: dict[str, str] = {}
+    with session_scope(session_factory) as sess:
+        for scope in SCOPES:
+            _, out[scope] = create_api_key(
+                sess, client_name=f"client-{scope}", scopes=[scope], finess="690999016"
+            )
+        _, out["all"] = create_api_key(sess, client_name="client-all", scopes=list(SCOPES))
+        _, out["vigilance"] = create_api_key(
+            sess, client_name="vigilance", scopes=["identity:read", "identity:merge"]
+        )
+        _, out["reader"] = create_api_key(
+            sess,
+            client_name="reader-writer",
+            scopes=["identity:read", "identity:write"],
+            finess="670999911",
+        )
+    return out
+
+
+class Api:
+    """An HTTP client against the live app that picks a key per call."""
+
+    def __init__(self, base_url: str, keys: dict[str, str]) -> None:
+        self.client = httpx.Client(base_url=base_url, timeout=30)
+        self.keys = keys
+
+    def request(
+        self, method: str, path: str, *, key: str | None = "all", **kw: object
+    ) -> httpx.Response:
+        headers = dict(kw.pop("headers", {}) or {})  # type: ignore[call-overload]
+        if key is not None:
+            headers["Authorization"] = f"Bearer {self.keys.get(key, key)}"
+        return self.client.request(method, path, headers=headers, **kw)  # type: ignore[arg-type]
+
+    def get(self, path: str, **kw: object) -> httpx.Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: object) -> httpx.Response:
+        return self.request("POST", path, **kw)
+
+    def patch(self, path: str, **kw: object) -> httpx.Response:
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw: object) -> httpx.Response:
+        return self.request("DELETE", path, **kw)
+
+
+@pytest.fixture()
+def api(live_app: ThreadedServer, keys: dict[str, str]) -> Iterator[Api]:
+    client = Api(live_app.url, keys)
+    yield client
+    client.client.close()

@@ -1,0 +1,107 @@
+"""The `socle` command: API keys and users, against a real database file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from referentials.core.auth import ApiKey, authenticate, hash_key
+from referentials.core.db import make_engine, make_session_factory, session_scope
+from referentials.core.settings import Settings
+from tests.conftest import ROOT, ThreadedServer
+
+
+def _socle(
+    db_url: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "SOCLE_DATABASE_URL": db_url, **(env or {})}
+    full_env.pop("SOCLE_TEST_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "referentials.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_apikey_create_prints_the_key_once_and_stores_its_hash(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    result = _socle(
+        url,
+        "apikey",
+        "create",
+        "--name",
+        "DPI Hôpital",
+        "--scopes",
+        "identity:read,identity:write",
+        "--finess",
+        "690999016",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    factory = make_session_factory(make_engine(url))
+    with session_scope(factory) as session:
+        stored = session.scalar(select(ApiKey).where(ApiKey.id == printed["id"]))
+        assert stored is not None
+        assert stored.key_hash == hash_key(printed["key"]) and printed["key"] not in stored.key_hash
+        principal = authenticate(session, printed["key"])
+    assert principal.finess == "690999016"
+    assert principal.scopes == {"identity:read", "identity:write"}
+
+
+def test_apikey_create_refuses_an_unknown_scope(tmp_path: Path) -> None:
+    result = _socle(
+        f"sqlite:///{tmp_path / 'cli.db'}",
+        "apikey",
+        "create",
+        "--name",
+        "x",
+        "--scopes",
+        "identity:read,everything",
+    )
+    assert result.returncode == 2 and "everything" in result.stderr
+
+
+def test_user_create_with_password_from_environment(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    ok = _socle(
+        url,
+        "user",
+        "create",
+        "agent1",
+        "--roles",
+        "officer",
+        env={"SOCLE_NEW_USER_PASSWORD": "correct horse battery"},
+    )
+    assert ok.returncode == 0, ok.stderr
+    short = _socle(url, "user", "create", "agent2", env={"SOCLE_NEW_USER_PASSWORD": "short"})
+    assert short.returncode == 2 and "10 characters" in short.stderr
+
+
+@pytest.mark.parametrize("secret", ["sk_bootstrap_for_tests"])
+def test_bootstrap_key_exists_with_every_scope(tmp_path: Path, secret: str) -> None:
+    from referentials.app import create_app
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'boot.db'}",
+        bootstrap_api_key=secret,
+        load_demo_data=True,
+        fixtures_dir=ROOT / "fixtures",
+    )
+    with ThreadedServer(create_app(settings)) as server:
+        headers = {"Authorization": f"Bearer {secret}"}
+        found = httpx.get(
+            f"{server.url}/api/v1/identities", params={"birth_name": "dupont"}, headers=headers
+        )
+        assert found.status_code == 200 and found.json()["total"] == 1
+        assert httpx.get(f"{server.url}/api/v1/events", headers=headers).status_code == 200
