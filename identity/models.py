@@ -9,10 +9,12 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -95,3 +97,75 @@ class IdentityEvent(Base):
     identity_id: Mapped[int] = mapped_column(Integer, index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MatchKey(Base):
+    """One blocking key of one active identity: the index of the real-time duplicate check."""
+
+    __tablename__ = "identity_match_keys"
+    __table_args__ = (Index("ix_identity_match_keys_key", "key", "identity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)
+    # "<pass>:<key>", e.g. "bn_year:MARTIN|1980".
+    key: Mapped[str] = mapped_column(String(120))
+
+
+class DuplicatePair(Base):
+    """Two identities that may be one patient, waiting for (or carrying) an officer's decision."""
+
+    __tablename__ = "duplicate_pairs"
+    __table_args__ = (UniqueConstraint("left_id", "right_id", name="uq_duplicate_pairs_ids"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    left_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)
+    right_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(String(10), index=True)
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # pending | deferred | merged | not_duplicate | superseded
+    status: Mapped[str] = mapped_column(String(15), default="pending", index=True)
+    origin: Mapped[str] = mapped_column(String(10))
+    # Establishments that know either side, space-separated, for the queue's filter.
+    establishments: Mapped[str] = mapped_column(String(400), default="")
+    # Strict traits of both sides when last decided: a "not a duplicate" stands until they change.
+    signature: Mapped[str] = mapped_column(String(64))
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    merge_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PairComment(Base):
+    __tablename__ = "duplicate_pair_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("duplicate_pairs.id"), index=True)
+    author: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Merge(Base):
+    """A merge of a loser into a survivor, with what is needed to undo it exactly."""
+
+    __tablename__ = "identity_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)
+    loser_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)
+    pair_id: Mapped[int | None] = mapped_column(Integer)
+    merged_by: Mapped[str] = mapped_column(String(200))
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    loser_snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Ids of the source records moved from the loser to the survivor.
+    moved_sources: Mapped[list[int]] = mapped_column(JSON)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    undone_by: Mapped[str | None] = mapped_column(String(200))
+    undo_reason: Mapped[str | None] = mapped_column(Text)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from identity.matcher import Candidate
 from identity.models import Identity
+from identity.queue import explanation_of
 from identity.schemas import (
+    CandidateRead,
+    Explanation,
     HistoryEntry,
     IdentityRead,
     IdentityWriteResult,
     InsRead,
+    PossibleDuplicate,
     SourceRead,
     StatusChange,
 )
@@ -71,9 +76,26 @@ def to_write_result(
     *,
     change: StatusChange | None = None,
     created: bool | None = None,
+    duplicates: list[Candidate] | None = None,
 ) -> IdentityWriteResult:
     base = to_read(identity, principal).model_dump()
-    return IdentityWriteResult(**base, status_change=change, created=created)
+    possible = [
+        PossibleDuplicate(id=c.identity.id, score=c.pair.score, band=c.pair.band)  # type: ignore[arg-type]
+        for c in duplicates or []
+    ]
+    return IdentityWriteResult(
+        **base, status_change=change, created=created, possible_duplicates=possible
+    )
+
+
+def to_candidate(candidate: Candidate, principal: Principal) -> CandidateRead:
+    return CandidateRead(
+        id=candidate.identity.id,
+        score=candidate.pair.score,
+        band=candidate.pair.band,  # type: ignore[arg-type]
+        explanation=Explanation.model_validate(explanation_of(candidate.pair)),
+        identity=to_read(candidate.identity, principal),
+    )
 
 
 _INS_KEYS = {"ins_matricule", "ins_history", "ins_old"}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from identity.models import Identity, IdentityEvent, SourceRecord
+from identity.models import DuplicatePair, Identity, IdentityEvent, SourceRecord
+from referentials.core.db import utcnow
 
 
 def get(session: Session, identity_id: int, *, for_update: bool = False) -> Identity | None:
@@ -79,3 +80,46 @@ def count(session: Session) -> int:
 def events_after(session: Session, cursor: int, limit: int) -> list[IdentityEvent]:
     stmt = select(IdentityEvent).where(IdentityEvent.id > cursor).order_by(IdentityEvent.id)
     return list(session.scalars(stmt.limit(limit)))
+
+
+def list_pairs(
+    session: Session,
+    *,
+    status: str | None,
+    band: str | None,
+    min_score: float | None,
+    finess: str | None,
+    older_than_days: int | None,
+    sort: str,
+    limit: int,
+    offset: int,
+) -> tuple[list[DuplicatePair], int]:
+    """Queue pairs with filters; 'priority' sorts by score then age (oldest first)."""
+    stmt = select(DuplicatePair)
+    if status:
+        stmt = stmt.where(DuplicatePair.status == status)
+    if band:
+        stmt = stmt.where(DuplicatePair.band == band)
+    if min_score is not None:
+        stmt = stmt.where(DuplicatePair.score >= min_score)
+    if finess:
+        stmt = stmt.where(DuplicatePair.establishments.contains(finess))
+    if older_than_days is not None:
+        stmt = stmt.where(DuplicatePair.created_at <= utcnow() - timedelta(days=older_than_days))
+    order = {
+        "priority": (DuplicatePair.score.desc(), DuplicatePair.created_at, DuplicatePair.id),
+        "score": (DuplicatePair.score.desc(), DuplicatePair.id),
+        "age": (DuplicatePair.created_at, DuplicatePair.id),
+        "recent": (DuplicatePair.created_at.desc(), DuplicatePair.id.desc()),
+    }[sort]
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(*order).limit(limit).offset(offset))
+    return list(rows), total
+
+
+def pair_counts(session: Session) -> dict[tuple[str, str], int]:
+    """Pairs by (status, band)."""
+    stmt = select(DuplicatePair.status, DuplicatePair.band, func.count()).group_by(
+        DuplicatePair.status, DuplicatePair.band
+    )
+    return {(s, b): int(n) for s, b, n in session.execute(stmt)}

@@ -6,14 +6,16 @@ from datetime import date
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
-from identity import presenter, service
+from identity import duplicates, presenter, service
 from identity.schemas import (
     AttributeRequest,
+    CandidateRead,
     HistoryEntry,
     IdentityCreate,
     IdentityRead,
     IdentityUpdate,
     IdentityWriteResult,
+    MatchRequest,
     ValidationRequest,
 )
 from referentials.core.auth import DbSession, Principal, require
@@ -48,11 +50,25 @@ def create_identity(
     principal: Principal = Depends(write_scope),
 ) -> IdentityWriteResult:
     """Create a provisional identity (idempotent on `source`)."""
-    identity, created = service.create(session, principal, data=body)
-    if not created:
+    outcome = service.create(session, principal, data=body)
+    if not outcome.created:
         response.status_code = status.HTTP_200_OK
-    response.headers["Location"] = f"/api/v1/identities/{identity.id}"
-    return presenter.to_write_result(identity, principal, created=created)
+    response.headers["Location"] = f"/api/v1/identities/{outcome.identity.id}"
+    return presenter.to_write_result(
+        outcome.identity, principal, created=outcome.created, duplicates=outcome.duplicates
+    )
+
+
+@router.post("/match", response_model=list[CandidateRead])
+def match_identity(
+    body: MatchRequest,
+    *,
+    session: DbSession,
+    principal: Principal = Depends(read_scope),
+) -> list[CandidateRead]:
+    """Search before creating: ranked likely matches with score, band and explanation."""
+    found = duplicates.match_traits(session, body, body.limit)
+    return [presenter.to_candidate(c, principal) for c in found]
 
 
 @router.get("", response_model=Page[IdentityRead])
@@ -119,10 +135,12 @@ def update_identity(
     principal: Principal = Depends(write_scope),
 ) -> IdentityWriteResult:
     """Change traits (If-Match required); says when the status dropped."""
-    identity, change = service.update(
+    outcome = service.update(
         session, principal, identity_id, data=body, expected_version=_if_match(if_match)
     )
-    return presenter.to_write_result(identity, principal, change=change)
+    return presenter.to_write_result(
+        outcome.identity, principal, change=outcome.status_change, duplicates=outcome.duplicates
+    )
 
 
 @router.post("/{identity_id}/validation", response_model=IdentityWriteResult)

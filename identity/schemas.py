@@ -113,11 +113,18 @@ class StatusChange(BaseModel):
     reason: str
 
 
+class PossibleDuplicate(BaseModel):
+    id: int
+    score: float
+    band: Literal["match", "review"]
+
+
 class IdentityWriteResult(IdentityRead):
-    """An identity after a change, saying what happened to its status."""
+    """An identity after a change: what happened to its status, and its likely duplicates."""
 
     status_change: StatusChange | None = None
     created: bool | None = None
+    possible_duplicates: list[PossibleDuplicate] = []
 
 
 class HistoryEntry(BaseModel):
@@ -134,3 +141,122 @@ class EventRead(BaseModel):
     identity_id: int
     at: datetime
     payload: dict[str, Any]
+
+
+class MatchRequest(BaseModel):
+    """Traits typed at the front desk, to search before creating."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    birth_name: str = Field(min_length=1, max_length=100)
+    first_names: list[str] | None = Field(default=None, max_length=10)
+    sex: Literal["M", "F"] | None = None
+    birth_date: date | None = None
+    birth_place_code: str | None = Field(default=None, max_length=5)
+    used_name: str | None = Field(default=None, max_length=100)
+    used_first_name: str | None = Field(default=None, max_length=100)
+    limit: int = Field(default=10, ge=1, le=50)
+
+
+class Contribution(BaseModel):
+    field: str
+    level: str
+    weight: float
+
+
+class Explanation(BaseModel):
+    contributions: list[Contribution]
+    rules: list[str]
+
+
+class CandidateRead(BaseModel):
+    """A likely duplicate: who, how likely, and why."""
+
+    id: int
+    score: float
+    band: Literal["match", "review"]
+    explanation: Explanation
+    identity: IdentityRead
+
+
+class PairSummary(BaseModel):
+    id: int
+    left_id: int
+    right_id: int
+    score: float
+    band: str
+    status: str
+    origin: str
+    establishments: list[str]
+    claimed_by: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    merge_id: int | None
+    created_at: datetime
+    age_days: int
+
+
+class TraitDifference(BaseModel):
+    field: str
+    left: Any
+    right: Any
+
+
+class CommentRead(BaseModel):
+    id: int
+    author: str
+    text: str
+    at: datetime
+
+
+class PairDetail(PairSummary):
+    """Both identities side by side, what differs, and the explanation."""
+
+    left: IdentityRead
+    right: IdentityRead
+    differences: list[TraitDifference]
+    explanation: Explanation
+    proposed_survivor_id: int
+    decision_reason: str | None
+    comments: list[CommentRead]
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["merge", "not_duplicate", "defer"]
+    survivor_id: int | None = None
+    reason: str | None = Field(default=None, max_length=1000)
+    confirm_flagged: bool = False
+
+
+class DecisionResult(BaseModel):
+    pair: PairSummary
+    merge_id: int | None = None
+
+
+class CommentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class MergeRead(BaseModel):
+    id: int
+    survivor_id: int
+    loser_id: int
+    pair_id: int | None
+    merged_by: str
+    merged_at: datetime
+    reason: str | None
+    automatic: bool
+    moved_local_ids: int
+    undone_at: datetime | None
+    undone_by: str | None
+    undo_reason: str | None
+
+
+class UndoRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=1000)

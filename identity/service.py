@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from identity import repository, rules
+from identity import duplicates, repository, rules
 from identity.errors import IdentityNotFound, RuleConflict, StaleVersion
-from identity.models import Identity, IdentityEvent, SourceRecord
+from identity.history import ENTITY, emit, snapshot
+from identity.matcher import Candidate
+from identity.models import Identity, SourceRecord
 from identity.schemas import (
     AttributeRequest,
     IdentityCreate,
@@ -22,43 +25,6 @@ from identity.traits import STRICT_TRAITS, normalized_fields
 from referentials.core import audit
 from referentials.core.auth import Principal
 from referentials.core.db import utcnow
-
-ENTITY = "identity"
-
-
-def snapshot(identity: Identity) -> dict[str, Any]:
-    """Every stored field that a change or an undo must be able to restore."""
-    return {
-        "birth_name": identity.birth_name,
-        "first_names": identity.first_names,
-        "sex": identity.sex,
-        "birth_date": identity.birth_date.isoformat(),
-        "birth_date_estimated": identity.birth_date_estimated,
-        "birth_place_code": identity.birth_place_code,
-        "used_name": identity.used_name,
-        "used_first_name": identity.used_first_name,
-        "status": identity.status,
-        "attributes": identity.attributes,
-        "ins_matricule": identity.ins_matricule,
-        "ins_oid": identity.ins_oid,
-        "ins_history": identity.ins_history,
-        "ins_retrieved_at": (
-            identity.ins_retrieved_at.isoformat() if identity.ins_retrieved_at else None
-        ),
-        "ins_collection_method": identity.ins_collection_method,
-        "ins_old": identity.ins_old,
-        "validation_document": identity.validation_document,
-        "validation_date": (
-            identity.validation_date.isoformat() if identity.validation_date else None
-        ),
-        "active": identity.active,
-        "merged_into_id": identity.merged_into_id,
-    }
-
-
-def emit(session: Session, event_type: str, identity_id: int, **payload: Any) -> None:
-    """Append an event to the feed, in the transaction of the change."""
-    session.add(IdentityEvent(type=event_type, identity_id=identity_id, payload=payload))
 
 
 def get(session: Session, identity_id: int) -> Identity:
@@ -76,14 +42,22 @@ def get_by_source(session: Session, *, finess: str, local_id: str) -> Identity:
     return identity
 
 
-def create(
-    session: Session, principal: Principal, *, data: IdentityCreate
-) -> tuple[Identity, bool]:
-    """Create a PROV identity; the same source again returns the identity it made."""
+@dataclass
+class WriteOutcome:
+    """An identity after a write, with what the write did."""
+
+    identity: Identity
+    created: bool = False
+    status_change: StatusChange | None = None
+    duplicates: list[Candidate] = field(default_factory=list)
+
+
+def create(session: Session, principal: Principal, *, data: IdentityCreate) -> WriteOutcome:
+    """Create a PROV identity and queue its likely duplicates; idempotent on the source."""
     if data.source is not None:
         existing = repository.by_source(session, data.source.finess, data.source.local_id)
         if existing is not None:
-            return existing, False
+            return WriteOutcome(existing)
     fields = normalized_fields(data, date.today())
     identity = Identity(status="PROV", attributes="", **fields)
     try:
@@ -106,7 +80,7 @@ def create(
         existing = repository.by_source(session, data.source.finess, data.source.local_id)
         if existing is None:
             raise
-        return existing, False
+        return WriteOutcome(existing)
     session.refresh(identity)
     audit.record(
         session,
@@ -117,7 +91,8 @@ def create(
         after=snapshot(identity),
     )
     emit(session, "identity.created", identity.id, status=identity.status)
-    return identity, True
+    found = duplicates.check_after_write(session, principal, identity)
+    return WriteOutcome(identity, created=True, duplicates=found)
 
 
 def _clear_ins(identity: Identity, reason: str) -> None:
@@ -204,7 +179,7 @@ def update(
     *,
     data: IdentityUpdate,
     expected_version: int | None,
-) -> tuple[Identity, StatusChange | None]:
+) -> WriteOutcome:
     """Change traits; a strict-trait change on RECUP/QUAL clears the INS (→ PROV/VALI)."""
     identity = _get_active(session, identity_id)
     _check_version(identity, expected_version)
@@ -221,7 +196,8 @@ def update(
     _finish_change(
         session, principal, identity, before, action="update", reason=data.reason, change=change
     )
-    return identity, change
+    found = duplicates.check_after_write(session, principal, identity)
+    return WriteOutcome(identity, status_change=change, duplicates=found)
 
 
 def _get_active(session: Session, identity_id: int) -> Identity:

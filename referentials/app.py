@@ -15,8 +15,12 @@ from sqlalchemy import text
 
 import identity
 import ror_sync
+from identity import duplicates
+from identity.duplicates import DuplicateSettings
+from identity.duplicates_router import router as duplicates_router
 from identity.events_router import router as events_router
 from identity.router import router as identity_router
+from matching.config import MatchConfig
 from referentials import bootstrap
 from referentials.core.db import make_engine, make_session_factory
 from referentials.core.handlers import install_error_handlers
@@ -41,6 +45,18 @@ Errors are `{"error": code, "detail": message, "fields": {...}}`.
 """
 
 
+def duplicate_settings(settings: Settings) -> DuplicateSettings:
+    """How the identity referential uses the matcher, from the settings."""
+    return DuplicateSettings(
+        model_path=settings.matching.model_file,
+        auto_merge=settings.matching.auto_merge,
+        config=MatchConfig(
+            match_threshold=settings.matching.match_threshold,
+            review_threshold=settings.matching.review_threshold,
+        ),
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; nothing is built at import time."""
     settings = settings or get_settings()
@@ -59,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    duplicates.configure(duplicate_settings(settings))
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
@@ -85,4 +102,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(identity_router)
     app.include_router(events_router)
+    app.include_router(duplicates_router)
     return app

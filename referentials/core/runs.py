@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, Text, func, insert, select, update
+from sqlalchemy import JSON, Connection, Integer, String, Text, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -173,7 +173,7 @@ def start_run(
 
 
 def finish_run(
-    session: Session,
+    session: Session | Connection,
     run_id: int,
     *,
     outcome: str,

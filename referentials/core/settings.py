@@ -32,10 +32,71 @@ class InsiSettings(BaseModel):
 
 
 class MatchingSettings(BaseModel):
-    """Duplicate detection thresholds (scores are log2 likelihood ratios)."""
+    """Duplicate detection (scores are match weights in bits: log2 likelihood ratios)."""
 
+    # A model trained with the matching library; empty: the built-in model.
     model_file: str = ""
+    match_threshold: float = 12.0
+    review_threshold: float = 2.0
+    # Automatic merges for one narrow rule: same qualified INS and same strict traits.
     auto_merge: bool = False
+
+
+class RorTargets(BaseModel):
+    """Completeness targets per sector (DGOS e-parcours instruction, annex 3); None: no target."""
+
+    sanitaire: float | None = 0.95
+    medico_social: float | None = 0.60
+    social: float | None = 0.30
+    coordination: float | None = None
+    ville: float | None = None
+
+
+class RorSettings(BaseModel):
+    """The ROR sync (national FHIR API), completeness targets and e-parcours indicators."""
+
+    # Empty: no scheduled sync from the API (files can still be imported).
+    fhir_base_url: str = ""
+    fhir_token: str = ""
+    # The four Ror-Profil-Utilisateur-* / Ror-Role-Metier-* headers the national API requires.
+    fhir_headers: dict[str, str] = Field(default_factory=dict)
+    fhir_page_size: int = 500
+    fhir_timeout_seconds: float = 60.0
+    # TRE_R30 region code: only this region's resources are fetched (empty: every region).
+    region: str = ""
+    sync_interval_hours: int = 24
+    targets: RorTargets = Field(default_factory=RorTargets)
+    # E-parcours usage targets: health establishments, imaging and laboratories, coordination.
+    target_identity_health: float = 0.80
+    target_identity_imaging_lab: float = 0.60
+    target_identity_coordination: float = 1.0
+
+
+class DirectorySettings(BaseModel):
+    """RPPS+ and FINESS imports: when a file is refused, where downloads go."""
+
+    # A file with more malformed lines than this share is refused and nothing changes.
+    max_bad_line_share: float = 0.01
+    # A file that would deactivate more than this share of the directory looks truncated.
+    max_removed_share: float = 0.5
+    download_dir: Path = Path("data/downloads")
+    download_retries: int = 3
+    download_backoff_seconds: float = 2.0
+    download_timeout_seconds: float = 120.0
+    lock_ttl_seconds: int = 600
+    # Embedded default: import the sample extracts of fixtures/directory into an empty base.
+    load_fixtures: bool = True
+
+
+class SchedulerSettings(BaseModel):
+    """Scheduled imports (cron expressions; an empty source means the shipped sample)."""
+
+    enabled: bool = True
+    timezone: str = "Europe/Paris"
+    rpps_cron: str = "30 3 * * *"
+    rpps_source: str = ""
+    finess_cron: str = "0 4 * * *"
+    finess_source: str = ""
 
 
 class Settings(BaseSettings):
@@ -63,6 +124,9 @@ class Settings(BaseSettings):
     page_size_max: int = 500
     insi: InsiSettings = Field(default_factory=InsiSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
+    directory: DirectorySettings = Field(default_factory=DirectorySettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    ror: RorSettings = Field(default_factory=RorSettings)
 
 
 @lru_cache(maxsize=1)

@@ -1,8 +1,7 @@
-"""identity: identities, source records, events
+"""identity: identities, source records, events, match keys, duplicate queue, merges
 
 Revision ID: 0002_identity
 Revises: 0001_core
-Create Date: 2026-11-22 06:06:18.847386
 """
 
 from __future__ import annotations
@@ -12,9 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
-revision: str = '0002_identity'
-down_revision: str | Sequence[str] | None = '0001_core'
+revision: str = "0002_identity"
+down_revision: str | Sequence[str] | None = "0001_core"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -69,6 +67,71 @@ def upgrade() -> None:
     with op.batch_alter_table('identity_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_identity_events_identity_id'), ['identity_id'], unique=False)
 
+    op.create_table('duplicate_pairs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('left_id', sa.Integer(), nullable=False),
+    sa.Column('right_id', sa.Integer(), nullable=False),
+    sa.Column('score', sa.Float(), nullable=False),
+    sa.Column('band', sa.String(length=10), nullable=False),
+    sa.Column('explanation', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=15), nullable=False),
+    sa.Column('origin', sa.String(length=10), nullable=False),
+    sa.Column('establishments', sa.String(length=400), nullable=False),
+    sa.Column('signature', sa.String(length=64), nullable=False),
+    sa.Column('claimed_by', sa.String(length=200), nullable=True),
+    sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decided_by', sa.String(length=200), nullable=True),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decision_reason', sa.Text(), nullable=True),
+    sa.Column('merge_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['left_id'], ['identities.id'], name=op.f('fk_duplicate_pairs_left_id_identities')),
+    sa.ForeignKeyConstraint(['right_id'], ['identities.id'], name=op.f('fk_duplicate_pairs_right_id_identities')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_duplicate_pairs')),
+    sa.UniqueConstraint('left_id', 'right_id', name='uq_duplicate_pairs_ids')
+    )
+    with op.batch_alter_table('duplicate_pairs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_duplicate_pairs_band'), ['band'], unique=False)
+        batch_op.create_index(batch_op.f('ix_duplicate_pairs_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_duplicate_pairs_left_id'), ['left_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_duplicate_pairs_right_id'), ['right_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_duplicate_pairs_status'), ['status'], unique=False)
+
+    op.create_table('identity_match_keys',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('identity_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=120), nullable=False),
+    sa.ForeignKeyConstraint(['identity_id'], ['identities.id'], name=op.f('fk_identity_match_keys_identity_id_identities')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_match_keys'))
+    )
+    with op.batch_alter_table('identity_match_keys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_identity_match_keys_identity_id'), ['identity_id'], unique=False)
+        batch_op.create_index('ix_identity_match_keys_key', ['key', 'identity_id'], unique=False)
+
+    op.create_table('identity_merges',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('survivor_id', sa.Integer(), nullable=False),
+    sa.Column('loser_id', sa.Integer(), nullable=False),
+    sa.Column('pair_id', sa.Integer(), nullable=True),
+    sa.Column('merged_by', sa.String(length=200), nullable=False),
+    sa.Column('merged_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('automatic', sa.Boolean(), nullable=False),
+    sa.Column('loser_snapshot', sa.JSON(), nullable=False),
+    sa.Column('moved_sources', sa.JSON(), nullable=False),
+    sa.Column('undone_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('undone_by', sa.String(length=200), nullable=True),
+    sa.Column('undo_reason', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['loser_id'], ['identities.id'], name=op.f('fk_identity_merges_loser_id_identities')),
+    sa.ForeignKeyConstraint(['survivor_id'], ['identities.id'], name=op.f('fk_identity_merges_survivor_id_identities')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_merges'))
+    )
+    with op.batch_alter_table('identity_merges', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_identity_merges_loser_id'), ['loser_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_identity_merges_merged_at'), ['merged_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_identity_merges_survivor_id'), ['survivor_id'], unique=False)
+
     op.create_table('source_records',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('identity_id', sa.Integer(), nullable=False),
@@ -82,15 +145,50 @@ def upgrade() -> None:
     with op.batch_alter_table('source_records', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_source_records_identity_id'), ['identity_id'], unique=False)
 
+    op.create_table('duplicate_pair_comments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('pair_id', sa.Integer(), nullable=False),
+    sa.Column('author', sa.String(length=200), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['pair_id'], ['duplicate_pairs.id'], name=op.f('fk_duplicate_pair_comments_pair_id_duplicate_pairs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_duplicate_pair_comments'))
+    )
+    with op.batch_alter_table('duplicate_pair_comments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_duplicate_pair_comments_pair_id'), ['pair_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('duplicate_pair_comments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_duplicate_pair_comments_pair_id'))
+
+    op.drop_table('duplicate_pair_comments')
     with op.batch_alter_table('source_records', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_source_records_identity_id'))
 
     op.drop_table('source_records')
+    with op.batch_alter_table('identity_merges', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_identity_merges_survivor_id'))
+        batch_op.drop_index(batch_op.f('ix_identity_merges_merged_at'))
+        batch_op.drop_index(batch_op.f('ix_identity_merges_loser_id'))
+
+    op.drop_table('identity_merges')
+    with op.batch_alter_table('identity_match_keys', schema=None) as batch_op:
+        batch_op.drop_index('ix_identity_match_keys_key')
+        batch_op.drop_index(batch_op.f('ix_identity_match_keys_identity_id'))
+
+    op.drop_table('identity_match_keys')
+    with op.batch_alter_table('duplicate_pairs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_duplicate_pairs_status'))
+        batch_op.drop_index(batch_op.f('ix_duplicate_pairs_right_id'))
+        batch_op.drop_index(batch_op.f('ix_duplicate_pairs_left_id'))
+        batch_op.drop_index(batch_op.f('ix_duplicate_pairs_created_at'))
+        batch_op.drop_index(batch_op.f('ix_duplicate_pairs_band'))
+
+    op.drop_table('duplicate_pairs')
     with op.batch_alter_table('identity_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_identity_events_identity_id'))
 

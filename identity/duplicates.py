@@ -1,0 +1,144 @@
+"""Duplicate detection in the referential: on every write, on demand, and as a batch scan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from identity import matcher, merges, queue
+from identity.models import Identity
+from identity.schemas import MatchRequest
+from identity.traits import normalized_fields
+from matching.batch import dedupe
+from matching.config import MatchConfig
+from matching.records import IdentityRecord
+from referentials.core.auth import Principal
+
+
+@dataclass(frozen=True)
+class DuplicateSettings:
+    """How the referential uses the matcher; passed in by the composition root."""
+
+    model_path: str = ""
+    config: MatchConfig = field(default_factory=MatchConfig)
+    # Automatic merges for the narrow rule "same qualified INS and same strict traits".
+    auto_merge: bool = False
+
+
+_settings = DuplicateSettings()
+
+
+def configure(settings: DuplicateSettings) -> None:
+    global _settings
+    _settings = settings
+
+
+def current() -> DuplicateSettings:
+    return _settings
+
+
+def check_after_write(
+    session: Session, principal: Principal, identity: Identity
+) -> list[matcher.Candidate]:
+    """Refresh the identity's keys, find its likely duplicates and queue them."""
+    matcher.refresh_keys(session, identity)
+    if not identity.active:
+        return []
+    found = matcher.find(
+        session,
+        matcher.to_record(identity),
+        model=matcher.load_model(_settings.model_path),
+        config=_settings.config,
+        exclude=identity.id,
+    )
+    for candidate in found:
+        if _settings.auto_merge and _auto_mergeable(identity, candidate.identity):
+            survivor = merges.propose_survivor(identity, candidate.identity)
+            loser = candidate.identity if survivor is identity else identity
+            merges.merge(
+                session,
+                principal,
+                survivor_id=survivor.id,
+                loser_id=loser.id,
+                reason="automatic: same qualified INS and strict traits",
+                automatic=True,
+            )
+            return [c for c in found if c.identity.id != candidate.identity.id]
+        queue.enqueue(session, identity, candidate.identity, candidate.pair, origin="realtime")
+    return found
+
+
+def _auto_mergeable(a: Identity, b: Identity) -> bool:
+    same_traits = (a.birth_name, a.first_names, a.sex, a.birth_date, a.birth_place_code) == (
+        b.birth_name,
+        b.first_names,
+        b.sex,
+        b.birth_date,
+        b.birth_place_code,
+    )
+    return (
+        a.status == b.status == "QUAL"
+        and a.ins_matricule is not None
+        and a.ins_matricule == b.ins_matricule
+        and same_traits
+        and not (a.attribute_set | b.attribute_set)
+    )
+
+
+def match_traits(session: Session, request: MatchRequest, limit: int) -> list[matcher.Candidate]:
+    """The front desk's search before creating (recherche d'antériorité)."""
+    fields = normalized_fields(request, date.today())
+    record = IdentityRecord(
+        id="query",
+        birth_name=fields.get("birth_name") or "",
+        first_names=tuple((fields.get("first_names") or "").split()),
+        used_name=fields.get("used_name") or "",
+        used_first_name=fields.get("used_first_name") or "",
+        sex=fields.get("sex") or "",
+        birth_date=fields["birth_date"].isoformat() if fields.get("birth_date") else "",
+        birth_place_code=fields.get("birth_place_code") or "",
+    )
+    return matcher.find(
+        session,
+        record,
+        model=matcher.load_model(_settings.model_path),
+        config=_settings.config,
+        limit=limit,
+    )
+
+
+@dataclass
+class ScanSummary:
+    identities: int = 0
+    candidate_pairs: int = 0
+    queued: int = 0
+    already_known: int = 0
+
+
+def scan(session: Session, progress: Callable[[int, int], None] | None = None) -> ScanSummary:
+    """Batch scan of every active identity; idempotent (known and refused pairs stay put)."""
+    identities = {
+        i.id: i
+        for i in session.scalars(
+            select(Identity)
+            .where(Identity.active.is_(True))
+            .options(selectinload(Identity.sources))
+        )
+    }
+    records = [matcher.to_record(i) for i in identities.values()]
+    pairs = dedupe(
+        records, matcher.load_model(_settings.model_path), _settings.config, progress=progress
+    )
+    summary = ScanSummary(identities=len(records), candidate_pairs=len(pairs))
+    for scored in pairs:
+        a, b = identities[int(scored.left_id)], identities[int(scored.right_id)]
+        queued = queue.enqueue(session, a, b, scored, origin="scan")
+        if queued is None:
+            summary.already_known += 1
+        else:
+            summary.queued += 1
+    return summary

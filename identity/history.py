@@ -1,0 +1,46 @@
+"""Snapshots of identities (for audit and exact undo) and the event feed's writer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from identity.models import Identity, IdentityEvent
+
+ENTITY = "identity"
+
+
+def snapshot(identity: Identity) -> dict[str, Any]:
+    """Every stored field that a change or an undo must be able to restore."""
+    return {
+        "birth_name": identity.birth_name,
+        "first_names": identity.first_names,
+        "sex": identity.sex,
+        "birth_date": identity.birth_date.isoformat(),
+        "birth_date_estimated": identity.birth_date_estimated,
+        "birth_place_code": identity.birth_place_code,
+        "used_name": identity.used_name,
+        "used_first_name": identity.used_first_name,
+        "status": identity.status,
+        "attributes": identity.attributes,
+        "ins_matricule": identity.ins_matricule,
+        "ins_oid": identity.ins_oid,
+        "ins_history": identity.ins_history,
+        "ins_retrieved_at": (
+            identity.ins_retrieved_at.isoformat() if identity.ins_retrieved_at else None
+        ),
+        "ins_collection_method": identity.ins_collection_method,
+        "ins_old": identity.ins_old,
+        "validation_document": identity.validation_document,
+        "validation_date": (
+            identity.validation_date.isoformat() if identity.validation_date else None
+        ),
+        "active": identity.active,
+        "merged_into_id": identity.merged_into_id,
+    }
+
+
+def emit(session: Session, event_type: str, identity_id: int, **payload: Any) -> None:
+    """Append an event to the feed, in the transaction of the change."""
+    session.add(IdentityEvent(type=event_type, identity_id=identity_id, payload=payload))
