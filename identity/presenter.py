@@ -80,7 +80,7 @@ def to_write_result(
 ) -> IdentityWriteResult:
     base = to_read(identity, principal).model_dump()
     possible = [
-        PossibleDuplicate(id=c.identity.id, score=c.pair.score, band=c.pair.band)  # type: ignore[arg-type]
+        PossibleDuplicate(id=c.identity.id, score=c.pair.score, band=c.pair.band)
         for c in duplicates or []
     ]
     return IdentityWriteResult(
@@ -92,7 +92,7 @@ def to_candidate(candidate: Candidate, principal: Principal) -> CandidateRead:
     return CandidateRead(
         id=candidate.identity.id,
         score=candidate.pair.score,
-        band=candidate.pair.band,  # type: ignore[arg-type]
+        band=candidate.pair.band,
         explanation=Explanation.model_validate(explanation_of(candidate.pair)),
         identity=to_read(candidate.identity, principal),
     )

@@ -7,14 +7,16 @@ from typing import Any
 
 from identity import rules
 from identity.errors import TraitError
-from identity.schemas import IdentityCreate, IdentityUpdate
+from identity.schemas import IdentityCreate, IdentityUpdate, MatchRequest
 
 STRICT_TRAITS = ("birth_name", "first_names", "sex", "birth_date", "birth_place_code")
 
 
-def normalized_fields(data: IdentityCreate | IdentityUpdate, today: date) -> dict[str, Any]:
+def normalized_fields(
+    data: IdentityCreate | IdentityUpdate | MatchRequest, today: date
+) -> dict[str, Any]:
     """The given fields in their stored form; raises TraitError naming the bad field."""
-    given = data.model_dump(exclude_unset=True, exclude={"source", "reason"})
+    given = data.model_dump(exclude_unset=True, exclude={"source", "reason", "limit"})
     out: dict[str, Any] = {}
     for field, value in given.items():
         if value is None:
