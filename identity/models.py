@@ -169,3 +169,22 @@ class Merge(Base):
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     undone_by: Mapped[str | None] = mapped_column(String(200))
     undo_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class InsiCall(Base):
+    """One call to INSi, kept for traceability with its raw SOAP messages."""
+
+    __tablename__ = "insi_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    operation: Mapped[str] = mapped_column(String(20))  # traits | carte_vitale
+    given_name_sent: Mapped[str | None] = mapped_column(String(200))
+    cr_code: Mapped[str] = mapped_column(String(2))
+    cr_label: Mapped[str] = mapped_column(String(100))
+    # applied | incoherent | not_found | several | no_change
+    outcome: Mapped[str] = mapped_column(String(20))
+    request_xml: Mapped[str] = mapped_column(Text)
+    response_xml: Mapped[str] = mapped_column(Text)

@@ -123,3 +123,14 @@ def pair_counts(session: Session) -> dict[tuple[str, str], int]:
         DuplicatePair.status, DuplicatePair.band
     )
     return {(s, b): int(n) for s, b, n in session.execute(stmt)}
+
+
+def by_active_ins(session: Session, matricule: str) -> Identity | None:
+    """The active identity carrying this matricule, if any."""
+    stmt = (
+        select(Identity)
+        .where(Identity.ins_matricule == matricule, Identity.active.is_(True))
+        .order_by(Identity.id)
+        .options(selectinload(Identity.sources))
+    )
+    return session.scalars(stmt).first()

@@ -260,3 +260,39 @@ class UndoRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(default=None, max_length=1000)
+
+
+class InsiCallRead(BaseModel):
+    """One recorded INSi call; the raw SOAP messages only for identity-vigilance staff."""
+
+    id: int
+    at: datetime
+    actor: str
+    operation: str
+    given_name_sent: str | None
+    cr_code: str
+    cr_label: str
+    outcome: str
+    request_xml: str | None = None
+    response_xml: str | None = None
+
+
+class QualificationRead(BaseModel):
+    """What an INSi search did: the CR, the outcome and the identity as it now stands."""
+
+    cr_code: str
+    cr_label: str
+    outcome: Literal["applied", "incoherent", "not_found", "several", "no_change", "existing"]
+    identity: IdentityRead | None
+    status_change: StatusChange | None
+    differences: list[str]
+    matched_given_name: str | None
+    ins_key_valid: bool | None
+    calls: list[InsiCallRead]
+
+
+class CarteVitaleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    matricule: str = Field(pattern=r"^[12][0-9]{4}(2A|2B|[0-9]{2})[0-9]{6}[0-9]{2}$")
+    birth_rank: str | None = Field(default=None, pattern=r"^[0-9]{1,2}$")

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,7 +38,8 @@ def free_port() -> int:
 class ThreadedServer:
     """A uvicorn server on a free local port, in a background thread."""
 
-    def __init__(self, app: object, port: int | None = None) -> None:
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.app = app
         self.port = port or free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
@@ -121,9 +123,11 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 @pytest.fixture(scope="session")
 def live_app(db_settings: Settings, engine: Engine) -> Iterator[ThreadedServer]:
-    """The real application served over HTTP for the whole run."""
-    app = create_app(db_settings)
-    with ThreadedServer(app) as server:
+    """The real application served over HTTP for the whole run (INSi: its embedded mock)."""
+    port = free_port()
+    settings = db_settings.model_copy(update={"host": "127.0.0.1", "port": port})
+    app = create_app(settings)
+    with ThreadedServer(app, port=port) as server:
         yield server
 
 

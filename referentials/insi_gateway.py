@@ -1,0 +1,118 @@
+"""Wiring of INSi: the zeep client adapted to the identity port, and the embedded mock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import TypeVar
+
+from fastapi import FastAPI
+
+from referentials.core.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from referentials.core.settings import Settings
+from soap_clients.insi import InsiClient, InsiClientConfig
+from soap_clients.insi.errors import InsiError, InsiFault, InsiTimeout, InsiUnavailable
+from soap_clients.insi.mock import MockConfig, create_mock_app, mount_mock
+from soap_clients.insi.models import InsiResult, InsiSearchOutcome
+
+MOCK_PREFIX = "/mock/insi"
+T = TypeVar("T")
+
+
+class InsiGateway:
+    """The identity context's INSi port: the client's errors become the core's Upstream*."""
+
+    def __init__(self, client: InsiClient) -> None:
+        self.client = client
+
+    def search_by_traits(
+        self,
+        birth_name: str,
+        given_names: Sequence[str],
+        sex: str,
+        birth_date: date | str,
+        birth_place: str | None = None,
+    ) -> InsiSearchOutcome:
+        return _translated(
+            lambda: self.client.search_by_traits(
+                birth_name, given_names, sex, birth_date, birth_place
+            )
+        )
+
+    def search_by_carte_vitale(
+        self,
+        matricule13: str,
+        key: str,
+        birth_name: str | None = None,
+        birth_date: date | str | None = None,
+        birth_rank: str | None = None,
+    ) -> InsiResult:
+        return _translated(
+            lambda: self.client.search_by_carte_vitale(
+                matricule13, key, birth_name, birth_date, birth_rank
+            )
+        )
+
+
+def _translated(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except InsiUnavailable as exc:
+        raise UpstreamUnavailable(
+            f"INSi is unavailable ({exc.error_code or exc.subcode or 'no answer'}); "
+            "nothing was changed, retry later",
+            fields={"insi": exc.error_code or exc.subcode},
+        ) from exc
+    except InsiTimeout as exc:
+        raise UpstreamTimeout(
+            f"INSi did not answer in time after {exc.attempts} attempt(s); nothing was changed",
+        ) from exc
+    except InsiFault as exc:
+        raise UpstreamError(
+            f"INSi refused the request: {exc.error_code or exc.subcode} ({exc.reason})",
+            fields={"insi": exc.error_code or exc.subcode},
+        ) from exc
+    except InsiError as exc:
+        raise UpstreamError(f"INSi answered something unexpected: {exc.message}") from exc
+
+
+def insi_endpoint(settings: Settings) -> str:
+    """The configured endpoint, or the mock mounted in this very process."""
+    return settings.insi.endpoint or f"http://{settings.host}:{settings.port}{MOCK_PREFIX}"
+
+
+def build_gateway(settings: Settings) -> InsiGateway:
+    cfg = settings.insi
+    client = InsiClient(
+        InsiClientConfig(
+            endpoint=insi_endpoint(settings),
+            idam=cfg.idam,
+            software_name=cfg.software_name,
+            software_version=cfg.software_version,
+            timeout_seconds=cfg.timeout_seconds,
+            client_cert=cfg.client_cert or None,
+            client_key=cfg.client_key or None,
+            ca_bundle=cfg.ca_bundle or None,
+            max_retries=cfg.retries,
+        )
+    )
+    return InsiGateway(client)
+
+
+def mock_config(settings: Settings) -> MockConfig:
+    cfg = settings.insi
+    return MockConfig(
+        known_idam=cfg.mock_known_idam,
+        population_file=Path(cfg.mock_population_file) if cfg.mock_population_file else None,
+        unavailable=cfg.mock_unavailable,
+        technical_error=cfg.mock_technical_error,
+        latency_ms=cfg.mock_latency_ms,
+    )
+
+
+def install_insi(app: FastAPI, settings: Settings) -> None:
+    """Mount the mock (embedded default) and put the gateway where the routes find it."""
+    if settings.insi.mock_enabled:
+        mount_mock(app, MOCK_PREFIX, create_mock_app(mock_config(settings)))
+    app.state.insi = build_gateway(settings)
