@@ -1,0 +1,115 @@
+"""`socle dedupe`, `socle identities scan` and `socle import identities`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.orm import Session, sessionmaker
+
+from identity import csv_import, duplicates
+from matching.config import MatchConfig
+from matching.dedupe_csv import InputError, run_dedupe
+from referentials.app import duplicate_settings
+from referentials.core.auth import SYSTEM
+from referentials.core.db import make_engine, make_session_factory, session_scope
+from referentials.core.errors import AppError
+from referentials.core.settings import get_settings
+from referentials.migrations import upgrade
+
+console = Console(stderr=True)
+identities_app = typer.Typer(help="Work on the identity referential.")
+
+
+def _factory() -> sessionmaker[Session]:
+    settings = get_settings()
+    duplicates.configure(duplicate_settings(settings))
+    engine = make_engine(settings.database_url, schema=settings.database_schema)
+    upgrade(engine)
+    return make_session_factory(engine)
+
+
+def _bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+
+
+def dedupe(
+    input_csv: Path = typer.Argument(..., exists=True, dir_okay=False, help="identities CSV"),
+    out: Path = typer.Option(..., "--out", help="where to write the pairs CSV"),
+    model: Path = typer.Option(None, "--model", exists=True, help="a trained model file"),
+) -> None:
+    """Find duplicate pairs in an identity CSV and write them (match and review bands)."""
+    settings = get_settings().matching
+    config = MatchConfig(
+        match_threshold=settings.match_threshold, review_threshold=settings.review_threshold
+    )
+    with _bar() as bar:
+        task = bar.add_task("comparing", total=None)
+        try:
+            summary = run_dedupe(
+                input_csv,
+                out,
+                model,
+                config=config,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        except InputError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+    for error in summary.skipped_rows:
+        console.print(f"[yellow]line {error.line} skipped:[/yellow] {error.message}")
+    typer.echo(
+        f"{summary.records} records, {summary.candidate_pairs} candidate pairs, "
+        f"{summary.matches} matches, {summary.reviews} reviews, {summary.seconds:.1f} s"
+    )
+
+
+@identities_app.command("scan")
+def scan() -> None:
+    """Scan the whole referential for duplicates and queue new pairs (idempotent)."""
+    with _bar() as bar:
+        task = bar.add_task("scanning", total=None)
+        with session_scope(_factory()) as session:
+            summary = duplicates.scan(
+                session, progress=lambda done, total: bar.update(task, completed=done, total=total)
+            )
+    typer.echo(
+        f"{summary.identities} identities, {summary.candidate_pairs} likely pairs, "
+        f"{summary.queued} queued or refreshed, {summary.already_known} already decided"
+    )
+
+
+def import_identities(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="identities CSV"),
+    finess: str = typer.Option(..., "--finess", help="FINESS of the establishment"),
+) -> None:
+    """Load an establishment's identity file: create or attach identities, queue duplicates."""
+    with _bar() as bar:
+        task = bar.add_task("importing", total=None)
+        try:
+            summary = csv_import.import_file(
+                _factory(),
+                SYSTEM,
+                path,
+                finess=finess,
+                progress=lambda rows: bar.update(task, completed=rows),
+            )
+        except AppError as exc:
+            console.print(f"[red]error:[/red] {exc.message}")
+            raise typer.Exit(2) from exc
+    for line, message in summary.errors:
+        console.print(f"[yellow]line {line} skipped:[/yellow] {message}")
+    typer.echo(
+        f"{summary.rows} rows: {summary.created} created, {summary.attached} attached, "
+        f"{summary.already_known} already known, {summary.duplicates_queued} possible "
+        f"duplicates queued, {len(summary.errors)} rejected"
+    )
