@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from identity.models import Identity, IdentityEvent
@@ -41,6 +42,33 @@ def snapshot(identity: Identity) -> dict[str, Any]:
     }
 
 
+# Any constant: the advisory lock that orders the feed's writers on PostgreSQL.
+FEED_LOCK = 7_311_001
+
+
+def begin_write(session: Session) -> None:
+    """Hold the feed lock until commit, so cursors commit in increasing order.
+
+    Without it, two concurrent transactions could commit ids 6 then 5, and a consumer that
+    had already read 6 would never see 5. Every identity write calls this first, before any row
+    lock, so all writers take locks in one order and cannot deadlock. SQLite has a single
+    writer, so it needs nothing.
+    """
+    if session.info.get("feed_locked"):
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
+    session.info["feed_locked"] = True
+
+
 def emit(session: Session, event_type: str, identity_id: int, **payload: Any) -> None:
     """Append an event to the feed, in the transaction of the change."""
+    begin_write(session)
     session.add(IdentityEvent(type=event_type, identity_id=identity_id, payload=payload))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_feed_lock(session: Session, transaction: Any) -> None:
+    # The lock ends with the outermost transaction; a reused session must take it again.
+    if transaction.parent is None:
+        session.info.pop("feed_locked", None)

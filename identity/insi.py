@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from identity import duplicates, repository, rules
 from identity.errors import RuleConflict
-from identity.history import ENTITY, emit, snapshot
+from identity.history import ENTITY, begin_write, emit, snapshot
 from identity.insi_port import InsiAnswer, InsiPort, InsNumber
 from identity.models import Identity, InsiCall, SourceRecord
 from identity.schemas import IdentityCreate, StatusChange
@@ -280,6 +280,7 @@ def create_from_insi(
 def _create_recup(
     session: Session, principal: Principal, data: IdentityCreate, answer: InsiAnswer
 ) -> Identity:
+    begin_write(session)
     fields = normalized_fields(data, date.today())
     identity = Identity(status="PROV", attributes="", **fields)
     session.add(identity)

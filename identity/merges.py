@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from identity import matcher, rules
 from identity.errors import IdentityNotFound, RuleConflict
-from identity.history import ENTITY, emit, snapshot
+from identity.history import ENTITY, begin_write, emit, snapshot
 from identity.models import DuplicatePair, Identity, Merge, SourceRecord
 from referentials.core import audit
 from referentials.core.auth import Principal
@@ -36,7 +36,8 @@ def ins_conflict(a: Identity, b: Identity) -> bool:
 
 
 def _lock_pair(session: Session, first: int, second: int) -> tuple[Identity, Identity]:
-    # Locked in id order, so two merges of overlapping identities cannot deadlock.
+    # The feed lock first (as every identity write), then the rows in id order.
+    begin_write(session)
     stmt = (
         select(Identity)
         .where(Identity.id.in_((first, second)))

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from identity import duplicates, repository, rules
 from identity.errors import IdentityNotFound, RuleConflict, StaleVersion
-from identity.history import ENTITY, emit, snapshot
+from identity.history import ENTITY, begin_write, emit, snapshot
 from identity.matcher import Candidate
 from identity.models import Identity, SourceRecord
 from identity.schemas import (
@@ -59,6 +59,7 @@ def create(session: Session, principal: Principal, *, data: IdentityCreate) -> W
         if existing is not None:
             return WriteOutcome(existing)
     fields = normalized_fields(data, date.today())
+    begin_write(session)
     identity = Identity(status="PROV", attributes="", **fields)
     try:
         # A savepoint, so a concurrent creation with the same source ends in a lookup, not a 500.
@@ -201,6 +202,7 @@ def update(
 
 
 def _get_active(session: Session, identity_id: int) -> Identity:
+    begin_write(session)
     identity = get(session, identity_id)
     if not identity.active:
         raise RuleConflict(

@@ -1,0 +1,12 @@
+"""The identity-vigilance officers' pages, under /ui (role officer; admin passes)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from identity.pages_queue import router as queue_router
+from identity.pages_records import router as records_router
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+router.include_router(queue_router)
+router.include_router(records_router)
