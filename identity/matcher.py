@@ -12,12 +12,14 @@ from identity.models import Identity, MatchKey
 from matching import blocking
 from matching.config import MatchConfig
 from matching.model import MatchModel, default_model
+from matching.realtime import score_against
 from matching.records import IdentityRecord
-from matching.scoring import ScoredPair, score_pair
+from matching.scoring import ScoredPair
 
-# Candidates read per blocking key: an over-common key (MARTIN + a frequent year) must not turn
-# a front-desk search into a scan; other passes (full date, place) still find the true match.
-PER_KEY_CAP = 200
+# A key shared by more identities than this is over-common (a frequent name with a frequent
+# year): it no longer discriminates, so it is skipped rather than cut to an arbitrary slice;
+# the selective passes (full date, place, INS) still bring the true match.
+PER_KEY_CAP = 100
 
 
 @dataclass(frozen=True)
@@ -65,11 +67,48 @@ def refresh_keys(session: Session, identity: Identity) -> None:
 
 def candidate_ids(session: Session, record: IdentityRecord, exclude: int | None) -> set[int]:
     ids: set[int] = set()
+    common: list[set[int]] = []
     for key in keys_of(record):
-        stmt = select(MatchKey.identity_id).where(MatchKey.key == key).limit(PER_KEY_CAP)
-        ids.update(session.scalars(stmt))
+        stmt = select(MatchKey.identity_id).where(MatchKey.key == key).limit(PER_KEY_CAP + 1)
+        block = set(session.scalars(stmt))
+        if len(block) > PER_KEY_CAP:
+            common.append(block)
+        else:
+            ids.update(block)
+    if not ids and common:
+        # Every key is over-common (a sparse query): the smallest block is the best we have.
+        ids = min(common, key=len)
     ids.discard(exclude if exclude is not None else -1)
     return ids
+
+
+_COLUMNS = (
+    Identity.id, Identity.birth_name, Identity.first_names, Identity.used_name,
+    Identity.used_first_name, Identity.sex, Identity.birth_date, Identity.birth_place_code,
+    Identity.ins_matricule, Identity.ins_history,
+)  # fmt: skip
+
+
+def _light_records(session: Session, ids: set[int]) -> list[IdentityRecord]:
+    """Candidates as plain records, read column-wise: most of them score below review."""
+    rows = session.execute(select(*_COLUMNS).where(Identity.id.in_(ids), Identity.active.is_(True)))
+    return [
+        IdentityRecord(
+            id=str(r.id),
+            birth_name=r.birth_name,
+            first_names=tuple(r.first_names.split()),
+            used_name=r.used_name or "",
+            used_first_name=r.used_first_name or "",
+            sex=r.sex,
+            birth_date=r.birth_date.isoformat(),
+            birth_place_code=r.birth_place_code or "",
+            ins=r.ins_matricule or "",
+            ins_history=tuple(
+                str(h.get("matricule", "")) for h in (r.ins_history or []) if h.get("matricule")
+            ),
+        )
+        for r in rows
+    ]
 
 
 def find(
@@ -85,15 +124,13 @@ def find(
     ids = candidate_ids(session, record, exclude)
     if not ids:
         return []
+    pairs = score_against(record, _light_records(session, ids), model, config)
+    pairs.sort(key=lambda p: (-p.score, int(p.right_id)))
+    pairs = pairs[:limit]
     stmt = (
         select(Identity)
-        .where(Identity.id.in_(ids), Identity.active.is_(True))
+        .where(Identity.id.in_([int(p.right_id) for p in pairs]))
         .options(selectinload(Identity.sources))
     )
-    found = []
-    for identity in session.scalars(stmt):
-        pair = score_pair(record, to_record(identity), model, config)
-        if pair.band != "non-match":
-            found.append(Candidate(identity=identity, pair=pair))
-    found.sort(key=lambda c: (-c.pair.score, c.identity.id))
-    return found[:limit]
+    loaded = {i.id: i for i in session.scalars(stmt)} if pairs else {}
+    return [Candidate(identity=loaded[int(p.right_id)], pair=p) for p in pairs]

@@ -1,0 +1,154 @@
+"""Latency of the real-time duplicate check (POST /api/v1/identities/match) at scale.
+
+    .venv/bin/python tests/benchmarks/identity_match_bench.py --identities 1000000
+    .venv/bin/python tests/benchmarks/identity_match_bench.py --identities 1000000 \\
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+Loads N generated French identities (with their blocking keys) into a fresh database, serves the
+real application with uvicorn, then times Q match requests over HTTP (front-desk searches for
+existing persons, typed with the generator's realistic errors). Prints p50/p95/p99/max in ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import httpx
+from sqlalchemy import insert, text
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from generate_identities import Person, generate  # noqa: E402
+
+from identity import matcher, rules  # noqa: E402
+from identity.errors import TraitError  # noqa: E402
+from identity.models import Identity, MatchKey  # noqa: E402
+from referentials.app import create_app  # noqa: E402
+from referentials.core.auth import SCOPES, create_api_key  # noqa: E402
+from referentials.core.db import make_engine, make_session_factory, session_scope  # noqa: E402
+from referentials.core.settings import Settings  # noqa: E402
+from referentials.migrations import upgrade  # noqa: E402
+from tests.conftest import ThreadedServer, free_port  # noqa: E402
+
+CHUNK = 20_000
+
+
+def _row(p: Person) -> dict[str, object] | None:
+    try:
+        first = rules.normalize_first_names(list(p.first_names))
+        return {
+            "birth_name": rules.normalize_trait(p.birth_name, "b", birth_name=True),
+            "first_names": " ".join(first),
+            "first_name": first[0],
+            "sex": p.sex or "F",
+            "birth_date": date.fromisoformat(p.birth_date),
+            "birth_date_estimated": False,
+            "birth_place_code": p.birth_place_code or None,
+            "used_name": p.used_name or None,
+            "used_first_name": None,
+            "status": "PROV",
+            "attributes": "",
+            "active": True,
+            "version": 1,
+        }
+    except (TraitError, ValueError):
+        return None
+
+
+def load(engine_url: str, schema: str, people: list[Person]) -> int:
+    engine = make_engine(engine_url, schema=schema)
+    upgrade(engine)
+    loaded = 0
+    with engine.begin() as conn:
+        for start in range(0, len(people), CHUNK):
+            rows = [r for r in (_row(p) for p in people[start : start + CHUNK]) if r]
+            ids = conn.execute(insert(Identity).returning(Identity.id), rows).scalars().all()
+            keys = []
+            for ident, row in zip(ids, rows, strict=True):
+                stored = Identity(id=ident, **row)
+                keys.extend({"identity_id": ident, "key": k} for k in
+                            matcher.keys_of(matcher.to_record(stored)))
+            conn.execute(insert(MatchKey), keys)
+            loaded += len(rows)
+            print(f"  loaded {loaded:,}", end="\r", flush=True)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    engine.dispose()
+    return loaded
+
+
+def query_of(p: Person) -> dict[str, object]:
+    return {"birth_name": p.birth_name, "first_names": list(p.first_names), "sex": p.sex or None,
+            "birth_date": p.birth_date, "birth_place_code": p.birth_place_code or None}
+
+
+def run(args: argparse.Namespace) -> dict[str, object]:
+    people = generate(int(args.identities / 1.35), args.seed)[: args.identities]
+    schema = ""
+    url = args.database_url
+    if url.startswith("postgresql"):
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        with make_engine(url).begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    else:
+        Path(args.sqlite_path).unlink(missing_ok=True)
+        url = f"sqlite:///{args.sqlite_path}"
+    t0 = time.perf_counter()
+    loaded = load(url, schema, people)
+    load_s = time.perf_counter() - t0
+    port = free_port()
+    settings = Settings(database_url=url, database_schema=schema, load_demo_data=False,
+                        host="127.0.0.1", port=port)
+    with session_scope(make_session_factory(make_engine(url, schema=schema))) as s:
+        _, key = create_api_key(s, client_name="bench", scopes=list(SCOPES))
+    rng = random.Random(args.seed)
+    sample = rng.sample(people, args.queries)
+    latencies = []
+    candidates = []
+    with ThreadedServer(create_app(settings), port=port) as server, httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    ) as client:
+        for p in sample[:20]:  # warm-up: caches, connection pool, model
+            client.post("/api/v1/identities/match", json=query_of(p))
+        for p in sample:
+            start = time.perf_counter()
+            response = client.post("/api/v1/identities/match", json=query_of(p))
+            latencies.append((time.perf_counter() - start) * 1000)
+            if response.status_code == 200:
+                candidates.append(len(response.json()))
+    if schema:
+        with make_engine(args.database_url).begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "database": "postgresql" if schema else "sqlite", "identities": loaded,
+        "load_seconds": round(load_s, 1), "queries": len(latencies),
+        "p50_ms": round(q[49], 1), "p95_ms": round(q[94], 1), "p99_ms": round(q[98], 1),
+        "max_ms": round(max(latencies), 1),
+        "mean_candidates_returned": round(statistics.mean(candidates), 2) if candidates else 0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--identities", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--database-url", default="sqlite")
+    parser.add_argument("--sqlite-path", default="/tmp/socle-match-bench.db")
+    args = parser.parse_args()
+    print(json.dumps(run(args), indent=2))
+
+
+if __name__ == "__main__":
+    main()
