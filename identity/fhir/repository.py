@@ -1,0 +1,140 @@
+"""Queries behind the FHIR Patient search, PIXm and links (this package's only ``select()``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from identity.models import Identity, SourceRecord
+
+
+@dataclass(frozen=True)
+class PatientQuery:
+    """Normalised criteria; names match as prefixes unless ``exact``."""
+
+    family: str | None = None
+    family_exact: bool = False
+    given: str | None = None
+    given_exact: bool = False
+    birth_from: date | None = None
+    birth_to: date | None = None
+    sex: str | None = None
+    # (finess or None for any establishment, local id)
+    source: tuple[str | None, str] | None = None
+    # (matricule, oid or None): only QUAL identities answer (national rule).
+    ins: tuple[str, str | None] | None = None
+    active: bool | None = None
+    identity_id: int | None = None
+    # A criterion that can match nothing (unknown system, gender other/unknown).
+    impossible: bool = False
+
+
+def _name(column: Any, value: str, exact: bool) -> ColumnElement[bool]:
+    # Stored names hold only A-Z, space, apostrophe and hyphen: no LIKE wildcard to escape.
+    return column == value if exact else column.like(f"{value}%")
+
+
+def _given(value: str, exact: bool) -> ColumnElement[bool]:
+    if exact:
+        return or_(
+            Identity.first_name == value,
+            Identity.used_first_name == value,
+            Identity.first_names.like(f"% {value}"),
+            Identity.first_names.like(f"% {value} %"),
+        )
+    return or_(
+        Identity.first_names.like(f"{value}%"),
+        Identity.first_names.like(f"% {value}%"),
+        Identity.used_first_name.like(f"{value}%"),
+    )
+
+
+def _source_filter(finess: str | None, local_id: str) -> ColumnElement[bool]:
+    sub = select(SourceRecord.identity_id).where(SourceRecord.local_id == local_id)
+    if finess is not None:
+        sub = sub.where(SourceRecord.finess == finess)
+    return Identity.id.in_(sub)
+
+
+def _ins_filter(matricule: str, oid: str | None) -> ColumnElement[bool]:
+    conditions = [Identity.status == "QUAL", Identity.ins_matricule == matricule]
+    if oid is not None:
+        conditions.append(Identity.ins_oid == oid)
+    return Identity.id.in_(select(Identity.id).where(*conditions))
+
+
+def _statement(q: PatientQuery) -> Select[Any]:
+    stmt = select(Identity)
+    if q.impossible:
+        return stmt.where(Identity.id < 0)
+    if q.family:
+        stmt = stmt.where(
+            or_(
+                _name(Identity.birth_name, q.family, q.family_exact),
+                _name(Identity.used_name, q.family, q.family_exact),
+            )
+        )
+    if q.given:
+        stmt = stmt.where(_given(q.given, q.given_exact))
+    if q.birth_from:
+        stmt = stmt.where(Identity.birth_date >= q.birth_from)
+    if q.birth_to:
+        stmt = stmt.where(Identity.birth_date <= q.birth_to)
+    if q.sex:
+        stmt = stmt.where(Identity.sex == q.sex)
+    if q.source:
+        stmt = stmt.where(_source_filter(*q.source))
+    if q.ins:
+        stmt = stmt.where(_ins_filter(*q.ins))
+    if q.active is not None:
+        stmt = stmt.where(Identity.active.is_(q.active))
+    if q.identity_id is not None:
+        stmt = stmt.where(Identity.id == q.identity_id)
+    return stmt
+
+
+def search(
+    session: Session, query: PatientQuery, *, limit: int, offset: int
+) -> tuple[list[Identity], int]:
+    stmt = _statement(query)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    if limit == 0:
+        return [], int(total)
+    page = stmt.order_by(Identity.id).limit(limit).offset(offset)
+    rows: list[Identity] = list(session.scalars(page.options(selectinload(Identity.sources))))
+    return rows, int(total)
+
+
+def replaced_by(session: Session, survivor_ids: list[int]) -> dict[int, list[int]]:
+    """For each survivor, the identities merged into it (its ``replaces`` links)."""
+    if not survivor_ids:
+        return {}
+    stmt = (
+        select(Identity.merged_into_id, Identity.id)
+        .where(Identity.merged_into_id.in_(survivor_ids))
+        .order_by(Identity.id)
+    )
+    out: dict[int, list[int]] = {}
+    for survivor, loser in session.execute(stmt):
+        if survivor is not None:
+            out.setdefault(survivor, []).append(loser)
+    return out
+
+
+def qualified_by_ins(session: Session, matricule: str, oid: str) -> Identity | None:
+    """The QUAL identity carrying this INS (the survivor first when merges left several)."""
+    stmt = (
+        select(Identity)
+        .where(
+            Identity.status == "QUAL",
+            Identity.ins_matricule == matricule,
+            Identity.ins_oid == oid,
+        )
+        .order_by(Identity.active.desc(), Identity.id)
+        .options(selectinload(Identity.sources))
+    )
+    return session.scalars(stmt).first()

@@ -1,0 +1,135 @@
+"""FHIR R4 Patient routes under /fhir: read, PDQm search, $match, PIXm $ihe-pix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+
+from identity import service
+from identity.errors import IdentityNotFound
+from identity.fhir import match, pix, repository, search
+from identity.fhir.patient import to_patient
+from identity.fhir.systems import EXT_MATCH_GRADE, LocalIdSystems
+from identity.history import ENTITY
+from identity.models import Identity
+from referentials.core import audit
+from referentials.core.auth import DbSession, Principal, require
+from referentials.core.fhir import (
+    FhirResponse,
+    base_url,
+    entry,
+    parse_count,
+    parse_offset,
+    searchset,
+)
+
+router = APIRouter(prefix="/fhir", tags=["fhir"], default_response_class=FhirResponse)
+read_scope = require("identity:read")
+
+
+def local_systems(request: Request) -> LocalIdSystems:
+    return LocalIdSystems.from_settings(request.app.state.settings)
+
+
+def _patients(
+    session: DbSession, identities: list[Identity], local: LocalIdSystems
+) -> list[dict[str, Any]]:
+    replaces = repository.replaced_by(session, [i.id for i in identities])
+    return [to_patient(i, local, replaces=replaces.get(i.id, [])) for i in identities]
+
+
+def _seen(
+    session: DbSession, principal: Principal, request: Request, ids: list[int], action: str
+) -> None:
+    # FHIR reads are recorded like REST ones, with the declared purpose of use when sent.
+    audit.record_access(
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_ids=ids,
+        action=action,
+        purpose=request.headers.get(audit.PURPOSE_HEADER),
+    )
+
+
+@router.get("/Patient")
+def search_patients(
+    *,
+    request: Request,
+    session: DbSession,
+    principal: Principal = Depends(read_scope),
+) -> FhirResponse:
+    """PDQm search: family, given, birthdate, gender, identifier, active, _id; _count/_offset."""
+    local = local_systems(request)
+    query = search.parse(request.query_params, local)
+    count = parse_count(request.query_params.get("_count"))
+    offset = parse_offset(request.query_params.get("_offset"))
+    rows, total = repository.search(session, query, limit=count, offset=offset)
+    _seen(session, principal, request, [i.id for i in rows], "search")
+    entries = [entry(request, p) for p in _patients(session, rows, local)]
+    return FhirResponse(searchset(request, entries, total=total, offset=offset, count=count))
+
+
+@router.post("/Patient/$match")
+def match_patients(
+    *,
+    request: Request,
+    parameters: dict[str, Any] = Body(..., media_type="application/fhir+json"),
+    session: DbSession,
+    principal: Principal = Depends(read_scope),
+) -> FhirResponse:
+    """$match: likely identities of a Patient, with search.score and the match-grade."""
+    given = match.parse(parameters)
+    ranked = match.run(session, given)
+    _seen(session, principal, request, [r.identity.id for r in ranked], "search")
+    local = local_systems(request)
+    patients = _patients(session, [r.identity for r in ranked], local)
+    entries = [
+        entry(
+            request,
+            patient,
+            score=round(r.score, 6),
+            extension=[{"url": EXT_MATCH_GRADE, "valueCode": r.grade}],
+        )
+        for patient, r in zip(patients, ranked, strict=True)
+    ]
+    return FhirResponse(
+        searchset(request, entries, total=len(entries), offset=0, count=given.count)
+    )
+
+
+@router.get("/Patient/$ihe-pix")
+def pix_query(
+    *,
+    request: Request,
+    source_identifier: str = Query(..., alias="sourceIdentifier"),
+    target_system: list[str] = Query([], alias="targetSystem"),
+    session: DbSession,
+    principal: Principal = Depends(read_scope),
+) -> FhirResponse:
+    """PIXm: the patient's other identifiers (local ids, the INS when qualified)."""
+    local = local_systems(request)
+    identity = pix.resolve(session, source_identifier, local)
+    _seen(session, principal, request, [identity.id], "read")
+    return FhirResponse(
+        pix.answer(identity, source_identifier, target_system, local, base_url(request))
+    )
+
+
+@router.get("/Patient/{patient_id}")
+def read_patient(
+    *,
+    patient_id: str,
+    request: Request,
+    session: DbSession,
+    principal: Principal = Depends(read_scope),
+) -> FhirResponse:
+    """One Patient; a merged one is inactive with a replaced-by link. The read is recorded."""
+    if not patient_id.isdigit():
+        raise IdentityNotFound(f"Patient/{patient_id} is not known")
+    identity = service.get(session, int(patient_id))
+    _seen(session, principal, request, [identity.id], "read")
+    patient = _patients(session, [identity], local_systems(request))[0]
+    headers = {"ETag": f'W/"{identity.version}"'}
+    return FhirResponse(patient, headers=headers)

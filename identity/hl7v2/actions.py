@@ -1,0 +1,186 @@
+"""What an ADT message does to the referential, through the identity services and rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from identity import merges, repository, service
+from identity.errors import TraitError
+from identity.fhir import repository as fhir_repository
+from identity.history import ENTITY, emit
+from identity.hl7v2.message import Adt, Hl7Problem
+from identity.hl7v2.policy import InsVerdict
+from identity.models import Identity, SourceRecord
+from identity.schemas import IdentityCreate, IdentityUpdate, SourceRef
+from identity.traits import STRICT_TRAITS, normalized_fields
+from referentials.core import audit
+from referentials.core.auth import Principal
+
+COMPLEMENTARY = ("used_name", "used_first_name")
+
+
+@dataclass
+class Done:
+    identity_id: int
+    text: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def _fields(adt: Adt) -> dict[str, Any]:
+    """The traits the message carries (absent ones are left as stored)."""
+    values: dict[str, Any] = {
+        "birth_name": adt.birth_name,
+        "first_names": adt.first_names or None,
+        "sex": adt.sex,
+        "birth_date": adt.birth_date,
+        "birth_place_code": adt.birth_place_code,
+        "used_name": adt.used_name,
+        "used_first_name": adt.used_first_name,
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _invalid(exc: ValidationError | TraitError) -> Hl7Problem:
+    if isinstance(exc, TraitError):
+        return Hl7Problem("AE", "102", f"PID: {exc.message}", "PID^1^5")
+    fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")}))
+    return Hl7Problem("AE", "101", f"PID: missing or invalid trait(s): {fields}", "PID")
+
+
+def _twin(session: Session, data: IdentityCreate, ins: InsVerdict) -> Identity | None:
+    """The active QUAL identity holding the trusted INS, when its strict traits agree."""
+    if ins.matricule is None or ins.oid is None:
+        return None
+    holder = fhir_repository.qualified_by_ins(session, ins.matricule, ins.oid)
+    if holder is None or not holder.active:
+        return None
+    wanted = normalized_fields(data, date.today())
+    same = all(wanted.get(f) == getattr(holder, f) for f in STRICT_TRAITS if f in wanted)
+    return holder if same else None
+
+
+def _attach(session: Session, principal: Principal, identity: Identity, ref: SourceRef) -> None:
+    session.add(SourceRecord(identity_id=identity.id, finess=ref.finess, local_id=ref.local_id))
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=identity.id,
+        action="local_id_attached",
+        after={"finess": ref.finess, "local_id": ref.local_id},
+        reason="HL7 ADT with the qualified INS of this identity",
+    )
+    emit(session, "identity.local_id_attached", identity.id, finess=ref.finess)
+
+
+def _create(
+    session: Session, principal: Principal, adt: Adt, ref: SourceRef, ins: InsVerdict
+) -> Done:
+    try:
+        data = IdentityCreate(**_fields(adt), source=ref)
+        twin = _twin(session, data, ins)
+    except (ValidationError, TraitError) as exc:
+        raise _invalid(exc) from exc
+    if twin is not None:
+        _attach(session, principal, twin, ref)
+        return Done(twin.id, f"local id attached to identity {twin.id} (same qualified INS)")
+    try:
+        outcome = service.create(session, principal, data=data)
+    except TraitError as exc:
+        raise _invalid(exc) from exc
+    return Done(outcome.identity.id, f"identity {outcome.identity.id} created")
+
+
+def _changes(identity: Identity, adt: Adt) -> tuple[dict[str, Any], list[str]]:
+    """Traits that differ from the stored ones; strict ones of an INSi identity are kept."""
+    try:
+        given = normalized_fields(IdentityUpdate(**_fields(adt)), date.today())
+    except (ValidationError, TraitError) as exc:
+        raise _invalid(exc) from exc
+    given.pop("first_name", None)
+    changed = {k: v for k, v in given.items() if getattr(identity, k) != v}
+    warnings = []
+    if identity.status in ("RECUP", "QUAL"):
+        kept = sorted(k for k in changed if k not in COMPLEMENTARY)
+        if kept:
+            warnings.append(
+                f"identity {identity.id} holds INSi traits: {', '.join(kept)} not changed"
+            )
+        changed = {k: v for k, v in changed.items() if k in COMPLEMENTARY}
+    return changed, warnings
+
+
+def upsert(
+    session: Session, principal: Principal, adt: Adt, ref: SourceRef, ins: InsVerdict
+) -> Done:
+    """A28/A31: create the identity of a new local id, or bring a known one up to date."""
+    identity = repository.by_source(session, ref.finess, ref.local_id)
+    if identity is None:
+        return _create(session, principal, adt, ref, ins)
+    changed, warnings = _changes(identity, adt)
+    if not changed:
+        return Done(identity.id, f"identity {identity.id} unchanged", warnings)
+    data = IdentityUpdate(**_raw(adt, changed), reason=f"HL7 ADT^{adt.header.event}")
+    try:
+        service.update(session, principal, identity.id, data=data, expected_version=None)
+    except TraitError as exc:
+        raise _invalid(exc) from exc
+    return Done(identity.id, f"identity {identity.id} updated", warnings)
+
+
+def _raw(adt: Adt, changed: dict[str, Any]) -> dict[str, Any]:
+    # IdentityUpdate takes the values as received; the service normalises them again.
+    return {k: v for k, v in _fields(adt).items() if k in changed}
+
+
+def _known(session: Session, finess: str, local_id: str, where: str) -> Identity:
+    identity = repository.by_source(session, finess, local_id)
+    if identity is None:
+        raise Hl7Problem("AE", "204", f"{where}: local id unknown in this establishment", where)
+    return identity
+
+
+def merge(session: Session, principal: Principal, finess: str, kept: str, gone: str) -> Done:
+    """A40: the identity of MRG-1's local id merges into the one of PID-3's."""
+    loser = _known(session, finess, gone, "MRG^1^1")
+    survivor = _known(session, finess, kept, "PID^1^3")
+    if loser.id == survivor.id:
+        return Done(survivor.id, f"already one identity ({survivor.id})")
+    record = merges.merge(
+        session,
+        principal,
+        survivor_id=survivor.id,
+        loser_id=loser.id,
+        reason=f"HL7 ADT^A40 from establishment {finess}",
+    )
+    return Done(survivor.id, f"identity {loser.id} merged into {survivor.id} (merge {record.id})")
+
+
+def change_local_id(
+    session: Session, principal: Principal, finess: str, new: str, old: str
+) -> Done:
+    """A47: the establishment renumbers a patient; the identity keeps everything else."""
+    identity = _known(session, finess, old, "MRG^1^1")
+    if repository.by_source(session, finess, new) is not None:
+        raise Hl7Problem("AE", "205", "PID-3: the new local id is already in use", "PID^1^3")
+    record = next(s for s in identity.sources if s.finess == finess and s.local_id == old)
+    record.local_id = new
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=identity.id,
+        action="local_id_changed",
+        before={"finess": finess, "local_id": old},
+        after={"finess": finess, "local_id": new},
+        reason="HL7 ADT^A47",
+    )
+    emit(session, "identity.local_id_changed", identity.id, finess=finess, old=old, new=new)
+    return Done(identity.id, f"local id of identity {identity.id} changed")

@@ -1,0 +1,104 @@
+"""The rules Socle applies to what a hospital sends: which establishment a local id belongs
+to, and when an INS received over HL7 may be trusted.
+
+**Establishment (FINESS).** The local id is the PID-3 repetition that is not an INS. Its
+establishment is the first of these that resolves: the assigning authority of the id (CX-4
+namespace, then universal id/OID), its assigning facility (CX-6), then the sending facility
+(MSH-4 namespace, then universal id). A value resolves when ``SOCLE_HL7__AUTHORITIES`` maps
+it to a FINESS, or when it is itself a FINESS (9 characters, e.g. ``690999016``).
+
+**INS.** PAM France ``PID-32`` carries the identity reliability code. Senders on PAM France
+before RNIV v2 use ``VALI`` for "INS qualified"; RNIV-aligned senders use ``QUAL`` (and
+``VALI`` for "validated, no INS"). Socle reads ``QUAL`` as qualified, and ``VALI`` as
+qualified only when the message also carries an INS (the PAM France meaning). An INS is
+*trusted* when its key is valid and the sender declares it qualified. A trusted INS is used
+to *identify*: a new local id joins the active QUAL identity that already carries that INS
+with the same strict traits. It is never stored as the identity's INS and never raises a
+status: only Socle's own INSi call and document check do (RNIV). An untrusted INS is ignored
+and the ACK says so with a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from identity import rules
+from identity.hl7v2.message import Adt, Cx, Hl7Problem
+from referentials.core.settings import Hl7Settings
+
+_FINESS_CHARS = set("0123456789AB")
+
+
+def looks_like_finess(value: str) -> bool:
+    return (
+        len(value) == 9
+        and value[:2].isdigit()
+        and value[2] in _FINESS_CHARS
+        and value[3:].isdigit()
+    )
+
+
+def _resolve(value: str, settings: Hl7Settings) -> str | None:
+    if value in settings.authorities:
+        return settings.authorities[value]
+    return value if looks_like_finess(value) else None
+
+
+def establishment(adt: Adt, local: Cx, settings: Hl7Settings) -> str:
+    """The FINESS a local id belongs to; AR when nothing maps to one."""
+    for candidate in (*local.authority_ids, *adt.header.facility_ids):
+        finess = _resolve(candidate, settings)
+        if finess:
+            return finess
+    raise Hl7Problem(
+        "AR",
+        "103",
+        "the assigning authority (PID-3.4) and the sending facility (MSH-4) map to no FINESS: "
+        "configure SOCLE_HL7__AUTHORITIES",
+        "PID^1^3",
+    )
+
+
+def local_id(adt: Adt, settings: Hl7Settings) -> tuple[str, str]:
+    """(FINESS, local id) of the patient: the PI repetition of PID-3, else the first one."""
+    if not adt.local_ids:
+        raise Hl7Problem("AE", "101", "PID-3 carries no local patient id", "PID^1^3")
+    chosen = next((c for c in adt.local_ids if c.type_code == "PI"), adt.local_ids[0])
+    return establishment(adt, chosen, settings), chosen.value
+
+
+def merged_id(adt: Adt, finess: str, settings: Hl7Settings) -> str:
+    """MRG-1: the merged (A40) or former (A47) local id, in the same establishment."""
+    if not adt.merged_ids:
+        raise Hl7Problem("AE", "101", "MRG-1 carries no local patient id", "MRG^1^1")
+    chosen = next((c for c in adt.merged_ids if c.type_code == "PI"), adt.merged_ids[0])
+    if establishment(adt, chosen, settings) != finess:
+        raise Hl7Problem("AE", "103", "MRG-1 and PID-3 belong to two establishments", "MRG^1^1")
+    return chosen.value
+
+
+@dataclass(frozen=True)
+class InsVerdict:
+    matricule: str | None
+    oid: str | None
+    warning: str | None
+
+
+def declared_qualified(adt: Adt) -> bool:
+    codes = set(adt.reliability)
+    return "QUAL" in codes or ("VALI" in codes and adt.ins is not None)
+
+
+def ins_verdict(adt: Adt) -> InsVerdict:
+    """The INS to identify with, or why the received one is ignored."""
+    if adt.ins is None:
+        return InsVerdict(None, None, None)
+    value = adt.ins.value.strip().upper().replace(" ", "")
+    oid = next((a for a in adt.ins.authority_ids if a in rules.INS_OIDS), None)
+    if not rules.nir_key_is_valid(value):
+        return InsVerdict(None, None, "PID-3: the INS key does not match: INS ignored")
+    if not declared_qualified(adt):
+        return InsVerdict(
+            None, None, "PID-3: INS ignored: PID-32 does not declare a qualified identity"
+        )
+    return InsVerdict(value, oid, None)

@@ -1,0 +1,107 @@
+"""One ADT message in, one ACK out, whatever the message holds.
+
+The message's effects run in a savepoint: AE or AR rolls every one of them back, so a message
+that is refused changes nothing. Logs carry the control id, the event and identity ids, never
+the message (it holds identity traits).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from identity import rules
+from identity.hl7v2 import ack, actions, policy
+from identity.hl7v2.message import Adt, Header, Hl7Problem, decode, header_of, read
+from identity.schemas import SourceRef
+from referentials.core.auth import Principal
+from referentials.core.errors import AppError
+from referentials.core.settings import Hl7Settings
+
+log = logging.getLogger("socle.hl7v2")
+
+
+@dataclass
+class Outcome:
+    """What a message did: the ACK code and text, the identity it touched, its warnings."""
+
+    code: str
+    text: str
+    identity_id: int | None = None
+    issues: list[ack.Issue] = field(default_factory=list)
+    ack: str = ""
+
+
+def _dispatch(
+    session: Session, principal: Principal, adt: Adt, settings: Hl7Settings
+) -> actions.Done:
+    finess, local_id = policy.local_id(adt, settings)
+    if principal.finess and principal.finess != finess:
+        raise Hl7Problem(
+            "AR", "103", f"this key sends for establishment {principal.finess} only", "PID^1^3"
+        )
+    event = adt.header.event
+    if event in ("A28", "A31"):
+        verdict = policy.ins_verdict(adt)
+        done = actions.upsert(
+            session, principal, adt, SourceRef(finess=finess, local_id=local_id), verdict
+        )
+        if verdict.warning:
+            done.warnings.insert(0, verdict.warning)
+        return done
+    old = policy.merged_id(adt, finess, settings)
+    if event == "A40":
+        return actions.merge(session, principal, finess, local_id, old)
+    return actions.change_local_id(session, principal, finess, local_id, old)
+
+
+def _apply(session: Session, principal: Principal, text: str, settings: Hl7Settings) -> Outcome:
+    adt = read(text, rules.INS_OIDS)
+    try:
+        with session.begin_nested():
+            done = _dispatch(session, principal, adt, settings)
+    except AppError as exc:
+        # A rule of the referential refused the change (merge across two INS, bad trait...).
+        raise Hl7Problem("AE", "207", exc.message) from exc
+    issues = [ack.Issue("0", w, severity="W") for w in done.warnings]
+    return Outcome("AA", done.text, done.identity_id, issues)
+
+
+def handle(session: Session, principal: Principal, raw: bytes, settings: Hl7Settings) -> Outcome:
+    """Apply one message and build its ACK; never raises for a bad message."""
+    header = Header()
+    try:
+        if len(raw) > settings.max_message_bytes:
+            raise Hl7Problem("AR", "100", "message too large")
+        text = decode(raw)
+        header = header_of(text)
+        outcome = _apply(session, principal, text, settings)
+    except Hl7Problem as problem:
+        outcome = Outcome(
+            problem.ack,
+            problem.text,
+            issues=[ack.Issue(problem.error, problem.text, "E", problem.location)],
+        )
+    except Exception as exc:
+        # Nothing the sender did may stop the listener. Only the error's type is logged: its
+        # text or traceback could quote traits from the message.
+        log.error("hl7v2 %s: internal error %s", header.control_id or "-", type(exc).__name__)
+        outcome = Outcome("AE", "internal error", issues=[ack.Issue("207", "internal error")])
+    outcome.ack = ack.build(
+        header,
+        outcome.code,
+        outcome.text,
+        outcome.issues,
+        application=settings.receiving_application,
+        facility=settings.receiving_facility,
+    )
+    log.info(
+        "hl7v2 %s %s -> %s identity=%s",
+        header.event or "?",
+        header.control_id or "-",
+        outcome.code,
+        outcome.identity_id,
+    )
+    return outcome

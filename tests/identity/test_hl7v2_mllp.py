@@ -1,0 +1,103 @@
+"""The MLLP listener over a real socket: framing, ACKs, resilience, and round trips to FHIR."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from identity.hl7v2.mllp import END, START, MllpServer, frame
+from referentials.core.settings import Hl7Settings
+from tests.conftest import Api
+from tests.identity.fhir_check import fhir_json
+from tests.identity.test_fhir_patient import LOCAL_SYSTEM
+from tests.identity.test_hl7v2 import sample
+
+
+@pytest.fixture()
+def listener(session_factory: sessionmaker[Session]) -> Iterator[MllpServer]:
+    settings = Hl7Settings(max_message_bytes=20_000, idle_timeout_seconds=10)
+    server = MllpServer(session_factory, settings, host="127.0.0.1", port=0).start()
+    yield server
+    server.stop()
+
+
+def receive(sock: socket.socket) -> str:
+    data = b""
+    while not data.endswith(END):
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed before the ACK"
+        data += chunk
+    assert data.startswith(START)
+    return data[1 : -len(END)].decode("utf-8")
+
+
+def msa(ack: str) -> list[str]:
+    return next(s for s in ack.split("\r") if s.startswith("MSA")).split("|")
+
+
+def connect(server: MllpServer) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    return sock
+
+
+def test_framed_messages_get_acks_and_bad_ones_do_not_stop_the_listener(
+    listener: MllpServer,
+) -> None:
+    with connect(listener) as sock:
+        sock.sendall(frame(sample("a28_create.hl7")))
+        assert msa(receive(sock))[1:3] == ["AA", "CHFM-0001"]
+        sock.sendall(b"noise before a frame" + frame(b"\x00\xff not hl7"))
+        assert msa(receive(sock))[1] == "AR"
+        sock.sendall(frame(b"x" * 30_000))
+        assert msa(receive(sock))[1] == "AR"
+        # Two frames in one write, the second split across writes.
+        second = frame(sample("a28_second.hl7"))
+        sock.sendall(frame(sample("a31_update.hl7")) + second[:40])
+        assert msa(receive(sock))[1:3] == ["AA", "CHFM-0004"]
+        sock.sendall(second[40:])
+        assert msa(receive(sock))[1:3] == ["AA", "CHFM-0003"]
+    with connect(listener) as other:
+        other.sendall(frame(sample("a40_merge.hl7")))
+        assert msa(receive(other))[1:3] == ["AA", "CHFM-0005"]
+
+
+def test_closed_half_frame_is_ignored(listener: MllpServer) -> None:
+    with connect(listener) as sock:
+        sock.sendall(START + sample("a28_create.hl7")[:50])
+    with connect(listener) as sock:
+        sock.sendall(frame(sample("a28_create.hl7")))
+        assert msa(receive(sock))[1] == "AA"
+
+
+def test_hospital_message_then_fhir_search_and_merge_link(listener: MllpServer, api: Api) -> None:
+    with connect(listener) as sock:
+        for name in ("a28_create.hl7", "a28_second.hl7"):
+            sock.sendall(frame(sample(name)))
+            assert msa(receive(sock))[1] == "AA"
+    found = fhir_json(
+        api.get(
+            "/fhir/Patient", key="identity:read", params={"family": "adrun", "gender": "female"}
+        )
+    )
+    assert found["total"] == 2
+    ids = {
+        i["value"]: e["resource"]["id"]
+        for e in found["entry"]
+        for i in e["resource"]["identifier"]
+        if i["system"] == LOCAL_SYSTEM
+    }
+    assert set(ids) == {"IPP-1001", "IPP-1002"}
+    with connect(listener) as sock:
+        sock.sendall(frame(sample("a40_merge.hl7")))
+        assert msa(receive(sock))[1] == "AA"
+    loser = fhir_json(api.get(f"/fhir/Patient/{ids['IPP-1002']}", key="identity:read"))
+    assert loser["active"] is False
+    assert loser["link"] == [
+        {"other": {"reference": f"Patient/{ids['IPP-1001']}"}, "type": "replaced-by"}
+    ]
+    survivor = fhir_json(api.get(f"/fhir/Patient/{ids['IPP-1001']}", key="identity:read"))
+    assert survivor["link"][0]["type"] == "replaces"
+    assert {i["value"] for i in survivor["identifier"]} == {"IPP-1001", "IPP-1002"}
