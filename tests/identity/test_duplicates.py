@@ -290,3 +290,11 @@ def test_queue_filters_and_sorting(api: Api) -> None:
     only = api.get("/api/v1/duplicates", key="vigilance", params={"finess": "670999911"}).json()
     assert only["total"] == 1
     assert api.get("/api/v1/duplicates", key="identity:read").status_code == 403
+
+
+def test_match_with_unknown_traits_sent_as_null(api: Api) -> None:
+    a = _create(api, birth_name="Dupont", first_names=["Jean"], sex="M", birth_date="1971-11-02")
+    body = {"birth_name": "Dupont", "first_names": None, "sex": None, "birth_date": "1971-11-02"}
+    response = api.post(f"{IDS}/match", key="identity:read", json=body)
+    assert response.status_code == 200, response.text
+    assert [c["id"] for c in response.json()] == [a["id"]]
