@@ -47,7 +47,7 @@ def score_against(
     return [
         build_pair(
             query.id,
-            candidates[i].id,
+            candidates[int(i)].id,
             levels[i],
             weights[i],
             float(scores[i]),

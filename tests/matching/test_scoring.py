@@ -1,0 +1,124 @@
+"""Scores, bands, hard rules and explanations."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from matching.config import MatchConfig
+from matching.model import default_model
+from matching.scoring import explain, score_pair
+from tests.matching.conftest import person
+
+
+def test_identical_records_match_with_positive_contributions() -> None:
+    pair = score_pair(person(), person(id="B"), default_model())
+    assert pair.band == "match"
+    assert pair.score > MatchConfig().match_threshold
+    assert pair.rules == ()
+    assert {c.field for c in pair.contributions} >= {"birth_name", "first_names", "birth_date"}
+    assert all(c.weight > 0 for c in pair.contributions if c.level == "exact")
+    assert (
+        abs(sum(c.weight for c in pair.contributions) + default_model().prior_weight - pair.score)
+        < 0.01
+    )
+
+
+def test_typical_duplicate_errors_still_match() -> None:
+    dup = person(
+        id="B",
+        birth_name="Lefèvre",
+        first_names=("JEAN PIERRE",),
+        birth_date="1975-11-03",
+        ins="",
+        address="",
+        phone="",
+    )
+    assert score_pair(person(), dup, default_model()).band == "match"
+
+
+def test_different_people_do_not_match() -> None:
+    other = person(
+        id="B",
+        birth_name="GARCIA",
+        first_names=("LUCIE",),
+        sex="F",
+        birth_date="1990-06-02",
+        birth_place_code="13055",
+        ins="",
+        address="",
+        postcode="13001",
+        city="MARSEILLE",
+    )
+    pair = score_pair(person(), other, default_model())
+    assert pair.band == "non-match"
+    assert pair.score < 0
+
+
+def test_two_valid_ins_never_match() -> None:
+    other = person(id="B", ins="2751263220749")
+    pair = score_pair(person(), other, default_model())
+    assert "ins_conflict" in pair.rules
+    assert pair.band == "review"
+    strict = score_pair(
+        person(), other, default_model(), MatchConfig(ins_conflict_band="non-match")
+    )
+    assert strict.band == "non-match"
+
+
+def test_twin_signature_is_at_most_review() -> None:
+    twin = person(id="B", first_names=("PAUL",), ins="", phone="")
+    pair = score_pair(replace(person(), ins=""), twin, default_model())
+    assert "twin_signature" in pair.rules
+    assert pair.band == "review"
+
+
+def test_twins_sharing_a_second_given_name_are_still_twins() -> None:
+    a = person(first_names=("CLAIRE", "MARIE"), sex="F", ins="")
+    b = person(id="B", first_names=("ANNE", "MARIE"), sex="F", ins="")
+    assert "twin_signature" in score_pair(a, b, default_model()).rules
+
+
+def test_parent_and_child_with_same_names_are_not_merged() -> None:
+    child = person(id="B", birth_date="2001-09-23", ins="")
+    pair = score_pair(replace(person(), ins=""), child, default_model())
+    assert "birth_date_conflict" in pair.rules
+    assert pair.band != "match"
+
+
+def test_a_shared_ins_overrides_the_trap_rules() -> None:
+    same_ins_typo_date = person(id="B", birth_date="1957-11-02")
+    pair = score_pair(person(), same_ins_typo_date, default_model())
+    assert "birth_date_conflict" not in pair.rules
+
+
+def test_no_name_agreement_caps_at_review() -> None:
+    other = person(id="B", birth_name="GARCIA", first_names=("PAUL",), ins="")
+    pair = score_pair(replace(person(), ins=""), other, default_model())
+    assert "no_name_agreement" in pair.rules
+    assert pair.band != "match"
+
+
+def test_frequent_name_weighs_less_than_a_rare_one() -> None:
+    model = default_model()
+    frequent = score_pair(person(birth_name="MARTIN"), person(id="B", birth_name="MARTIN"), model)
+    rare = score_pair(person(birth_name="QUEMENER"), person(id="B", birth_name="QUEMENER"), model)
+    weight = {
+        p: next(c.weight for c in p.contributions if c.field == "birth_name")
+        for p in (frequent, rare)
+    }
+    assert weight[frequent] < weight[rare]
+
+
+def test_thresholds_come_from_the_config() -> None:
+    pair = score_pair(person(), person(id="B"), default_model(), MatchConfig(match_threshold=1e6))
+    assert pair.band == "review"
+
+
+def test_explanation_names_fields_levels_and_rules_but_no_traits() -> None:
+    twin = person(id="B", first_names=("PAUL",), ins="")
+    text = explain(score_pair(replace(person(), ins=""), twin, default_model()))
+    assert "birth_name=exact(" in text
+    assert "first_names=different(" in text
+    assert "rules: twin_signature" in text
+    assert "LEFEBVRE" not in text and "1975" not in text
+    assert 0.0 < score_pair(person(), person(id="B"), default_model()).probability <= 1.0
