@@ -11,9 +11,20 @@ import os
 import socket
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Connection, Integer, String, Text, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    CursorResult,
+    Integer,
+    String,
+    Text,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -60,6 +71,11 @@ class RunLock(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+def _changed(session: Session, statement: Any) -> int:
+    """Rows changed by an UPDATE (its rowcount is what makes the lock atomic)."""
+    return cast(CursorResult[Any], session.execute(statement)).rowcount
+
+
 def new_owner() -> str:
     """A lock owner naming this host and process, so a dead local holder can be recognised."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -83,12 +99,13 @@ def acquire_lock(factory: sessionmaker[Session], name: str, owner: str, *, ttl: 
     """Take the lock ``name`` for ``owner`` if free, expired or held by a dead local process."""
     now = utcnow()
     with factory() as session:
-        taken = session.execute(
+        taken = _changed(
+            session,
             update(RunLock)
             .where(RunLock.name == name)
             .where((RunLock.expires_at < now) | (RunLock.owner == owner))
-            .values(owner=owner, acquired_at=now, expires_at=now + ttl)
-        ).rowcount
+            .values(owner=owner, acquired_at=now, expires_at=now + ttl),
+        )
         if taken:
             session.commit()
             return True
@@ -108,30 +125,39 @@ def acquire_lock(factory: sessionmaker[Session], name: str, owner: str, *, ttl: 
                 return False
         if not _owner_is_dead(holder):
             return False
-        # Compare-and-swap on the dead owner: only one contender can win it.
-        taken = session.execute(
-            update(RunLock)
-            .where(RunLock.name == name, RunLock.owner == holder)
-            .values(owner=owner, acquired_at=now, expires_at=now + ttl)
-        ).rowcount
-        if taken:
-            session.execute(
-                update(ImportRun)
-                .where(ImportRun.owner == holder, ImportRun.outcome == RUNNING)
-                .values(outcome=INTERRUPTED, finished_at=now, error="the process died")
-            )
+        taken = _take_from_dead(session, name, owner, holder, now=now, ttl=ttl)
         session.commit()
-        return bool(taken)
+        return taken
+
+
+def _take_from_dead(
+    session: Session, name: str, owner: str, holder: str, *, now: datetime, ttl: timedelta
+) -> bool:
+    """Compare-and-swap on the dead owner (one contender wins); its runs become interrupted."""
+    taken = _changed(
+        session,
+        update(RunLock)
+        .where(RunLock.name == name, RunLock.owner == holder)
+        .values(owner=owner, acquired_at=now, expires_at=now + ttl),
+    )
+    if taken:
+        session.execute(
+            update(ImportRun)
+            .where(ImportRun.owner == holder, ImportRun.outcome == RUNNING)
+            .values(outcome=INTERRUPTED, finished_at=now, error="the process died")
+        )
+    return bool(taken)
 
 
 def refresh_lock(factory: sessionmaker[Session], name: str, owner: str, *, ttl: timedelta) -> bool:
     """Push the expiry of a held lock further; False when it was lost."""
     with factory() as session:
-        kept = session.execute(
+        kept = _changed(
+            session,
             update(RunLock)
             .where(RunLock.name == name, RunLock.owner == owner)
-            .values(expires_at=utcnow() + ttl)
-        ).rowcount
+            .values(expires_at=utcnow() + ttl),
+        )
         session.commit()
         return bool(kept)
 
@@ -139,10 +165,11 @@ def refresh_lock(factory: sessionmaker[Session], name: str, owner: str, *, ttl: 
 def release_lock(factory: sessionmaker[Session], name: str, owner: str) -> None:
     """Give the lock back (expire it now) if we still hold it."""
     with factory() as session:
-        session.execute(
+        _changed(
+            session,
             update(RunLock)
             .where(RunLock.name == name, RunLock.owner == owner)
-            .values(expires_at=utcnow() - timedelta(seconds=1))
+            .values(expires_at=utcnow() - timedelta(seconds=1)),
         )
         session.commit()
 
@@ -196,6 +223,14 @@ def finish_run(
     if checksum is not None:
         values["checksum"] = checksum
     session.execute(update(ImportRun).where(ImportRun.id == run_id).values(**values))
+
+
+def last_success(session: Session, source: str, *, before: int | None = None) -> ImportRun | None:
+    """The latest successful run of ``source`` (before run ``before`` when given)."""
+    stmt = select(ImportRun).where(ImportRun.source == source, ImportRun.outcome == SUCCEEDED)
+    if before is not None:
+        stmt = stmt.where(ImportRun.id < before)
+    return session.scalars(stmt.order_by(ImportRun.id.desc()).limit(1)).first()
 
 
 def get_run(session: Session, run_id: int) -> ImportRun | None:

@@ -1,0 +1,183 @@
+"""Directory tables: RPPS+ professionals with their activities, FINESS structures, history.
+
+Column names of ``Professional``/``Activity``/``Structure`` match the field names of the
+parsers (``parsers.rpps.PERSON_FIELDS`` ...): the bulk importer moves rows by those names.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from referentials.core.db import Base, UTCDateTime
+
+
+class Tracked:
+    """Snapshot bookkeeping shared by professionals and structures."""
+
+    # blake2b-128 of the canonical content: a re-import compares digests, not fields.
+    digest: Mapped[str] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_run_id: Mapped[int | None] = mapped_column(Integer)
+    warnings: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class Professional(Tracked, Base):
+    """A health or social professional, keyed by the national identifier (IDNPS)."""
+
+    __tablename__ = "dir_professionals"
+
+    idnps: Mapped[str] = mapped_column(String(12), primary_key=True)
+    id_type: Mapped[str] = mapped_column(String(2))
+    identifier: Mapped[str] = mapped_column(String(11), index=True)
+    civility_code: Mapped[str | None] = mapped_column(String(5))
+    practice_civility_code: Mapped[str | None] = mapped_column(String(5))
+    last_name: Mapped[str] = mapped_column(String(100))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    # Lower-case ASCII, accents removed: prefix search that ignores case and accents.
+    last_name_norm: Mapped[str] = mapped_column(String(100), index=True)
+    first_name_norm: Mapped[str | None] = mapped_column(String(100))
+
+    activities: Mapped[list[Activity]] = relationship(
+        back_populates="professional", order_by="Activity.id", lazy="selectin"
+    )
+
+
+class Activity(Base):
+    """One row of Personne_activite: an exercise of a profession at a structure."""
+
+    __tablename__ = "dir_activities"
+    __table_args__ = (Index("ix_dir_activities_department", "department_code", "commune_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idnps: Mapped[str] = mapped_column(
+        ForeignKey("dir_professionals.idnps", ondelete="CASCADE"), index=True
+    )
+    profession_code: Mapped[str | None] = mapped_column(String(10), index=True)
+    profession_label: Mapped[str | None] = mapped_column(String(200))
+    category_code: Mapped[str | None] = mapped_column(String(5))
+    skill_type_code: Mapped[str | None] = mapped_column(String(5))
+    skill_code: Mapped[str | None] = mapped_column(String(10), index=True)
+    skill_label: Mapped[str | None] = mapped_column(String(200))
+    mode_code: Mapped[str | None] = mapped_column(String(5))
+    mode_label: Mapped[str | None] = mapped_column(String(100))
+    siret: Mapped[str | None] = mapped_column(String(14))
+    siren: Mapped[str | None] = mapped_column(String(9))
+    finess_site: Mapped[str | None] = mapped_column(String(9), index=True)
+    finess_ej: Mapped[str | None] = mapped_column(String(9))
+    structure_id: Mapped[str | None] = mapped_column(String(40))
+    structure_name: Mapped[str | None] = mapped_column(String(300))
+    brand_name: Mapped[str | None] = mapped_column(String(300))
+    address_complement: Mapped[str | None] = mapped_column(String(200))
+    address_place: Mapped[str | None] = mapped_column(String(200))
+    street_number: Mapped[str | None] = mapped_column(String(20))
+    street_repetition: Mapped[str | None] = mapped_column(String(10))
+    street_type: Mapped[str | None] = mapped_column(String(20))
+    street_name: Mapped[str | None] = mapped_column(String(200))
+    distribution: Mapped[str | None] = mapped_column(String(200))
+    cedex_office: Mapped[str | None] = mapped_column(String(200))
+    postal_code: Mapped[str | None] = mapped_column(String(10))
+    commune_code: Mapped[str | None] = mapped_column(String(5))
+    commune_label: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    phone2: Mapped[str | None] = mapped_column(String(30))
+    fax: Mapped[str | None] = mapped_column(String(30))
+    email: Mapped[str | None] = mapped_column(String(200))
+    department_code: Mapped[str | None] = mapped_column(String(3))
+    registration_authority: Mapped[str | None] = mapped_column(String(100))
+    sector_code: Mapped[str | None] = mapped_column(String(10))
+    sector_label: Mapped[str | None] = mapped_column(String(200))
+    role_code: Mapped[str | None] = mapped_column(String(10))
+    role_label: Mapped[str | None] = mapped_column(String(200))
+    genre_code: Mapped[str | None] = mapped_column(String(10))
+
+    professional: Mapped[Professional] = relationship(back_populates="activities")
+
+
+class ProfessionalSkill(Base):
+    """A savoir-faire of a professional (PS_LibreAcces_SavoirFaire)."""
+
+    __tablename__ = "dir_professional_skills"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idnps: Mapped[str] = mapped_column(String(12), index=True)
+    profession_code: Mapped[str | None] = mapped_column(String(10))
+    skill_type_code: Mapped[str | None] = mapped_column(String(5))
+    skill_code: Mapped[str | None] = mapped_column(String(10), index=True)
+    skill_label: Mapped[str | None] = mapped_column(String(200))
+
+
+class ProfessionalDiploma(Base):
+    """A diploma or exercise authorisation of a professional (PS_LibreAcces_Dipl_AutExerc)."""
+
+    __tablename__ = "dir_professional_diplomas"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idnps: Mapped[str] = mapped_column(String(12), index=True)
+    diploma_type_code: Mapped[str | None] = mapped_column(String(10))
+    diploma_code: Mapped[str | None] = mapped_column(String(20))
+    diploma_label: Mapped[str | None] = mapped_column(String(300))
+    authorisation_type_code: Mapped[str | None] = mapped_column(String(10))
+    authorisation_code: Mapped[str | None] = mapped_column(String(20))
+    authorisation_label: Mapped[str | None] = mapped_column(String(300))
+
+
+class Structure(Tracked, Base):
+    """A FINESS geographical entity (EG, the site) with its legal entity (EJ)."""
+
+    __tablename__ = "dir_structures"
+    __table_args__ = (Index("ix_dir_structures_department", "department", "commune_cog"),)
+
+    finess: Mapped[str] = mapped_column(String(9), primary_key=True)
+    finess_ej: Mapped[str | None] = mapped_column(String(9), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    long_name: Mapped[str | None] = mapped_column(String(300))
+    name_norm: Mapped[str] = mapped_column(String(300), index=True)
+    ej_name: Mapped[str | None] = mapped_column(String(300))
+    legal_status: Mapped[str | None] = mapped_column(String(10))
+    category: Mapped[str] = mapped_column(String(3), index=True)
+    category_label: Mapped[str | None] = mapped_column(String(200))
+    sector: Mapped[str | None] = mapped_column(String(20), index=True)
+    siret: Mapped[str | None] = mapped_column(String(14))
+    ape_code: Mapped[str | None] = mapped_column(String(10))
+    street_number: Mapped[str | None] = mapped_column(String(20))
+    street_type: Mapped[str | None] = mapped_column(String(20))
+    street_name: Mapped[str | None] = mapped_column(String(200))
+    address_complement: Mapped[str | None] = mapped_column(String(200))
+    place: Mapped[str | None] = mapped_column(String(200))
+    postal_line: Mapped[str | None] = mapped_column(String(200))
+    department: Mapped[str] = mapped_column(String(3))
+    commune_cog: Mapped[str | None] = mapped_column(String(5))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    fax: Mapped[str | None] = mapped_column(String(30))
+    opened_on: Mapped[date | None] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    source_updated_on: Mapped[date | None] = mapped_column(Date)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    # Active activiteSanitaireRegulee codes, sorted, comma-separated ("01,04,50").
+    sanitary_authorisations: Mapped[str | None] = mapped_column(String(300))
+
+
+class DirectoryChange(Base):
+    """One change of one professional or structure, in one run: what changed, when."""
+
+    __tablename__ = "dir_changes"
+    __table_args__ = (Index("ix_dir_changes_entity", "entity_type", "entity_key", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(20))
+    entity_key: Mapped[str] = mapped_column(String(12))
+    run_id: Mapped[int] = mapped_column(Integer, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    change: Mapped[str] = mapped_column(String(10))
+    # The names of the fields that changed ("activities" when the activity set did).
+    fields: Mapped[str | None] = mapped_column(Text)
+
+    def field_list(self) -> list[str]:
+        return [f for f in (self.fields or "").split(",") if f]

@@ -1,0 +1,346 @@
+"""The exact diff of a full extract against what is stored, applied in one transaction.
+
+Each entity's digest is compared with the stored one: only added and changed entities are
+staged (in TEMP tables), so a re-import of an unchanged file writes almost nothing. Nothing
+touches the directory tables before the final transaction: an abort, a crash or a killed
+process leaves the stored directory as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from referentials.core.db import utcnow
+from referentials.directory import bulk, bulk_load
+from referentials.directory.errors import ImportAborted
+from referentials.directory.parsers.common import Entity, ParseReport
+from referentials.directory.spec import SnapshotSpec
+from referentials.directory.writer import BackgroundWriter
+
+BATCH = 5000
+# Past this share of the stored entities written, indexes are rebuilt rather than maintained.
+BULK_LOAD_SHARE = 0.3
+EntitySource = Callable[[ParseReport], Iterator[Entity]]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """When a file is refused rather than applied."""
+
+    max_bad_line_share: float = 0.01
+    # A file losing this share of the stored entities is more likely cut than true.
+    max_removed_share: float = 0.5
+
+
+@dataclass
+class Counts:
+    entities: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+
+class _Stager:
+    """Classifies streamed entities against the stored digests and stages what changed."""
+
+    def __init__(self, conn: Connection, spec: SnapshotSpec, report: ParseReport) -> None:
+        self.conn, self.spec, self.report = conn, spec, report
+        stored, self.inactive = bulk.stored_digests(conn, spec)
+        # A stored key's value becomes None once seen: no second set of 1.5 million keys.
+        self.stored: dict[str, bytes | None] = dict(stored)
+        self.new_seen: set[str] = set()
+        self.split: set[str] = set()
+        self.counts = Counts()
+        self.rows: list[tuple[Any, ...]] = []
+        self.children: list[tuple[Any, ...]] = []
+        # First load into an empty table: rows go straight to it, in the one transaction.
+        self.direct = spec.direct_load and not stored
+        self.direct_tail: tuple[Any, ...] = ()
+        self.writer: BackgroundWriter | None = None
+
+    def start_direct(self, run_id: int, now: datetime) -> None:
+        stamp = bulk_load.sql_timestamp(self.conn, now)
+        self.direct_tail = (bulk_load.sql_true(self.conn), stamp, stamp, run_id)
+        bulk_load.begin_write(self.conn)
+        bulk_load.drop_indexes(self.conn, self.spec)
+        conn, spec = self.conn, self.spec
+        # From here until ``finish_writes`` only the writer thread uses the connection.
+        self.writer = BackgroundWriter(lambda batch: bulk_load.insert_direct(conn, spec, *batch))
+
+    def finish_writes(self) -> None:
+        """Wait for the writer thread (before anything else uses the connection)."""
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            writer.close()
+
+    def take(self, entity: Entity) -> None:
+        key = entity.key
+        if key in self.new_seen or (key in self.stored and self.stored[key] is None):
+            # The file is not grouped for this key: merged in a second pass.
+            self.split.add(key)
+            return
+        self.counts.entities += 1
+        old = self.stored.get(key, b"")
+        if key in self.stored:
+            self.stored[key] = None
+        else:
+            self.new_seen.add(key)
+        value = entity.digest
+        if not old:
+            status = "added"
+        elif key in self.inactive:
+            status = "readded"
+        elif old != value:
+            status = "updated"
+        else:
+            self.counts.unchanged += 1
+            return
+        self.stage(entity, value, status)
+
+    def stage(self, entity: Entity, value: bytes, status: str) -> None:
+        entity = entity.materialise()
+        if status == "updated":
+            self.counts.updated += 1
+        else:
+            self.counts.added += 1
+        if self.spec.check is not None:
+            entity.warnings.extend(self.spec.check(entity.fields))
+            self.report.warnings.extend(entity.warnings)
+        warnings = json.dumps(entity.warnings) if entity.warnings else ""
+        fields = entity.fields
+        if self.spec.derive is not None:
+            fields = (*fields, *self.spec.derive(fields))
+        key = (entity.key,)
+        if self.direct:
+            self.rows.append((*fields, value.hex(), warnings, *self.direct_tail))
+        else:
+            self.rows.append((entity.key, value.hex(), status, warnings, *fields))
+        self.children.extend([key + child for child in entity.children])
+        if len(self.rows) >= BATCH or len(self.children) >= 4 * BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        spec = self.spec
+        if self.direct:
+            if self.writer is not None:
+                self.writer.put((self.rows, self.children))
+            else:
+                bulk_load.insert_direct(self.conn, spec, self.rows, self.children)
+            self.rows, self.children = [], []
+            return
+        bulk.copy_rows(self.conn, spec.stage, (*bulk.STAGE_HEAD, *spec.fields), self.rows)
+        if spec.child_table:
+            bulk.copy_rows(
+                self.conn, spec.stage_children, ("key", *spec.child_fields), self.children
+            )
+        self.rows, self.children = [], []
+
+    def removed_keys(self) -> list[str]:
+        return [k for k, v in self.stored.items() if v is not None and k not in self.inactive]
+
+
+def _merge_split(stager: _Stager, source: EntitySource) -> None:
+    """Second pass for keys whose rows are not consecutive: gather all their rows, restage."""
+    merged: dict[str, Entity] = {}
+    for entity in source(ParseReport()):
+        if entity.key in stager.split:
+            before = merged.get(entity.key)
+            merged[entity.key] = entity if before is None else before.merge(entity)
+    spec = stager.spec
+    if stager.direct:
+        bulk_load.delete_keys(stager.conn, spec, merged)
+        for entity in merged.values():
+            stager.stage(entity, entity.digest, "added")
+        stager.counts.added -= len(merged)
+        stager.flush()
+        return
+    bulk.delete_stage_keys(stager.conn, spec, merged)
+    same = text(f"SELECT 1 FROM {spec.table} WHERE {spec.key} = :k AND digest = :d")
+    for key, entity in merged.items():
+        value = entity.digest
+        if key in stager.new_seen:
+            status = "added"
+        elif key in stager.inactive:
+            status = "readded"
+        elif stager.conn.execute(same, {"k": key, "d": value.hex()}).first() is None:
+            status = "updated"
+        else:
+            continue
+        stager.stage(entity, value, status)
+    stager.flush()
+    # The first pass classified split keys on part of their rows: count from what is staged.
+    rows = stager.conn.exec_driver_sql(
+        f"SELECT status, COUNT(*) FROM {spec.stage} GROUP BY status"
+    ).all()
+    by_status = {status: int(n) for status, n in rows}
+    counts = stager.counts
+    counts.added = by_status.get("added", 0) + by_status.get("readded", 0)
+    counts.updated = by_status.get("updated", 0)
+    counts.unchanged = counts.entities - counts.added - counts.updated
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date | datetime):
+        return value.isoformat()[:10]
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    return str(value)
+
+
+def field_changes(conn: Connection, spec: SnapshotSpec) -> dict[str, list[str]]:
+    """For each updated entity, the names of the fields that differ (and 'children')."""
+    old, new = bulk.old_and_new(conn, spec)
+    out: dict[str, list[str]] = {}
+    for key, staged in new.items():
+        stored = old.get(key, ())
+        out[key] = [
+            name
+            for i, name in enumerate(spec.fields)
+            if i < len(stored) and _as_text(stored[i]) != (staged[i] or "")
+        ]
+    if spec.child_table:
+        old_children, new_children = bulk.old_and_new_children(conn, spec)
+        for key in out:
+            before = sorted(tuple(_as_text(v) for v in r) for r in old_children.get(key, []))
+            after = sorted(tuple(v or "" for v in r) for r in new_children.get(key, []))
+            if before != after:
+                out[key].append(spec.child_table.removeprefix("dir_"))
+    return out
+
+
+def check_limits(report: ParseReport, counts: Counts, stored_active: int, limits: Limits) -> None:
+    """Refuse a file with too many malformed lines, or one that would remove too much."""
+    if report.bad_lines and report.bad_lines > limits.max_bad_line_share * max(report.rows, 1):
+        shown = "; ".join(report.problems[:5])
+        raise ImportAborted(
+            f"{report.bad_lines} malformed line(s) of {report.rows} exceed the allowed share "
+            f"({limits.max_bad_line_share:.2%}); nothing was changed. First: {shown}",
+            fields={"bad_lines": report.bad_lines, "rows": report.rows},
+        )
+    if stored_active and counts.removed > limits.max_removed_share * stored_active:
+        raise ImportAborted(
+            f"the file would remove {counts.removed} of {stored_active} stored entries "
+            f"(more than {limits.max_removed_share:.0%}): truncated extract? nothing was changed",
+            fields={"removed": counts.removed, "stored": stored_active},
+        )
+
+
+def import_snapshot(
+    engine: Engine,
+    spec: SnapshotSpec,
+    source: EntitySource,
+    *,
+    run_id: int,
+    limits: Limits,
+    report: ParseReport,
+    progress: Callable[[ParseReport], None] = lambda _r: None,
+    prepare: Callable[[Connection], None] = lambda _c: None,
+    previous_seen: datetime | None = None,
+    finish: Callable[[Connection, Counts], None] = lambda _c, _n: None,
+) -> Counts:
+    """Stream ``source``, diff it against the stored snapshot, apply it atomically."""
+    with engine.connect() as conn:
+        bulk_load.tune(conn, bulk_load=True)
+        stager: _Stager | None = None
+        try:
+            stager = _Stager(conn, spec, report)
+            conn.commit()
+            bulk.create_stage(conn, spec)
+            prepare(conn)
+            now = utcnow()
+            if stager.direct:
+                stager.start_direct(run_id, now)
+            _stream(stager, source, report, limits, progress)
+            if stager.direct:
+                check_limits(report, stager.counts, 0, limits)
+                bulk_load.finish_direct(conn, spec, run_id=run_id, now=now)
+            else:
+                _apply(
+                    conn,
+                    stager,
+                    report,
+                    limits,
+                    run_id=run_id,
+                    now=now,
+                    previous_seen=previous_seen,
+                )
+            finish(conn, stager.counts)
+            conn.commit()
+            return stager.counts
+        except BaseException:
+            if stager is not None:
+                _stop_writer(stager)
+            conn.rollback()
+            raise
+        finally:
+            bulk.drop_stage(conn, spec)
+            conn.commit()
+            bulk_load.tune(conn, bulk_load=False)
+
+
+def _stream(
+    stager: _Stager,
+    source: EntitySource,
+    report: ParseReport,
+    limits: Limits,
+    progress: Callable[[ParseReport], None],
+) -> None:
+    for number, entity in enumerate(source(report)):
+        stager.take(entity)
+        if number % BATCH == 0:
+            progress(report)
+            check_early(report, limits)
+    stager.flush()
+    stager.finish_writes()
+    if stager.split:
+        _merge_split(stager, source)
+
+
+def _stop_writer(stager: _Stager) -> None:
+    """On failure: let the writer thread end before the connection is rolled back."""
+    with contextlib.suppress(BaseException):
+        stager.finish_writes()
+
+
+def _apply(
+    conn: Connection,
+    stager: _Stager,
+    report: ParseReport,
+    limits: Limits,
+    *,
+    run_id: int,
+    now: datetime,
+    previous_seen: datetime | None,
+) -> None:
+    """Check the staged diff against the limits, then apply it (the caller commits)."""
+    spec = stager.spec
+    removed = stager.removed_keys()
+    stager.counts.removed = len(removed)
+    stored_active = len(stager.stored) - len(stager.inactive)
+    check_limits(report, stager.counts, stored_active, limits)
+    bulk.copy_rows(conn, spec.stage_removed, ("key",), [(k,) for k in removed])
+    bulk.index_stage(conn, spec)
+    conn.commit()
+    changes = field_changes(conn, spec)
+    staged = stager.counts.added + stager.counts.updated
+    bulk_load = staged > BULK_LOAD_SHARE * max(len(stager.stored), 1)
+    bulk.apply_snapshot(
+        conn, spec, run_id=run_id, now=now, bulk_load=bulk_load, previous_seen=previous_seen
+    )
+    bulk.record_updates(conn, spec, changes, run_id=run_id, now=now)
+
+
+def check_early(report: ParseReport, limits: Limits) -> None:
+    """Stop reading a file that is clearly bad, rather than parse it to the end."""
+    if report.rows >= 10_000:
+        check_limits(report, Counts(), 0, limits)

@@ -1,0 +1,114 @@
+"""Locating the files of an extract: a zip, a plain or gzipped file, and its companions."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zipfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, cast
+
+from referentials.directory.errors import ImportFileError
+
+Opener = Callable[[], AbstractContextManager[IO[bytes]]]
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file of an extract: its display name and how to open it (binary, streamed)."""
+
+    name: str
+    open: Opener
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _file(path: Path) -> Member:
+    if path.suffix == ".gz":
+        return Member(path.name, lambda: cast(IO[bytes], gzip.open(path, "rb")))
+    return Member(path.name, lambda: path.open("rb"))
+
+
+def _zip_member(path: Path, inner: str) -> Member:
+    def opener() -> AbstractContextManager[IO[bytes]]:
+        archive = zipfile.ZipFile(path)
+        return _Closing(archive, archive.open(inner))
+
+    return Member(f"{path.name}!{inner}", opener)
+
+
+class _Closing(AbstractContextManager[IO[bytes]]):
+    """A zip member stream that also closes its archive."""
+
+    def __init__(self, archive: zipfile.ZipFile, stream: IO[bytes]) -> None:
+        self.archive, self.stream = archive, stream
+
+    def __enter__(self) -> IO[bytes]:
+        return self.stream
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.close()
+        self.archive.close()
+
+
+def _find(names: list[str], marker: str) -> str | None:
+    hits = sorted(n for n in names if marker.lower() in Path(n).name.lower())
+    return hits[-1] if hits else None
+
+
+def rpps_files(path: Path) -> tuple[Member, Member | None, Member | None]:
+    """Personne_activite, and the savoir-faire and diploma files when present."""
+    if not path.exists():
+        raise ImportFileError(f"{path}: no such file", fields={"path": str(path)})
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        main = _find(names, "Personne_activite")
+        if main is None:
+            raise ImportFileError(
+                f"{path.name}: no PS_LibreAcces_Personne_activite file in the zip",
+                fields={"path": str(path)},
+            )
+        skills, diplomas = _find(names, "SavoirFaire"), _find(names, "Dipl_AutExerc")
+        return (
+            _zip_member(path, main),
+            _zip_member(path, skills) if skills else None,
+            _zip_member(path, diplomas) if diplomas else None,
+        )
+    siblings = [p.name for p in path.parent.iterdir() if p.suffix.lower() in (".txt", ".csv")]
+    skills, diplomas = _find(siblings, "SavoirFaire"), _find(siblings, "Dipl_AutExerc")
+    return (
+        _file(path),
+        _file(path.parent / skills) if skills else None,
+        _file(path.parent / diplomas) if diplomas else None,
+    )
+
+
+def finess_files(path: Path, activities: Path | None = None) -> tuple[str, Member, Member | None]:
+    """("json" | "csv", the structures file, the FINESS+ activities file if any)."""
+    if not path.exists():
+        raise ImportFileError(f"{path}: no such file", fields={"path": str(path)})
+    name = path.name.lower()
+    if name.endswith((".json", ".json.gz")):
+        if activities is None:
+            found = _find(
+                [p.name for p in path.parent.iterdir() if p != path and ".json" in p.name],
+                "activite",
+            )
+            activities = path.parent / found if found else None
+        return "json", _file(path), _file(activities) if activities else None
+    if name.endswith((".csv", ".csv.gz", ".txt")):
+        return "csv", _file(path), None
+    raise ImportFileError(
+        f"{path.name}: expected a FINESS+ .json(.gz) or an etalab .csv file",
+        fields={"path": str(path)},
+    )

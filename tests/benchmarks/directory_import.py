@@ -1,0 +1,135 @@
+"""Benchmark of the RPPS+ import: full load, re-import, next-day diff; SQLite and PostgreSQL.
+
+    .venv/bin/python tests/benchmarks/directory_generate.py /tmp/rppsgen
+    .venv/bin/python tests/benchmarks/directory_import.py /tmp/rppsgen \
+        [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test] [--skip-sqlite]
+
+Each step runs ``socle import rpps FILE --json`` under ``/usr/bin/time -v`` (wall time, peak
+RSS) and checks the next-day counts against ``truth.json`` written by the generator. DuckDB's
+parse of the same file is timed for comparison. Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SOCLE = ROOT / ".venv" / "bin" / "socle"
+
+
+def timed_import(path: Path, env: dict[str, str]) -> dict[str, object]:
+    """One import under /usr/bin/time -v: its JSON summary, wall seconds and peak RSS (MB)."""
+    command = ["/usr/bin/time", "-v", str(SOCLE), "import", "rpps", str(path), "--json"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"import failed:\n{done.stderr[-3000:]}")
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    cpu = sum(
+        float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", done.stderr)
+    )
+    summary["cpu"] = round(cpu, 1)
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", done.stderr)
+    parts = [float(p) for p in wall.group(1).split(":")] if wall else [0.0]
+    seconds = sum(p * 60**i for i, p in enumerate(reversed(parts)))
+    summary["wall"] = round(seconds, 1)
+    summary["rss_mb"] = int(rss.group(1)) // 1024 if rss else None
+    return summary
+
+
+def duckdb_parse(path: Path) -> tuple[float, int, int]:
+    import duckdb
+
+    started = time.monotonic()
+    rows, people = duckdb.sql(
+        f'SELECT count(*), count(DISTINCT "Identification nationale PP") FROM read_csv('
+        f"'{path}', delim='|', header=true, quote='', escape='', all_varchar=true)"
+    ).fetchall()[0]
+    return time.monotonic() - started, rows, people
+
+
+def scenario(name: str, env: dict[str, str], day1: Path, day2: Path, truth: dict) -> list[str]:
+    lines = []
+    for label, path in (
+        ("full import (empty base)", day1),
+        ("re-import, same file", day1),
+        ("next-day file", day2),
+    ):
+        s = timed_import(path, env)
+        ok = ""
+        if label == "next-day file":
+            exact = all(s[k] == truth[k] for k in ("added", "updated", "removed", "unchanged"))
+            ok = "exact" if exact else f"MISMATCH (truth {truth})"
+        elif label.startswith("re-import"):
+            ok = "exact" if s["added"] == s["updated"] == s["removed"] == 0 else "MISMATCH"
+        lines.append(
+            f"| {name} | {label} | {s['rows']:,} | {s['professionals']:,} | {s['added']:,} | "
+            f"{s['updated']:,} | {s['removed']:,} | {s['unchanged']:,} | {s['seconds']} | "
+            f"{s['wall']} | {s['cpu']} | {s['rss_mb']} | {ok} |"
+        )
+        print(lines[-1], flush=True)
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("data", type=Path)
+    parser.add_argument("--pg", default="")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    args = parser.parse_args()
+    day1 = next((args.data / "day1").glob("*.txt"))
+    day2 = next((args.data / "day2").glob("*.txt"))
+    truth = json.loads((args.data / "truth.json").read_text())
+    base = {**os.environ, "SOCLE_SCHEDULER__ENABLED": "false"}
+    # Other work on the machine slows everything: the load is printed with the figures.
+    load = os.getloadavg()
+    out = [
+        "| database | step | rows | professionals | added | updated | removed | unchanged "
+        "| import s | wall s | CPU s | peak RSS MB | diff |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    print("\n".join(out), flush=True)
+    if not args.skip_sqlite:
+        db = Path(f"/tmp/socle-bench-{uuid.uuid4().hex[:8]}.db")
+        env = {**base, "SOCLE_DATABASE_URL": f"sqlite:///{db}"}
+        try:
+            out += scenario("SQLite", env, day1, day2, truth)
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+    if args.pg:
+        out += pg_scenario(args.pg, base, day1, day2, truth)
+    seconds, rows, people = duckdb_parse(day1)
+    print(f"\nload average before: {load}, after: {os.getloadavg()}")
+    print(
+        f"\nDuckDB read_csv of the same file: {seconds:.1f} s ({rows:,} rows, {people:,} "
+        "professionals)"
+    )
+
+
+def pg_scenario(url: str, base: dict[str, str], day1: Path, day2: Path, truth: dict) -> list[str]:
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        env = {**base, "SOCLE_DATABASE_URL": url, "SOCLE_DATABASE_SCHEMA": schema}
+        return scenario("PostgreSQL", env, day1, day2, truth)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
