@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
-from sqlalchemy import JSON, Index, Integer, String, Text, select
+from fastapi import Header
+from sqlalchemy import JSON, Index, Integer, String, Text, delete, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from referentials.core.auth import Principal
@@ -16,7 +19,10 @@ class AuditEntry(Base):
     """One change to one record; written in the transaction of the change it records."""
 
     __tablename__ = "audit_entries"
-    __table_args__ = (Index("ix_audit_entity", "entity_type", "entity_id", "id"),)
+    __table_args__ = (
+        Index("ix_audit_entity", "entity_type", "entity_id", "id"),
+        Index("ix_audit_action_at", "action", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
@@ -28,6 +34,8 @@ class AuditEntry(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     reason: Mapped[str | None] = mapped_column(Text)
+    # Reads only: the purpose of use the caller declared (X-Purpose-Of-Use), when it did.
+    purpose: Mapped[str | None] = mapped_column(String(200))
 
 
 def record(
@@ -67,10 +75,111 @@ def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> dict[str, d
 
 
 def list_for(session: Session, *, entity_type: str, entity_id: str | int) -> list[AuditEntry]:
-    """The trail of one record, oldest first."""
+    """The changes of one record, oldest first (reads are in the trail but not in a history)."""
     stmt = (
         select(AuditEntry)
-        .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == str(entity_id))
+        .where(
+            AuditEntry.entity_type == entity_type,
+            AuditEntry.entity_id == str(entity_id),
+            AuditEntry.action.not_in(READ_ACTIONS),
+        )
         .order_by(AuditEntry.id)
     )
     return list(session.scalars(stmt))
+
+
+# Actions that record an access, not a change; the retention setting applies to them only.
+READ_ACTIONS = ("read", "search")
+PURPOSE_HEADER = "X-Purpose-Of-Use"
+# The header a reading route declares, so that clients see it in the API's documentation.
+Purpose = Annotated[
+    str | None,
+    Header(
+        alias=PURPOSE_HEADER,
+        max_length=200,
+        description="why the record is read (e.g. TREATMENT); kept in the access trail",
+    ),
+]
+
+
+def record_access(
+    session: Session,
+    principal: Principal,
+    *,
+    entity_type: str,
+    entity_ids: Iterable[str | int],
+    action: str = "read",
+    purpose: str | None = None,
+) -> None:
+    """Record that ``principal`` saw these records (one row each), in the current transaction."""
+    if action not in READ_ACTIONS:
+        raise ValueError(f"not a read action: {action}")
+    now = utcnow()
+    rows = [
+        {
+            "at": now,
+            "actor_key_id": principal.key_id,
+            "actor": principal.label,
+            "entity_type": entity_type,
+            "entity_id": str(ident),
+            "action": action,
+            "purpose": (purpose or "").strip()[:200] or None,
+        }
+        for ident in dict.fromkeys(entity_ids)
+    ]
+    if rows:
+        session.execute(insert(AuditEntry), rows)
+
+
+def purge_access(session: Session, *, older_than_days: int) -> int:
+    """Delete access records older than the retention; changes are kept. The count deleted."""
+    if older_than_days <= 0:
+        return 0
+    cutoff = utcnow() - timedelta(days=older_than_days)
+    result = session.execute(
+        delete(AuditEntry).where(AuditEntry.action.in_(READ_ACTIONS), AuditEntry.at < cutoff)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters of the audit trail; every one optional."""
+
+    entity_type: str | None = None
+    entity_id: str | None = None
+    actor: str | None = None
+    actor_key_id: int | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def search(
+    session: Session, query: AuditQuery, *, limit: int, offset: int
+) -> tuple[list[AuditEntry], int]:
+    """Entries matching the filters, newest first, with their total."""
+    conditions: list[Any] = []
+    if query.entity_type is not None:
+        conditions.append(AuditEntry.entity_type == query.entity_type)
+    if query.entity_id is not None:
+        conditions.append(AuditEntry.entity_id == query.entity_id)
+    if query.actor is not None:
+        conditions.append(AuditEntry.actor == query.actor)
+    if query.actor_key_id is not None:
+        conditions.append(AuditEntry.actor_key_id == query.actor_key_id)
+    if query.action is not None:
+        conditions.append(AuditEntry.action == query.action)
+    if query.since is not None:
+        conditions.append(AuditEntry.at >= query.since)
+    if query.until is not None:
+        conditions.append(AuditEntry.at < query.until)
+    total = session.scalar(select(func.count()).select_from(AuditEntry).where(*conditions)) or 0
+    stmt = (
+        select(AuditEntry)
+        .where(*conditions)
+        .order_by(AuditEntry.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.scalars(stmt)), total

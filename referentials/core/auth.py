@@ -14,7 +14,7 @@ from sqlalchemy import Boolean, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from referentials.core.db import Base, UTCDateTime, utcnow
-from referentials.core.errors import Forbidden, Unauthorized, ValidationFailed
+from referentials.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from referentials.core.principal import SCOPES, SYSTEM, Principal
 from referentials.core.usage import record_call
 
@@ -97,6 +97,21 @@ def ensure_bootstrap_key(session: Session, secret: str) -> None:
     else:
         existing.scopes = ",".join(SCOPES)
         existing.revoked = False
+
+
+def list_api_keys(session: Session) -> list[ApiKey]:
+    """Every key, oldest first (hashes and hints only: secrets are never stored)."""
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def revoke_api_key(session: Session, key_id: int) -> ApiKey:
+    """Revoke a key; it is refused from the next request on (keys are checked on each one)."""
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"no API key {key_id}", fields={"id": key_id})
+    key.revoked = True
+    session.flush()
+    return key
 
 
 def authenticate(session: Session, secret: str) -> Principal:

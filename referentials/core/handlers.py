@@ -8,11 +8,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from referentials.core.errors import AppError
+from referentials.core.fhir import FhirResponse, operation_outcome
 
 log = logging.getLogger("socle.errors")
 
@@ -30,24 +32,48 @@ def _validation_fields(exc: RequestValidationError) -> dict[str, Any]:
     return fields
 
 
+def _is_fhir(request: Request) -> bool:
+    # FHIR clients expect an OperationOutcome, whatever failed.
+    path = request.url.path
+    return path == "/fhir" or path.startswith("/fhir/")
+
+
+def _outcome(status_code: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    # FHIR answers a bad search or operation parameter with 400, not 422.
+    status_code = 400 if status_code == 422 else status_code
+    return FhirResponse(operation_outcome(status_code, detail), status_code, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Render every error the same way."""
+    """Render every error the same way (as an OperationOutcome under /fhir)."""
 
     @app.exception_handler(AppError)
-    def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+    def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        if _is_fhir(request):
+            return _outcome(exc.status_code, exc.message)
         return JSONResponse(
             error_body(exc.code, exc.message, exc.fields), status_code=exc.status_code
         )
 
     @app.exception_handler(RequestValidationError)
-    def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         fields = _validation_fields(exc)
         detail = "invalid request: " + "; ".join(f"{k}: {v}" for k, v in fields.items())
+        if _is_fhir(request):
+            return _outcome(400, detail)
         return JSONResponse(error_body("validation_error", detail, fields), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if _is_fhir(request):
+            return _outcome(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        codes = {
+            400: "malformed_body",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+        }
+        code = codes.get(exc.status_code, "http_error")
         return JSONResponse(
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
@@ -61,10 +87,24 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=409,
         )
 
-    @app.exception_handler(OperationalError)
-    def _db_down(_request: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database error: %s", type(exc.orig).__name__)
+    def _db_down(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("database unavailable: %s", type(getattr(exc, "orig", exc)).__name__)
         return JSONResponse(
             error_body("database_unavailable", "the database is unavailable; retry shortly"),
             status_code=503,
+            headers={"Retry-After": "5"},
         )
+
+    def _out_of_range(request: Request, _exc: Exception) -> JSONResponse:
+        # A number the database cannot store (e.g. an id or offset past 64 bits) finds nothing.
+        detail = "a parameter is out of the range the service accepts"
+        if _is_fhir(request):
+            return _outcome(400, detail)
+        return JSONResponse(error_body("out_of_range", detail), status_code=422)
+
+    for too_large in (OverflowError, DataError):
+        app.add_exception_handler(too_large, _out_of_range)
+
+    # Lost or refused connections and an exhausted pool: the request changed nothing.
+    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(unavailable, _db_down)

@@ -64,7 +64,8 @@ class RorSettings(BaseModel):
     fhir_timeout_seconds: float = 60.0
     # TRE_R30 region code: only this region's resources are fetched (empty: every region).
     region: str = ""
-    sync_interval_hours: int = 24
+    # Scheduled delta sync from the API (only when fhir_base_url is set).
+    sync_cron: str = "30 4 * * *"
     targets: RorTargets = Field(default_factory=RorTargets)
     # E-parcours usage targets: health establishments, imaging and laboratories, coordination.
     target_identity_health: float = 0.80
@@ -99,6 +100,45 @@ class SchedulerSettings(BaseModel):
     finess_source: str = ""
 
 
+class Hl7Settings(BaseModel):
+    """HL7 v2 ADT intake (IHE PAM France) over MLLP and how senders map to establishments."""
+
+    mllp_host: str = "127.0.0.1"
+    mllp_port: int = 2575
+    # MSH-3/MSH-4 of the ACKs Socle sends back.
+    receiving_application: str = "SOCLE"
+    receiving_facility: str = "SOCLE"
+    # PID-3 assigning authority (namespace id or universal id/OID) or MSH-4 sending facility
+    # -> the establishment's FINESS. A value that is itself a FINESS needs no entry.
+    authorities: dict[str, str] = Field(default_factory=dict)
+    # A frame larger than this is refused (AR) without being parsed.
+    max_message_bytes: int = 1_000_000
+    # An idle MLLP connection is closed after this many seconds.
+    idle_timeout_seconds: float = 300.0
+
+
+class LimitsSettings(BaseModel):
+    """Request limits: body sizes and a per-key rate limit (token bucket)."""
+
+    # Largest request body accepted anywhere (bytes); 413 above it.
+    max_body_bytes: int = 1_048_576
+    # Tighter caps for some path prefixes (uploads), e.g. {"/api/v1/hl7v2": 262144}.
+    path_max_body_bytes: dict[str, int] = Field(default_factory=lambda: {"/api/v1/hl7v2": 262_144})
+    # Sustained requests per minute allowed to one key; 0 turns the rate limit off.
+    rate_per_minute: int = 6000
+    # Requests one key may send in a burst above the sustained rate.
+    rate_burst: int = 600
+
+
+class AuditSettings(BaseModel):
+    """Retention of the access records (who read which identity)."""
+
+    # Access records older than this are purged by the daily job; 0 keeps them forever.
+    access_retention_days: int = 365
+    # When the daily purge runs (cron, scheduler time zone).
+    purge_cron: str = "15 2 * * *"
+
+
 class Settings(BaseSettings):
     """Every setting of the service; override with ``SOCLE_<NAME>`` environment variables."""
 
@@ -127,6 +167,9 @@ class Settings(BaseSettings):
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     ror: RorSettings = Field(default_factory=RorSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    hl7: Hl7Settings = Field(default_factory=Hl7Settings)
 
 
 @lru_cache(maxsize=1)

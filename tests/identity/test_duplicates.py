@@ -90,7 +90,7 @@ def test_match_ranks_candidates_with_explanation(api: Api) -> None:
 def test_pair_detail_shows_differences_and_proposed_survivor(
     api: Api, session_factory: sessionmaker[Session]
 ) -> None:
-    a, b, pair = _pair(api)
+    _a, b, pair = _pair(api)
     give_ins(session_factory, b["id"])  # RECUP beats PROV
     detail = api.get(f"/api/v1/duplicates/{pair['id']}", key="vigilance").json()
     assert detail["proposed_survivor_id"] == b["id"]
@@ -203,7 +203,7 @@ def test_two_different_valid_ins_are_never_merged(
 
 
 def test_flagged_identity_needs_explicit_confirmation(api: Api) -> None:
-    a, b, pair = _pair(api)
+    _a, b, pair = _pair(api)
     api.post(f"{IDS}/{b['id']}/attributes", json={"code": "DOUT"})
     url = f"/api/v1/duplicates/{pair['id']}/decision"
     refused = api.post(url, key="vigilance", json={"decision": "merge"})
@@ -215,7 +215,7 @@ def test_flagged_identity_needs_explicit_confirmation(api: Api) -> None:
 def test_not_duplicate_is_not_proposed_again_until_a_strict_trait_changes(
     api: Api, session_factory: sessionmaker[Session]
 ) -> None:
-    a, b, pair = _pair(api)
+    _a, b, pair = _pair(api)
     api.post(
         f"/api/v1/duplicates/{pair['id']}/decision",
         key="vigilance",

@@ -1,0 +1,90 @@
+"""API keys end: revocation (CLI) and expiry take effect on the very next request, over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from referentials.core.auth import ApiKey, create_api_key, revoke_api_key
+from referentials.core.db import session_scope, utcnow
+from referentials.core.errors import NotFound
+from referentials.core.settings import Settings
+from tests.conftest import Api
+
+PROBE = "/api/v1/events"
+
+
+def socle(db_settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `socle` command against the test database."""
+    env = {
+        **os.environ,
+        "SOCLE_DATABASE_URL": db_settings.database_url,
+        "SOCLE_DATABASE_SCHEMA": db_settings.database_schema,
+    }
+    command = [sys.executable, "-m", "referentials.cli", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_revoked_key_is_refused_on_its_next_request(
+    api: Api, session_factory: sessionmaker[Session], db_settings: Settings
+) -> None:
+    with session_scope(session_factory) as sess:
+        key, secret = create_api_key(sess, client_name="leaving", scopes=["identity:read"])
+        key_id = key.id
+    assert api.get(PROBE, key=secret).status_code == 200
+    revoked = socle(db_settings, "apikey", "revoke", str(key_id))
+    assert revoked.returncode == 0, revoked.stderr
+    response = api.get(PROBE, key=secret)
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+    listed = socle(db_settings, "apikey", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    row = next(r for r in json.loads(listed.stdout) if r["id"] == key_id)
+    assert row["revoked"] is True and row["hint"] == secret[:8]
+    assert secret not in listed.stdout
+
+
+def test_revoking_an_unknown_key_fails_clearly(session: Session) -> None:
+    with pytest.raises(NotFound, match="no API key 987654"):
+        revoke_api_key(session, 987654)
+
+
+def test_key_stops_working_when_it_expires(
+    api: Api, session_factory: sessionmaker[Session]
+) -> None:
+    with session_scope(session_factory) as sess:
+        _, secret = create_api_key(
+            sess,
+            client_name="short",
+            scopes=["identity:read"],
+            expires_at=utcnow() + timedelta(seconds=1.5),
+        )
+    assert api.get(PROBE, key=secret).status_code == 200
+    time.sleep(1.7)
+    response = api.get(PROBE, key=secret)
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+
+
+def test_cli_creates_a_key_with_an_expiry(
+    db_settings: Settings, api: Api, session_factory: sessionmaker[Session]
+) -> None:
+    created = socle(
+        db_settings, "apikey", "create", "--name", "temp", "--scopes", "ror:read",
+        "--expires-days", "2", "--json",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    body = json.loads(created.stdout)
+    assert body["scopes"] == ["ror:read"]
+    with session_scope(session_factory) as sess:
+        key = sess.get(ApiKey, body["id"])
+        assert key is not None and key.expires_at is not None
+        assert timedelta(days=1.9) < key.expires_at - utcnow() <= timedelta(days=2)
+    assert api.get("/api/v1/ror/completeness", key=body["key"]).status_code == 200
