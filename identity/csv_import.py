@@ -51,8 +51,8 @@ def _body(row: dict[str, str], finess: str) -> IdentityCreate:
     return IdentityCreate(
         birth_name=row["birth_name"],
         first_names=row["first_names"].split(),
-        sex=row["sex"],  # type: ignore[arg-type]
-        birth_date=row["birth_date"],  # type: ignore[arg-type]
+        sex=row["sex"],
+        birth_date=row["birth_date"],
         birth_place_code=row.get("birth_place_code") or None,
         used_name=row.get("used_name") or None,
         used_first_name=row.get("used_first_name") or None,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from identity import merges, queue, repository, service
 from identity import queue_presenter as qp
 from identity.errors import RuleConflict
+from identity.history import ENTITY
 from identity.schemas import (
     CommentRead,
     CommentRequest,
@@ -19,6 +20,7 @@ from identity.schemas import (
     PairSummary,
     UndoRequest,
 )
+from referentials.core import audit
 from referentials.core.auth import DbSession, Principal, require
 from referentials.core.errors import ValidationFailed
 from referentials.core.pagination import Page, PageParams, page_params
@@ -67,10 +69,23 @@ def _detail(session: DbSession, pair_id: int, principal: Principal) -> PairDetai
 
 @router.get("/duplicates/{pair_id}", response_model=PairDetail)
 def read_pair(
-    pair_id: int, *, session: DbSession, principal: Principal = Depends(merge_scope)
+    pair_id: int,
+    *,
+    purpose: audit.Purpose = None,
+    session: DbSession,
+    principal: Principal = Depends(merge_scope),
 ) -> PairDetail:
-    """Both identities side by side, their differences and the explanation."""
-    return _detail(session, pair_id, principal)
+    """Both identities side by side, their differences and the explanation (reads recorded)."""
+    detail = _detail(session, pair_id, principal)
+    pair = queue.get(session, pair_id)
+    audit.record_access(
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_ids=[pair.left_id, pair.right_id],
+        purpose=purpose,
+    )
+    return detail
 
 
 @router.post("/duplicates/{pair_id}/claim", response_model=PairSummary)

@@ -7,6 +7,7 @@ from datetime import date
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from identity import duplicates, presenter, service
+from identity.history import ENTITY
 from identity.schemas import (
     AttributeRequest,
     CandidateRead,
@@ -18,6 +19,7 @@ from identity.schemas import (
     MatchRequest,
     ValidationRequest,
 )
+from referentials.core import audit
 from referentials.core.auth import DbSession, Principal, require
 from referentials.core.errors import PreconditionRequired, ValidationFailed
 from referentials.core.pagination import Page, PageParams, page_params
@@ -39,6 +41,18 @@ def _if_match(if_match: str | None) -> int:
         raise ValidationFailed(
             "If-Match must be the identity's version number", fields={"If-Match": if_match}
         ) from exc
+
+
+def _seen(
+    session: DbSession,
+    principal: Principal,
+    ids: list[int],
+    purpose: str | None,
+    action: str = "read",
+) -> None:
+    audit.record_access(
+        session, principal, entity_type=ENTITY, entity_ids=ids, action=action, purpose=purpose
+    )
 
 
 @router.post("", response_model=IdentityWriteResult, status_code=status.HTTP_201_CREATED)
@@ -63,11 +77,13 @@ def create_identity(
 def match_identity(
     body: MatchRequest,
     *,
+    purpose: audit.Purpose = None,
     session: DbSession,
     principal: Principal = Depends(read_scope),
 ) -> list[CandidateRead]:
     """Search before creating: ranked likely matches with score, band and explanation."""
     found = duplicates.match_traits(session, body, body.limit)
+    _seen(session, principal, [c.identity.id for c in found], purpose, "search")
     return [presenter.to_candidate(c, principal) for c in found]
 
 
@@ -81,6 +97,7 @@ def list_identities(
     birth_date: date | None = Query(None),
     include_inactive: bool = Query(False),
     page: PageParams = Depends(page_params),
+    purpose: audit.Purpose = None,
     session: DbSession,
     principal: Principal = Depends(read_scope),
 ) -> Page[IdentityRead]:
@@ -91,6 +108,7 @@ def list_identities(
                 "local_id needs source_finess", fields={"source_finess": "missing"}
             )
         identity = service.get_by_source(session, finess=source_finess, local_id=local_id)
+        _seen(session, principal, [identity.id], purpose, "search")
         return Page(items=[presenter.to_read(identity, principal)], total=1, limit=1, offset=0)
     if not any([birth_name, first_name, birth_date, source_finess]):
         raise ValidationFailed(
@@ -107,6 +125,7 @@ def list_identities(
         limit=page.limit,
         offset=page.offset,
     )
+    _seen(session, principal, [i.id for i in rows], purpose, "search")
     items = [presenter.to_read(i, principal) for i in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
@@ -116,11 +135,13 @@ def read_identity(
     *,
     identity_id: int,
     response: Response,
+    purpose: audit.Purpose = None,
     session: DbSession,
     principal: Principal = Depends(read_scope),
 ) -> IdentityRead:
-    """One identity; a merged one says where it went (`merged_into`)."""
+    """One identity; a merged one says where it went (`merged_into`). The read is recorded."""
     identity = service.get(session, identity_id)
+    _seen(session, principal, [identity.id], purpose)
     response.headers["ETag"] = str(identity.version)
     return presenter.to_read(identity, principal)
 
@@ -186,8 +207,11 @@ def remove_attribute(
 def identity_history(
     *,
     identity_id: int,
+    purpose: audit.Purpose = None,
     session: DbSession,
     principal: Principal = Depends(read_scope),
 ) -> list[HistoryEntry]:
     """Who changed what on this identity, when and why."""
-    return [presenter.to_history(e, principal) for e in service.history(session, identity_id)]
+    entries = service.history(session, identity_id)
+    _seen(session, principal, [identity_id], purpose)
+    return [presenter.to_history(e, principal) for e in entries]

@@ -11,7 +11,7 @@ from types import ModuleType
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 import identity
 import ror_sync
@@ -19,13 +19,28 @@ from identity import duplicates
 from identity.duplicates import DuplicateSettings
 from identity.duplicates_router import router as duplicates_router
 from identity.events_router import router as events_router
+from identity.fhir.router import router as patient_fhir_router
+from identity.hl7v2.router import router as hl7v2_router
+from identity.insi_router import router as insi_router
+from identity.pages import router as pages_router
 from identity.router import router as identity_router
 from matching.config import MatchConfig
-from referentials import bootstrap
+from referentials import bootstrap, fhir_metadata, scheduler
+from referentials.core.access_log import install_path_only_access_log
+from referentials.core.audit_router import router as audit_router
 from referentials.core.db import make_engine, make_session_factory
 from referentials.core.handlers import install_error_handlers
+from referentials.core.limits import BodySizeLimit, RateLimit
 from referentials.core.login import install_pages
+from referentials.core.openapi import install_error_responses
 from referentials.core.settings import Settings, get_settings
+from referentials.directory.fhir import router as directory_fhir_router
+from referentials.directory.router import imports_router
+from referentials.directory.router import router as directory_router
+from referentials.insi_gateway import install_insi
+from ror_sync.pages import router as ror_pages_router
+from ror_sync.router import indicators_router as ror_indicators_router
+from ror_sync.router import router as ror_router
 
 log = logging.getLogger("socle")
 CORE_DIR = Path(__file__).parent / "core"
@@ -57,6 +72,17 @@ def duplicate_settings(settings: Settings) -> DuplicateSettings:
     )
 
 
+def install_limits(app: FastAPI, settings: Settings) -> None:
+    """Body-size caps and the per-key rate limit; access logs without query strings."""
+    limits = settings.limits
+    app.add_middleware(
+        BodySizeLimit, default=limits.max_body_bytes, per_prefix=limits.path_max_body_bytes
+    )
+    app.add_middleware(RateLimit, per_minute=limits.rate_per_minute, burst=limits.rate_burst)
+    install_path_only_access_log()
+    install_error_responses(app)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; nothing is built at import time."""
     settings = settings or get_settings()
@@ -66,7 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bootstrap.prepare_database(engine, session_factory, settings)
+        # Embedded default: the scheduled imports run inside `socle serve`.
+        jobs = scheduler.start_background(engine, session_factory, settings)
         yield
+        if jobs is not None:
+            jobs.shutdown(wait=False)
         engine.dispose()
 
     app = FastAPI(
@@ -80,14 +110,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = session_factory
     install_error_handlers(app)
+    install_insi(app, settings)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
-        """Liveness and database reachability."""
-        with engine.connect() as conn:
+        """Liveness and database reachability (503 when the database cannot be reached)."""
+        current: Engine = app.state.engine
+        with current.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return {"status": "ok", "database": engine.dialect.name}
+        return {"status": "ok", "database": current.dialect.name}
 
+    install_limits(app, settings)
     install_pages(
         app,
         secret=settings.session_secret,
@@ -100,7 +133,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def root() -> RedirectResponse:
         return RedirectResponse("/ui/", status_code=307)
 
+    @app.get("/ui/", include_in_schema=False)
+    def ui_home() -> RedirectResponse:
+        return RedirectResponse("/ui/duplicates", status_code=307)
+
+    app.include_router(audit_router)
+    app.include_router(insi_router)
     app.include_router(identity_router)
     app.include_router(events_router)
     app.include_router(duplicates_router)
+    app.include_router(pages_router)
+    app.include_router(directory_router)
+    app.include_router(imports_router)
+    app.include_router(ror_router)
+    app.include_router(ror_indicators_router)
+    app.include_router(ror_pages_router)
+    # FHIR R4 under /fhir (OperationOutcome errors) and the HL7 v2 ADT intake over HTTPS.
+    app.include_router(fhir_metadata.router)
+    app.include_router(patient_fhir_router)
+    app.include_router(directory_fhir_router)
+    app.include_router(hl7v2_router)
     return app

@@ -15,8 +15,12 @@ from identity import service as identity_service
 from identity.schemas import IdentityCreate, SourceRef
 from referentials.core.auth import SYSTEM, ensure_bootstrap_key
 from referentials.core.db import session_scope
+from referentials.core.errors import AppError
 from referentials.core.settings import Settings
+from referentials.directory import imports as directory_imports
+from referentials.directory import service as directory_service
 from referentials.migrations import upgrade
+from ror_sync import jobs as ror_jobs
 
 log = logging.getLogger("socle.bootstrap")
 
@@ -32,6 +36,33 @@ def prepare_database(engine: Engine, factory: sessionmaker[Session], settings: S
                 session, settings.fixtures_dir / "demo" / "identities.csv"
             )
             log.info("loaded %d demo identities", loaded)
+    if settings.load_demo_data and settings.directory.load_fixtures:
+        load_directory_samples(engine, factory, settings)
+        # After the FINESS sample, so the first completeness snapshot has its denominator.
+        ror_jobs.load_sample(factory, settings)
+
+
+def load_directory_samples(
+    engine: Engine, factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """Import the sample RPPS+ and FINESS extracts of fixtures/ into an empty directory."""
+    with session_scope(factory) as session:
+        if not directory_service.is_empty(session):
+            return
+    for source in directory_imports.SOURCES:
+        location = directory_imports.configured_location(settings, source)
+        try:
+            summary = directory_imports.run(
+                engine,
+                factory,
+                source=source,
+                location=location,
+                trigger="bootstrap",
+                settings=settings.directory,
+            )
+            log.info("imported the %s sample: %s entries", source, summary["added"])
+        except AppError as exc:
+            log.warning("could not import the %s sample: %s", source, exc.message)
 
 
 def load_demo_identities(session: Session, path: Path) -> int:

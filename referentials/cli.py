@@ -4,24 +4,43 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
-from referentials.core.auth import SCOPES, create_api_key, parse_scopes
-from referentials.core.db import make_engine, make_session_factory, session_scope
+from identity import duplicates
+from identity.hl7v2.mllp import MllpServer
+from referentials import cli_identity, cli_ror, scheduler
+from referentials.app import duplicate_settings
+from referentials.core.auth import (
+    SCOPES,
+    create_api_key,
+    list_api_keys,
+    parse_scopes,
+    revoke_api_key,
+)
+from referentials.core.db import make_engine, make_session_factory, session_scope, utcnow
 from referentials.core.errors import AppError
 from referentials.core.settings import get_settings
 from referentials.core.web import ROLES, create_user
+from referentials.directory import imports as directory_imports
+from referentials.insi_gateway import mock_config
 from referentials.migrations import upgrade
+from soap_clients.insi.mock import run_mock
 
 app = typer.Typer(help="Socle: the regional identity and directory foundation service.")
 apikey_app = typer.Typer(help="Manage API keys.")
 app.add_typer(apikey_app, name="apikey")
 user_app = typer.Typer(help="Manage the users of the web pages.")
 app.add_typer(user_app, name="user")
+import_app = typer.Typer(help="Import the actor directories (RPPS+, FINESS) from a file or URL.")
+app.add_typer(import_app, name="import")
 console = Console(stderr=True)
 
 
@@ -48,19 +67,30 @@ def serve(
     )
 
 
+@app.command("mock-insi")
+def mock_insi(
+    host: str = typer.Option("127.0.0.1", help="interface to listen on"),
+    port: int = typer.Option(8089, help="port"),
+) -> None:
+    """Run the mock INSi teleservice alone (WSDL at /?wsdl); SOCLE_INSI__MOCK_* settings."""
+    run_mock(mock_config(get_settings()), host=host, port=port)
+
+
 @apikey_app.command("create")
 def apikey_create(
     name: str = typer.Option(..., "--name", help="the client's name"),
     scopes: str = typer.Option(..., "--scopes", help=f"comma-separated: {','.join(SCOPES)}"),
     finess: str = typer.Option(None, "--finess", help="FINESS of the client's establishment"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    expires_days: int = typer.Option(None, "--expires-days", min=1, help="valid this many days"),
 ) -> None:
     """Create an API key and print it once (it is stored hashed)."""
+    expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
     try:
         scope_list = parse_scopes(scopes)
         with session_scope(_session_factory()) as session:
             key, secret = create_api_key(
-                session, client_name=name, scopes=scope_list, finess=finess
+                session, client_name=name, scopes=scope_list, finess=finess, expires_at=expires_at
             )
             key_id = key.id
     except AppError as exc:
@@ -71,6 +101,50 @@ def apikey_create(
     else:
         typer.echo(secret)
         console.print(f"key {key_id} for {name} ({', '.join(scope_list)}); it is shown only once")
+
+
+@apikey_app.command("list")
+def apikey_list(
+    as_json: bool = typer.Option(False, "--json", help="print one JSON array"),
+) -> None:
+    """List the keys: id, client, scopes, hint, expiry, revoked (never the secret)."""
+    with session_scope(_session_factory()) as session:
+        rows: list[dict[str, Any]] = [
+            {
+                "id": k.id,
+                "client": k.client_name,
+                "finess": k.finess,
+                "scopes": k.scope_list,
+                "hint": k.key_hint,
+                "created_at": k.created_at.isoformat(),
+                "expires_at": k.expires_at.isoformat() if k.expires_at else None,
+                "revoked": k.revoked,
+            }
+            for k in list_api_keys(session)
+        ]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for row in rows:
+        state = "revoked" if row["revoked"] else f"expires {row['expires_at'] or 'never'}"
+        typer.echo(
+            f"{row['id']}\t{row['client']}\t{','.join(row['scopes'])}\t{row['hint']}…\t{state}"
+        )
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: int = typer.Argument(..., help="the key's id (see `apikey list`)"),
+) -> None:
+    """Revoke a key: refused from its next request on."""
+    try:
+        with session_scope(_session_factory()) as session:
+            key = revoke_api_key(session, key_id)
+            client = key.client_name
+    except AppError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+    console.print(f"key {key_id} of {client} revoked")
 
 
 @user_app.command("create")
@@ -103,6 +177,98 @@ def user_create(
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from exc
     console.print(f"user {user_id} ({username}) created with roles {roles}")
+
+
+def _run_import(source: str, location: str, as_json: bool, activities: Path | None) -> None:
+    settings = get_settings()
+    engine = make_engine(settings.database_url, schema=settings.database_schema)
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns, console=console, transient=as_json) as bar:
+            task = bar.add_task(f"import {source}", total=None)
+            summary = directory_imports.run(
+                engine,
+                factory,
+                source=source,
+                location=location,
+                trigger="cli",
+                settings=settings.directory,
+                activities=activities,
+                progress=lambda report: bar.update(task, completed=report.rows),
+            )
+    except AppError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        console.print(summary)
+
+
+@import_app.command("rpps")
+def import_rpps(
+    location: str = typer.Argument(..., help="PS_LibreAcces zip, Personne_activite file, or URL"),
+    as_json: bool = typer.Option(False, "--json", help="print the run summary as one JSON object"),
+) -> None:
+    """Import an RPPS+ extract (diff against the stored directory, applied atomically)."""
+    _run_import("rpps", location, as_json, None)
+
+
+@import_app.command("finess")
+def import_finess(
+    location: str = typer.Argument(..., help="FINESS+ .json(.gz), etalab .csv, or URL"),
+    activities: Path = typer.Option(None, help="FINESS+ activities file (default: beside)"),
+    as_json: bool = typer.Option(False, "--json", help="print the run summary as one JSON object"),
+) -> None:
+    """Import a FINESS extract (diff against the stored structures, applied atomically)."""
+    _run_import("finess", location, as_json, activities)
+
+
+app.command("dedupe")(cli_identity.dedupe)
+app.add_typer(cli_identity.identities_app, name="identities")
+import_app.command("identities")(cli_identity.import_identities)
+import_app.command("ror")(cli_ror.import_ror)
+app.add_typer(cli_ror.ror_app, name="ror")
+
+
+@app.command("mllp")
+def mllp(
+    host: str = typer.Option(None, help="interface to listen on (default: SOCLE_HL7__MLLP_HOST)"),
+    port: int = typer.Option(None, help="port (default: SOCLE_HL7__MLLP_PORT)"),
+) -> None:
+    """Listen for HL7 v2 ADT messages (IHE PAM France) over MLLP; every message gets an ACK."""
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level)
+    # The same matching settings as `socle serve`: new identities are checked for duplicates.
+    duplicates.configure(duplicate_settings(settings))
+    server = MllpServer(_session_factory(), settings.hl7, host=host, port=port)
+    console.print(f"MLLP listening on {host or settings.hl7.mllp_host}:{server.port}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@app.command("scheduler")
+def run_scheduler() -> None:
+    """Run the scheduled imports in this process (production: beside `socle serve`)."""
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level)
+    engine = make_engine(settings.database_url, schema=settings.database_schema)
+    upgrade(engine)
+    scheduler.run_blocking(engine, make_session_factory(engine), settings)
 
 
 if __name__ == "__main__":

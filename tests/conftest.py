@@ -21,12 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from referentials.app import create_app
 from referentials.core.auth import SCOPES, create_api_key
 from referentials.core.db import Base, make_engine, make_session_factory, session_scope
-from referentials.core.settings import Settings
+from referentials.core.settings import SchedulerSettings, Settings
 from referentials.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 PG_URL = os.environ.get("SOCLE_TEST_DATABASE_URL", "")
+# The test server must not schedule imports of its own.
+NO_SCHEDULER = SchedulerSettings(enabled=False)
 
 
 def free_port() -> int:
@@ -85,7 +87,10 @@ def db_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     else:
         path = tmp_path_factory.mktemp("db") / "socle.db"
         yield Settings(
-            database_url=f"sqlite:///{path}", load_demo_data=False, fixtures_dir=FIXTURES
+            database_url=f"sqlite:///{path}",
+            load_demo_data=False,
+            fixtures_dir=FIXTURES,
+            scheduler=NO_SCHEDULER,
         )
 
 

@@ -3,6 +3,7 @@
     .venv/bin/python tests/benchmarks/identity_match_bench.py --identities 1000000
     .venv/bin/python tests/benchmarks/identity_match_bench.py --identities 1000000 \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+    (--reuse queries the SQLite file a previous run loaded, without loading it again)
 
 Loads N generated French identities (with their blocking keys) into a fresh database, serves the
 real application with uvicorn, then times Q match requests over HTTP (front-desk searches for
@@ -27,17 +28,17 @@ from sqlalchemy import insert, text
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from generate_identities import Person, generate  # noqa: E402
+from generate_identities import Person, generate
 
-from identity import matcher, rules  # noqa: E402
-from identity.errors import TraitError  # noqa: E402
-from identity.models import Identity, MatchKey  # noqa: E402
-from referentials.app import create_app  # noqa: E402
-from referentials.core.auth import SCOPES, create_api_key  # noqa: E402
-from referentials.core.db import make_engine, make_session_factory, session_scope  # noqa: E402
-from referentials.core.settings import Settings  # noqa: E402
-from referentials.migrations import upgrade  # noqa: E402
-from tests.conftest import ThreadedServer, free_port  # noqa: E402
+from identity import matcher, rules
+from identity.errors import TraitError
+from identity.models import Identity, MatchKey
+from referentials.app import create_app
+from referentials.core.auth import SCOPES, create_api_key
+from referentials.core.db import make_engine, make_session_factory, session_scope
+from referentials.core.settings import Settings
+from referentials.migrations import upgrade
+from tests.conftest import ThreadedServer, free_port
 
 CHUNK = 20_000
 
@@ -75,8 +76,10 @@ def load(engine_url: str, schema: str, people: list[Person]) -> int:
             keys = []
             for ident, row in zip(ids, rows, strict=True):
                 stored = Identity(id=ident, **row)
-                keys.extend({"identity_id": ident, "key": k} for k in
-                            matcher.keys_of(matcher.to_record(stored)))
+                keys.extend(
+                    {"identity_id": ident, "key": k}
+                    for k in matcher.keys_of(matcher.to_record(stored))
+                )
             conn.execute(insert(MatchKey), keys)
             loaded += len(rows)
             print(f"  loaded {loaded:,}", end="\r", flush=True)
@@ -88,8 +91,13 @@ def load(engine_url: str, schema: str, people: list[Person]) -> int:
 
 
 def query_of(p: Person) -> dict[str, object]:
-    return {"birth_name": p.birth_name, "first_names": list(p.first_names), "sex": p.sex or None,
-            "birth_date": p.birth_date, "birth_place_code": p.birth_place_code or None}
+    return {
+        "birth_name": p.birth_name,
+        "first_names": list(p.first_names),
+        "sex": p.sex or None,
+        "birth_date": p.birth_date,
+        "birth_place_code": p.birth_place_code or None,
+    }
 
 
 def run(args: argparse.Namespace) -> dict[str, object]:
@@ -101,23 +109,28 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         with make_engine(url).begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     else:
-        Path(args.sqlite_path).unlink(missing_ok=True)
         url = f"sqlite:///{args.sqlite_path}"
+        if not args.reuse:
+            Path(args.sqlite_path).unlink(missing_ok=True)
     t0 = time.perf_counter()
-    loaded = load(url, schema, people)
+    loaded = len(people) if args.reuse and not schema else load(url, schema, people)
     load_s = time.perf_counter() - t0
     port = free_port()
-    settings = Settings(database_url=url, database_schema=schema, load_demo_data=False,
-                        host="127.0.0.1", port=port)
+    settings = Settings(
+        database_url=url, database_schema=schema, load_demo_data=False, host="127.0.0.1", port=port
+    )
     with session_scope(make_session_factory(make_engine(url, schema=schema))) as s:
         _, key = create_api_key(s, client_name="bench", scopes=list(SCOPES))
     rng = random.Random(args.seed)
     sample = rng.sample(people, args.queries)
     latencies = []
     candidates = []
-    with ThreadedServer(create_app(settings), port=port) as server, httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-    ) as client:
+    with (
+        ThreadedServer(create_app(settings), port=port) as server,
+        httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as client,
+    ):
         for p in sample[:20]:  # warm-up: caches, connection pool, model
             client.post("/api/v1/identities/match", json=query_of(p))
         for p in sample:
@@ -131,9 +144,13 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     q = statistics.quantiles(latencies, n=100)
     return {
-        "database": "postgresql" if schema else "sqlite", "identities": loaded,
-        "load_seconds": round(load_s, 1), "queries": len(latencies),
-        "p50_ms": round(q[49], 1), "p95_ms": round(q[94], 1), "p99_ms": round(q[98], 1),
+        "database": "postgresql" if schema else "sqlite",
+        "identities": loaded,
+        "load_seconds": round(load_s, 1),
+        "queries": len(latencies),
+        "p50_ms": round(q[49], 1),
+        "p95_ms": round(q[94], 1),
+        "p99_ms": round(q[98], 1),
         "max_ms": round(max(latencies), 1),
         "mean_candidates_returned": round(statistics.mean(candidates), 2) if candidates else 0,
     }
@@ -146,6 +163,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database-url", default="sqlite")
     parser.add_argument("--sqlite-path", default="/tmp/socle-match-bench.db")
+    parser.add_argument(
+        "--reuse", action="store_true", help="SQLite: query the database a previous run loaded"
+    )
     args = parser.parse_args()
     print(json.dumps(run(args), indent=2))
 
