@@ -147,11 +147,20 @@ def search_structures(
     return list(session.scalars(page)), int(total)
 
 
+# What the completeness computation needs: read as plain rows, not as ORM objects, because it
+# runs over every structure of the country.
+FACT_COLUMNS = (
+    Structure.finess, Structure.finess_ej, Structure.name, Structure.category, Structure.sector,
+    Structure.department, Structure.commune_cog, Structure.opened_on, Structure.closed_on,
+    Structure.sanitary_authorisations, Structure.latitude, Structure.longitude,
+)  # fmt: skip
+
+
 def iter_structures(
     session: Session, *, departments: list[str] | None, open_on: date | None
-) -> Iterator[Structure]:
-    """Structures (present in the last extract and open on ``open_on`` when given)."""
-    stmt = select(Structure)
+) -> Iterator[Any]:
+    """Rows of FACT_COLUMNS: in the last extract, and open on ``open_on`` when given."""
+    stmt = select(*FACT_COLUMNS)
     if departments is not None:
         stmt = stmt.where(Structure.department.in_(departments))
     if open_on is not None:
@@ -159,7 +168,7 @@ def iter_structures(
             Structure.active.is_(True),
             or_(Structure.closed_on.is_(None), Structure.closed_on > open_on),
         )
-    yield from session.scalars(stmt.order_by(Structure.finess).execution_options(yield_per=2000))
+    yield from session.execute(stmt.order_by(Structure.finess).execution_options(yield_per=5000))
 
 
 def changes_of(session: Session, entity_type: str, key: str) -> list[DirectoryChange]:

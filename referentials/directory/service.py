@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -59,7 +59,8 @@ def region_of_department(department: str) -> str | None:
     return reference.region_of(department)
 
 
-def _facts(structure: Structure) -> StructureFacts:
+def _facts(structure: Any) -> StructureFacts:
+    """Facts from a Structure or a row of repository.FACT_COLUMNS (same attribute names)."""
     codes = tuple(c for c in (structure.sanitary_authorisations or "").split(",") if c)
     return StructureFacts(
         finess=structure.finess,
