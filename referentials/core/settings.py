@@ -160,8 +160,6 @@ class Settings(BaseSettings):
     session_secret: str = ""
     # Send the session cookie over HTTPS only (set it behind TLS).
     secure_cookies: bool = False
-    page_size_default: int = 50
-    page_size_max: int = 500
     insi: InsiSettings = Field(default_factory=InsiSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
