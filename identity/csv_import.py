@@ -9,7 +9,6 @@ from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from identity import repository, service
@@ -62,16 +61,7 @@ def _body(row: dict[str, str], finess: str) -> IdentityCreate:
 
 def _same_traits(session: Session, data: IdentityCreate) -> Identity | None:
     """An active identity with exactly these strict traits: the local id joins it."""
-    fields = normalized_fields(data, date.today())
-    stmt = select(Identity).where(
-        Identity.active.is_(True),
-        Identity.birth_name == fields["birth_name"],
-        Identity.first_names == fields["first_names"],
-        Identity.sex == fields["sex"],
-        Identity.birth_date == fields["birth_date"],
-        Identity.birth_place_code == fields.get("birth_place_code"),
-    )
-    return session.scalars(stmt.order_by(Identity.id)).first()
+    return repository.same_strict_traits(session, normalized_fields(data, date.today()))
 
 
 def _load_row(

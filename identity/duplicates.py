@@ -6,10 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from identity import matcher, merges, queue
+from identity import matcher, merges, queue, repository
 from identity.models import Identity
 from identity.schemas import MatchRequest
 from identity.traits import normalized_fields
@@ -121,14 +120,7 @@ class ScanSummary:
 
 def scan(session: Session, progress: Callable[[int, int], None] | None = None) -> ScanSummary:
     """Batch scan of every active identity; idempotent (known and refused pairs stay put)."""
-    identities = {
-        i.id: i
-        for i in session.scalars(
-            select(Identity)
-            .where(Identity.active.is_(True))
-            .options(selectinload(Identity.sources))
-        )
-    }
+    identities = {i.id: i for i in repository.active_identities(session)}
     records = [matcher.to_record(i) for i in identities.values()]
     pairs = dedupe(
         records, matcher.load_model(_settings.model_path), _settings.config, progress=progress

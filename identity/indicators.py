@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from identity import repository
-from identity.models import Identity, Merge
 
 STATUSES = ("PROV", "RECUP", "VALI", "QUAL")
 BANDS = ("match", "review")
@@ -35,19 +33,12 @@ class Indicators:
 
 def identities_by_status(session: Session) -> dict[str, int]:
     """Active identities by RNIV status (merged-away identities are not patients any more)."""
-    stmt = (
-        select(Identity.status, func.count())
-        .where(Identity.active.is_(True))
-        .group_by(Identity.status)
-    )
-    found = {str(s): int(n) for s, n in session.execute(stmt)}
+    found = repository.active_status_counts(session)
     return {s: found.get(s, 0) for s in STATUSES} | found
 
 
 def _timestamps(session: Session, since: datetime) -> tuple[list[datetime], list[datetime]]:
-    merged = session.scalars(select(Merge.merged_at).where(Merge.merged_at >= since))
-    undone = session.scalars(select(Merge.undone_at).where(Merge.undone_at >= since))
-    return list(merged), [t for t in undone if t is not None]
+    return repository.merge_times_since(session, since)
 
 
 def per_week(session: Session, *, weeks: int, today: date) -> list[Week]:

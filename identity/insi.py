@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from identity import duplicates, repository, rules
@@ -312,5 +311,4 @@ def _create_recup(
 def calls_of(session: Session, identity_id: int) -> list[InsiCall]:
     """Every INSi call made for an identity, oldest first."""
     get(session, identity_id)
-    stmt = select(InsiCall).where(InsiCall.identity_id == identity_id).order_by(InsiCall.id)
-    return list(session.scalars(stmt))
+    return repository.insi_calls(session, identity_id)

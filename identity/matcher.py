@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import delete, insert
+from sqlalchemy.orm import Session
 
+from identity import repository
 from identity.models import Identity, MatchKey
 from matching import blocking
 from matching.config import MatchConfig
@@ -69,8 +70,7 @@ def candidate_ids(session: Session, record: IdentityRecord, exclude: int | None)
     ids: set[int] = set()
     common: list[set[int]] = []
     for key in keys_of(record):
-        stmt = select(MatchKey.identity_id).where(MatchKey.key == key).limit(PER_KEY_CAP + 1)
-        block = set(session.scalars(stmt))
+        block = repository.key_block(session, key, PER_KEY_CAP + 1)
         if len(block) > PER_KEY_CAP:
             common.append(block)
         else:
@@ -82,16 +82,8 @@ def candidate_ids(session: Session, record: IdentityRecord, exclude: int | None)
     return ids
 
 
-_COLUMNS = (
-    Identity.id, Identity.birth_name, Identity.first_names, Identity.used_name,
-    Identity.used_first_name, Identity.sex, Identity.birth_date, Identity.birth_place_code,
-    Identity.ins_matricule, Identity.ins_history,
-)  # fmt: skip
-
-
 def _light_records(session: Session, ids: set[int]) -> list[IdentityRecord]:
     """Candidates as plain records, read column-wise: most of them score below review."""
-    rows = session.execute(select(*_COLUMNS).where(Identity.id.in_(ids), Identity.active.is_(True)))
     return [
         IdentityRecord(
             id=str(r.id),
@@ -107,7 +99,7 @@ def _light_records(session: Session, ids: set[int]) -> list[IdentityRecord]:
                 str(h.get("matricule", "")) for h in (r.ins_history or []) if h.get("matricule")
             ),
         )
-        for r in rows
+        for r in repository.match_rows(session, ids)
     ]
 
 
@@ -127,10 +119,5 @@ def find(
     pairs = score_against(record, _light_records(session, ids), model, config)
     pairs.sort(key=lambda p: (-p.score, int(p.right_id)))
     pairs = pairs[:limit]
-    stmt = (
-        select(Identity)
-        .where(Identity.id.in_([int(p.right_id) for p in pairs]))
-        .options(selectinload(Identity.sources))
-    )
-    loaded = {i.id: i for i in session.scalars(stmt)} if pairs else {}
+    loaded = repository.identities_by_id(session, [int(p.right_id) for p in pairs])
     return [Candidate(identity=loaded[int(p.right_id)], pair=p) for p in pairs]

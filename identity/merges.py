@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from identity import matcher, rules
+from identity import matcher, repository, rules
 from identity.errors import IdentityNotFound, RuleConflict
 from identity.history import ENTITY, begin_write, emit, snapshot
-from identity.models import DuplicatePair, Identity, Merge, SourceRecord
+from identity.models import Identity, Merge
 from referentials.core import audit
 from referentials.core.auth import Principal
 from referentials.core.db import utcnow
@@ -38,13 +37,7 @@ def ins_conflict(a: Identity, b: Identity) -> bool:
 def _lock_pair(session: Session, first: int, second: int) -> tuple[Identity, Identity]:
     # The feed lock first (as every identity write), then the rows in id order.
     begin_write(session)
-    stmt = (
-        select(Identity)
-        .where(Identity.id.in_((first, second)))
-        .order_by(Identity.id)
-        .with_for_update()
-    )
-    found = {i.id: i for i in session.scalars(stmt)}
+    found = repository.lock_identities(session, (first, second))
     for ident in (first, second):
         if ident not in found:
             raise IdentityNotFound(f"no identity {ident}", fields={"id": ident})
@@ -167,11 +160,7 @@ def _audit_merge(
 
 
 def _supersede_open_pairs(session: Session, loser_id: int, merge_id: int) -> None:
-    stmt = select(DuplicatePair).where(
-        (DuplicatePair.left_id == loser_id) | (DuplicatePair.right_id == loser_id),
-        DuplicatePair.status.in_(("pending", "deferred")),
-    )
-    for pair in session.scalars(stmt):
+    for pair in repository.open_pairs_of(session, loser_id):
         pair.status, pair.merge_id, pair.updated_at = "superseded", merge_id, utcnow()
 
 
@@ -225,11 +214,8 @@ def undo(session: Session, principal: Principal, merge_id: int, *, reason: str |
         raise RuleConflict(f"identity {loser.id} is no longer merged by merge {merge_id}")
     loser_before, survivor_before = snapshot(loser), snapshot(survivor)
     _restore(loser, record.loser_snapshot)
-    sources = session.scalars(
-        select(SourceRecord).where(SourceRecord.id.in_(record.moved_sources or [-1]))
-    )
     given_back = []
-    for source in sources:
+    for source in repository.sources_by_id(session, record.moved_sources or []):
         source.identity_id = loser.id
         given_back.append({"finess": source.finess, "local_id": source.local_id})
     survivor.ins_old = [o for o in survivor.ins_old or [] if o.get("merge_id") != record.id] or None
@@ -275,13 +261,11 @@ def undo(session: Session, principal: Principal, merge_id: int, *, reason: str |
 def _reopen_pairs(session: Session, record: Merge) -> None:
     # The decided pair is the officer's mistake: back to the queue, as are the pairs the merge
     # had superseded.
-    stmt = select(DuplicatePair).where(DuplicatePair.merge_id == record.id)
-    for pair in session.scalars(stmt):
+    for pair in repository.pairs_of_merge(session, record.id):
         pair.status, pair.merge_id, pair.updated_at = "pending", None, utcnow()
         pair.decided_by = pair.decided_at = None
 
 
 def list_merges(session: Session, *, limit: int, offset: int) -> tuple[list[Merge], int]:
-    total = session.scalar(select(func.count()).select_from(Merge)) or 0
-    rows = session.scalars(select(Merge).order_by(Merge.id.desc()).limit(limit).offset(offset))
-    return list(rows), total
+    """Merges, newest first, with the total."""
+    return repository.merges_page(session, limit=limit, offset=offset)

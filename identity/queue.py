@@ -6,9 +6,10 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from identity import repository
 from identity.errors import IdentityNotFound, RuleConflict
 from identity.models import DuplicatePair, Identity, PairComment
 from matching.scoring import ScoredPair
@@ -58,11 +59,7 @@ def enqueue(
     """Queue a pair in the review band or above; returns it, or None when it stays closed."""
     left, right = sorted((a, b), key=lambda i: i.id)
     sig = signature(left, right)
-    existing = session.scalar(
-        select(DuplicatePair).where(
-            DuplicatePair.left_id == left.id, DuplicatePair.right_id == right.id
-        )
-    )
+    existing = repository.pair_between(session, left.id, right.id)
     if existing is not None:
         if existing.status in OPEN:
             existing.score, existing.band = scored.score, scored.band
@@ -210,5 +207,4 @@ def comment(session: Session, principal: Principal, pair_id: int, text: str) -> 
 
 
 def comments(session: Session, pair_id: int) -> list[PairComment]:
-    stmt = select(PairComment).where(PairComment.pair_id == pair_id).order_by(PairComment.id)
-    return list(session.scalars(stmt))
+    return repository.comments_of(session, pair_id)

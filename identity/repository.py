@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from identity.models import DuplicatePair, Identity, IdentityEvent, SourceRecord
+from identity.models import (
+    DuplicatePair,
+    Identity,
+    IdentityEvent,
+    InsiCall,
+    MatchKey,
+    Merge,
+    PairComment,
+    SourceRecord,
+)
 from referentials.core.db import utcnow
 
 
@@ -134,3 +144,107 @@ def by_active_ins(session: Session, matricule: str) -> Identity | None:
         .options(selectinload(Identity.sources))
     )
     return session.scalars(stmt).first()
+
+
+def active_identities(session: Session) -> list[Identity]:
+    """Every active identity with its local ids (the batch scan's input)."""
+    stmt = select(Identity).where(Identity.active.is_(True)).options(selectinload(Identity.sources))
+    return list(session.scalars(stmt))
+
+
+def identities_by_id(session: Session, ids: list[int]) -> dict[int, Identity]:
+    stmt = select(Identity).where(Identity.id.in_(ids)).options(selectinload(Identity.sources))
+    return {i.id: i for i in session.scalars(stmt)} if ids else {}
+
+
+def lock_identities(session: Session, ids: tuple[int, ...]) -> dict[int, Identity]:
+    """Rows locked for update, in id order (so overlapping writers cannot deadlock)."""
+    stmt = select(Identity).where(Identity.id.in_(ids)).order_by(Identity.id).with_for_update()
+    return {i.id: i for i in session.scalars(stmt)}
+
+
+def same_strict_traits(session: Session, fields: dict[str, Any]) -> Identity | None:
+    """The oldest active identity with exactly these strict traits."""
+    stmt = select(Identity).where(
+        Identity.active.is_(True),
+        Identity.birth_name == fields["birth_name"],
+        Identity.first_names == fields["first_names"],
+        Identity.sex == fields["sex"],
+        Identity.birth_date == fields["birth_date"],
+        Identity.birth_place_code == fields.get("birth_place_code"),
+    )
+    return session.scalars(stmt.order_by(Identity.id)).first()
+
+
+def key_block(session: Session, key: str, limit: int) -> set[int]:
+    """Up to ``limit`` identities sharing a blocking key."""
+    stmt = select(MatchKey.identity_id).where(MatchKey.key == key).limit(limit)
+    return set(session.scalars(stmt))
+
+
+MATCH_COLUMNS = (
+    Identity.id, Identity.birth_name, Identity.first_names, Identity.used_name,
+    Identity.used_first_name, Identity.sex, Identity.birth_date, Identity.birth_place_code,
+    Identity.ins_matricule, Identity.ins_history,
+)  # fmt: skip
+
+
+def match_rows(session: Session, ids: set[int]) -> list[Any]:
+    """The traits the matcher needs, as plain rows (most candidates score below review)."""
+    stmt = select(*MATCH_COLUMNS).where(Identity.id.in_(ids), Identity.active.is_(True))
+    return list(session.execute(stmt))
+
+
+def pair_between(session: Session, left_id: int, right_id: int) -> DuplicatePair | None:
+    stmt = select(DuplicatePair).where(
+        DuplicatePair.left_id == left_id, DuplicatePair.right_id == right_id
+    )
+    return session.scalar(stmt)
+
+
+def open_pairs_of(session: Session, identity_id: int) -> list[DuplicatePair]:
+    stmt = select(DuplicatePair).where(
+        (DuplicatePair.left_id == identity_id) | (DuplicatePair.right_id == identity_id),
+        DuplicatePair.status.in_(("pending", "deferred")),
+    )
+    return list(session.scalars(stmt))
+
+
+def pairs_of_merge(session: Session, merge_id: int) -> list[DuplicatePair]:
+    return list(session.scalars(select(DuplicatePair).where(DuplicatePair.merge_id == merge_id)))
+
+
+def comments_of(session: Session, pair_id: int) -> list[PairComment]:
+    stmt = select(PairComment).where(PairComment.pair_id == pair_id).order_by(PairComment.id)
+    return list(session.scalars(stmt))
+
+
+def sources_by_id(session: Session, ids: list[int]) -> list[SourceRecord]:
+    return list(session.scalars(select(SourceRecord).where(SourceRecord.id.in_(ids or [-1]))))
+
+
+def merges_page(session: Session, *, limit: int, offset: int) -> tuple[list[Merge], int]:
+    total = session.scalar(select(func.count()).select_from(Merge)) or 0
+    rows = session.scalars(select(Merge).order_by(Merge.id.desc()).limit(limit).offset(offset))
+    return list(rows), total
+
+
+def insi_calls(session: Session, identity_id: int) -> list[InsiCall]:
+    stmt = select(InsiCall).where(InsiCall.identity_id == identity_id).order_by(InsiCall.id)
+    return list(session.scalars(stmt))
+
+
+def active_status_counts(session: Session) -> dict[str, int]:
+    stmt = (
+        select(Identity.status, func.count())
+        .where(Identity.active.is_(True))
+        .group_by(Identity.status)
+    )
+    return {str(s): int(n) for s, n in session.execute(stmt)}
+
+
+def merge_times_since(session: Session, since: datetime) -> tuple[list[datetime], list[datetime]]:
+    """When merges were made, and when undone, since a moment."""
+    merged = session.scalars(select(Merge.merged_at).where(Merge.merged_at >= since))
+    undone = session.scalars(select(Merge.undone_at).where(Merge.undone_at >= since))
+    return list(merged), [t for t in undone if t is not None]
