@@ -69,8 +69,7 @@ def refresh_keys(session: Session, identity: Identity) -> None:
 def candidate_ids(session: Session, record: IdentityRecord, exclude: int | None) -> set[int]:
     ids: set[int] = set()
     common: list[set[int]] = []
-    for key in keys_of(record):
-        block = repository.key_block(session, key, PER_KEY_CAP + 1)
+    for block in repository.key_blocks(session, keys_of(record), PER_KEY_CAP + 1).values():
         if len(block) > PER_KEY_CAP:
             common.append(block)
         else:

@@ -176,10 +176,18 @@ def same_strict_traits(session: Session, fields: dict[str, Any]) -> Identity | N
     return session.scalars(stmt.order_by(Identity.id)).first()
 
 
-def key_block(session: Session, key: str, limit: int) -> set[int]:
-    """Up to ``limit`` identities sharing a blocking key."""
-    stmt = select(MatchKey.identity_id).where(MatchKey.key == key).limit(limit)
-    return set(session.scalars(stmt))
+def key_blocks(session: Session, keys: list[str], limit: int) -> dict[str, set[int]]:
+    """Up to ``limit`` identities per blocking key, for all keys in one round trip."""
+    rank = func.row_number().over(partition_by=MatchKey.key).label("rank")
+    inner = (
+        select(MatchKey.key, MatchKey.identity_id, rank).where(MatchKey.key.in_(keys)).subquery()
+    )
+    blocks: dict[str, set[int]] = {k: set() for k in keys}
+    for key, identity_id in session.execute(
+        select(inner.c.key, inner.c.identity_id).where(inner.c.rank <= limit)
+    ):
+        blocks[key].add(identity_id)
+    return blocks
 
 
 MATCH_COLUMNS = (

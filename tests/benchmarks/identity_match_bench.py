@@ -23,11 +23,11 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert, text
+from sqlalchemy import Engine, insert, text
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -69,29 +69,70 @@ def _row(p: Person) -> dict[str, object] | None:
         return None
 
 
+def _rows_with_keys(people: list[Person]) -> tuple[list[dict[str, object]], list[tuple[int, str]]]:
+    """Identity rows (ids 1..n) and their blocking keys, computed as the service computes them."""
+    rows: list[dict[str, object]] = []
+    keys: list[tuple[int, str]] = []
+    for p in people:
+        row = _row(p)
+        if row is None:
+            continue
+        row["id"] = len(rows) + 1
+        rows.append(row)
+        stored = Identity(**row)
+        keys.extend((int(row["id"]), k) for k in matcher.keys_of(matcher.to_record(stored)))  # type: ignore[arg-type]
+    return rows, keys
+
+
+COLUMNS = [
+    "id", "birth_name", "first_names", "first_name", "sex", "birth_date", "birth_date_estimated",
+    "birth_place_code", "used_name", "used_first_name", "status", "attributes", "active", "version",
+]  # fmt: skip
+
+
+def _copy_postgres(
+    engine: Engine, rows: list[dict[str, object]], keys: list[tuple[int, str]]
+) -> None:
+    now = datetime.now(UTC)
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cols = ", ".join([*COLUMNS, "created_at", "updated_at"])
+        with cur.copy(f"COPY identities ({cols}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            for row in rows:
+                copy.write_row([row[c] for c in COLUMNS] + [now, now])
+        with cur.copy("COPY identity_match_keys (identity_id, key) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            for key in keys:
+                copy.write_row(key)
+        cur.execute("SELECT setval(pg_get_serial_sequence('identities', 'id'), %s)", (len(rows),))
+        raw.commit()
+    finally:
+        raw.close()
+
+
 def load(engine_url: str, schema: str, people: list[Person]) -> int:
     engine = make_engine(engine_url, schema=schema)
     upgrade(engine)
-    loaded = 0
-    with engine.begin() as conn:
-        for start in range(0, len(people), CHUNK):
-            rows = [r for r in (_row(p) for p in people[start : start + CHUNK]) if r]
-            ids = conn.execute(insert(Identity).returning(Identity.id), rows).scalars().all()
-            keys = []
-            for ident, row in zip(ids, rows, strict=True):
-                stored = Identity(id=ident, **row)
-                keys.extend(
-                    {"identity_id": ident, "key": k}
-                    for k in matcher.keys_of(matcher.to_record(stored))
-                )
-            conn.execute(insert(MatchKey), keys)
-            loaded += len(rows)
-            print(f"  loaded {loaded:,}", end="\r", flush=True)
+    rows, keys = _rows_with_keys(people)
     if engine.dialect.name == "postgresql":
+        _copy_postgres(engine, rows, keys)
         with engine.begin() as conn:
             conn.execute(text("ANALYZE"))
+    else:
+        now = datetime.now(UTC)
+        with engine.begin() as conn:
+            for start in range(0, len(rows), CHUNK):
+                chunk = [
+                    {**r, "created_at": now, "updated_at": now} for r in rows[start : start + CHUNK]
+                ]
+                conn.execute(insert(Identity), chunk)
+            for start in range(0, len(keys), CHUNK * 10):
+                conn.execute(
+                    insert(MatchKey),
+                    [{"identity_id": i, "key": k} for i, k in keys[start : start + CHUNK * 10]],
+                )
     engine.dispose()
-    return loaded
+    return len(rows)
 
 
 def warm_up(url: str, schema: str) -> None:
