@@ -63,9 +63,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # Concurrent writers wait rather than fail at once.
     cursor.execute("PRAGMA busy_timeout=10000")
     # Reads of a large referential (1M identities and their keys) stay in memory: a 64 MB page
-    # cache per connection and memory-mapped reads instead of a system call per page.
+    # cache per connection, and memory-mapped reads (capped at 256 MB, since mapped pages count
+    # in the process's resident memory) instead of a system call per page.
     cursor.execute("PRAGMA cache_size=-65536")
-    cursor.execute("PRAGMA mmap_size=1073741824")
+    cursor.execute("PRAGMA mmap_size=268435456")
     cursor.close()
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Index, bindparam, text
 
 from referentials.core.db import Base, UTCDateTime
+from referentials.directory.models import WHOLE_SET
 from referentials.directory.spec import SnapshotSpec
 
 
@@ -88,6 +91,32 @@ def sql_timestamp(conn: Connection, moment: datetime) -> str:
     return moment.isoformat()
 
 
+# Rows per INSERT statement of a direct load on SQLite (at most 39 columns: far under SQLite's
+# 32766 parameters). One statement per 32 rows takes a fifth less CPU than one per row (fewer
+# steps and resets), and the writer thread hands the GIL over 32 times less often.
+ROWS_PER_STATEMENT = 32
+
+
+@lru_cache(maxsize=128)
+def _values_sql(table: str, names: tuple[str, ...], rows: int) -> str:
+    one = "(" + ", ".join("NULLIF(?, '')" for _ in names) + ")"
+    quoted = ", ".join(f'"{c}"' for c in names)
+    return f"INSERT INTO {table} ({quoted}) VALUES " + ", ".join([one] * rows)
+
+
+def _insert_sqlite(driver: Any, table: str, names: tuple[str, ...], rows: list[Any]) -> None:
+    """Insert ``rows`` as multi-row statements, their parameters flattened in C."""
+    width, per = len(names), ROWS_PER_STATEMENT
+    flat = list(chain.from_iterable(rows))
+    whole = len(rows) // per * per
+    step = per * width
+    if whole:
+        params = [flat[i : i + step] for i in range(0, whole * width, step)]
+        driver.executemany(_values_sql(table, names, per), params)
+    if whole < len(rows):
+        driver.execute(_values_sql(table, names, len(rows) - whole), flat[whole * width :])
+
+
 def insert_direct(
     conn: Connection, spec: SnapshotSpec, rows: list[tuple[Any, ...]], children: list[Any]
 ) -> None:
@@ -95,24 +124,16 @@ def insert_direct(
 
     Empty cells become NULL in SQL (NULLIF on SQLite, COPY's NULL '' on PostgreSQL).
     """
-    columns = direct_columns(spec)
-    child_columns = (spec.key, *spec.child_fields)
-    if is_sqlite(conn):
-        driver: Any = conn.connection.driver_connection
-        for table, names, batch in (
-            (spec.table, columns, rows),
-            (spec.child_table, child_columns, children),
-        ):
-            if table and batch:
-                marks = ", ".join("NULLIF(?, '')" for _ in names)
-                quoted = ", ".join(f'"{c}"' for c in names)
-                driver.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({marks})", batch)
-        return
-    for table, names, batch in (
-        (spec.table, columns, rows),
-        (spec.child_table, child_columns, children),
-    ):
-        if table and batch:
+    batches = (
+        (spec.table, direct_columns(spec), rows),
+        (spec.child_table, (spec.key, *spec.child_fields), children),
+    )
+    for table, names, batch in batches:
+        if not (table and batch):
+            continue
+        if is_sqlite(conn):
+            _insert_sqlite(conn.connection.driver_connection, table, names, batch)
+        else:
             _copy_empty_as_null(conn, table, names, batch)
 
 
@@ -128,12 +149,16 @@ def _copy_empty_as_null(
 
 
 def finish_direct(conn: Connection, spec: SnapshotSpec, *, run_id: int, now: datetime) -> None:
-    """After a direct load: every row is new (the table was empty): history, indexes."""
+    """After a direct load: one run-level history row, then the indexes.
+
+    The table was empty, so every entity is new: one "added" row for the whole set (keyed
+    ``WHOLE_SET``, at the entities' ``first_seen``) says what a row per entity would.
+    """
     run_sql(
         conn,
         "INSERT INTO dir_changes (entity_type, entity_key, run_id, at, change, fields) "
-        f"SELECT '{spec.entity_type}', {spec.key}, :run, :now, 'added', NULL FROM {spec.table}",
-        {"run": run_id, "now": now},
+        "VALUES (:type, :key, :run, :now, 'added', NULL)",
+        {"type": spec.entity_type, "key": WHOLE_SET, "run": run_id, "now": now},
     )
     create_indexes(conn, spec)
 

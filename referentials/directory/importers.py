@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine
 from referentials.core import runs
 from referentials.core.settings import DirectorySettings
 from referentials.directory import companions
+from referentials.directory.limits import Counts, Limits
 from referentials.directory.parsers.common import Entity, ParseReport
 from referentials.directory.parsers.finess_csv import (
     STRUCTURE_FIELDS,
@@ -26,7 +27,7 @@ from referentials.directory.parsers.rpps import (
     parse_personne_activite,
     person_warnings,
 )
-from referentials.directory.snapshot import Counts, Limits, import_snapshot
+from referentials.directory.snapshot import import_snapshot
 from referentials.directory.sources import finess_files, rpps_files
 from referentials.directory.spec import SnapshotSpec
 

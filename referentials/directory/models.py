@@ -164,8 +164,17 @@ class Structure(Tracked, Base):
     sanitary_authorisations: Mapped[str | None] = mapped_column(String(300))
 
 
+# ``entity_key`` of a run-level change: the first load into an empty directory records one
+# "added" row for the whole set rather than one per entity (millions of rows that say nothing a
+# single row does not). An entity whose ``first_seen`` is that row's ``at`` was added by it.
+WHOLE_SET = "*"
+
+
 class DirectoryChange(Base):
-    """One change of one professional or structure, in one run: what changed, when."""
+    """One change of one professional or structure, in one run: what changed, when.
+
+    Later runs always record one row per added, updated, removed or re-added entity.
+    """
 
     __tablename__ = "dir_changes"
     __table_args__ = (Index("ix_dir_changes_entity", "entity_type", "entity_key", "id"),)

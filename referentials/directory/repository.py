@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from referentials.directory.models import (
+    WHOLE_SET,
     Activity,
     DirectoryChange,
     Professional,
@@ -171,11 +172,19 @@ def iter_structures(
     yield from session.execute(stmt.order_by(Structure.finess).execution_options(yield_per=5000))
 
 
-def changes_of(session: Session, entity_type: str, key: str) -> list[DirectoryChange]:
+def changes_of(
+    session: Session, entity_type: str, key: str, *, first_seen: datetime | None
+) -> list[DirectoryChange]:
+    """The entity's own changes, and the first load's run-level "added" if it added it."""
     stmt = select(DirectoryChange).where(
-        DirectoryChange.entity_type == entity_type, DirectoryChange.entity_key == key
+        DirectoryChange.entity_type == entity_type,
+        DirectoryChange.entity_key.in_((key, WHOLE_SET)),
     )
-    return list(session.scalars(stmt.order_by(DirectoryChange.id)))
+    return [
+        change
+        for change in session.scalars(stmt.order_by(DirectoryChange.id))
+        if change.entity_key == key or change.at == first_seen
+    ]
 
 
 def professional_count(session: Session) -> int:

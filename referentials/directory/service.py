@@ -152,7 +152,9 @@ def get_professional(session: Session, identifier: str) -> ProfessionalDetail:
         skills=[SkillRead.model_validate(s) for s in repository.skills_of(session, found.idnps)],
         history=[
             ChangeRead.model_validate(c)
-            for c in repository.changes_of(session, "professional", found.idnps)
+            for c in repository.changes_of(
+                session, "professional", found.idnps, first_seen=found.first_seen
+            )
         ],
     )
 
@@ -191,7 +193,9 @@ def get_structure(session: Session, finess: str) -> StructureDetail:
         professionals_count=repository.professionals_at(session, finess),
         history=[
             ChangeRead.model_validate(c)
-            for c in repository.changes_of(session, "structure", finess)
+            for c in repository.changes_of(
+                session, "structure", finess, first_seen=structure.first_seen
+            )
         ],
     )
 

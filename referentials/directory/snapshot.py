@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -19,7 +18,7 @@ from sqlalchemy import Connection, Engine, text
 
 from referentials.core.db import utcnow
 from referentials.directory import bulk, bulk_load
-from referentials.directory.errors import ImportAborted
+from referentials.directory.limits import Counts, Limits, check_early, check_limits
 from referentials.directory.parsers.common import Entity, ParseReport
 from referentials.directory.spec import SnapshotSpec
 from referentials.directory.writer import BackgroundWriter
@@ -28,24 +27,6 @@ BATCH = 5000
 # Past this share of the stored entities written, indexes are rebuilt rather than maintained.
 BULK_LOAD_SHARE = 0.3
 EntitySource = Callable[[ParseReport], Iterator[Entity]]
-
-
-@dataclass(frozen=True)
-class Limits:
-    """When a file is refused rather than applied."""
-
-    max_bad_line_share: float = 0.01
-    # A file losing this share of the stored entities is more likely cut than true.
-    max_removed_share: float = 0.5
-
-
-@dataclass
-class Counts:
-    entities: int = 0
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
 
 
 class _Stager:
@@ -83,6 +64,15 @@ class _Stager:
 
     def take(self, entity: Entity) -> None:
         key = entity.key
+        if self.direct:
+            # Nothing stored to compare with: every entity is added, unless its key came before.
+            if key in self.new_seen:
+                self.split.add(key)
+            else:
+                self.new_seen.add(key)
+                self.counts.entities += 1
+                self.stage(entity, entity.digest, "added")
+            return
         if key in self.new_seen or (key in self.stored and self.stored[key] is None):
             # The file is not grouped for this key: merged in a second pass.
             self.split.add(key)
@@ -218,23 +208,6 @@ def field_changes(conn: Connection, spec: SnapshotSpec) -> dict[str, list[str]]:
     return out
 
 
-def check_limits(report: ParseReport, counts: Counts, stored_active: int, limits: Limits) -> None:
-    """Refuse a file with too many malformed lines, or one that would remove too much."""
-    if report.bad_lines and report.bad_lines > limits.max_bad_line_share * max(report.rows, 1):
-        shown = "; ".join(report.problems[:5])
-        raise ImportAborted(
-            f"{report.bad_lines} malformed line(s) of {report.rows} exceed the allowed share "
-            f"({limits.max_bad_line_share:.2%}); nothing was changed. First: {shown}",
-            fields={"bad_lines": report.bad_lines, "rows": report.rows},
-        )
-    if stored_active and counts.removed > limits.max_removed_share * stored_active:
-        raise ImportAborted(
-            f"the file would remove {counts.removed} of {stored_active} stored entries "
-            f"(more than {limits.max_removed_share:.0%}): truncated extract? nothing was changed",
-            fields={"removed": counts.removed, "stored": stored_active},
-        )
-
-
 def import_snapshot(
     engine: Engine,
     spec: SnapshotSpec,
@@ -338,9 +311,3 @@ def _apply(
         conn, spec, run_id=run_id, now=now, bulk_load=bulk_load, previous_seen=previous_seen
     )
     bulk.record_updates(conn, spec, changes, run_id=run_id, now=now)
-
-
-def check_early(report: ParseReport, limits: Limits) -> None:
-    """Stop reading a file that is clearly bad, rather than parse it to the end."""
-    if report.rows >= 10_000:
-        check_limits(report, Counts(), 0, limits)

@@ -63,7 +63,10 @@ def scenario(name: str, env: dict[str, str], day1: Path, day2: Path, truth: dict
         ("re-import, same file", day1),
         ("next-day file", day2),
     ):
+        before = os.getloadavg()[0]
         s = timed_import(path, env)
+        # Another job on the machine inflates wall time: the 1-minute load, before and after.
+        load = f"{before:.2f}→{os.getloadavg()[0]:.2f}"
         ok = ""
         if label == "next-day file":
             exact = all(s[k] == truth[k] for k in ("added", "updated", "removed", "unchanged"))
@@ -73,7 +76,7 @@ def scenario(name: str, env: dict[str, str], day1: Path, day2: Path, truth: dict
         lines.append(
             f"| {name} | {label} | {s['rows']:,} | {s['professionals']:,} | {s['added']:,} | "
             f"{s['updated']:,} | {s['removed']:,} | {s['unchanged']:,} | {s['seconds']} | "
-            f"{s['wall']} | {s['cpu']} | {s['rss_mb']} | {ok} |"
+            f"{s['wall']} | {s['cpu']} | {s['rss_mb']} | {ok} | {load} |"
         )
         print(lines[-1], flush=True)
     return lines
@@ -93,8 +96,8 @@ def main() -> None:
     load = os.getloadavg()
     out = [
         "| database | step | rows | professionals | added | updated | removed | unchanged "
-        "| import s | wall s | CPU s | peak RSS MB | diff |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| import s | wall s | CPU s | peak RSS MB | diff | load 1 min |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     print("\n".join(out), flush=True)
     if not args.skip_sqlite:

@@ -24,8 +24,10 @@ def luhn_ok(number: str) -> bool:
     """The Luhn check over a string of digits (False when it holds anything else)."""
     if not (number.isascii() and number.isdigit()):
         return False
-    # translate + map(int) run in C: this runs once per professional of a two-million-row file.
-    return sum(map(int, number[-1::-2] + number[-2::-2].translate(_DOUBLE))) % 10 == 0
+    # translate and the sum of the ASCII codes run in C (once per professional of a national
+    # file): each digit's code is its value plus 48.
+    digits = (number[-1::-2] + number[-2::-2].translate(_DOUBLE)).encode()
+    return (sum(digits) - 48 * len(digits)) % 10 == 0
 
 
 @lru_cache(maxsize=200_000)

@@ -157,12 +157,16 @@ def _expander(positions: list[int], width: int) -> Callable[[list[str]], Entity]
     person_of = itemgetter(*positions[:n_person])
     activity_of = itemgetter(*positions[n_person:])
 
+    # Only the older files lack columns: the others need no padding cell.
+    pad = width in positions
+
     def expand(lines: list[str]) -> Entity:
         children: list[Row] = []
         person: Row = ()
         for line in lines:
             cells = line.split(SEP)
-            cells.append("")
+            if pad:
+                cells.append("")
             if not person:
                 person = person_of(cells)
             children.append(activity_of(cells))
@@ -184,7 +188,6 @@ def parse_personne_activite(
     width, positions, first, start = _header(lines, columns, REQUIRED, name)
     expand = _expander(positions, width)
     key_at, name_at = positions[0], positions[5]
-    upto = max(key_at, name_at) + 1
     current: RawEntity | None = None
     current_key = None
     for number, block in _blocks(lines, first, start):
@@ -197,10 +200,11 @@ def parse_personne_activite(
                     _cut(reader, number, line.split(SEP), width)
                     report.bad(number, f"{separators + 1} fields where the header has {width}")
                 continue
-            parts = line.split(SEP, upto)
-            key = parts[key_at]
+            # Split only up to the key (a new object per cell costs): the name is checked
+            # once per professional, on its first line.
+            key = line.split(SEP, key_at + 1)[key_at]
             if key != current_key:
-                if not key or not parts[name_at]:
+                if not key or not line.split(SEP, name_at + 1)[name_at]:
                     report.bad(number, "empty 'Identification nationale PP' or 'Nom d'exercice'")
                     continue
                 if current is not None:

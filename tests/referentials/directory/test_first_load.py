@@ -1,0 +1,61 @@
+"""The first load into an empty directory: rows written directly, history kept run-level."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from referentials.directory import service as directory_service
+from referentials.directory.bulk_load import ROWS_PER_STATEMENT
+from referentials.directory.models import WHOLE_SET, Activity, DirectoryChange
+from referentials.directory.parsers.common import ParseReport
+from referentials.directory.parsers.rpps import ACTIVITY_FIELDS, parse_personne_activite
+from tests.referentials.directory.conftest import (
+    RPPS,
+    Importer,
+    many_professionals,
+    rpps_lines,
+    write_rpps,
+)
+from tests.referentials.directory.test_rpps_import import next_day
+
+
+def test_first_load_records_the_whole_set_once_and_later_runs_per_entity(
+    run_import: Importer, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    first = run_import("rpps", RPPS)["run_id"]
+    with session_factory() as session:
+        rows = session.scalars(select(DirectoryChange)).all()
+        assert [(c.entity_key, c.change, c.run_id) for c in rows] == [(WHOLE_SET, "added", first)]
+        loaded = directory_service.get_professional(session, "819990000028")
+        assert [(h.change, h.run_id) for h in loaded.history] == [("added", first)]
+    second = run_import("rpps", write_rpps(tmp_path, next_day(rpps_lines())))["run_id"]
+    with session_factory() as session:
+        # Added by the diff: its own row only, not the first load's.
+        new = directory_service.get_professional(session, "819990000101")
+        assert [(h.change, h.run_id) for h in new.history] == [("added", second)]
+        changed = directory_service.get_professional(session, "819990000010")
+        assert [(h.change, h.run_id, h.fields) for h in changed.history] == [
+            ("added", first, []),
+            ("updated", second, ["activities"]),
+        ]
+
+
+def test_first_load_stores_every_activity_cell(
+    run_import: Importer, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    # Not a multiple of the rows per statement: full statements and a shorter last one.
+    path = many_professionals(tmp_path, 3 * ROWS_PER_STATEMENT + 5)
+    with path.open("rb") as stream:
+        expected = sorted(
+            (entity.key, *(cell or None for cell in child))
+            for entity in parse_personne_activite(stream, name=path.name, report=ParseReport())
+            for child in entity.materialise().children
+        )
+    assert run_import("rpps", path)["added"] == 3 * ROWS_PER_STATEMENT + 5
+    columns = [getattr(Activity, name) for name in ("idnps", *ACTIVITY_FIELDS)]
+    with session_factory() as session:
+        stored = sorted(tuple(row) for row in session.execute(select(*columns)))
+    assert stored == expected
