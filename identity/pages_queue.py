@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from identity import charts, queue, repository, service
 from identity import queue_presenter as qp
 from identity.duplicates_router import decide
+from identity.history import ENTITY
 from identity.pages_common import (
     BAND,
     DONE,
@@ -26,6 +27,7 @@ from identity.pages_common import (
     query,
 )
 from identity.schemas import DecisionRequest, PairDetail
+from referentials.core import audit
 from referentials.core.auth import DbSession
 from referentials.core.errors import AppError
 from referentials.core.web import User, check_csrf, render
@@ -151,6 +153,13 @@ def _pair_page(
     principal = principal_for(user)
     pair = queue.get(session, pair_id)
     left, right = service.get(session, pair.left_id), service.get(session, pair.right_id)
+    audit.record_access(
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_ids=[left.id, right.id],
+        purpose="identitovigilance",
+    )
     detail = qp.to_detail(pair, left, right, queue.comments(session, pair_id), principal)
     differing = {d.field for d in detail.differences}
     if detail.left.ins != detail.right.ins:

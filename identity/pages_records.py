@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from identity import charts, indicators, insi, merges, presenter, service
 from identity import queue_presenter as qp
+from identity.history import ENTITY
 from identity.pages_common import (
     BAND,
     DONE,
@@ -17,6 +18,7 @@ from identity.pages_common import (
     helpers,
     principal_for,
 )
+from referentials.core import audit
 from referentials.core.auth import DbSession
 from referentials.core.errors import AppError
 from referentials.core.web import User, check_csrf, render
@@ -32,6 +34,14 @@ def identity_page(
     """One identity: traits, status, INS, local ids, its audit trail and its INSi calls."""
     principal = principal_for(user)
     identity = service.get(session, identity_id)
+    # Officers' reads are recorded like API reads (the purpose: identity vigilance).
+    audit.record_access(
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_ids=[identity_id],
+        purpose="identitovigilance",
+    )
     trail = [presenter.to_history(e, principal) for e in service.history(session, identity_id)]
     context = {
         **helpers(),

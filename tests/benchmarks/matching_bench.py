@@ -29,7 +29,10 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 def load_truth(path: Path) -> dict[str, str]:
     """source_id -> truth (person id)."""
     with path.open(newline="", encoding="utf-8") as handle:
-        return {row["source_id"]: row["truth"] for row in csv.DictReader(handle)}
+        reader = csv.reader(handle)
+        header = next(reader)
+        ident, truth = header.index("source_id"), header.index("truth")
+        return {row[ident]: row[truth] for row in reader}
 
 
 def true_pair_count(truth: dict[str, str]) -> int:
@@ -41,7 +44,7 @@ def metrics(pairs: list[tuple[str, str, str]], truth: dict[str, str]) -> dict[st
     total_true = true_pair_count(truth)
     out: dict[str, float] = {"true_pairs": total_true}
     for label, bands in (("match", {"match"}), ("match+review", {"match", "review"})):
-        chosen = {tuple(sorted((a, b))) for a, b, band in pairs if band in bands}
+        chosen = {(a, b) if a < b else (b, a) for a, b, band in pairs if band in bands}
         correct = sum(truth[a] == truth[b] for a, b in chosen)
         precision = correct / len(chosen) if chosen else 1.0
         recall = correct / total_true if total_true else 1.0
@@ -65,7 +68,9 @@ def run_socle(input_path: Path, workers: int, model: str | None) -> dict[str, fl
     summary = run_dedupe(input_path, out, model_path=model, workers=workers)
     seconds = time.perf_counter() - start
     with out.open(newline="", encoding="utf-8") as handle:
-        pairs = [(r["left_id"], r["right_id"], r["decision"]) for r in csv.DictReader(handle)]
+        reader = csv.reader(handle)
+        next(reader)
+        pairs = [(left, right, decision) for left, right, _, decision, _ in reader]
     result = metrics(pairs, load_truth(input_path))
     result.update(
         records=summary.records,

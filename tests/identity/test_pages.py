@@ -243,3 +243,14 @@ def test_indicators_page_draws_its_charts(
     page.screenshot(path="/tmp/socle-indicators.png", full_page=True)
     page.goto(f"{live_app.url}/ui/duplicates?status=all")
     page.screenshot(path="/tmp/socle-queue.png", full_page=True)
+
+
+def test_officers_reads_are_recorded_like_api_reads(api: Api, officer: httpx.Client) -> None:
+    pair = _pair(api)
+    assert officer.get(f"/ui/identities/{pair['left_id']}").status_code == 200
+    assert officer.get(f"/ui/duplicates/{pair['id']}").status_code == 200
+    trail = api.get("/api/v1/audit", key="admin", params={"actor": "user:alice"}).json()
+    seen = [(e["entity_id"], e["action"], e["purpose"]) for e in trail["items"]]
+    left, right = str(pair["left_id"]), str(pair["right_id"])
+    assert seen.count((left, "read", "identitovigilance")) == 2
+    assert (right, "read", "identitovigilance") in seen
