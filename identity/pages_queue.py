@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from identity.pages_common import (
 )
 from identity.schemas import DecisionRequest, PairDetail
 from referentials.core import audit
-from referentials.core.auth import DbSession
+from referentials.core.auth import DbSession, Principal
 from referentials.core.errors import AppError
 from referentials.core.web import User, check_csrf, render
 
@@ -250,6 +251,22 @@ def decide_page(
     return RedirectResponse(target, status_code=303)
 
 
+def _pair_action(
+    request: Request,
+    session: Session,
+    user: User,
+    pair_id: int,
+    action: Callable[[Principal], object],
+    anchor: str = "",
+) -> Response:
+    """Run a queue action for the officer; a rule's refusal is shown on the pair page."""
+    try:
+        action(principal_for(user))
+    except AppError as exc:
+        return _refused(request, session, user, pair_id, exc)
+    return RedirectResponse(f"/ui/duplicates/{pair_id}{anchor}", status_code=303)
+
+
 @router.post("/duplicates/{pair_id}/claim", response_class=HTMLResponse)
 def claim_page(
     pair_id: int,
@@ -261,11 +278,9 @@ def claim_page(
 ) -> Response:
     """Reserve the pair for 30 minutes."""
     check_csrf(request, csrf)
-    try:
-        queue.claim(session, principal_for(user), pair_id)
-    except AppError as exc:
-        return _refused(request, session, user, pair_id, exc)
-    return RedirectResponse(f"/ui/duplicates/{pair_id}", status_code=303)
+    return _pair_action(
+        request, session, user, pair_id, lambda who: queue.claim(session, who, pair_id)
+    )
 
 
 @router.post("/duplicates/{pair_id}/release", response_class=HTMLResponse)
@@ -279,11 +294,9 @@ def release_page(
 ) -> Response:
     """Give the pair back to the queue."""
     check_csrf(request, csrf)
-    try:
-        queue.release(session, principal_for(user), pair_id)
-    except AppError as exc:
-        return _refused(request, session, user, pair_id, exc)
-    return RedirectResponse(f"/ui/duplicates/{pair_id}", status_code=303)
+    return _pair_action(
+        request, session, user, pair_id, lambda who: queue.release(session, who, pair_id)
+    )
 
 
 @router.post("/duplicates/{pair_id}/comments", response_class=HTMLResponse)
@@ -302,8 +315,11 @@ def comment_page(
     if not text or len(text) > 2000:
         message = "Le commentaire doit contenir entre 1 et 2000 caractères."
         return _pair_page(request, session, user, pair_id, error=message, status_code=422)
-    try:
-        queue.comment(session, principal_for(user), pair_id, text)
-    except AppError as exc:
-        return _refused(request, session, user, pair_id, exc)
-    return RedirectResponse(f"/ui/duplicates/{pair_id}#commentaires", status_code=303)
+    return _pair_action(
+        request,
+        session,
+        user,
+        pair_id,
+        lambda who: queue.comment(session, who, pair_id, text),
+        anchor="#commentaires",
+    )
