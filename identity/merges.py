@@ -114,7 +114,22 @@ def merge(
     session.expire(loser, ["sources"])
     _supersede_open_pairs(session, loser.id, record.id)
     matcher.refresh_keys(session, loser)
-    _audit_merge(session, principal, record, loser_before, survivor_before, survivor, loser)
+    _audit_change(
+        session,
+        principal,
+        loser,
+        loser_before,
+        "merged_into",
+        f"merge {record.id}: {record.reason}",
+    )
+    _audit_change(
+        session,
+        principal,
+        survivor,
+        survivor_before,
+        "merge_survivor",
+        f"merge {record.id}: absorbed identity {loser.id}",
+    )
     local_ids = [{"finess": s.finess, "local_id": s.local_id} for s in moved]
     emit(
         session,
@@ -128,34 +143,23 @@ def merge(
     return record
 
 
-def _audit_merge(
+def _audit_change(
     session: Session,
     principal: Principal,
-    record: Merge,
-    loser_before: dict[str, Any],
-    survivor_before: dict[str, Any],
-    survivor: Identity,
-    loser: Identity,
+    identity: Identity,
+    before: dict[str, Any],
+    action: str,
+    reason: str,
 ) -> None:
     audit.record(
         session,
         principal,
         entity_type=ENTITY,
-        entity_id=loser.id,
-        action="merged_into",
-        before=loser_before,
-        after=snapshot(loser),
-        reason=f"merge {record.id}: {record.reason}",
-    )
-    audit.record(
-        session,
-        principal,
-        entity_type=ENTITY,
-        entity_id=survivor.id,
-        action="merge_survivor",
-        before=survivor_before,
-        after=snapshot(survivor),
-        reason=f"merge {record.id}: absorbed identity {loser.id}",
+        entity_id=identity.id,
+        action=action,
+        before=before,
+        after=snapshot(identity),
+        reason=reason,
     )
 
 
@@ -226,25 +230,16 @@ def undo(session: Session, principal: Principal, merge_id: int, *, reason: str |
     session.expire(loser, ["sources"])
     _reopen_pairs(session, record)
     matcher.refresh_keys(session, loser)
-    audit.record(
-        session,
-        principal,
-        entity_type=ENTITY,
-        entity_id=loser.id,
-        action="unmerged",
-        before=loser_before,
-        after=snapshot(loser),
-        reason=f"undo of merge {merge_id}: {reason}",
+    _audit_change(
+        session, principal, loser, loser_before, "unmerged", f"undo of merge {merge_id}: {reason}"
     )
-    audit.record(
+    _audit_change(
         session,
         principal,
-        entity_type=ENTITY,
-        entity_id=survivor.id,
-        action="unmerge_survivor",
-        before=survivor_before,
-        after=snapshot(survivor),
-        reason=f"undo of merge {merge_id}",
+        survivor,
+        survivor_before,
+        "unmerge_survivor",
+        f"undo of merge {merge_id}",
     )
     emit(
         session,
