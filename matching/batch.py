@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
-from matching.blocking import BlockingReport, CandidatePairs, candidate_pairs
-from matching.compare import compare
+from matching.blockpairs import BlockingReport, CandidatePairs, prepared_candidate_pairs
+from matching.compare import Levels, compare
 from matching.config import MatchConfig
+from matching.features import fork_available, in_background
 from matching.model import MatchModel, default_model, sample_u
 from matching.prepared import IntArray, Prepared, prepare
 from matching.records import IdentityRecord
@@ -20,6 +23,7 @@ from matching.scoring import (
     ScoredPair,
     build_pair,
     decide,
+    record_frequencies,
     rule_flags,
     weigh,
     year_gap,
@@ -38,6 +42,42 @@ class BatchResult:
     report: BlockingReport = field(default_factory=BlockingReport)
 
 
+@dataclass(slots=True)
+class ScoredArrays:
+    """Kept pairs (review band or above) as columns; ScoredPair objects are built on demand."""
+
+    left: IntArray
+    right: IntArray
+    scores: FloatArray
+    bands: Levels
+    levels: Levels
+    weights: FloatArray
+    flags: IntArray
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+    def to_pairs(self, ids: list[str]) -> list[ScoredPair]:
+        """ScoredPair objects (with their per-field contributions) of every kept pair."""
+        return [
+            build_pair(
+                ids[int(self.left[i])],
+                ids[int(self.right[i])],
+                self.levels[i],
+                self.weights[i],
+                float(self.scores[i]),
+                int(self.bands[i]),
+                int(self.flags[i]),
+            )
+            for i in range(len(self.left))
+        ]
+
+
+def _concat(parts: list[ScoredArrays]) -> ScoredArrays:
+    names = ("left", "right", "scores", "bands", "levels", "weights", "flags")
+    return ScoredArrays(*(np.concatenate([getattr(p, n) for p in parts]) for n in names))
+
+
 def _score_chunk(
     prep: Prepared,
     left: IntArray,
@@ -46,25 +86,82 @@ def _score_chunk(
     config: MatchConfig,
     tf: dict[str, FloatArray],
     threads: int,
-) -> list[ScoredPair]:
+) -> ScoredArrays:
     levels = compare(prep, left, right, workers=threads)
     tf_pairs = {k: (v[left], v[right]) for k, v in tf.items()}
     scores, weights = weigh(levels, model, config, tf_pairs)
     flags = rule_flags(levels, year_gap(prep, left, right))
     bands = decide(scores, flags, config)
     kept = np.flatnonzero(bands >= REVIEW)
-    return [
-        build_pair(
-            prep.ids[left[i]],
-            prep.ids[right[i]],
-            levels[i],
-            weights[i],
-            float(scores[i]),
-            int(bands[i]),
-            int(flags[i]),
-        )
-        for i in kept
-    ]
+    return ScoredArrays(
+        left[kept], right[kept], scores[kept], bands[kept], levels[kept], weights[kept], flags[kept]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    """Everything a chunk of pairs needs to be scored."""
+
+    prep: Prepared
+    pairs: CandidatePairs
+    model: MatchModel
+    config: MatchConfig
+    tf: dict[str, FloatArray]
+
+    def run(self, bound: tuple[int, int]) -> ScoredArrays:
+        lo, hi = bound
+        left, right = self.pairs.left[lo:hi], self.pairs.right[lo:hi]
+        return _score_chunk(self.prep, left, right, self.model, self.config, self.tf, 1)
+
+
+# The task forked workers inherit: the prepared columns and the candidate pairs are shared
+# copy-on-write instead of being pickled to every worker. Set just before the fork.
+_FORKED: list[_Task] = []
+
+
+def _run_forked(bound: tuple[int, int]) -> ScoredArrays:
+    return _FORKED[0].run(bound)
+
+
+def _results(task: _Task, bounds: list[tuple[int, int]], workers: int) -> Iterator[ScoredArrays]:
+    """Scored chunks in input order; in forked processes when workers > 1.
+
+    Threads did not scale: between the numpy calls, the per-chunk Python holds the GIL.
+    """
+    if workers <= 1 or len(bounds) < 2 or not fork_available():
+        yield from map(task.run, bounds)
+        return
+    _FORKED[:] = [task]
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            yield from pool.map(_run_forked, bounds)
+    finally:
+        _FORKED.clear()
+
+
+def score_arrays(
+    prep: Prepared,
+    pairs: CandidatePairs,
+    model: MatchModel,
+    config: MatchConfig,
+    progress: Progress | None = None,
+    workers: int = 1,
+) -> ScoredArrays:
+    """Score candidate pairs chunk by chunk; workers > 1 scores chunks in forked processes."""
+    tf = record_frequencies(prep, model, from_data=prep.size >= MIN_RECORDS_FOR_DATA_TF)
+    total = len(pairs)
+    step = max(config.chunk_size, 1)
+    bounds = [(i, min(i + step, total)) for i in range(0, total, step)] or [(0, 0)]
+    out: list[ScoredArrays] = []
+    if progress:
+        progress(0, total)
+    task = _Task(prep, pairs, model, config, tf)
+    for (_, hi), chunk in zip(bounds, _results(task, bounds, workers), strict=True):
+        out.append(chunk)
+        if progress and hi:
+            progress(hi, total)
+    return _concat(out)
 
 
 def score_candidates(
@@ -75,40 +172,35 @@ def score_candidates(
     progress: Progress | None = None,
     workers: int = 1,
 ) -> list[ScoredPair]:
-    """Score candidate pairs chunk by chunk; workers > 1 scores chunks concurrently.
-
-    The heavy parts (numpy, rapidfuzz) release the GIL, so threads scale without copying the
-    prepared columns into other processes.
-    """
-    from matching.scoring import record_frequencies
-
-    tf = record_frequencies(prep, model, from_data=prep.size >= MIN_RECORDS_FOR_DATA_TF)
-    total = len(pairs)
-    step = max(config.chunk_size, 1)
-    bounds = [(i, min(i + step, total)) for i in range(0, total, step)]
-    out: list[ScoredPair] = []
-    done = 0
-    if progress:
-        progress(0, total)
-
-    def run(bound: tuple[int, int]) -> list[ScoredPair]:
-        lo, hi = bound
-        return _score_chunk(prep, pairs.left[lo:hi], pairs.right[lo:hi], model, config, tf, 1)
-
-    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-        # map() keeps results in input order and holds at most the running chunks in memory.
-        for (lo, hi), chunk_pairs in zip(bounds, pool.map(run, bounds), strict=True):
-            out.extend(chunk_pairs)
-            done += hi - lo
-            if progress:
-                progress(done, total)
-    return out
+    """score_arrays() as ScoredPair objects."""
+    return score_arrays(prep, pairs, model, config, progress, workers).to_pairs(prep.ids)
 
 
 def with_data_u(model: MatchModel, prep: Prepared, pairs: int) -> MatchModel:
     """The model with u taken from random pairs of this input (m, prior and TF unchanged)."""
     u = sample_u(prep, min(pairs, prep.size * (prep.size - 1) // 2))
     return MatchModel(m=model.m, u=u, prior=model.prior, tf=model.tf, description=model.description)
+
+
+def dedupe_prepared(
+    prep: Prepared,
+    model: MatchModel | None = None,
+    config: MatchConfig | None = None,
+    progress: Progress | None = None,
+    workers: int = 1,
+) -> tuple[ScoredArrays, BlockingReport]:
+    """Block, compare and score an already prepared batch; kept pairs as columns."""
+    cfg = config or MatchConfig()
+    mdl = model or default_model()
+    if prep.size < cfg.estimate_u_min_records:
+        pairs, report = prepared_candidate_pairs(prep, cfg)
+        return score_arrays(prep, pairs, mdl, cfg, progress, workers), report
+    # u sampling (compare random pairs) runs in a forked process while this one blocks.
+    job = partial(with_data_u, mdl, prep, cfg.u_sample_pairs)
+    with in_background(job, prep.size, workers > 1) as data_model:
+        pairs, report = prepared_candidate_pairs(prep, cfg)
+        mdl = data_model()
+    return score_arrays(prep, pairs, mdl, cfg, progress, workers), report
 
 
 def dedupe_with_report(
@@ -119,14 +211,9 @@ def dedupe_with_report(
     workers: int = 1,
 ) -> BatchResult:
     """dedupe() plus the blocking report (candidate pairs per pass)."""
-    cfg = config or MatchConfig()
-    mdl = model or default_model()
     prep = prepare(records)
-    if prep.size >= cfg.estimate_u_min_records:
-        mdl = with_data_u(mdl, prep, cfg.u_sample_pairs)
-    pairs, report = candidate_pairs(records, cfg)
-    scored = score_candidates(prep, pairs, mdl, cfg, progress, workers)
-    return BatchResult(pairs=scored, report=report)
+    arrays, report = dedupe_prepared(prep, model, config, progress, workers)
+    return BatchResult(pairs=arrays.to_pairs(prep.ids), report=report)
 
 
 def dedupe(

@@ -27,28 +27,47 @@ FIRST_JW_HIGH = 0.92
 FIRST_JW_TYPO = 0.85
 
 
+# Interned id of each string column: equal ids are equal strings, so a fuzzy score is computed
+# once per distinct pair of values (names, and above all cities, repeat across pairs).
+STRING_IDS = {
+    "bn_core": "bn_core_id",
+    "first": "first_id",
+    "address": "address_id",
+    "city": "city_id",
+}
+
+
 class _Pairs:
     """Column access for the left and right sides of a chunk of pairs."""
 
     def __init__(self, prep: Prepared, left: IntArray, right: IntArray, workers: int) -> None:
         self.prep, self.left, self.right, self.workers = prep, left, right, workers
+        self._codes: dict[str, tuple[IntArray, IntArray]] = {}
 
     def code(self, name: str) -> tuple[IntArray, IntArray]:
-        column = self.prep.codes[name]
-        return column[self.left], column[self.right]
+        found = self._codes.get(name)
+        if found is None:
+            column = self.prep.codes[name]
+            found = self._codes[name] = (column[self.left], column[self.right])
+        return found
 
     def fuzzy(self, name: str, rows: Mask, scorer: Any) -> npt.NDArray[np.float64]:
         """Scorer values on the selected rows only (fuzzy scoring is the costly part)."""
         out = np.zeros(len(self.left), dtype=np.float64)
         if rows.any():
+            left, right = self.left[rows], self.right[rows]
+            ids = self.prep.codes[STRING_IDS[name]]
+            key = ids[left] * (int(ids.max(initial=0)) + 1) + ids[right]
+            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
             column = self.prep.strings[name]
-            out[rows] = cpdist(
-                column[self.left[rows]],
-                column[self.right[rows]],
+            scores = cpdist(
+                column[left[first]],
+                column[right[first]],
                 scorer=scorer,
                 workers=self.workers,
                 dtype=np.float64,
             )
+            out[rows] = scores[inverse.reshape(-1)]
         return out
 
 

@@ -1,35 +1,39 @@
 """Columnar, pre-normalised view of a list of records, built once and shared by every comparison.
 
 Strings are interned to integers so that most agreement tests are numpy equality checks; only the
-fuzzy levels look at the strings themselves.
+fuzzy levels look at the strings themselves. Each distinct value of a column is normalised once
+(features.py) and its codes are spread to the records by indexing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from matching.nir import is_valid_ins, matricule13
-from matching.normalize import (
-    digits,
-    given_name_forms,
-    glue,
-    name_parts,
-    normalize_free_text,
-    split_given_names,
-    surname_core,
+from matching.features import (
+    Factor,
+    distinct_codes,
+    factorise,
+    gc_paused,
+    given_features,
+    given_table,
+    string_rank,
+    surname_features,
+    surname_table,
 )
-from matching.phonetics import fonem, phonex
+from matching.nir import is_valid_ins, matricule13
+from matching.normalize import digits, glue, normalize_free_text
 from matching.records import IdentityRecord
 
 IntArray = npt.NDArray[np.int64]
 ObjArray = npt.NDArray[np.object_]
 GIVEN_WIDTH = 4  # given-name forms kept per record; later ones add little evidence
 HISTORY_WIDTH = 2
+__all__ = ["given_features", "surname_features"]  # re-exported for the single-record callers
 
 
 class Interner:
@@ -45,29 +49,13 @@ class Interner:
             self._ids[value] = found
         return found
 
+    def many(self, values: Iterable[str]) -> IntArray:
+        """Ids of many values at once (no method call per value)."""
+        return distinct_codes(list(values), self._ids)
+
     def get(self, value: str) -> int:
         """Id of an already interned value, -1 when never seen (so it equals nothing)."""
         return self._ids.get(value, -1)
-
-
-@lru_cache(maxsize=262_144)
-def surname_features(value: str) -> tuple[str, str, tuple[str, ...], str, str]:
-    """(glued, core, parts, FONEM of core, Phonex of core) of a surname."""
-    glued = glue(value)
-    core = surname_core(value) or glued
-    parts = name_parts(value)
-    return glued, core, parts if len(parts) > 1 else (), fonem(core), phonex(core)
-
-
-@lru_cache(maxsize=262_144)
-def given_features(names: tuple[str, ...]) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
-    """(first given name glued, its Phonex, whole forms, parts) of a given-name list."""
-    normalised = split_given_names(names)
-    if not normalised:
-        return "", "", (), ()
-    wholes, parts = given_name_forms(normalised)
-    first = glue(normalised[0])
-    return first, phonex(first), tuple(sorted(wholes)), tuple(sorted(parts))
 
 
 def split_date(value: str) -> tuple[int, int, int]:
@@ -88,6 +76,47 @@ def place_department(code: str) -> str:
 
 
 @dataclass(slots=True)
+class RecordColumns:
+    """The traits of n records, one factorised column per trait (what the CSV reader builds)."""
+
+    ids: list[str]
+    birth_name: Factor[str]
+    first_names: Factor[tuple[str, ...]]
+    used_name: Factor[str]
+    used_first_name: Factor[str]
+    sex: Factor[str]
+    birth_date: Factor[str]
+    birth_place_code: Factor[str]
+    ins: Factor[str]
+    address: Factor[str]
+    postcode: Factor[str]
+    city: Factor[str]
+    phone: Factor[str]
+    ins_history: list[tuple[str, ...]] = field(default_factory=list)  # empty: no history
+
+    @classmethod
+    def from_records(cls, records: Sequence[IdentityRecord]) -> RecordColumns:
+        """Columns of a list of records."""
+        history = [r.ins_history for r in records]
+        return cls(
+            ids=[r.id for r in records],
+            birth_name=factorise([r.birth_name for r in records]),
+            first_names=factorise([r.first_names for r in records]),
+            used_name=factorise([r.used_name for r in records]),
+            used_first_name=factorise([r.used_first_name for r in records]),
+            sex=factorise([r.sex for r in records]),
+            birth_date=factorise([r.birth_date for r in records]),
+            birth_place_code=factorise([r.birth_place_code for r in records]),
+            ins=factorise([r.ins for r in records]),
+            address=factorise([r.address for r in records]),
+            postcode=factorise([r.postcode for r in records]),
+            city=factorise([r.city for r in records]),
+            phone=factorise([r.phone for r in records]),
+            ins_history=history if any(history) else [],
+        )
+
+
+@dataclass(slots=True)
 class Prepared:
     """Feature columns of n records (row i is records[i])."""
 
@@ -102,118 +131,169 @@ class Prepared:
         return len(self.ids)
 
 
-def _pad(values: Sequence[int], width: int) -> list[int]:
-    return (list(values) + [-1] * width)[:width]
+def _slot(tuples: Sequence[tuple[str, ...]], i: int, intern: Interner) -> IntArray:
+    """Interned i-th item of each tuple, -1 where the tuple is shorter (equals nothing)."""
+    ids = intern.many(t[i] if len(t) > i else "" for t in tuples)
+    return np.where(np.array([len(t) > i for t in tuples], dtype=bool), ids, -1)
 
 
-def _name_codes(rec: IdentityRecord, intern: Interner) -> list[int]:
-    glued, core, parts, bn_fon, bn_phx = surname_features(rec.birth_name)
-    used_glued, used_core, *_ = surname_features(rec.used_name)
-    first, first_phx, wholes, gparts = given_features(rec.first_names)
-    return [
-        *map(intern, (glued, core, bn_fon, bn_phx, used_glued, used_core)),
-        *_pad([intern(p) for p in parts], 2),
-        *map(intern, (first, first_phx, glue(rec.used_first_name))),
-        *_pad([intern(w) for w in wholes], GIVEN_WIDTH),
-        *_pad([intern(p) for p in gparts], GIVEN_WIDTH),
-    ]
+def _initial(values: Sequence[str]) -> IntArray:
+    return np.array([ord(v[0]) if v else 0 for v in values], dtype=np.int64)
 
 
-def _row(rec: IdentityRecord, intern: Interner) -> tuple[list[str], list[int]]:
-    year, month, day = split_date(rec.birth_date)
-    place = rec.birth_place_code.strip().upper()
+def _prefix(values: Sequence[str], intern: Interner) -> IntArray:
+    return intern.many(v[:3] if len(v) >= 3 else "" for v in values)
+
+
+def _surname_columns(
+    rows: list[tuple[str, str, tuple[str, ...], str, str]],
+    birth: IntArray,
+    used: IntArray,
+    intern: Interner,
+) -> tuple[dict[str, IntArray], ObjArray]:
+    glued, cores, parts, fonems, phonexes = (list(column) for column in zip(*rows, strict=True))
+    table = {
+        "bn": intern.many(glued),
+        "bn_core_id": intern.many(cores),
+        "bn_fonem": intern.many(fonems),
+        "bn_phonex": intern.many(phonexes),
+        "bn_part0": _slot(parts, 0, intern),
+        "bn_part1": _slot(parts, 1, intern),
+        "bn_initial": _initial(fonems),
+        "bn_prefix": _prefix(glued, intern),
+        # String order of the FONEM codes: the sorted window of an over-common block follows it.
+        "bn_fonem_rank": string_rank(fonems),
+    }
+    out = {name: column[birth] for name, column in table.items()}
+    out.update(used=table["bn"][used], used_core=table["bn_core_id"][used])
+    out["used_fonem"] = table["bn_fonem"][used]
+    return out, np.array(cores, dtype=object)[birth]
+
+
+def _given_columns(
+    factor: Factor[tuple[str, ...]], intern: Interner
+) -> tuple[dict[str, IntArray], ObjArray]:
+    rows = given_table(factor.values) or [(("", "", (), ()), "")]
+    firsts = [features[0] for features, _ in rows]
+    wholes = [features[2] for features, _ in rows]
+    parts = [features[3] for features, _ in rows]
+    table = {
+        "first_id": intern.many(firsts),
+        "first_phonex": intern.many(features[1] for features, _ in rows),
+        **{f"whole{i}": _slot(wholes, i, intern) for i in range(GIVEN_WIDTH)},
+        **{f"gpart{i}": _slot(parts, i, intern) for i in range(GIVEN_WIDTH)},
+        "first_fonem": intern.many(code for _, code in rows),
+        "first_initial": _initial(firsts),
+        "first_prefix": _prefix(firsts, intern),
+    }
+    codes = factor.codes
+    return {k: v[codes] for k, v in table.items()}, np.array(firsts, dtype=object)[codes]
+
+
+def _spread(
+    factor: Factor[str], encode: Callable[[str], Sequence[int]], names: Sequence[str]
+) -> dict[str, IntArray]:
+    """encode() each distinct value once; one int column per name, indexed by record."""
+    width = len(names)
+    table = np.array([encode(v) for v in factor.values], dtype=np.int64).reshape(-1, width)
+    if not len(table):
+        table = np.zeros((1, width), dtype=np.int64)
+    return {name: table[factor.codes, j] for j, name in enumerate(names)}
+
+
+def _place_codes(raw: str, intern: Interner) -> tuple[int, int, int]:
+    place = raw.strip().upper()
     place = "" if place == "99999" else place
-    ins = matricule13(rec.ins)
-    history = [intern(m) for m in (matricule13(h) for h in rec.ins_history) if m]
-    postcode = digits(rec.postcode)
-    address, city = normalize_free_text(rec.address), normalize_free_text(rec.city)
-    codes = [
-        *_name_codes(rec, intern),
-        {"M": 1, "F": 2}.get(rec.sex.strip().upper()[:1], 0),
-        year,
-        month,
-        day,
-        intern(place),
-        intern(place_department(place)),
-        int(place.startswith("99")),
-        intern(ins),
-        1 if ins and is_valid_ins(rec.ins) else 0,
-        *_pad(history, HISTORY_WIDTH),
-        intern(address),
-        intern(postcode),
-        intern(postcode[:2]),
-        intern(city),
-        intern(digits(rec.phone)[-9:]),
-    ]
-    core, first = surname_features(rec.birth_name)[1], given_features(rec.first_names)[0]
-    return [core, first, address, city], codes
+    return intern(place), intern(place_department(place)), int(place.startswith("99"))
 
 
-STRING_COLUMNS = ("bn_core", "first", "address", "city")
-CODE_COLUMNS = (
-    "bn",
-    "bn_core_id",
-    "bn_fonem",
-    "bn_phonex",
-    "used",
-    "used_core",
-    "bn_part0",
-    "bn_part1",
-    "first_id",
-    "first_phonex",
-    "used_first",
-    *(f"whole{i}" for i in range(GIVEN_WIDTH)),
-    *(f"gpart{i}" for i in range(GIVEN_WIDTH)),
-    "sex",
-    "year",
-    "month",
-    "day",
-    "place",
-    "dept",
-    "abroad",
-    "ins",
-    "ins_valid",
-    *(f"hist{i}" for i in range(HISTORY_WIDTH)),
-    "address_id",
-    "postcode",
-    "pc_dept",
-    "city_id",
-    "phone",
-)
+def _ins_table(values: Sequence[str]) -> tuple[list[str], list[int]]:
+    """(13-character matricule, 1 if the whole INS is valid) of each distinct INS."""
+    matricules = [matricule13(v) for v in values]
+    valid = [1 if m and is_valid_ins(v) else 0 for m, v in zip(matricules, values, strict=True)]
+    # One row even without records, so that indexing by the (empty) codes works.
+    return matricules or [""], valid or [0]
 
 
-def _encode_chunk(
-    records: Sequence[IdentityRecord], intern: Interner
-) -> tuple[ObjArray, npt.NDArray[np.int64]]:
-    string_rows: list[list[str]] = []
-    code_rows: list[list[int]] = []
-    for rec in records:
-        strings, codes = _row(rec, intern)
-        string_rows.append(strings)
-        code_rows.append(codes)
-    n = len(records)
-    code_matrix = np.array(code_rows, dtype=np.int64).reshape(n, len(CODE_COLUMNS))
-    string_matrix = np.empty((n, len(STRING_COLUMNS)), dtype=object)
-    if n:
-        string_matrix[:, :] = string_rows
-    return string_matrix, code_matrix
+def _helper_tables(
+    names: Sequence[str], ins: Sequence[str]
+) -> tuple[list[tuple[str, str, tuple[str, ...], str, str]], tuple[list[str], list[int]]]:
+    return surname_table(names), _ins_table(ins)
 
 
-def prepare(
-    records: Sequence[IdentityRecord], interner: Interner | None = None, chunk: int = 50_000
+def _history(cols: RecordColumns, intern: Interner) -> dict[str, IntArray]:
+    table = np.full((len(cols.ids), HISTORY_WIDTH), -1, dtype=np.int64)
+    for row, values in enumerate(cols.ins_history):
+        if values:
+            found = [intern(m) for m in (matricule13(h) for h in values) if m]
+            table[row] = (found + [-1] * HISTORY_WIDTH)[:HISTORY_WIDTH]
+    return {f"hist{i}": table[:, i].copy() for i in range(HISTORY_WIDTH)}
+
+
+def _postcode_codes(raw: str, intern: Interner) -> tuple[int, int]:
+    postcode = digits(raw)
+    return intern(postcode), intern(postcode[:2])
+
+
+def _free_text(factor: Factor[str], intern: Interner) -> tuple[IntArray, ObjArray]:
+    texts = [normalize_free_text(v) for v in factor.values] or [""]
+    return intern.many(texts)[factor.codes], np.array(texts, dtype=object)[factor.codes]
+
+
+def _trait_columns(cols: RecordColumns, intern: Interner) -> dict[str, IntArray]:
+    sexes = {"M": 1, "F": 2}
+    out = {
+        **_spread(cols.sex, lambda v: (sexes.get(v.strip().upper()[:1], 0),), ("sex",)),
+        **_spread(cols.birth_date, split_date, ("year", "month", "day")),
+        **_spread(
+            cols.birth_place_code,
+            lambda v: _place_codes(v, intern),
+            ("place", "dept", "abroad"),
+        ),
+        **_spread(cols.used_first_name, lambda v: (intern(glue(v)),), ("used_first",)),
+        **_spread(cols.postcode, lambda v: _postcode_codes(v, intern), ("postcode", "pc_dept")),
+        **_spread(cols.phone, lambda v: (intern(digits(v)[-9:]),), ("phone",)),
+    }
+    if cols.ins_history:
+        out.update(_history(cols, intern))
+    else:
+        out.update({f"hist{i}": np.full(len(cols.ids), -1, np.int64) for i in range(HISTORY_WIDTH)})
+    return out
+
+
+def prepare_columns(
+    cols: RecordColumns, interner: Interner | None = None, helper: Executor | None = None
 ) -> Prepared:
-    """Normalise and encode every record once (in chunks, to bound the Python-object peak)."""
+    """Normalise and encode every distinct value once, then index the records' columns.
+
+    With a helper process (batch CLI only: the service never forks its threaded process), the
+    surname table and the INS checks are built there meanwhile.
+    """
     intern = interner or Interner()
-    parts = [_encode_chunk(records[i : i + chunk], intern) for i in range(0, len(records), chunk)]
-    if not parts:
-        parts = [_encode_chunk([], intern)]
-    string_matrix = np.concatenate([p[0] for p in parts])
-    code_matrix = np.concatenate([p[1] for p in parts])
-    return Prepared(
-        ids=[r.id for r in records],
-        strings={name: string_matrix[:, i].copy() for i, name in enumerate(STRING_COLUMNS)},
-        codes={
-            name: np.ascontiguousarray(code_matrix[:, i]) for i, name in enumerate(CODE_COLUMNS)
-        },
-        interner=intern,
-    )
+    index: dict[str, int] = {}
+    birth = distinct_codes(cols.birth_name.values, index)[cols.birth_name.codes]
+    used = distinct_codes(cols.used_name.values, index)[cols.used_name.codes]
+    names = list(index) or [""]
+    # The surname table (FONEM, Phonex) and the INS checks are the longest steps: a second
+    # process does them while this one does the given names and the other traits.
+    with gc_paused():
+        pending = helper.submit(_helper_tables, names, cols.ins.values) if helper else None
+        given, firsts = _given_columns(cols.first_names, intern)
+        codes = {**given, **_trait_columns(cols, intern)}
+        codes["address_id"], addresses = _free_text(cols.address, intern)
+        codes["city_id"], cities = _free_text(cols.city, intern)
+        helped = pending.result() if pending else _helper_tables(names, cols.ins.values)
+    rows, (matricules, valid) = helped
+    surnames, cores = _surname_columns(rows, birth, used, intern)
+    codes.update(surnames)
+    codes["ins"] = intern.many(matricules)[cols.ins.codes]
+    codes["ins_valid"] = np.array(valid, dtype=np.int64)[cols.ins.codes]
+    n = len(cols.ids)
+    codes = {k: np.ascontiguousarray(v, dtype=np.int64).reshape(n) for k, v in codes.items()}
+    strings = {"bn_core": cores, "first": firsts, "address": addresses, "city": cities}
+    return Prepared(ids=cols.ids, strings=strings, codes=codes, interner=intern)
+
+
+def prepare(records: Sequence[IdentityRecord], interner: Interner | None = None) -> Prepared:
+    """Normalise and encode every record once."""
+    return prepare_columns(RecordColumns.from_records(records), interner)

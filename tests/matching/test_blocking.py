@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from matching.blocking import PASSES, blocking_keys, candidate_pairs
 from matching.config import MatchConfig
 from matching.records import IdentityRecord
@@ -84,3 +86,33 @@ def test_over_common_keys_fall_back_to_a_sorted_window() -> None:
     assert len(pairs) < 40 * 3 * len(PASSES)
     assert len(pairs) < 780
     assert (pairs.left < pairs.right).all()
+
+
+def test_batch_pairs_are_the_blocks_of_the_stored_keys() -> None:
+    """The batch computes the passes on interned columns; they must group as the string keys."""
+    variants: list[dict[str, Any]] = [
+        {},
+        {"id": "B", "birth_name": "LEFEVRE", "ins": ""},
+        {"id": "C", "birth_name": "JEAN-PIERRE", "first_names": ("LEFEBVRE",), "ins": ""},
+        {"id": "D", "birth_name": "MARTIN", "used_name": "LEFEBVRE", "ins": ""},
+        {"id": "E", "birth_date": "1957-03-11", "ins": "", "postcode": ""},
+        {"id": "F", "first_names": ("PAUL",), "birth_place_code": "", "ins": ""},
+        {"id": "G", "birth_name": "", "first_names": ("JULES",), "ins": ""},
+        {"id": "H", "birth_name": "LEBLANC", "birth_date": "", "ins": "", "postcode": "75011"},
+        {"id": "I", "first_names": (), "birth_date": "1975-11-03", "ins": "175036311300158"},
+        {"id": "J", "birth_name": "LE", "first_names": ("JO",), "ins": "", "birth_place_code": ""},
+        {"id": "K", "birth_name": "JEAN", "first_names": ("LEFEBVRE",), "ins": ""},
+    ]
+    records = [person(**v) for v in variants]
+    expected: set[tuple[int, int]] = set()
+    by_key: dict[str, list[int]] = {}
+    for position, record in enumerate(records):
+        for _, key in blocking_keys(record):
+            members = by_key.setdefault(key, [])
+            if position not in members:
+                members.append(position)
+    for members in by_key.values():
+        expected |= {(a, b) for a in members for b in members if a < b}
+    config = MatchConfig(block_cap=100, loose_block_cap=100)
+    pairs, _ = candidate_pairs(records, config)
+    assert set(zip(pairs.left.tolist(), pairs.right.tolist(), strict=True)) == expected

@@ -86,3 +86,34 @@ def test_workers_and_small_chunks_give_the_same_pairs() -> None:
     assert sorted((p.left_id, p.right_id, p.band) for p in one.pairs) == sorted(
         (p.left_id, p.right_id, p.band) for p in two.pairs
     )
+
+
+def test_pairs_file_is_what_explain_and_csv_writer_give(tmp_path: Path) -> None:
+    from matching.nir import nir_key
+    from matching.scoring import explain
+
+    source = FIXTURES / "identities_small.csv"
+    with source.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    header, body = rows[0], rows[1:]
+    at = {name: i for i, name in enumerate(header)}
+    # Ids needing CSV quoting, and twins with two valid INS: two rules, so a comma to quote.
+    body[0][at["source_id"]] = 'S01,"quoted"'
+    for row, matricule in ((body[7], "1010544109001"), (body[8], "1010544109002")):
+        row[at["ins"]] = f"{matricule}{nir_key(matricule):02d}"
+    path = tmp_path / "in.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([header, *body])
+    out = tmp_path / "out.csv"
+    run_dedupe(path, out, workers=1)
+    records, _ = read_records(path)
+    pairs = sorted(dedupe(records), key=lambda p: (-p.score, p.left_id, p.right_id))
+    expected = tmp_path / "expected.csv"
+    with expected.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(OUTPUT_HEADER)
+        writer.writerows(
+            [p.left_id, p.right_id, f"{p.score:.3f}", p.band, explain(p)] for p in pairs
+        )
+    assert any(len(p.rules) > 1 for p in pairs)
+    assert out.read_bytes() == expected.read_bytes()

@@ -1,0 +1,94 @@
+"""The pairs CSV of the batch deduplication, written from the scored columns.
+
+A million records keep about a million pairs: building a ScoredPair (ten contributions) per pair
+and formatting it field by field cost more than the scoring itself. Here each distinct
+(field, level, weight) token is formatted once and the explanations are concatenated column-wise;
+the text is the one scoring.explain() gives for the same pair.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from matching.batch import ScoredArrays
+from matching.fields import FIELD_LEVELS, FIELDS
+from matching.scoring import BANDS, RULES
+
+ObjArray = npt.NDArray[np.object_]
+OUTPUT_HEADER = ("left_id", "right_id", "score", "decision", "explanation")
+
+
+def _field_tokens(
+    name: str, levels: npt.NDArray[np.int8], weights: npt.NDArray[np.float64]
+) -> ObjArray:
+    """The " field=level(+w.w)" text per pair; "" where the level is missing, as in explain()."""
+    out = np.full(len(levels), "", dtype=object)
+    for level in np.unique(levels).tolist():
+        if level == 0:
+            continue
+        rows = np.flatnonzero(levels == level)
+        values, inverse = np.unique(weights[rows], return_inverse=True)
+        label = f" {name}={FIELD_LEVELS[name][level]}("
+        # Python's round() then format, as ScoredPair and explain() do.
+        texts = np.array([f"{label}{round(w, 3):+.1f})" for w in values.tolist()], dtype=object)
+        out[rows] = texts[inverse.reshape(-1)]
+    return out
+
+
+def _csv_field(value: str) -> str:
+    """A field as csv.writer (excel dialect, minimal quoting) writes it."""
+    if any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def explanations(arrays: ScoredArrays, scores: list[float]) -> list[str]:
+    """scoring.explain() of every kept pair as a CSV field, from the columns.
+
+    Field tokens hold no comma or quote; only a list of several rules does, so the quoting a
+    CSV writer would add is decided per rule set instead of scanning every text.
+    """
+    heads = [f"{s:.1f} {BANDS[b]}:" for s, b in zip(scores, arrays.bands.tolist(), strict=True)]
+    tokens = [
+        _field_tokens(name, arrays.levels[:, j], arrays.weights[:, j])
+        for j, name in enumerate(FIELDS)
+    ]
+    # explain() joins the present fields with spaces: with none, the head keeps its space.
+    tokens[0][(arrays.levels == 0).all(axis=1)] = " "
+    rules = [
+        " | rules: " + ",".join(n for bit, n in RULES if flag & bit) if flag else ""
+        for flag in range(16)
+    ]
+    flags = (arrays.flags & 15).tolist()
+    opening = ['"' if "," in rules[f] else "" for f in flags]
+    closing = [rules[f] + ('"' if "," in rules[f] else "") for f in flags]
+    columns = [opening, heads, *(t.tolist() for t in tokens), closing]
+    return list(map("".join, zip(*columns, strict=True)))
+
+
+def write_pairs(path: str | Path, ids: list[str], arrays: ScoredArrays) -> None:
+    """Pairs CSV sorted by score (best first), then by the two ids; the bytes csv.writer writes."""
+    scores = [round(s, 3) for s in arrays.scores.tolist()]
+    id_rank = np.empty(len(ids), dtype=np.int64)
+    id_rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))
+    order = np.lexsort((id_rank[arrays.right], id_rank[arrays.left], -np.array(scores)))
+    text = explanations(arrays, scores)
+    joined = "".join(ids)
+    fields = list(map(_csv_field, ids)) if any(c in joined for c in ',"\r\n') else ids
+    rows = order.tolist()
+    pick = fields.__getitem__
+    lines = map(
+        "{},{},{},{},{}\r\n".format,
+        map(pick, arrays.left[order].tolist()),
+        map(pick, arrays.right[order].tolist()),
+        map("{:.3f}".format, map(scores.__getitem__, rows)),
+        map(BANDS.__getitem__, arrays.bands[order].tolist()),
+        map(text.__getitem__, rows),
+    )
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerow(OUTPUT_HEADER)
+        handle.writelines(lines)
