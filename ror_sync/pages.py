@@ -18,13 +18,13 @@ from ror_sync.completeness import MISSING_LABELS, TO_DO, StructureResult
 router = APIRouter(prefix="/ui", include_in_schema=False)
 ror_user = require_user("ror")
 STATUS_LABELS = {"finalised": "Finalisé", "in_progress": "En cours", "to_do": "À faire"}
-MAX_TODO_ROWS = 500
+MAX_LISTED_UNITS = 500
 
 
 def _todo_by_department(results: list[StructureResult]) -> dict[str, list[dict[str, Any]]]:
     """EG × champ not finalised, by department, each with its units' missing items."""
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in results[:MAX_TODO_ROWS]:
+    for r in results[:MAX_LISTED_UNITS]:
         units = [
             {
                 "offer_id": u.offer_id,
@@ -77,7 +77,7 @@ def dashboard(
             "trend_points": trend,
             "todo": _todo_by_department(pending),
             "todo_total": len(pending),
-            "max_rows": MAX_TODO_ROWS,
+            "max_rows": MAX_LISTED_UNITS,
             "SECTOR_LABELS": codes.SECTOR_LABELS,
             "STATUS_LABELS": STATUS_LABELS,
         },

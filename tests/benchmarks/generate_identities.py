@@ -22,22 +22,10 @@ from pathlib import Path
 from matching_errors import apply_errors
 from matching_names import first_names, surnames
 
-FIELDS = [
-    "source_id",
-    "birth_name",
-    "first_names",
-    "used_name",
-    "used_first_name",
-    "sex",
-    "birth_date",
-    "birth_place_code",
-    "ins",
-    "address",
-    "postcode",
-    "city",
-    "phone",
-    "truth",
-]
+from matching.csv_input import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+
+# The `socle dedupe` input columns, plus the truth (the person id) the metrics need.
+FIELDS = [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "truth"]
 DEPARTMENTS = [f"{d:02d}" for d in range(1, 96) if d != 20] + ["2A", "2B"]
 ABROAD = ["99134", "99350", "99352", "99351", "99139", "99127", "99109", "99243"]
 STREETS = [

