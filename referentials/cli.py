@@ -25,13 +25,13 @@ from referentials.core.auth import (
     parse_scopes,
     revoke_api_key,
 )
-from referentials.core.db import make_engine, make_session_factory, session_scope, utcnow
+from referentials.core.db import make_session_factory, session_scope, utcnow
 from referentials.core.errors import AppError
 from referentials.core.settings import get_settings
 from referentials.core.web import ROLES, create_user
 from referentials.directory import imports as directory_imports
 from referentials.insi_gateway import mock_config
-from referentials.migrations import upgrade
+from referentials.migrations import open_database
 from soap_clients.insi.mock import run_mock
 
 app = typer.Typer(help="Socle: the regional identity and directory foundation service.")
@@ -46,8 +46,7 @@ console = Console(stderr=True)
 
 def _session_factory() -> sessionmaker[Session]:
     settings = get_settings()
-    engine = make_engine(settings.database_url, schema=settings.database_schema)
-    upgrade(engine)
+    engine = open_database(settings)
     return make_session_factory(engine)
 
 
@@ -181,8 +180,7 @@ def user_create(
 
 def _run_import(source: str, location: str, as_json: bool, activities: Path | None) -> None:
     settings = get_settings()
-    engine = make_engine(settings.database_url, schema=settings.database_schema)
-    upgrade(engine)
+    engine = open_database(settings)
     factory = make_session_factory(engine)
     columns = (
         SpinnerColumn(),
@@ -266,8 +264,7 @@ def run_scheduler() -> None:
     """Run the scheduled imports in this process (production: beside `socle serve`)."""
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
-    engine = make_engine(settings.database_url, schema=settings.database_schema)
-    upgrade(engine)
+    engine = open_database(settings)
     scheduler.run_blocking(engine, make_session_factory(engine), settings)
 
 

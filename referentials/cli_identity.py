@@ -14,10 +14,10 @@ from matching.config import MatchConfig
 from matching.dedupe_csv import InputError, run_dedupe
 from referentials.app import duplicate_settings
 from referentials.core.auth import SYSTEM
-from referentials.core.db import make_engine, make_session_factory, session_scope
+from referentials.core.db import make_session_factory, session_scope
 from referentials.core.errors import AppError
 from referentials.core.settings import get_settings
-from referentials.migrations import upgrade
+from referentials.migrations import open_database
 
 console = Console(stderr=True)
 identities_app = typer.Typer(help="Work on the identity referential.")
@@ -26,8 +26,7 @@ identities_app = typer.Typer(help="Work on the identity referential.")
 def _factory() -> sessionmaker[Session]:
     settings = get_settings()
     duplicates.configure(duplicate_settings(settings))
-    engine = make_engine(settings.database_url, schema=settings.database_schema)
-    upgrade(engine)
+    engine = open_database(settings)
     return make_session_factory(engine)
 
 

@@ -10,10 +10,10 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from referentials.core.db import make_engine, make_session_factory, session_scope
+from referentials.core.db import make_session_factory, session_scope
 from referentials.core.errors import AppError
 from referentials.core.settings import get_settings
-from referentials.migrations import upgrade
+from referentials.migrations import open_database
 from ror_sync import codes, csv_export, jobs, service
 
 ror_app = typer.Typer(help="ROR: completeness of the offer of care (taux de peuplement).")
@@ -28,8 +28,7 @@ def import_ror(
 ) -> None:
     """Import the ROR (deltas update in place by FHIR id), then snapshot the completeness."""
     settings = get_settings()
-    engine = make_engine(settings.database_url, schema=settings.database_schema)
-    upgrade(engine)
+    engine = open_database(settings)
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -95,8 +94,7 @@ def completeness(
         console.print(f"[red]error:[/red] --format takes {', '.join(FORMATS)}")
         raise typer.Exit(2)
     settings = get_settings()
-    engine = make_engine(settings.database_url, schema=settings.database_schema)
-    upgrade(engine)
+    engine = open_database(settings)
     try:
         with session_scope(make_session_factory(engine)) as session:
             result = service.get_completeness(

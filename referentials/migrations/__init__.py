@@ -8,6 +8,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from referentials.core.db import make_engine
+from referentials.core.settings import Settings
+
 HERE = Path(__file__).parent
 
 
@@ -24,3 +27,10 @@ def alembic_config(engine: Engine | None = None) -> Config:
 def upgrade(engine: Engine) -> None:
     """Apply every migration of every context (each context is an Alembic branch)."""
     command.upgrade(alembic_config(engine), "heads")
+
+
+def open_database(settings: Settings) -> Engine:
+    """The configured database, brought to the newest schema (what every command starts with)."""
+    engine = make_engine(settings.database_url, schema=settings.database_schema)
+    upgrade(engine)
+    return engine
