@@ -13,7 +13,7 @@ from identity.history import ENTITY, begin_write, emit, snapshot
 from identity.insi_port import InsiAnswer, InsiPort, InsNumber
 from identity.models import Identity, InsiCall, SourceRecord
 from identity.schemas import IdentityCreate, StatusChange
-from identity.service import _finish_change, _get_active, _recompute_status, get
+from identity.service import finish_change, get, get_active, recompute_status
 from identity.traits import normalized_fields
 from referentials.core import audit
 from referentials.core.auth import Principal
@@ -125,7 +125,7 @@ def qualify(
     session: Session, principal: Principal, identity_id: int, port: InsiPort
 ) -> QualificationResult:
     """Traits search for a stored identity; on a coherent CR 00, PROV→RECUP or VALI→QUAL."""
-    identity = _get_active(session, identity_id)
+    identity = get_active(session, identity_id)
     _check_callable(identity)
     search = port.search_by_traits(
         identity.birth_name,
@@ -169,7 +169,7 @@ def qualify_by_carte_vitale(
     birth_rank: str | None,
 ) -> QualificationResult:
     """RECVITALE search with the Carte Vitale's matricule (collection method CV)."""
-    identity = _get_active(session, identity_id)
+    identity = get_active(session, identity_id)
     _check_callable(identity)
     answer = port.search_by_carte_vitale(
         matricule[:13], matricule[13:], identity.birth_name, identity.birth_date, birth_rank
@@ -216,8 +216,8 @@ def _conclude(
     before = snapshot(identity)
     active = _apply(identity, answer, method)
     result.ins_key_valid = rules.nir_key_is_valid(active.full)
-    result.status_change = _recompute_status(identity, f"INS retrieved from INSi ({method})")
-    _finish_change(
+    result.status_change = recompute_status(identity, f"INS retrieved from INSi ({method})")
+    finish_change(
         session,
         principal,
         identity,

@@ -115,7 +115,7 @@ def _clear_ins(identity: Identity, reason: str) -> None:
     identity.ins_collection_method = None
 
 
-def _recompute_status(identity: Identity, reason: str) -> StatusChange | None:
+def recompute_status(identity: Identity, reason: str) -> StatusChange | None:
     before = identity.status
     after = rules.status_for(
         has_ins=bool(identity.ins_matricule), validated=bool(identity.validation_document)
@@ -133,7 +133,7 @@ def _check_version(identity: Identity, expected_version: int | None) -> None:
         )
 
 
-def _finish_change(
+def finish_change(
     session: Session,
     principal: Principal,
     identity: Identity,
@@ -182,7 +182,7 @@ def update(
     expected_version: int | None,
 ) -> WriteOutcome:
     """Change traits; a strict-trait change on RECUP/QUAL clears the INS (→ PROV/VALI)."""
-    identity = _get_active(session, identity_id)
+    identity = get_active(session, identity_id)
     _check_version(identity, expected_version)
     fields = normalized_fields(data, date.today())
     before = snapshot(identity)
@@ -193,15 +193,15 @@ def update(
     if strict_changed and identity.ins_matricule:
         reason = f"strict trait(s) changed: {', '.join(strict_changed)}; INS cleared"
         _clear_ins(identity, reason)
-        change = _recompute_status(identity, reason)
-    _finish_change(
+        change = recompute_status(identity, reason)
+    finish_change(
         session, principal, identity, before, action="update", reason=data.reason, change=change
     )
     found = duplicates.check_after_write(session, principal, identity)
     return WriteOutcome(identity, status_change=change, duplicates=found)
 
 
-def _get_active(session: Session, identity_id: int) -> Identity:
+def get_active(session: Session, identity_id: int) -> Identity:
     begin_write(session)
     identity = get(session, identity_id)
     if not identity.active:
@@ -216,7 +216,7 @@ def validate(
     session: Session, principal: Principal, identity_id: int, *, data: ValidationRequest
 ) -> tuple[Identity, StatusChange | None]:
     """Record a high-trust document check: PROV→VALI, RECUP→QUAL."""
-    identity = _get_active(session, identity_id)
+    identity = get_active(session, identity_id)
     document = rules.check_document(data.document_type)
     if rules.forbids_insi(identity.attribute_set):
         raise RuleConflict(
@@ -229,8 +229,8 @@ def validate(
     before = snapshot(identity)
     identity.validation_document = document
     identity.validation_date = validated_at
-    change = _recompute_status(identity, f"identity document checked ({document})")
-    _finish_change(
+    change = recompute_status(identity, f"identity document checked ({document})")
+    finish_change(
         session, principal, identity, before, action="validate", reason=document, change=change
     )
     return identity, change
@@ -240,7 +240,7 @@ def add_attribute(
     session: Session, principal: Principal, identity_id: int, *, data: AttributeRequest
 ) -> tuple[Identity, StatusChange | None]:
     """Set HOMA/DOUT/FICT; DOUT and FICT force PROV and invalidate the INS."""
-    identity = _get_active(session, identity_id)
+    identity = get_active(session, identity_id)
     attributes = identity.attribute_set | {data.code}
     rules.check_attributes(attributes)
     before = snapshot(identity)
@@ -251,8 +251,8 @@ def add_attribute(
         _clear_ins(identity, reason)
         identity.validation_document = None
         identity.validation_date = None
-        change = _recompute_status(identity, reason)
-    _finish_change(
+        change = recompute_status(identity, reason)
+    finish_change(
         session,
         principal,
         identity,
@@ -268,14 +268,14 @@ def remove_attribute(
     session: Session, principal: Principal, identity_id: int, *, code: str
 ) -> Identity:
     """Remove an attribute; the status stays as it is until a new check or INSi call."""
-    identity = _get_active(session, identity_id)
+    identity = get_active(session, identity_id)
     if code not in identity.attribute_set:
         raise IdentityNotFound(
             f"identity {identity_id} does not carry the attribute {code}", fields={"code": code}
         )
     before = snapshot(identity)
     identity.attributes = ",".join(sorted(identity.attribute_set - {code}))
-    _finish_change(
+    finish_change(
         session, principal, identity, before, action="attribute_remove", reason=None, change=None
     )
     return identity
