@@ -9,15 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
-from identity import duplicates
-from identity.hl7v2.mllp import MllpServer
-from referentials import cli_identity, cli_ror, scheduler
-from referentials.app import duplicate_settings
+from referentials import cli_identity, cli_ror
 from referentials.core.auth import (
     SCOPES,
     create_api_key,
@@ -30,9 +26,10 @@ from referentials.core.errors import AppError
 from referentials.core.settings import get_settings
 from referentials.core.web import ROLES, create_user
 from referentials.directory import imports as directory_imports
-from referentials.insi_gateway import mock_config
 from referentials.migrations import open_database
-from soap_clients.insi.mock import run_mock
+
+# Commands that need the web application, the matcher or the scheduler import them when they
+# run: an import or a key creation starts in a second rather than three.
 
 app = typer.Typer(help="Socle: the regional identity and directory foundation service.")
 apikey_app = typer.Typer(help="Manage API keys.")
@@ -56,6 +53,8 @@ def serve(
     port: int = typer.Option(None, help="port (default: settings)"),
 ) -> None:
     """Run the service (migrations applied at start)."""
+    import uvicorn
+
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
     uvicorn.run(
@@ -72,6 +71,9 @@ def mock_insi(
     port: int = typer.Option(8089, help="port"),
 ) -> None:
     """Run the mock INSi teleservice alone (WSDL at /?wsdl); SOCLE_INSI__MOCK_* settings."""
+    from referentials.insi_gateway import mock_config
+    from soap_clients.insi.mock import run_mock
+
     run_mock(mock_config(get_settings()), host=host, port=port)
 
 
@@ -245,6 +247,10 @@ def mllp(
     port: int = typer.Option(None, help="port (default: SOCLE_HL7__MLLP_PORT)"),
 ) -> None:
     """Listen for HL7 v2 ADT messages (IHE PAM France) over MLLP; every message gets an ACK."""
+    from identity import duplicates
+    from identity.hl7v2.mllp import MllpServer
+    from referentials.app import duplicate_settings
+
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
     # The same matching settings as `socle serve`: new identities are checked for duplicates.
@@ -262,6 +268,8 @@ def mllp(
 @app.command("scheduler")
 def run_scheduler() -> None:
     """Run the scheduled imports in this process (production: beside `socle serve`)."""
+    from referentials import scheduler
+
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
     engine = open_database(settings)

@@ -9,10 +9,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
-from identity import csv_import, duplicates
-from matching.config import MatchConfig
-from matching.dedupe_csv import InputError, run_dedupe
-from referentials.app import duplicate_settings
 from referentials.core.auth import SYSTEM
 from referentials.core.db import make_session_factory, session_scope
 from referentials.core.errors import AppError
@@ -23,7 +19,13 @@ console = Console(stderr=True)
 identities_app = typer.Typer(help="Work on the identity referential.")
 
 
+# The matcher and the identity services are imported by the commands that use them (see cli).
+
+
 def _factory() -> sessionmaker[Session]:
+    from identity import duplicates
+    from referentials.app import duplicate_settings
+
     settings = get_settings()
     duplicates.configure(duplicate_settings(settings))
     engine = open_database(settings)
@@ -47,6 +49,9 @@ def dedupe(
     model: Path = typer.Option(None, "--model", exists=True, help="a trained model file"),
 ) -> None:
     """Find duplicate pairs in an identity CSV and write them (match and review bands)."""
+    from matching.config import MatchConfig
+    from matching.dedupe_csv import InputError, run_dedupe
+
     settings = get_settings().matching
     config = MatchConfig(
         match_threshold=settings.match_threshold, review_threshold=settings.review_threshold
@@ -75,6 +80,8 @@ def dedupe(
 @identities_app.command("scan")
 def scan() -> None:
     """Scan the whole referential for duplicates and queue new pairs (idempotent)."""
+    from identity import duplicates
+
     with _bar() as bar:
         task = bar.add_task("scanning", total=None)
         with session_scope(_factory()) as session:
@@ -92,6 +99,8 @@ def import_identities(
     finess: str = typer.Option(..., "--finess", help="FINESS of the establishment"),
 ) -> None:
     """Load an establishment's identity file: create or attach identities, queue duplicates."""
+    from identity import csv_import
+
     with _bar() as bar:
         task = bar.add_task("importing", total=None)
         try:

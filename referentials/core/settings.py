@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -85,6 +86,10 @@ class DirectorySettings(BaseModel):
     download_backoff_seconds: float = 2.0
     download_timeout_seconds: float = 120.0
     lock_ttl_seconds: int = 600
+    # A first RPPS+ load of a plain file this large or larger is parsed in worker processes,
+    # one per core up to this many (1: parsed in the importing process).
+    parse_workers: int = Field(default_factory=lambda: min(os.cpu_count() or 1, 4))
+    parallel_min_bytes: int = 64 << 20
     # Embedded default: import the sample extracts of fixtures/directory into an empty base.
     load_fixtures: bool = True
 

@@ -13,6 +13,7 @@ from referentials.core import runs
 from referentials.core.settings import DirectorySettings
 from referentials.directory import companions
 from referentials.directory.limits import Counts, Limits
+from referentials.directory.parallel import SpannedFile
 from referentials.directory.parsers.common import Entity, ParseReport
 from referentials.directory.parsers.finess_csv import (
     STRUCTURE_FIELDS,
@@ -26,6 +27,7 @@ from referentials.directory.parsers.rpps import (
     derive_person,
     parse_personne_activite,
     person_warnings,
+    spans,
 )
 from referentials.directory.snapshot import import_snapshot
 from referentials.directory.sources import finess_files, rpps_files
@@ -104,6 +106,9 @@ def rpps(
         with main.open() as stream:
             yield from parse_personne_activite(stream, name=main.name, report=rep)
 
+    spanned = None
+    if main.path is not None and main.path.stat().st_size >= settings.parallel_min_bytes:
+        spanned = SpannedFile(main.path, parse_personne_activite, spans, settings.parse_workers)
     import_snapshot(
         engine,
         PROFESSIONALS,
@@ -115,6 +120,7 @@ def rpps(
         prepare=side.stage,
         previous_seen=previous,
         finish=_finisher(run_id, summary, report, "professionals", started, side.apply),
+        spanned=spanned,
     )
 
 

@@ -95,6 +95,9 @@ def execute(
             summary["previous_seen"] = previous.finished_at if previous else None
         importer = importers.rpps if ticket.source == "rpps" else importers.finess
         importer(engine, ticket.run_id, path, summary, settings, beat, started, activities)
+        # The run record was written in the applying transaction; the caller's figure also
+        # counts that transaction's commit (seconds, for a national first load).
+        summary["seconds"] = round(time.monotonic() - started, 2)
         return summary
     except BaseException as exc:
         outcome = runs.ABORTED if isinstance(exc, ImportAborted) else runs.FAILED

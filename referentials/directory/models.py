@@ -48,8 +48,60 @@ class Professional(Tracked, Base):
     )
 
 
+# The fields of an activity that searches filter on: real, indexed columns.
+ACTIVITY_SEARCHED = (
+    "profession_code",
+    "skill_code",
+    "finess_site",
+    "department_code",
+    "commune_code",
+)
+# Its other fields, only ever read with the whole activity: stored together in ``details``.
+ACTIVITY_DETAILS = (
+    "profession_label",
+    "category_code",
+    "skill_type_code",
+    "skill_label",
+    "mode_code",
+    "mode_label",
+    "siret",
+    "siren",
+    "finess_ej",
+    "structure_id",
+    "structure_name",
+    "brand_name",
+    "address_complement",
+    "address_place",
+    "street_number",
+    "street_repetition",
+    "street_type",
+    "street_name",
+    "distribution",
+    "cedex_office",
+    "postal_code",
+    "commune_label",
+    "phone",
+    "phone2",
+    "fax",
+    "email",
+    "registration_authority",
+    "sector_code",
+    "sector_label",
+    "role_code",
+    "role_label",
+    "genre_code",
+)
+# The RPPS+ extract's own separator: no value of it can hold one.
+DETAILS_SEP = "|"
+
+
 class Activity(Base):
-    """One row of Personne_activite: an exercise of a profession at a structure."""
+    """One row of Personne_activite: an exercise of a profession at a structure.
+
+    Two million rows are written at a first load, and each bound value costs: the fields no
+    search uses travel as one ``details`` text (``ACTIVITY_DETAILS`` order, ``DETAILS_SEP``
+    between values, "" for empty) rather than as thirty-two columns.
+    """
 
     __tablename__ = "dir_activities"
     __table_args__ = (Index("ix_dir_activities_department", "department_code", "commune_code"),)
@@ -59,44 +111,21 @@ class Activity(Base):
         ForeignKey("dir_professionals.idnps", ondelete="CASCADE"), index=True
     )
     profession_code: Mapped[str | None] = mapped_column(String(10), index=True)
-    profession_label: Mapped[str | None] = mapped_column(String(200))
-    category_code: Mapped[str | None] = mapped_column(String(5))
-    skill_type_code: Mapped[str | None] = mapped_column(String(5))
     skill_code: Mapped[str | None] = mapped_column(String(10), index=True)
-    skill_label: Mapped[str | None] = mapped_column(String(200))
-    mode_code: Mapped[str | None] = mapped_column(String(5))
-    mode_label: Mapped[str | None] = mapped_column(String(100))
-    siret: Mapped[str | None] = mapped_column(String(14))
-    siren: Mapped[str | None] = mapped_column(String(9))
     finess_site: Mapped[str | None] = mapped_column(String(9), index=True)
-    finess_ej: Mapped[str | None] = mapped_column(String(9))
-    structure_id: Mapped[str | None] = mapped_column(String(40))
-    structure_name: Mapped[str | None] = mapped_column(String(300))
-    brand_name: Mapped[str | None] = mapped_column(String(300))
-    address_complement: Mapped[str | None] = mapped_column(String(200))
-    address_place: Mapped[str | None] = mapped_column(String(200))
-    street_number: Mapped[str | None] = mapped_column(String(20))
-    street_repetition: Mapped[str | None] = mapped_column(String(10))
-    street_type: Mapped[str | None] = mapped_column(String(20))
-    street_name: Mapped[str | None] = mapped_column(String(200))
-    distribution: Mapped[str | None] = mapped_column(String(200))
-    cedex_office: Mapped[str | None] = mapped_column(String(200))
-    postal_code: Mapped[str | None] = mapped_column(String(10))
-    commune_code: Mapped[str | None] = mapped_column(String(5))
-    commune_label: Mapped[str | None] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(30))
-    phone2: Mapped[str | None] = mapped_column(String(30))
-    fax: Mapped[str | None] = mapped_column(String(30))
-    email: Mapped[str | None] = mapped_column(String(200))
     department_code: Mapped[str | None] = mapped_column(String(3))
-    registration_authority: Mapped[str | None] = mapped_column(String(100))
-    sector_code: Mapped[str | None] = mapped_column(String(10))
-    sector_label: Mapped[str | None] = mapped_column(String(200))
-    role_code: Mapped[str | None] = mapped_column(String(10))
-    role_label: Mapped[str | None] = mapped_column(String(200))
-    genre_code: Mapped[str | None] = mapped_column(String(10))
+    commune_code: Mapped[str | None] = mapped_column(String(5))
+    details: Mapped[str | None] = mapped_column(Text)
 
     professional: Mapped[Professional] = relationship(back_populates="activities")
+
+    def fields(self) -> dict[str, str | None]:
+        """Every field of the activity by name, empty ones as None."""
+        values = self.details.split(DETAILS_SEP) if self.details else [""] * len(ACTIVITY_DETAILS)
+        # strict: a details text with another number of values is a bug, not data to guess.
+        out = {k: v or None for k, v in zip(ACTIVITY_DETAILS, values, strict=True)}
+        out.update((name, getattr(self, name)) for name in ACTIVITY_SEARCHED)
+        return out
 
 
 class ProfessionalSkill(Base):

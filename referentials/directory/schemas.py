@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from referentials.directory.models import Activity
 
 
 class ActivityRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unpack(cls, value: Any) -> Any:
+        """A stored activity keeps most fields in one ``details`` text: read them all."""
+        return value.fields() if isinstance(value, Activity) else value
 
     profession_code: str | None
     profession_label: str | None

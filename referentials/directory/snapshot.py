@@ -8,8 +8,6 @@ process leaves the stored directory as it was.
 
 from __future__ import annotations
 
-import contextlib
-import json
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
@@ -17,11 +15,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from referentials.core.db import utcnow
-from referentials.directory import bulk, bulk_load
+from referentials.directory import bulk, bulk_load, parallel
 from referentials.directory.limits import Counts, Limits, check_early, check_limits
-from referentials.directory.parsers.common import Entity, ParseReport
+from referentials.directory.parsers.common import Entity, ParseReport, Row
 from referentials.directory.spec import SnapshotSpec
-from referentials.directory.writer import BackgroundWriter
 
 BATCH = 5000
 # Past this share of the stored entities written, indexes are rebuilt rather than maintained.
@@ -44,23 +41,33 @@ class _Stager:
         self.children: list[tuple[Any, ...]] = []
         # First load into an empty table: rows go straight to it, in the one transaction.
         self.direct = spec.direct_load and not stored
-        self.direct_tail: tuple[Any, ...] = ()
-        self.writer: BackgroundWriter | None = None
+        self.constants: tuple[str, ...] = ()
 
     def start_direct(self, run_id: int, now: datetime) -> None:
-        stamp = bulk_load.sql_timestamp(self.conn, now)
-        self.direct_tail = (bulk_load.sql_true(self.conn), stamp, stamp, run_id)
+        self.constants = bulk_load.direct_constants(self.conn, run_id=run_id, now=now)
         bulk_load.begin_write(self.conn)
         bulk_load.drop_indexes(self.conn, self.spec)
-        conn, spec = self.conn, self.spec
-        # From here until ``finish_writes`` only the writer thread uses the connection.
-        self.writer = BackgroundWriter(lambda batch: bulk_load.insert_direct(conn, spec, *batch))
 
-    def finish_writes(self) -> None:
-        """Wait for the writer thread (before anything else uses the connection)."""
-        writer, self.writer = self.writer, None
-        if writer is not None:
-            writer.close()
+    def take_rows(self, rows: list[Row], children: list[Row], part: ParseReport) -> None:
+        """A batch of direct-load rows parsed by a worker process (keys first in each row)."""
+        parallel.absorb(self.report, part)
+        seen, repeated, new = self.new_seen, set(), 0
+        for row in rows:
+            key = str(row[0])
+            if key in seen:
+                repeated.add(key)
+            else:
+                seen.add(key)
+                new += 1
+        # As in ``take``: a key counts once, where first met.
+        self.counts.entities += new
+        self.counts.added += new
+        if repeated:
+            # Keys met before (in this batch or an earlier one): merged by the second pass.
+            self.split |= repeated
+            rows = [row for row in rows if row[0] not in repeated]
+            children = [child for child in children if child[0] not in repeated]
+        bulk_load.insert_direct(self.conn, self.spec, rows, children, self.constants)
 
     def take(self, entity: Entity) -> None:
         key = entity.key
@@ -96,41 +103,29 @@ class _Stager:
         self.stage(entity, value, status)
 
     def stage(self, entity: Entity, value: bytes, status: str) -> None:
-        entity = entity.materialise()
         if status == "updated":
             self.counts.updated += 1
         else:
             self.counts.added += 1
-        if self.spec.check is not None:
-            entity.warnings.extend(self.spec.check(entity.fields))
-            self.report.warnings.extend(entity.warnings)
-        warnings = json.dumps(entity.warnings) if entity.warnings else ""
-        fields = entity.fields
-        if self.spec.derive is not None:
-            fields = (*fields, *self.spec.derive(fields))
-        key = (entity.key,)
+        fields, warnings, children = parallel.prepared(self.spec, entity.materialise(), self.report)
         if self.direct:
-            self.rows.append((*fields, value.hex(), warnings, *self.direct_tail))
+            self.rows.append((*fields, value.hex(), warnings))
         else:
             self.rows.append((entity.key, value.hex(), status, warnings, *fields))
-        self.children.extend([key + child for child in entity.children])
+        self.children.extend(children)
         if len(self.rows) >= BATCH or len(self.children) >= 4 * BATCH:
             self.flush()
 
     def flush(self) -> None:
         spec = self.spec
         if self.direct:
-            if self.writer is not None:
-                self.writer.put((self.rows, self.children))
-            else:
-                bulk_load.insert_direct(self.conn, spec, self.rows, self.children)
-            self.rows, self.children = [], []
-            return
-        bulk.copy_rows(self.conn, spec.stage, (*bulk.STAGE_HEAD, *spec.fields), self.rows)
-        if spec.child_table:
-            bulk.copy_rows(
-                self.conn, spec.stage_children, ("key", *spec.child_fields), self.children
-            )
+            bulk_load.insert_direct(self.conn, spec, self.rows, self.children, self.constants)
+        else:
+            bulk.copy_rows(self.conn, spec.stage, (*bulk.STAGE_HEAD, *spec.fields), self.rows)
+            if spec.child_table:
+                bulk.copy_rows(
+                    self.conn, spec.stage_children, ("key", *spec.child_fields), self.children
+                )
         self.rows, self.children = [], []
 
     def removed_keys(self) -> list[str]:
@@ -220,8 +215,12 @@ def import_snapshot(
     prepare: Callable[[Connection], None] = lambda _c: None,
     previous_seen: datetime | None = None,
     finish: Callable[[Connection, Counts], None] = lambda _c, _n: None,
+    spanned: parallel.SpannedFile | None = None,
 ) -> Counts:
-    """Stream ``source``, diff it against the stored snapshot, apply it atomically."""
+    """Stream ``source``, diff it against the stored snapshot, apply it atomically.
+
+    ``spanned``: the same file, for a first load to be parsed in worker processes.
+    """
     with engine.connect() as conn:
         bulk_load.tune(conn, bulk_load=True)
         stager: _Stager | None = None
@@ -233,7 +232,12 @@ def import_snapshot(
             now = utcnow()
             if stager.direct:
                 stager.start_direct(run_id, now)
-            _stream(stager, source, report, limits, progress)
+            if stager.direct and spanned is not None and spanned.workers > 1:
+                _stream_in_workers(stager, spanned, limits, progress)
+            else:
+                _stream(stager, source, report, limits, progress)
+            if stager.split:
+                _merge_split(stager, source)
             if stager.direct:
                 check_limits(report, stager.counts, 0, limits)
                 bulk_load.finish_direct(conn, spec, run_id=run_id, now=now)
@@ -251,8 +255,6 @@ def import_snapshot(
             conn.commit()
             return stager.counts
         except BaseException:
-            if stager is not None:
-                _stop_writer(stager)
             conn.rollback()
             raise
         finally:
@@ -274,15 +276,22 @@ def _stream(
             progress(report)
             check_early(report, limits)
     stager.flush()
-    stager.finish_writes()
-    if stager.split:
-        _merge_split(stager, source)
 
 
-def _stop_writer(stager: _Stager) -> None:
-    """On failure: let the writer thread end before the connection is rolled back."""
-    with contextlib.suppress(BaseException):
-        stager.finish_writes()
+def _stream_in_workers(
+    stager: _Stager,
+    spanned: parallel.SpannedFile,
+    limits: Limits,
+    progress: Callable[[ParseReport], None],
+) -> None:
+    """A first load parsed by worker processes; this one writes what they send."""
+
+    def take(rows: list[Row], children: list[Row], part: ParseReport) -> None:
+        stager.take_rows(rows, children, part)
+        progress(stager.report)
+        check_early(stager.report, limits)
+
+    parallel.parse_in_workers(spanned, stager.spec, limits, take)
 
 
 def _apply(

@@ -22,6 +22,8 @@ class Member:
 
     name: str
     open: Opener
+    # Set for a plain (uncompressed) file on disk: one that can be read by parts.
+    path: Path | None = None
 
 
 def sha256_of(path: Path) -> str:
@@ -35,7 +37,7 @@ def sha256_of(path: Path) -> str:
 def _file(path: Path) -> Member:
     if path.suffix == ".gz":
         return Member(path.name, lambda: cast(IO[bytes], gzip.open(path, "rb")))
-    return Member(path.name, lambda: path.open("rb"))
+    return Member(path.name, lambda: path.open("rb"), path)
 
 
 def _zip_member(path: Path, inner: str) -> Member:

@@ -105,13 +105,17 @@ def test_bad_file_is_refused_and_changes_nothing(
     assert again["added"] == again["updated"] == again["removed"] == 0
 
 
+# Professionals of the synthetic extract: its import lasts well over the time before the kill.
+BIG = 60_000
+
+
 @pytest.fixture(scope="module")
 def big_extract(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic extract large enough that an import takes seconds."""
     out = tmp_path_factory.mktemp("big")
     script = ROOT / "tests/benchmarks/directory_generate.py"
     subprocess.run(
-        [sys.executable, str(script), str(out), "--professionals", "25000"],
+        [sys.executable, str(script), str(out), "--professionals", str(BIG)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     return out / "day1" / NAME
@@ -147,7 +151,7 @@ def test_import_killed_midway_changes_nothing_and_the_next_run_succeeds(
     command = [sys.executable, "-m", "referentials.cli", "import", "rpps", str(big_extract)]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     killed_run = _wait_for_running_run(session_factory, proc)
-    time.sleep(0.8)
+    time.sleep(0.5)
     assert proc.poll() is None, "the import ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
@@ -159,10 +163,57 @@ def test_import_killed_midway_changes_nothing_and_the_next_run_succeeds(
         big_extract,
         db_settings.model_copy(update={"directory": replacing}),
     )
-    assert summary["added"] == 25000 and summary["removed"] == 9
+    assert summary["added"] == BIG and summary["removed"] == 9
     with session_factory() as sess:
         killed = sess.get(runs.ImportRun, killed_run)
         assert killed is not None and killed.outcome == runs.INTERRUPTED
     with engine.connect() as conn:
         active = conn.execute(text("SELECT count(*) FROM dir_professionals WHERE active")).scalar()
-    assert active == 25000
+    assert active == BIG
+
+
+def _processes_reading(path: Path) -> list[int]:
+    """Processes whose command line names ``path`` (the import and its parsing workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if str(path).encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_first_load_killed_while_workers_parse_leaves_nothing_behind(
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    db_settings: Settings,
+    big_extract: Path,
+) -> None:
+    in_workers = {"SOCLE_DIRECTORY__PARALLEL_MIN_BYTES": "0", "SOCLE_DIRECTORY__PARSE_WORKERS": "2"}
+    env = {
+        **os.environ,
+        "SOCLE_DATABASE_URL": db_settings.database_url,
+        "SOCLE_DATABASE_SCHEMA": db_settings.database_schema,
+        **in_workers,
+    }
+    command = [sys.executable, "-m", "referentials.cli", "import", "rpps", str(big_extract)]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_for_running_run(session_factory, proc)
+    time.sleep(0.3)
+    assert proc.poll() is None, "the import ended before it could be killed"
+    assert len(_processes_reading(big_extract)) == 3, "the load is not parsed in two workers"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert directory_state(engine) == ([], [])
+    # The workers see that nobody reads what they send, and stop.
+    deadline = time.monotonic() + 15
+    while _processes_reading(big_extract) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_reading(big_extract) == []
+    settings = db_settings.directory.model_copy(update={"parallel_min_bytes": 0})
+    summary = run_rpps(
+        engine, session_factory, big_extract, db_settings.model_copy(update={"directory": settings})
+    )
+    assert summary["added"] == BIG

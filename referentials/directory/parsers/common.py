@@ -115,13 +115,17 @@ class Lines:
 
     Iterating yields (number of the block's first line, the block's lines). Bad bytes fail
     naming their line; ``unterminated`` tells, at the end, whether the last line lacked its
-    end-of-line (a cut file).
+    end-of-line (a cut file). A part of a file is read with ``limit`` (bytes from the
+    stream's position) and ``first_line`` (the number of its first line).
     """
 
     BLOCK = 8 << 20
 
-    def __init__(self, stream: IO[bytes], *, name: str) -> None:
+    def __init__(
+        self, stream: IO[bytes], *, name: str, first_line: int = 1, limit: int | None = None
+    ) -> None:
         self.stream, self.name = stream, name
+        self.first_line, self.limit = first_line, limit
         self.unterminated = False
 
     def _decode(self, data: bytes, first_line: int, first_block: bool) -> str:
@@ -135,10 +139,19 @@ class Lines:
                 fields={"file": self.name, "line": line},
             ) from exc
 
+    def _read(self) -> bytes:
+        if self.limit is None:
+            return self.stream.read(self.BLOCK)
+        block = self.stream.read(min(self.BLOCK, self.limit))
+        self.limit -= len(block)
+        return block
+
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
-        number, tail, first = 1, b"", True
+        number, tail = self.first_line, b""
+        # Only the file's first line may start with a byte-order mark.
+        first = number == 1
         while True:
-            block = self.stream.read(self.BLOCK)
+            block = self._read()
             data = tail + block
             if not block:
                 if data:
@@ -157,6 +170,19 @@ class Lines:
             lines.pop()  # after the final end-of-line
             yield number, lines
             number += len(lines)
+
+
+def lines_before(stream: IO[bytes], offset: int) -> int:
+    """How many lines end before byte ``offset`` (where a part of a file starts)."""
+    stream.seek(0)
+    count, left = 0, offset
+    while left > 0:
+        block = stream.read(min(Lines.BLOCK, left))
+        if not block:
+            break
+        count += block.count(b"\n")
+        left -= len(block)
+    return count
 
 
 def split_header(line: str, sep: str) -> list[str]:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from operator import itemgetter
+from pathlib import Path
 from typing import IO
 
 from referentials.directory.errors import ImportAborted, ImportFileError
+from referentials.directory.models import ACTIVITY_DETAILS, ACTIVITY_SEARCHED, DETAILS_SEP
 from referentials.directory.parsers.common import (
     Entity,
     Lines,
@@ -20,6 +22,7 @@ from referentials.directory.parsers.common import (
     Row,
     column_index,
     fold,
+    lines_before,
     luhn_ok,
     split_header,
 )
@@ -83,7 +86,8 @@ ACTIVITY_COLUMNS = {
     "role_label": "Libellé rôle",
     "genre_code": "Code genre activité",
 }
-ACTIVITY_FIELDS = tuple(ACTIVITY_COLUMNS)
+# The activity as stored: the searched fields, then the others joined in one text.
+ACTIVITY_FIELDS = (*ACTIVITY_SEARCHED, "details")
 REQUIRED = {IDNPS, "Type d'identifiant PP", "Identifiant PP", "Nom d'exercice", "Code profession"}
 SKILL_COLUMNS = {
     "idnps": IDNPS,
@@ -104,21 +108,37 @@ DIPLOMA_COLUMNS = {
 ID_LENGTHS = {"8": 11, "0": 9}
 
 
-def _header(
-    lines: Iterator[tuple[int, list[str]]],
-    columns: dict[str, str],
-    required: set[str],
-    name: str,
-) -> tuple[int, list[int], list[str], int]:
-    """(width, our columns' positions, the first block's remaining lines, their first number)."""
-    number, block = next(lines, (1, []))
-    if not block:
-        raise ImportFileError(f"{name}: empty file", fields={"file": name})
-    header = split_header(block[0], SEP)
+def _columns(
+    line: str, columns: dict[str, str], required: set[str], name: str
+) -> tuple[int, list[int]]:
+    """(width of the header, our columns' positions) from the header line."""
+    header = split_header(line, SEP)
     index = column_index(header, columns, required, name=name)
     width = len(header)
     # Absent columns (the older 52-column files) read the padding cell at ``width``: "".
-    return width, [width if i is None else i for i in index.values()], block[1:], number + 1
+    return width, [width if i is None else i for i in index.values()]
+
+
+def _first_block(lines: Iterator[tuple[int, list[str]]], name: str) -> tuple[str, list[str], int]:
+    """(the header line, the first block's remaining lines, the number of the first of them)."""
+    number, block = next(lines, (1, []))
+    if not block:
+        raise ImportFileError(f"{name}: empty file", fields={"file": name})
+    return block[0], block[1:], number + 1
+
+
+def header_line(stream: IO[bytes], name: str) -> str:
+    """The first line of a file, read on its own (a part parsed elsewhere needs it)."""
+    stream.seek(0)
+    raw = stream.readline()
+    if not raw.strip():
+        raise ImportFileError(f"{name}: empty file", fields={"file": name})
+    try:
+        return raw.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(
+            f"{name}: line 1: not valid UTF-8", fields={"file": name, "line": 1}
+        ) from exc
 
 
 def _cut(reader: Lines, number: int, cells: list[str], width: int) -> None:
@@ -152,10 +172,15 @@ def person_warnings(person: Row) -> list[str]:
 
 
 def _expander(positions: list[int], width: int) -> Callable[[list[str]], Entity]:
-    """Splits the lines of one professional into its person fields and activities."""
-    n_person = len(PERSON_COLUMNS)
+    """Splits the lines of one professional into its person fields and activities.
+
+    ``positions``: the person's columns, the searched activity columns, then the details.
+    """
+    n_person, n_searched = len(PERSON_COLUMNS), len(ACTIVITY_SEARCHED)
     person_of = itemgetter(*positions[:n_person])
-    activity_of = itemgetter(*positions[n_person:])
+    searched_of = itemgetter(*positions[n_person : n_person + n_searched])
+    details_of = itemgetter(*positions[n_person + n_searched :])
+    join = DETAILS_SEP.join
 
     # Only the older files lack columns: the others need no padding cell.
     pad = width in positions
@@ -169,28 +194,52 @@ def _expander(positions: list[int], width: int) -> Callable[[list[str]], Entity]
                 cells.append("")
             if not person:
                 person = person_of(cells)
-            children.append(activity_of(cells))
+            children.append((*searched_of(cells), join(details_of(cells))))
         return Entity(person[0] or "", person, children)
 
     return expand
 
 
+Span = tuple[int, int]
+# The columns read from Personne_activite, in the order ``_expander`` expects them.
+_COLUMNS = {
+    **PERSON_COLUMNS,
+    **{field: ACTIVITY_COLUMNS[field] for field in (*ACTIVITY_SEARCHED, *ACTIVITY_DETAILS)},
+}
+
+
+def _lines(
+    stream: IO[bytes], name: str, span: Span | None
+) -> tuple[Lines, str, Iterator[tuple[int, list[str]]]]:
+    """(the reader, the header line, the blocks of data lines) of the file or of its span."""
+    if span is None:
+        reader = Lines(stream, name=name)
+        lines = iter(reader)
+        header, first, number = _first_block(lines, name)
+        return reader, header, _blocks(lines, first, number)
+    header = header_line(stream, name)
+    first_line = lines_before(stream, span[0]) + 1
+    stream.seek(span[0])
+    reader = Lines(stream, name=name, first_line=first_line, limit=span[1] - span[0])
+    return reader, header, iter(reader)
+
+
 def parse_personne_activite(
-    stream: IO[bytes], *, name: str, report: ParseReport
+    stream: IO[bytes], *, name: str, report: ParseReport, span: Span | None = None
 ) -> Iterator[Entity]:
     """One entity per professional (its lines, in file order), split only when stored.
 
     A line is kept without its trailing separator, so its digest does not depend on it.
+    ``span``: only the lines between these byte offsets (from ``spans``), numbered as in the
+    whole file; the stream must then be seekable.
     """
-    reader = Lines(stream, name=name)
-    lines = iter(reader)
-    columns = {**PERSON_COLUMNS, **ACTIVITY_COLUMNS}
-    width, positions, first, start = _header(lines, columns, REQUIRED, name)
+    reader, header, blocks = _lines(stream, name, span)
+    width, positions = _columns(header, _COLUMNS, REQUIRED, name)
     expand = _expander(positions, width)
     key_at, name_at = positions[0], positions[5]
     current: RawEntity | None = None
     current_key = None
-    for number, block in _blocks(lines, first, start):
+    for number, block in blocks:
         for number, line in enumerate(block, start=number):  # noqa: B020
             separators = line.count(SEP)
             if separators == width and line[-1:] == SEP:
@@ -222,9 +271,9 @@ def parse_simple(
     stream: IO[bytes], columns: dict[str, str], *, name: str, report: ParseReport
 ) -> Iterator[Row]:
     """Rows of a companion file (savoir-faire, diplomas), projected on ``columns``."""
-    reader = Lines(stream, name=name)
-    lines = iter(reader)
-    width, positions, first, start = _header(lines, columns, {IDNPS}, name)
+    lines = iter(Lines(stream, name=name))
+    header, first, start = _first_block(lines, name)
+    width, positions = _columns(header, columns, {IDNPS}, name)
     getter = itemgetter(*positions)
     for number, block in _blocks(lines, first, start):
         for number, line in enumerate(block, start=number):  # noqa: B020
@@ -241,3 +290,41 @@ def parse_simple(
                 continue
             yield row
         report.rows += len(block)
+
+
+def spans(path: Path, parts: int) -> list[Span]:
+    """Byte ranges cutting the data lines of ``path`` into about ``parts`` equal parts.
+
+    Each part starts where a new professional does (a key differing from the line before),
+    so that no professional's consecutive lines are parsed in two places.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as stream:
+        header = header_line(stream, path.name)
+        start = stream.tell()
+        _width, positions = _columns(header, _COLUMNS, REQUIRED, path.name)
+        key_at = positions[0]
+        cuts = [start]
+        for part in range(1, parts):
+            stream.seek(max(start, size * part // parts))
+            stream.readline()  # the rest of a line begun before
+            cut = _next_key_change(stream, key_at)
+            if cuts[-1] < cut < size:
+                cuts.append(cut)
+    return list(zip(cuts, [*cuts[1:], size], strict=True))
+
+
+def _next_key_change(stream: IO[bytes], key_at: int) -> int:
+    """The offset of the first line, from the stream's position, whose key changes."""
+    sep = SEP.encode()
+    first = None
+    while True:
+        here = stream.tell()
+        line = stream.readline()
+        if not line:
+            return here
+        key = line.split(sep, key_at + 1)[key_at] if line.count(sep) > key_at else b""
+        if first is None:
+            first = key
+        elif key != first:
+            return here

@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from referentials.directory import service as directory_service
-from referentials.directory.bulk_load import ROWS_PER_STATEMENT
 from referentials.directory.models import WHOLE_SET, Activity, DirectoryChange
 from referentials.directory.parsers.common import ParseReport
 from referentials.directory.parsers.rpps import ACTIVITY_FIELDS, parse_personne_activite
@@ -46,15 +45,14 @@ def test_first_load_records_the_whole_set_once_and_later_runs_per_entity(
 def test_first_load_stores_every_activity_cell(
     run_import: Importer, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    # Not a multiple of the rows per statement: full statements and a shorter last one.
-    path = many_professionals(tmp_path, 3 * ROWS_PER_STATEMENT + 5)
+    path = many_professionals(tmp_path, 101)
     with path.open("rb") as stream:
         expected = sorted(
             (entity.key, *(cell or None for cell in child))
             for entity in parse_personne_activite(stream, name=path.name, report=ParseReport())
             for child in entity.materialise().children
         )
-    assert run_import("rpps", path)["added"] == 3 * ROWS_PER_STATEMENT + 5
+    assert run_import("rpps", path)["added"] == 101
     columns = [getattr(Activity, name) for name in ("idnps", *ACTIVITY_FIELDS)]
     with session_factory() as session:
         stored = sorted(tuple(row) for row in session.execute(select(*columns)))

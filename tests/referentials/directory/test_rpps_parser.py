@@ -7,9 +7,11 @@ import io
 import pytest
 
 from referentials.directory.errors import ImportAborted, ImportFileError
+from referentials.directory.models import ACTIVITY_DETAILS, ACTIVITY_SEARCHED, Activity
 from referentials.directory.parsers import common
 from referentials.directory.parsers.common import Entity, ParseReport, fold, luhn_ok
 from referentials.directory.parsers.rpps import (
+    ACTIVITY_COLUMNS,
     ACTIVITY_FIELDS,
     parse_personne_activite,
     person_warnings,
@@ -30,6 +32,15 @@ def digests(data: bytes) -> list[bytes]:
     return [e.digest for e in parse_personne_activite(io.BytesIO(data), name="f", report=report)]
 
 
+def activity(child: tuple[str | None, ...]) -> dict[str, str | None]:
+    """A parsed activity row as the stored activity reads it back."""
+    return Activity(**dict(zip(ACTIVITY_FIELDS, child, strict=True))).fields()
+
+
+def test_every_activity_column_is_stored_once() -> None:
+    assert sorted(ACTIVITY_COLUMNS) == sorted((*ACTIVITY_SEARCHED, *ACTIVITY_DETAILS))
+
+
 def fixture_bytes() -> bytes:
     return RPPS.read_bytes()
 
@@ -40,19 +51,19 @@ def test_groups_rows_by_professional_and_reads_by_header_name() -> None:
     assert len(entities) == 9
     cardio = next(e for e in entities if e.key == "819990000028")
     assert len(cardio.children) == 2
-    first = dict(zip(ACTIVITY_FIELDS, cardio.children[0], strict=True))
+    first = activity(cardio.children[0])
     assert first["finess_site"] == "690999016" and first["finess_ej"] == "690999008"
     assert first["skill_code"] == "SM04" and first["mode_code"] == "S"
     aide = next(e for e in entities if e.key == "819990000085")
-    assert dict(zip(ACTIVITY_FIELDS, aide.children[0], strict=True))["role_code"] == "313"
+    assert activity(aide.children[0])["role_code"] == "313"
 
 
 def test_older_52_column_header_works() -> None:
     lines = ["|".join(line.split("|")[:52]) + "|" for line in rpps_lines()]
     entities, report = parse(("\n".join(lines) + "\n").encode())
     assert len(entities) == 9 and report.bad_lines == 0
-    activity = dict(zip(ACTIVITY_FIELDS, entities[0].children[0], strict=True))
-    assert activity["role_code"] == "" and activity["sector_code"] == "SA07"
+    row = activity(entities[0].children[0])
+    assert row["role_code"] is None and row["sector_code"] == "SA07"
 
 
 def test_trailing_separator_is_optional_and_crlf_is_read() -> None:
