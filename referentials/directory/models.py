@@ -10,8 +10,18 @@ from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeEngine
 
 from referentials.core.db import Base, UTCDateTime
+
+
+def _code(length: int) -> TypeEngine[str]:
+    """A code or a folded name, compared byte by byte (codes and folded names are ASCII).
+
+    PostgreSQL builds an index on such a column a third faster under the C collation than
+    under the database's; SQLite's BINARY comparison is that already.
+    """
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 class Tracked:
@@ -34,14 +44,14 @@ class Professional(Tracked, Base):
 
     idnps: Mapped[str] = mapped_column(String(12), primary_key=True)
     id_type: Mapped[str] = mapped_column(String(2))
-    identifier: Mapped[str] = mapped_column(String(11), index=True)
+    identifier: Mapped[str] = mapped_column(_code(11), index=True)
     civility_code: Mapped[str | None] = mapped_column(String(5))
     practice_civility_code: Mapped[str | None] = mapped_column(String(5))
     last_name: Mapped[str] = mapped_column(String(100))
     first_name: Mapped[str | None] = mapped_column(String(100))
     # Lower-case ASCII, accents removed: prefix search that ignores case and accents.
-    last_name_norm: Mapped[str] = mapped_column(String(100), index=True)
-    first_name_norm: Mapped[str | None] = mapped_column(String(100))
+    last_name_norm: Mapped[str] = mapped_column(_code(100), index=True)
+    first_name_norm: Mapped[str | None] = mapped_column(_code(100))
 
     activities: Mapped[list[Activity]] = relationship(
         back_populates="professional", order_by="Activity.id", lazy="selectin"
@@ -110,11 +120,11 @@ class Activity(Base):
     idnps: Mapped[str] = mapped_column(
         ForeignKey("dir_professionals.idnps", ondelete="CASCADE"), index=True
     )
-    profession_code: Mapped[str | None] = mapped_column(String(10), index=True)
-    skill_code: Mapped[str | None] = mapped_column(String(10), index=True)
-    finess_site: Mapped[str | None] = mapped_column(String(9), index=True)
-    department_code: Mapped[str | None] = mapped_column(String(3))
-    commune_code: Mapped[str | None] = mapped_column(String(5))
+    profession_code: Mapped[str | None] = mapped_column(_code(10), index=True)
+    skill_code: Mapped[str | None] = mapped_column(_code(10), index=True)
+    finess_site: Mapped[str | None] = mapped_column(_code(9), index=True)
+    department_code: Mapped[str | None] = mapped_column(_code(3))
+    commune_code: Mapped[str | None] = mapped_column(_code(5))
     details: Mapped[str | None] = mapped_column(Text)
 
     professional: Mapped[Professional] = relationship(back_populates="activities")

@@ -54,7 +54,7 @@ class SpannedFile:
 
 
 def prepared(spec: SnapshotSpec, entity: Entity, report: ParseReport) -> tuple[Row, str, list[Row]]:
-    """An entity as stored: its fields (derived ones too), warnings (JSON), keyed child rows.
+    """An entity as stored: its fields (derived ones too), warnings (JSON), child rows.
 
     ``entity`` must be materialised; its warnings (e.g. a failed check digit) join the report.
     """
@@ -65,8 +65,7 @@ def prepared(spec: SnapshotSpec, entity: Entity, report: ParseReport) -> tuple[R
     fields = entity.fields
     if spec.derive is not None:
         fields = (*fields, *spec.derive(fields))
-    key = (entity.key,)
-    return fields, warnings, [key + child for child in entity.children]
+    return fields, warnings, entity.children
 
 
 def direct_row(spec: SnapshotSpec, entity: Entity, report: ParseReport) -> tuple[Row, list[Row]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from referentials.directory.models import (
@@ -45,8 +45,13 @@ class StructureQuery:
 
 
 def _prefix(column: Any, value: str) -> ColumnElement[bool]:
-    # Folded values hold only [a-z0-9 ], so LIKE needs no escaping beyond what fold removed.
-    return column.like(f"{value}%")
+    """Values starting with ``value``, as a range the column's index serves.
+
+    Folded values hold only [a-z0-9 ], so they all sort before ``value + "{"`` ("{" follows
+    "z"). LIKE 'x%' would read the whole table: SQLite's LIKE ignores case and PostgreSQL's
+    needs a C collation, so neither uses a plain index for it.
+    """
+    return and_(column >= value, column < value + "{")
 
 
 def get_professional(session: Session, idnps: str) -> Professional | None:

@@ -45,8 +45,7 @@ class _Stager:
 
     def start_direct(self, run_id: int, now: datetime) -> None:
         self.constants = bulk_load.direct_constants(self.conn, run_id=run_id, now=now)
-        bulk_load.begin_write(self.conn)
-        bulk_load.drop_indexes(self.conn, self.spec)
+        bulk_load.start_direct(self.conn, self.spec, self.constants)
 
     def take_rows(self, rows: list[Row], children: list[Row], part: ParseReport) -> None:
         """A batch of direct-load rows parsed by a worker process (keys first in each row)."""

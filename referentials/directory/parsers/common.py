@@ -56,6 +56,7 @@ class Entity:
 
     key: str
     fields: Row
+    # Child rows (an RPPS+ professional's activities), each starting with ``key``.
     children: list[Row] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 

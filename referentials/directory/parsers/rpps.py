@@ -194,7 +194,7 @@ def _expander(positions: list[int], width: int) -> Callable[[list[str]], Entity]
                 cells.append("")
             if not person:
                 person = person_of(cells)
-            children.append((*searched_of(cells), join(details_of(cells))))
+            children.append((person[0], *searched_of(cells), join(details_of(cells))))
         return Entity(person[0] or "", person, children)
 
     return expand

@@ -34,7 +34,7 @@ def digests(data: bytes) -> list[bytes]:
 
 def activity(child: tuple[str | None, ...]) -> dict[str, str | None]:
     """A parsed activity row as the stored activity reads it back."""
-    return Activity(**dict(zip(ACTIVITY_FIELDS, child, strict=True))).fields()
+    return Activity(**dict(zip(("idnps", *ACTIVITY_FIELDS), child, strict=True))).fields()
 
 
 def test_every_activity_column_is_stored_once() -> None:
