@@ -37,7 +37,8 @@ def tune(conn: Connection, *, bulk_load: bool) -> None:
 
     Foreign keys are not checked row by row during the import (they cost half the insert
     time): the apply statements only insert child rows of entities they insert or keep.
-    Both pragmas are set outside any transaction, where SQLite honours them.
+    The pragmas are set outside any transaction, where SQLite honours them; the sort threads
+    of ``create_indexes`` end with the import.
     """
     if is_sqlite(conn):
         # Negative sizes are KiB: 128 MiB for the base, 32 MiB for the staging tables.
@@ -84,7 +85,7 @@ def drop_indexes(conn: Connection, spec: SnapshotSpec) -> None:
 # Index builds of a bulk load on SQLite: sort helper threads, and the page cache (KiB) that
 # bounds each sorted run.
 INDEX_THREADS = 4
-INDEX_CACHE_KIB = -8192
+INDEX_CACHE_KIB = 8192
 
 
 def create_indexes(conn: Connection, spec: SnapshotSpec) -> None:
@@ -94,7 +95,7 @@ def create_indexes(conn: Connection, spec: SnapshotSpec) -> None:
         # two million rows in two thirds of the time of one in-memory sort. ``tune`` restores
         # both. Dirty pages of the load are written to the WAL, as at commit.
         conn.exec_driver_sql(f"PRAGMA threads = {INDEX_THREADS}")
-        conn.exec_driver_sql(f"PRAGMA main.cache_size = {INDEX_CACHE_KIB}")
+        conn.exec_driver_sql(f"PRAGMA main.cache_size = -{INDEX_CACHE_KIB}")
     else:
         # Sorting in memory rather than in temporary files, for this transaction only.
         conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")

@@ -68,11 +68,12 @@ def prepared(spec: SnapshotSpec, entity: Entity, report: ParseReport) -> tuple[R
     return fields, warnings, entity.children
 
 
-def direct_row(spec: SnapshotSpec, entity: Entity, report: ParseReport) -> tuple[Row, list[Row]]:
+def direct_row(
+    spec: SnapshotSpec, entity: Entity, digest: bytes, report: ParseReport
+) -> tuple[Row, list[Row]]:
     """The row (fields, digest, warnings) and child rows of a first load."""
-    digest = entity.digest.hex()
     fields, warnings, children = prepared(spec, entity.materialise(), report)
-    return (*fields, digest, warnings), children
+    return (*fields, digest.hex(), warnings), children
 
 
 def _send(out: Any, message: tuple[Any, ...]) -> None:
@@ -116,7 +117,7 @@ def work(source: SpannedFile, spec: SnapshotSpec, span: Span, limits: Limits, ou
         with source.path.open("rb") as stream:
             entities = source.parse(stream, name=source.path.name, report=report, span=span)
             for entity in entities:
-                row, kids = direct_row(spec, entity, report)
+                row, kids = direct_row(spec, entity, entity.digest, report)
                 rows.append(row)
                 children.extend(kids)
                 if len(rows) >= BATCH:

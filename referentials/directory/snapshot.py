@@ -106,11 +106,14 @@ class _Stager:
             self.counts.updated += 1
         else:
             self.counts.added += 1
-        fields, warnings, children = parallel.prepared(self.spec, entity.materialise(), self.report)
         if self.direct:
-            self.rows.append((*fields, value.hex(), warnings))
+            row, children = parallel.direct_row(self.spec, entity, value, self.report)
         else:
-            self.rows.append((entity.key, value.hex(), status, warnings, *fields))
+            fields, warnings, children = parallel.prepared(
+                self.spec, entity.materialise(), self.report
+            )
+            row = (entity.key, value.hex(), status, warnings, *fields)
+        self.rows.append(row)
         self.children.extend(children)
         if len(self.rows) >= BATCH or len(self.children) >= 4 * BATCH:
             self.flush()
