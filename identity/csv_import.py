@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from identity import repository, service
-from identity.models import Identity, SourceRecord
+from identity.models import SourceRecord
 from identity.schemas import IdentityCreate, SourceRef
 from identity.traits import normalized_fields
 from referentials.core.auth import Principal
@@ -59,11 +59,6 @@ def _body(row: dict[str, str], finess: str) -> IdentityCreate:
     )
 
 
-def _same_traits(session: Session, data: IdentityCreate) -> Identity | None:
-    """An active identity with exactly these strict traits: the local id joins it."""
-    return repository.same_strict_traits(session, normalized_fields(data, date.today()))
-
-
 def _load_row(
     session: Session, principal: Principal, data: IdentityCreate, summary: ImportSummary
 ) -> None:
@@ -71,7 +66,9 @@ def _load_row(
     if repository.by_source(session, data.source.finess, data.source.local_id) is not None:
         summary.already_known += 1
         return
-    twin = _same_traits(session, data)
+    fields = normalized_fields(data, date.today())
+    # An active identity with exactly these strict traits: the local id joins it.
+    twin = repository.same_strict_traits(session, fields)
     if twin is not None:
         session.add(
             SourceRecord(
@@ -81,7 +78,7 @@ def _load_row(
         session.flush()
         summary.attached += 1
         return
-    outcome = service.create(session, principal, data=data)
+    outcome = service.create(session, principal, data=data, fields=fields)
     summary.created += 1
     summary.duplicates_queued += len(outcome.duplicates)
 

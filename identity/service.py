@@ -52,13 +52,22 @@ class WriteOutcome:
     duplicates: list[Candidate] = field(default_factory=list)
 
 
-def create(session: Session, principal: Principal, *, data: IdentityCreate) -> WriteOutcome:
-    """Create a PROV identity and queue its likely duplicates; idempotent on the source."""
+def create(
+    session: Session,
+    principal: Principal,
+    *,
+    data: IdentityCreate,
+    fields: dict[str, Any] | None = None,
+) -> WriteOutcome:
+    """Create a PROV identity and queue its likely duplicates; idempotent on the source.
+
+    ``fields``: ``data``'s normalised traits, when the caller computed them already.
+    """
     if data.source is not None:
         existing = repository.by_source(session, data.source.finess, data.source.local_id)
         if existing is not None:
             return WriteOutcome(existing)
-    fields = normalized_fields(data, date.today())
+    fields = fields or normalized_fields(data, date.today())
     begin_write(session)
     identity = Identity(status="PROV", attributes="", **fields)
     try:
