@@ -4,9 +4,10 @@
     .venv/bin/python tests/benchmarks/directory_import.py /tmp/rppsgen \
         [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test] [--skip-sqlite]
 
-Each step runs ``socle import rpps FILE --json`` under ``/usr/bin/time -v`` (wall time, peak
-RSS) and checks the next-day counts against ``truth.json`` written by the generator. DuckDB's
-parse of the same file is timed for comparison. Prints a Markdown table.
+Each step runs ``socle import rpps FILE --json`` under ``/usr/bin/time -v`` (wall time, CPU
+with the parsing workers', peak RSS of the largest process) while sampling the memory (PSS) of
+the whole process tree, and checks the next-day counts against ``truth.json`` written by the
+generator. DuckDB's parse of the same file is timed for comparison. Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -25,19 +26,49 @@ ROOT = Path(__file__).resolve().parents[2]
 SOCLE = ROOT / ".venv" / "bin" / "socle"
 
 
+def _tree_pss_kb(root: int) -> int:
+    """Proportional set size of ``root`` and its descendants (parsing workers included)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        found = re.search(r"^Pss:\s+(\d+)", text, re.M)
+        total += int(found.group(1)) if found else 0
+    return total
+
+
 def timed_import(path: Path, env: dict[str, str]) -> dict[str, object]:
-    """One import under /usr/bin/time -v: its JSON summary, wall seconds and peak RSS (MB)."""
+    """One import under /usr/bin/time -v: its JSON summary, wall seconds, peak RSS of its
+    largest process and peak PSS of its whole process tree (MB), sampled every 0.3 s."""
     command = ["/usr/bin/time", "-v", str(SOCLE), "import", "rpps", str(path), "--json"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"import failed:\n{done.stderr[-3000:]}")
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-    cpu = sum(
-        float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", done.stderr)
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    peak_pss = 0
+    while proc.poll() is None:
+        peak_pss = max(peak_pss, _tree_pss_kb(proc.pid))
+        time.sleep(0.3)
+    stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        sys.exit(f"import failed:\n{stderr[-3000:]}")
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    summary["pss_mb"] = peak_pss // 1024
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
+    cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", stderr))
     summary["cpu"] = round(cpu, 1)
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", done.stderr)
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", stderr)
     parts = [float(p) for p in wall.group(1).split(":")] if wall else [0.0]
     seconds = sum(p * 60**i for i, p in enumerate(reversed(parts)))
     summary["wall"] = round(seconds, 1)
@@ -76,7 +107,7 @@ def scenario(name: str, env: dict[str, str], day1: Path, day2: Path, truth: dict
         lines.append(
             f"| {name} | {label} | {s['rows']:,} | {s['professionals']:,} | {s['added']:,} | "
             f"{s['updated']:,} | {s['removed']:,} | {s['unchanged']:,} | {s['seconds']} | "
-            f"{s['wall']} | {s['cpu']} | {s['rss_mb']} | {ok} | {load} |"
+            f"{s['wall']} | {s['cpu']} | {s['rss_mb']} | {s['pss_mb']} | {ok} | {load} |"
         )
         print(lines[-1], flush=True)
     return lines
@@ -96,8 +127,8 @@ def main() -> None:
     load = os.getloadavg()
     out = [
         "| database | step | rows | professionals | added | updated | removed | unchanged "
-        "| import s | wall s | CPU s | peak RSS MB | diff | load 1 min |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| import s | wall s | CPU s | peak RSS MB | peak tree PSS MB | diff | load 1 min |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     print("\n".join(out), flush=True)
     if not args.skip_sqlite:
