@@ -51,7 +51,7 @@ def _tree_pss_kb(root: int) -> int:
 
 def timed_import(path: Path, env: dict[str, str]) -> dict[str, object]:
     """One import under /usr/bin/time -v: its JSON summary, wall seconds, peak RSS of its
-    largest process and peak PSS of its whole process tree (MB), sampled every 0.3 s."""
+    largest process and peak PSS of its whole process tree (MB), sampled every second."""
     command = ["/usr/bin/time", "-v", str(SOCLE), "import", "rpps", str(path), "--json"]
     proc = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -59,7 +59,7 @@ def timed_import(path: Path, env: dict[str, str]) -> dict[str, object]:
     peak_pss = 0
     while proc.poll() is None:
         peak_pss = max(peak_pss, _tree_pss_kb(proc.pid))
-        time.sleep(0.3)
+        time.sleep(1.0)
     stdout, stderr = proc.communicate()
     if proc.returncode != 0:
         sys.exit(f"import failed:\n{stderr[-3000:]}")
