@@ -31,19 +31,9 @@ from referentials.core.web import User, check_csrf, render
 router = APIRouter()
 # What the queue says after a decision (the `done` query parameter).
 OUTCOME = {"merge": "merged", "not_duplicate": "not_duplicate", "defer": "deferred"}
-# Traits shown side by side, in the order an officer checks them against a document.
-SHOWN = (
-    "birth_name",
-    "first_names",
-    "sex",
-    "birth_date",
-    "birth_place_code",
-    "used_name",
-    "used_first_name",
-    "status",
-    "attributes",
-    "ins",
-)
+# Traits shown side by side, in the order an officer checks them against a document: those the
+# pair's differences are computed on, then the INS.
+SHOWN = (*qp.COMPARED, "ins")
 
 
 def _bars(detail: PairDetail) -> list[charts.Bar]:

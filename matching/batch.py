@@ -13,10 +13,11 @@ import numpy as np
 from matching.blockpairs import BlockingReport, CandidatePairs, prepared_candidate_pairs
 from matching.compare import Levels, compare
 from matching.config import MatchConfig
-from matching.features import fork_available, in_background
+from matching.features import in_background
 from matching.model import MatchModel, default_model, sample_u
 from matching.prepared import IntArray, Prepared, prepare
 from matching.records import IdentityRecord
+from matching.runtime import fork_available
 from matching.scoring import (
     REVIEW,
     FloatArray,

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from matching.features import Factor, distinct_codes, gc_paused
+from matching.features import Factor, distinct_codes
 from matching.prepared import IntArray, RecordColumns
 from matching.records import IdentityRecord
+from matching.runtime import gc_paused
 
 REQUIRED_COLUMNS = (
     "source_id",

@@ -7,7 +7,6 @@ the Python work. The largest table is built in a forked process meanwhile (two c
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -27,6 +26,7 @@ from matching.normalize import (
     surname_core,
 )
 from matching.phonetics import fonem, phonex
+from matching.runtime import fork_available
 
 IntArray = npt.NDArray[np.int64]
 H = TypeVar("H", bound=Hashable)
@@ -60,27 +60,6 @@ def factorise(values: Sequence[H]) -> Factor[H]:
     """Factor of a list of values (distinct values in first-seen order)."""
     index: dict[H, int] = {}
     return Factor(distinct_codes(values, index), list(index))
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building millions of acyclic objects.
-
-    Every few hundred allocations it would otherwise rescan all the rows and tuples already
-    built (a third of the CPU time of reading a million rows); nothing built here is cyclic.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def fork_available() -> bool:
-    """Whether worker processes can be forked (sharing this process's arrays copy-on-write)."""
-    return "fork" in multiprocessing.get_all_start_methods()
 
 
 @contextmanager

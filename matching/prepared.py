@@ -18,7 +18,6 @@ from matching.features import (
     Factor,
     distinct_codes,
     factorise,
-    gc_paused,
     given_features,
     given_table,
     string_rank,
@@ -28,6 +27,7 @@ from matching.features import (
 from matching.nir import is_valid_ins, matricule13
 from matching.normalize import digits, glue, normalize_free_text
 from matching.records import IdentityRecord
+from matching.runtime import gc_paused
 
 IntArray = npt.NDArray[np.int64]
 ObjArray = npt.NDArray[np.object_]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from matching.runtime import fork_available
 from referentials.core.errors import AppError
 from referentials.directory.errors import ImportAborted, ImportFileError
 from referentials.directory.limits import Limits, check_early
@@ -34,7 +35,7 @@ POLL = 1.0
 # They only parse and send: they never touch the parent's database connection, logging or
 # threads, and end with os._exit (multiprocessing's fork children), closing nothing of the
 # parent's.
-_START = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+_START = "fork" if fork_available() else "spawn"
 _ERRORS: dict[str, type[AppError]] = {
     "ImportAborted": ImportAborted,
     "ImportFileError": ImportFileError,

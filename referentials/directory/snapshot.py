@@ -8,14 +8,13 @@ process leaves the stored directory as it was.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from matching.runtime import gc_paused
 from referentials.core.db import utcnow
 from referentials.directory import bulk, bulk_load, parallel
 from referentials.directory.limits import Counts, Limits, check_early, check_limits
@@ -236,7 +235,9 @@ def import_snapshot(
             now = utcnow()
             if stager.direct:
                 stager.start_direct(run_id, now)
-            with _without_gc():
+            # Millions of tuples, none in a cycle: collection passes would only walk them (a
+            # tenth of a first load's CPU). In `socle serve` it pauses for the import's length.
+            with gc_paused():
                 if stager.direct and spanned is not None and spanned.workers > 1:
                     _stream_in_workers(stager, spanned, limits, progress)
                 else:
@@ -266,20 +267,6 @@ def import_snapshot(
             bulk.drop_stage(conn, spec)
             conn.commit()
             bulk_load.tune(conn, bulk_load=False)
-
-
-@contextlib.contextmanager
-def _without_gc() -> Iterator[None]:
-    """No cyclic garbage collection while rows stream: millions of tuples, none in a cycle,
-    and each collection pass would walk them all (a tenth of a first load's CPU). The
-    collector is process-wide: in ``socle serve`` it pauses for the import's length."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _stream(
