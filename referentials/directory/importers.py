@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session
 
 from referentials.core import runs
 from referentials.core.settings import DirectorySettings
 from referentials.directory import companions
+from referentials.directory import service as directory_service
 from referentials.directory.limits import Counts, Limits
 from referentials.directory.parallel import SpannedFile
 from referentials.directory.parsers.common import Entity, ParseReport
@@ -30,7 +33,7 @@ from referentials.directory.parsers.rpps import (
     spans,
 )
 from referentials.directory.snapshot import import_snapshot
-from referentials.directory.sources import finess_files, rpps_files
+from referentials.directory.sources import Member, finess_files, rpps_files, unpacked
 from referentials.directory.spec import SnapshotSpec
 
 Progress = Callable[[ParseReport], None]
@@ -106,22 +109,36 @@ def rpps(
         with main.open() as stream:
             yield from parse_personne_activite(stream, name=main.name, report=rep)
 
-    spanned = None
-    if main.path is not None and main.path.stat().st_size >= settings.parallel_min_bytes:
-        spanned = SpannedFile(main.path, parse_personne_activite, spans, settings.parse_workers)
-    import_snapshot(
-        engine,
-        PROFESSIONALS,
-        source,
-        run_id=run_id,
-        limits=_limits(settings),
-        report=report,
-        progress=beat,
-        prepare=side.stage,
-        previous_seen=previous,
-        finish=_finisher(run_id, summary, report, "professionals", started, side.apply),
-        spanned=spanned,
-    )
+    with contextlib.ExitStack() as stack:
+        import_snapshot(
+            engine,
+            PROFESSIONALS,
+            source,
+            run_id=run_id,
+            limits=_limits(settings),
+            report=report,
+            progress=beat,
+            prepare=side.stage,
+            previous_seen=previous,
+            finish=_finisher(run_id, summary, report, "professionals", started, side.apply),
+            spanned=_spanned(main, settings, engine, stack),
+        )
+
+
+def _spanned(
+    main: Member, settings: DirectorySettings, engine: Engine, stack: contextlib.ExitStack
+) -> SpannedFile | None:
+    """How a first load is parsed in worker processes; None: in this one."""
+    if settings.parse_workers < 2 or (main.size or 0) < settings.parallel_min_bytes:
+        return None
+    path = main.path
+    if path is None:
+        with Session(engine) as session:
+            if not directory_service.is_empty(session):
+                return None  # a diff: parsed here, the member streamed
+        # A zip member cannot be read by parts: written out once (seconds) to be.
+        path = stack.enter_context(unpacked(main, settings.download_dir))
+    return SpannedFile(path, main.name, parse_personne_activite, spans, settings.parse_workers)
 
 
 def finess(

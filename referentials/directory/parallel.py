@@ -47,6 +47,8 @@ class SpannedFile:
     """A plain file whose entities can be parsed by byte span, and how to cut it."""
 
     path: Path
+    # What messages call the file (the extract's name, when ``path`` is an unpacked copy).
+    name: str
     # parse(stream, *, name=, report=, span=) -> entities of the span
     parse: Callable[..., Iterator[Entity]]
     # spans(path, parts) -> byte spans, each starting where an entity does
@@ -119,7 +121,7 @@ def work(source: SpannedFile, spec: SnapshotSpec, span: Span, limits: Limits, ou
     children: list[Row] = []
     try:
         with source.path.open("rb") as stream:
-            entities = source.parse(stream, name=source.path.name, report=report, span=span)
+            entities = source.parse(stream, name=source.name, report=report, span=span)
             for entity in entities:
                 row, kids = direct_row(spec, entity, entity.digest, report)
                 rows.append(row)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
+import shutil
+import tempfile
 import zipfile
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
@@ -24,6 +27,8 @@ class Member:
     open: Opener
     # Set for a plain (uncompressed) file on disk: one that can be read by parts.
     path: Path | None = None
+    # Its uncompressed size, when known without reading it.
+    size: int | None = None
 
 
 def sha256_of(path: Path) -> str:
@@ -37,7 +42,7 @@ def sha256_of(path: Path) -> str:
 def _file(path: Path) -> Member:
     if path.suffix == ".gz":
         return Member(path.name, lambda: cast(IO[bytes], gzip.open(path, "rb")))
-    return Member(path.name, lambda: path.open("rb"), path)
+    return Member(path.name, lambda: path.open("rb"), path, path.stat().st_size)
 
 
 def _zip_member(path: Path, inner: str) -> Member:
@@ -45,7 +50,23 @@ def _zip_member(path: Path, inner: str) -> Member:
         archive = zipfile.ZipFile(path)
         return _Closing(archive, archive.open(inner))
 
-    return Member(f"{path.name}!{inner}", opener)
+    with zipfile.ZipFile(path) as archive:
+        size = archive.getinfo(inner).file_size
+    return Member(f"{path.name}!{inner}", opener, size=size)
+
+
+@contextmanager
+def unpacked(member: Member, folder: Path) -> Iterator[Path]:
+    """``member`` written out as a plain file in ``folder`` (removed afterwards)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix="unpacked-", suffix=".txt", dir=folder)
+    target = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as out, member.open() as stream:
+            shutil.copyfileobj(stream, out, 8 << 20)
+        yield target
+    finally:
+        target.unlink(missing_ok=True)
 
 
 class _Closing(AbstractContextManager[IO[bytes]]):

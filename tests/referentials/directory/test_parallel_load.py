@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -153,7 +154,7 @@ def test_a_worker_that_dies_fails_the_load_and_changes_nothing(
         with path.open("rb") as stream:
             yield from parse_personne_activite(stream, name=path.name, report=report)
 
-    spanned = SpannedFile(path, _dies_in_later_spans, spans, 2)
+    spanned = SpannedFile(path, path.name, _dies_in_later_spans, spans, 2)
     with pytest.raises(RuntimeError, match="ended with code 3"):
         import_snapshot(
             engine,
@@ -168,3 +169,21 @@ def test_a_worker_that_dies_fails_the_load_and_changes_nothing(
     # The indexes dropped for the load came back with the rollback.
     names = {ix["name"] for ix in inspect(engine).get_indexes("dir_activities")}
     assert "ix_dir_activities_finess_site" in names
+
+
+def test_a_zipped_extract_is_unpacked_for_the_workers_and_the_copy_removed(
+    run_import: Importer, engine: Engine, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    path, _lines = extract(tmp_path / "plain")
+    archive = tmp_path / "PS_LibreAcces_202605040000.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.write(path, path.name)
+    unpack_to = tmp_path / "downloads"
+    run_import("rpps", path, max_bad_line_share=0.05, **IN_ONE)
+    expected = stored(session_factory)
+    clear(engine)
+    shared = run_import(
+        "rpps", archive, max_bad_line_share=0.05, download_dir=unpack_to, **IN_WORKERS
+    )
+    assert shared["professionals"] == 400 and stored(session_factory) == expected
+    assert unpack_to.is_dir() and list(unpack_to.iterdir()) == []
