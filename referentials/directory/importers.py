@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 
 from referentials.core import runs
 from referentials.core.settings import DirectorySettings
-from referentials.directory import companions
-from referentials.directory import service as directory_service
+from referentials.directory import companions, repository
 from referentials.directory.limits import Counts, Limits
 from referentials.directory.parallel import SpannedFile
 from referentials.directory.parsers.common import Entity, ParseReport
@@ -134,7 +133,7 @@ def _spanned(
     path = main.path
     if path is None:
         with Session(engine) as session:
-            if not directory_service.is_empty(session):
+            if repository.professional_count(session):
                 return None  # a diff: parsed here, the member streamed
         # A zip member cannot be read by parts: written out once (seconds) to be.
         path = stack.enter_context(unpacked(main, settings.download_dir))

@@ -23,6 +23,7 @@ from referentials.directory.parsers.common import Entity, ParseReport
 from referentials.directory.parsers.rpps import parse_personne_activite, spans
 from referentials.directory.snapshot import import_snapshot
 from tests.referentials.directory.conftest import (
+    FINESS_JSON,
     Importer,
     luhn_key,
     rpps_lines,
@@ -179,6 +180,7 @@ def test_a_zipped_extract_is_unpacked_for_the_workers_and_the_copy_removed(
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
         out.write(path, path.name)
     unpack_to = tmp_path / "downloads"
+    run_import("finess", FINESS_JSON)  # structures stored: still a first load of professionals
     run_import("rpps", path, max_bad_line_share=0.05, **IN_ONE)
     expected = stored(session_factory)
     clear(engine)
