@@ -21,7 +21,7 @@ STATUS_LABELS = {"finalised": "Finalisé", "in_progress": "En cours", "to_do": "
 MAX_LISTED_UNITS = 500
 
 
-def _todo_by_department(results: list[StructureResult]) -> dict[str, list[dict[str, Any]]]:
+def _to_complete_by_department(results: list[StructureResult]) -> dict[str, list[dict[str, Any]]]:
     """EG × champ not finalised, by department, each with its units' missing items."""
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in results[:MAX_LISTED_UNITS]:
@@ -75,8 +75,8 @@ def dashboard(
             "bars": charts.sector_bars(summary["sectors"]),  # type: ignore[arg-type]
             "trend": charts.trend_lines(trend) if trend else None,
             "trend_points": trend,
-            "todo": _todo_by_department(pending),
-            "todo_total": len(pending),
+            "to_complete": _to_complete_by_department(pending),
+            "to_complete_total": len(pending),
             "max_rows": MAX_LISTED_UNITS,
             "SECTOR_LABELS": codes.SECTOR_LABELS,
             "STATUS_LABELS": STATUS_LABELS,
