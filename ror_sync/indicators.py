@@ -73,17 +73,7 @@ def _completeness(
     goal = service.targets(settings)
     if snaps:
         rows = [
-            aggregation.CountRow(
-                r.region,
-                r.department,
-                r.sector,
-                r.champ,
-                r.category,
-                r.perimeter,
-                r.finalised,
-                r.in_progress,
-                r.to_do,
-            )
+            service.stored_counts(r)
             for r in repository.snapshot_rows(session, [snaps[-1].id], region=region)
         ]
     else:

@@ -14,7 +14,7 @@ from referentials.core.settings import RorSettings
 from referentials.directory import service as directory_service
 from ror_sync import aggregation, codes, completeness, repository, store
 from ror_sync.completeness import StructureResult
-from ror_sync.models import RorOrganization
+from ror_sync.models import RorOrganization, RorSnapshotRow
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,21 @@ def take_snapshot(session: Session, run_id: int | None, reference_date: date) ->
     return store.save_snapshot(session, rows, reference_date=reference_date, run_id=run_id)
 
 
+def stored_counts(row: RorSnapshotRow) -> aggregation.CountRow:
+    """A snapshot's stored row as the counts the aggregation works on."""
+    return aggregation.CountRow(
+        row.region,
+        row.department,
+        row.sector,
+        row.champ,
+        row.category,
+        row.perimeter,
+        row.finalised,
+        row.in_progress,
+        row.to_do,
+    )
+
+
 def trend(
     session: Session, settings: RorSettings, *, region: str | None = None, limit: int = 24
 ) -> list[dict[str, object]]:
@@ -134,19 +149,7 @@ def trend(
     rows = repository.snapshot_rows(session, [s.id for s in snaps], region=region)
     by_snapshot: dict[int, list[aggregation.CountRow]] = {}
     for r in rows:
-        by_snapshot.setdefault(r.snapshot_id, []).append(
-            aggregation.CountRow(
-                r.region,
-                r.department,
-                r.sector,
-                r.champ,
-                r.category,
-                r.perimeter,
-                r.finalised,
-                r.in_progress,
-                r.to_do,
-            )
-        )
+        by_snapshot.setdefault(r.snapshot_id, []).append(stored_counts(r))
     goal = targets(settings)
     return [
         {
