@@ -116,6 +116,10 @@ class Hl7Settings(BaseModel):
     # PID-3 assigning authority (namespace id or universal id/OID) or MSH-4 sending facility
     # -> the establishment's FINESS. A value that is itself a FINESS needs no entry.
     authorities: dict[str, str] = Field(default_factory=dict)
+    # An ITI-31 movement (A01, A03...) for a local id Socle does not know creates a PROV
+    # identity from its PID, except for these establishments (FINESS): they always send A28
+    # first, so an unknown id there is an error (AE) rather than a new patient.
+    movements_never_create: list[str] = Field(default_factory=list)
     # A frame larger than this is refused (AR) without being parsed.
     max_message_bytes: int = 1_000_000
     # An idle MLLP connection is closed after this many seconds.
