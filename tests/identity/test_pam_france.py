@@ -15,9 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from identity.hl7v2 import ack as ack_builder
 from identity.hl7v2.message import Header, decode, header_of, read
+from identity.hl7v2.mllp import MLLP_PRINCIPAL
+from identity.hl7v2.process import handle
 from identity.referential import rules
 from identity.referential.models import Identity, SourceRecord
 from referentials.core.db import session_scope
+from referentials.core.settings import Hl7Settings
 from tests.conftest import FIXTURES, Api
 from tests.identity.test_hl7v2 import ack, count, post
 
@@ -222,10 +225,6 @@ def test_ack_echoes_processing_id_version_and_profile(processing: str) -> None:
 def test_movement_of_an_unknown_patient_creates_nothing_when_the_sender_sends_a28_first(
     session_factory: sessionmaker[Session],
 ) -> None:
-    from identity.hl7v2.process import handle
-    from identity.hl7v2.mllp import MLLP_PRINCIPAL
-    from referentials.core.settings import Hl7Settings
-
     strict = Hl7Settings(movements_never_create=["690999016"])
     with session_scope(session_factory) as session:
         outcome = handle(session, MLLP_PRINCIPAL, pam("a01_admission.hl7"), strict)
