@@ -145,6 +145,16 @@ class StructureRead(Snapshot):
         return list(value)
 
 
+class LegalEntityRead(BaseModel):
+    """A FINESS legal entity (EJ), known through the sites (EG) it runs."""
+
+    finess: str
+    name: str | None
+    legal_status: str | None
+    active: bool
+    sites: list[str]
+
+
 class StructureDetail(StructureRead):
     professionals_count: int
     history: list[ChangeRead]
