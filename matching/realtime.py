@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from matching.batch import ScoredArrays
 from matching.compare import compare
 from matching.config import MatchConfig
 from matching.model import MatchModel
-from matching.prepared import prepare
+from matching.prepared import IntArray, Prepared, prepare
 from matching.records import IdentityRecord
 from matching.scoring import (
     REVIEW,
@@ -56,3 +57,34 @@ def score_against(
         )
         for i in kept
     ]
+
+
+def score_index_pairs(
+    prep: Prepared, left: IntArray, right: IntArray, model: MatchModel, config: MatchConfig
+) -> ScoredArrays:
+    """Many one-against-many checks at once: each (left, right) pair of ``prep`` scored as
+    score_against() scores it (frequencies from the model's tables), in bounded chunks; only
+    the pairs in the review band or above are kept."""
+    tf = record_frequencies(prep, model, from_data=False)
+    step = max(config.chunk_size, 1)
+    parts: list[ScoredArrays] = []
+    for lo in range(0, max(len(left), 1), step):
+        lft, rgt = left[lo : lo + step], right[lo : lo + step]
+        levels = compare(prep, lft, rgt)
+        scores, weights = weigh(levels, model, config, {k: (v[lft], v[rgt]) for k, v in tf.items()})
+        flags = rule_flags(levels, year_gap(prep, lft, rgt))
+        bands = decide(scores, flags, config)
+        kept = np.flatnonzero(bands >= REVIEW)
+        parts.append(
+            ScoredArrays(
+                lft[kept],
+                rgt[kept],
+                scores[kept],
+                bands[kept],
+                levels[kept],
+                weights[kept],
+                flags[kept],
+            )
+        )
+    names = ("left", "right", "scores", "bands", "levels", "weights", "flags")
+    return ScoredArrays(*(np.concatenate([getattr(p, n) for p in parts]) for n in names))

@@ -97,14 +97,18 @@ def scan() -> None:
 def import_identities(
     path: Path = typer.Argument(..., exists=True, dir_okay=False, help="identities CSV"),
     finess: str = typer.Option(..., "--finess", help="FINESS of the establishment"),
+    row_by_row: bool = typer.Option(
+        False, "--row-by-row", help="one row per transaction step (same outcome, slower)"
+    ),
 ) -> None:
     """Load an establishment's identity file: create or attach identities, queue duplicates."""
-    from identity.imports import service as csv_import
+    from identity.imports import bulk, service
 
+    load = service.import_file if row_by_row else bulk.import_file
     with _bar() as bar:
         task = bar.add_task("importing", total=None)
         try:
-            summary = csv_import.import_file(
+            summary = load(
                 _factory(),
                 SYSTEM,
                 path,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -11,15 +10,15 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
+from identity.imports.rows import body_of, message_of, read_rows
 from identity.referential import repository, service
 from identity.referential.models import SourceRecord
-from identity.referential.schemas import IdentityCreate, SourceRef
+from identity.referential.schemas import IdentityCreate
 from identity.referential.traits import normalized_fields
 from referentials.core.auth import Principal
 from referentials.core.db import session_scope
-from referentials.core.errors import AppError, ValidationFailed
+from referentials.core.errors import AppError
 
-REQUIRED = ("source_id", "birth_name", "first_names", "sex", "birth_date")
 BATCH = 500
 
 
@@ -31,32 +30,6 @@ class ImportSummary:
     already_known: int = 0
     duplicates_queued: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
-
-
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValidationFailed(
-                f"{path.name}: missing column(s) {', '.join(missing)} in the header (line 1)",
-                fields={"columns": missing},
-            )
-        for row in reader:
-            yield reader.line_num, row
-
-
-def _body(row: dict[str, str], finess: str) -> IdentityCreate:
-    return IdentityCreate(
-        birth_name=row["birth_name"],
-        first_names=row["first_names"].split(),
-        sex=row["sex"],
-        birth_date=row["birth_date"],
-        birth_place_code=row.get("birth_place_code") or None,
-        used_name=row.get("used_name") or None,
-        used_first_name=row.get("used_first_name") or None,
-        source=SourceRef(finess=finess, local_id=row["source_id"]),
-    )
 
 
 def _load_row(
@@ -93,7 +66,7 @@ def import_file(
 ) -> ImportSummary:
     """Create or attach each row's identity; commits every 500 rows, so a rerun resumes."""
     summary = ImportSummary()
-    rows = _rows(path)
+    rows = read_rows(path)
     while True:
         with session_scope(factory) as session:
             done = 0
@@ -101,9 +74,9 @@ def import_file(
                 summary.rows += 1
                 try:
                     with session.begin_nested():
-                        _load_row(session, principal, _body(row, finess), summary)
+                        _load_row(session, principal, body_of(row, finess), summary)
                 except (ValidationError, AppError) as exc:
-                    summary.errors.append((line, _message(exc)))
+                    summary.errors.append((line, message_of(exc)))
                 done += 1
                 if done == BATCH:
                     break
@@ -111,9 +84,3 @@ def import_file(
             progress(summary.rows)
         if done < BATCH:
             return summary
-
-
-def _message(exc: ValidationError | AppError) -> str:
-    if isinstance(exc, AppError):
-        return exc.message
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text
 from sqlalchemy.orm import Session
 
 from identity.referential.models import Identity, IdentityEvent
@@ -72,3 +72,13 @@ def _forget_feed_lock(session: Session, transaction: Any) -> None:
     # The lock ends with the outermost transaction; a reused session must take it again.
     if transaction.parent is None:
         session.info.pop("feed_locked", None)
+
+
+def emit_many(session: Session, events: list[tuple[str, int, dict[str, Any]]]) -> None:
+    """Append many (type, identity id, payload) events in one statement (bulk loads)."""
+    begin_write(session)
+    if events:
+        session.execute(
+            insert(IdentityEvent),
+            [{"type": t, "identity_id": i, "payload": p} for t, i, p in events],
+        )

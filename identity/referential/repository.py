@@ -177,8 +177,15 @@ def same_strict_traits(session: Session, fields: dict[str, Any]) -> Identity | N
 
 
 def key_blocks(session: Session, keys: list[str], limit: int) -> dict[str, set[int]]:
-    """Up to ``limit`` identities per blocking key, for all keys in one round trip."""
-    rank = func.row_number().over(partition_by=MatchKey.key).label("rank")
+    """The ``limit`` oldest identities per blocking key, for all keys in one round trip.
+
+    Ordered by id so the slice of an over-common key is reproducible (the bulk import replays it).
+    """
+    rank = (
+        func.row_number()
+        .over(partition_by=MatchKey.key, order_by=MatchKey.identity_id)
+        .label("rank")
+    )
     inner = (
         select(MatchKey.key, MatchKey.identity_id, rank).where(MatchKey.key.in_(keys)).subquery()
     )

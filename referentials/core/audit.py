@@ -64,6 +64,30 @@ def record(
     return entry
 
 
+def record_many(
+    session: Session,
+    principal: Principal,
+    *,
+    entity_type: str,
+    action: str,
+    entries: Iterable[tuple[str | int, dict[str, Any] | None]],
+) -> None:
+    """Append one entry per (entity id, after) in one statement: a bulk load's trail."""
+    rows = [
+        {
+            "actor_key_id": principal.key_id,
+            "actor": principal.label,
+            "entity_type": entity_type,
+            "entity_id": str(entity_id),
+            "action": action,
+            "after": after,
+        }
+        for entity_id, after in entries
+    ]
+    if rows:
+        session.execute(insert(AuditEntry), rows)
+
+
 def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Only the keys whose value differs, as ``{key: {"before": .., "after": ..}}``."""
     keys = set(before) | set(after)

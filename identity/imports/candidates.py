@@ -1,0 +1,140 @@
+"""The real-time duplicate check of every created row, replayed for a whole chunk at once.
+
+Created one after the other, row j's check sees, per blocking key, the stored identities and
+the rows created before it (and itself: its keys are written first); a key held by more than
+PER_KEY_CAP of them is skipped, and when every key is, the first over-common block is used.
+Stored identities are older (smaller ids) than created ones, so each block is the stored
+slice followed by the chunk's own rows. The pairs found are then scored in one vectorised pass.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from identity.duplicates.matcher import PER_KEY_CAP, keys_of
+from identity.imports import repository as reads
+from matching.batch import ScoredArrays
+from matching.config import MatchConfig
+from matching.model import MatchModel
+from matching.prepared import prepare
+from matching.realtime import score_index_pairs
+from matching.records import IdentityRecord
+
+# The real-time check keeps the best 20 candidates of each new identity.
+LIMIT = 20
+# Sort position of a created row: after every stored id, in creation order.
+NEW = 1 << 48
+
+
+@dataclass
+class Found:
+    """Kept pairs (review band or above, best LIMIT per created row) and what they refer to.
+
+    Positions below ``created`` are the chunk's created rows; the others are ``stored`` rows.
+    """
+
+    arrays: ScoredArrays
+    records: list[IdentityRecord]
+    created: int
+    stored: list[Any]
+
+
+def record_of(position: str, fields: dict[str, Any]) -> IdentityRecord:
+    place = fields.get("birth_place_code")
+    return IdentityRecord(
+        id=position,
+        birth_name=fields["birth_name"],
+        first_names=tuple(fields["first_names"].split(" ")),
+        used_name=fields.get("used_name") or "",
+        used_first_name=fields.get("used_first_name") or "",
+        sex=fields["sex"],
+        birth_date=fields["birth_date"].isoformat(),
+        birth_place_code=place or "",
+    )
+
+
+def stored_record(position: str, row: Any) -> IdentityRecord:
+    history = row.ins_history or []
+    return IdentityRecord(
+        id=position,
+        birth_name=row.birth_name,
+        first_names=tuple(row.first_names.split()),
+        used_name=row.used_name or "",
+        used_first_name=row.used_first_name or "",
+        sex=row.sex,
+        birth_date=row.birth_date.isoformat(),
+        birth_place_code=row.birth_place_code or "",
+        ins=row.ins_matricule or "",
+        ins_history=tuple(str(h.get("matricule", "")) for h in history if h.get("matricule")),
+    )
+
+
+def _candidates(keys: list[list[str]], stored: dict[str, list[int]]) -> list[list[int]]:
+    """Per created row, its candidates: stored ids (>= 0) and earlier created rows (-1 - j)."""
+    own: dict[str, list[int]] = defaultdict(list)
+    out: list[list[int]] = []
+    for j, row_keys in enumerate(keys):
+        ids: set[int] = set()
+        common: list[list[int]] = []
+        for key in row_keys:
+            own[key].append(-1 - j)
+            block = stored.get(key, [])
+            size = len(block) + len(own[key])
+            full = (block + own[key])[: PER_KEY_CAP + 1]
+            if size > PER_KEY_CAP:
+                common.append(full)
+            else:
+                ids.update(full)
+        if not ids and common:
+            ids = set(common[0])
+        ids.discard(-1 - j)
+        out.append(sorted(ids))
+    return out
+
+
+def find(
+    session: Session, created: list[dict[str, Any]], model: MatchModel, config: MatchConfig
+) -> Found:
+    """The pairs the real-time check would queue for each created row, in queue order."""
+    records = [record_of(str(j), f) for j, f in enumerate(created)]
+    keys = [keys_of(r) for r in records]
+    stored_blocks = reads.key_blocks(
+        session, sorted({k for ks in keys for k in ks}), PER_KEY_CAP + 1
+    )
+    per_row = _candidates(keys, stored_blocks)
+    rows = reads.match_rows(session, sorted({c for cs in per_row for c in cs if c >= 0}))
+    position = {row.id: len(created) + i for i, row in enumerate(rows)}
+    records.extend(stored_record(str(position[r.id]), r) for r in rows)
+    left: list[int] = []
+    right: list[int] = []
+    for j, cands in enumerate(per_row):
+        # A stored id that is no longer active has no row: the real-time check drops it too.
+        targets = [-1 - c if c < 0 else position.get(c, -1) for c in cands]
+        targets = [t for t in targets if t >= 0]
+        left.extend([j] * len(targets))
+        right.extend(targets)
+    arrays = score_index_pairs(
+        prepare(records), np.array(left, dtype=np.int64), np.array(right, dtype=np.int64),
+        model, config,
+    )  # fmt: skip
+    return Found(_best(arrays, rows, len(created)), records, len(created), rows)
+
+
+def _best(arrays: ScoredArrays, rows: list[Any], created: int) -> ScoredArrays:
+    """Per created row, its LIMIT best pairs by (score desc, id asc), rows in creation order."""
+    if not len(arrays):
+        return arrays
+    stored_ids = np.array([r.id for r in rows] or [0], dtype=np.int64)
+    right = arrays.right
+    order_key = np.where(right < created, NEW + right, stored_ids[np.maximum(right - created, 0)])
+    order = np.lexsort((order_key, -arrays.scores, arrays.left))
+    left_sorted = arrays.left[order]
+    starts = np.searchsorted(left_sorted, left_sorted, side="left")
+    keep = order[(np.arange(len(order)) - starts) < LIMIT]
+    names = ("left", "right", "scores", "bands", "levels", "weights", "flags")
+    return ScoredArrays(*(getattr(arrays, n)[keep] for n in names))

@@ -1,0 +1,71 @@
+"""Queue rows of the pairs a bulk chunk found, as the per-row check's enqueue() writes them."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from identity.duplicates.queue import explanation_of
+from identity.imports import repository as reads
+from identity.imports.candidates import Found
+from matching.scoring import build_pair
+
+Strict = tuple[str, str, str, date, str]
+
+
+def _signature(sides: list[tuple[int, Strict]]) -> str:
+    """queue.signature() from plain traits: both sides' strict traits, in id order."""
+    parts = ["|".join([t[0], t[1], t[2], t[3].isoformat(), t[4]]) for _, t in sorted(sides)]
+    return hashlib.sha256("#".join(parts).encode()).hexdigest()
+
+
+def _strict(position: int, found: Found, ids: list[int]) -> tuple[int, Strict]:
+    record = found.records[position]
+    if position < found.created:
+        identity_id = ids[position]
+    else:
+        identity_id = found.stored[position - found.created].id
+    traits: Strict = (
+        record.birth_name,
+        " ".join(record.first_names),
+        record.sex,
+        date.fromisoformat(record.birth_date),
+        record.birth_place_code,
+    )
+    return identity_id, traits
+
+
+def pair_rows(session: Session, found: Found, ids: list[int], finess: str) -> list[dict[str, Any]]:
+    """DuplicatePair rows (origin "realtime") of the kept pairs, in queue order."""
+    arrays = found.arrays
+    stored_ids = [
+        found.stored[int(r) - found.created].id for r in arrays.right if r >= found.created
+    ]
+    # A created row's only local id is this file's; every chunk row is of the same FINESS.
+    known = reads.establishments_of(session, stored_ids)
+    out: list[dict[str, Any]] = []
+    for i in range(len(arrays)):
+        left = _strict(int(arrays.left[i]), found, ids)
+        right = _strict(int(arrays.right[i]), found, ids)
+        scored = build_pair(
+            str(left[0]), str(right[0]), arrays.levels[i], arrays.weights[i],
+            float(arrays.scores[i]), int(arrays.bands[i]), int(arrays.flags[i]),
+        )  # fmt: skip
+        low, high = sorted((left[0], right[0]))
+        out.append(
+            {
+                "left_id": low,
+                "right_id": high,
+                "score": scored.score,
+                "band": scored.band,
+                "explanation": explanation_of(scored),
+                "status": "pending",
+                "origin": "realtime",
+                "establishments": " ".join(sorted(known.get(right[0], set()) | {finess})),
+                "signature": _signature([left, right]),
+            }
+        )
+    return out

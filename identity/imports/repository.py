@@ -1,0 +1,101 @@
+"""The bulk load's reads: many rows per round trip, in bounded IN lists."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
+from typing import Any, TypeVar
+
+from sqlalchemy import insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from identity.referential import repository
+from identity.referential.models import Identity, SourceRecord
+
+T = TypeVar("T")
+# Bound parameters per statement: well under SQLite's and psycopg's limits.
+IN_CHUNK = 500
+
+StrictTraits = tuple[str, str, str, date, str | None]
+
+
+def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    for lo in range(0, len(items), size):
+        yield items[lo : lo + size]
+
+
+def known_local_ids(session: Session, finess: str, local_ids: Sequence[str]) -> set[str]:
+    """The local ids of this establishment already attached to an identity."""
+    found: set[str] = set()
+    for part in chunks(local_ids):
+        stmt = select(SourceRecord.local_id).where(
+            SourceRecord.finess == finess, SourceRecord.local_id.in_(part)
+        )
+        found.update(session.scalars(stmt))
+    return found
+
+
+def oldest_twins(session: Session, wanted: Sequence[StrictTraits]) -> dict[StrictTraits, int]:
+    """Per strict-trait tuple, the oldest active identity carrying exactly it."""
+    out: dict[StrictTraits, int] = {}
+    wanted_set = set(wanted)
+    index = sorted({(t[0], t[3]) for t in wanted})
+    for part in chunks(index, IN_CHUNK // 2):
+        stmt = (
+            select(
+                Identity.id,
+                Identity.birth_name,
+                Identity.first_names,
+                Identity.sex,
+                Identity.birth_date,
+                Identity.birth_place_code,
+            )
+            .where(Identity.active.is_(True))
+            .where(tuple_(Identity.birth_name, Identity.birth_date).in_(list(part)))
+        )
+        for row in session.execute(stmt):
+            traits: StrictTraits = (row[1], row[2], row[3], row[4], row[5])
+            if traits in wanted_set and (traits not in out or row[0] < out[traits]):
+                out[traits] = row[0]
+    return out
+
+
+def key_blocks(session: Session, keys: Sequence[str], limit: int) -> dict[str, list[int]]:
+    """Per blocking key, the ``limit`` oldest identities holding it, in id order."""
+    out: dict[str, list[int]] = {}
+    for part in chunks(keys):
+        for key, ids in repository.key_blocks(session, list(part), limit).items():
+            out[key] = sorted(ids)
+    return out
+
+
+def match_rows(session: Session, ids: Sequence[int]) -> list[Any]:
+    rows: list[Any] = []
+    for part in chunks(ids):
+        rows.extend(repository.match_rows(session, set(part)))
+    return rows
+
+
+def establishments_of(session: Session, ids: Iterable[int]) -> dict[int, set[str]]:
+    """The FINESS of each identity's local ids."""
+    out: dict[int, set[str]] = {}
+    for part in chunks(sorted(set(ids))):
+        stmt = select(SourceRecord.identity_id, SourceRecord.finess).where(
+            SourceRecord.identity_id.in_(part)
+        )
+        for identity_id, finess in session.execute(stmt):
+            out.setdefault(identity_id, set()).add(finess)
+    return out
+
+
+def insert_identities(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert identities in one statement; their new ids, in the rows' order."""
+    if not rows:
+        return []
+    stmt = insert(Identity).returning(Identity.id, sort_by_parameter_order=True)
+    return list(session.scalars(stmt, rows))
+
+
+def insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(model), rows)

@@ -1,0 +1,149 @@
+"""The bulk load gives exactly the per-row load's outcome: identities, local ids, keys, queue."""
+
+from __future__ import annotations
+
+import csv
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from identity.imports import bulk, service
+from identity.imports.service import ImportSummary
+from identity.referential.models import (
+    DuplicatePair,
+    Identity,
+    IdentityEvent,
+    MatchKey,
+    SourceRecord,
+)
+from referentials.core.audit import AuditEntry
+from referentials.core.auth import SYSTEM
+from referentials.core.db import session_scope
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "tests" / "benchmarks"))
+from generate_identities import FIELDS, generate, write_csv  # noqa: E402
+
+STORED, LOADED = "690999016", "130786049"
+
+
+def _files(tmp_path: Path) -> tuple[Path, Path]:
+    """A referential's worth of records and an establishment file sharing persons with it.
+
+    The establishment file also carries: a crowd sharing one name and year (over-common keys),
+    exact twins of its own rows, a local id twice, and rows that do not parse.
+    """
+    people = generate(260, 7)
+    stored, loaded = tmp_path / "stored.csv", tmp_path / "loaded.csv"
+    write_csv(people[:120], stored)
+    write_csv(people[90:], loaded)
+    rng = random.Random(3)
+    with loaded.open("a", newline="", encoding="utf-8") as handle:
+        out = csv.DictWriter(handle, FIELDS, restval="")
+        for i in range(115):
+            given = rng.choice(["JEAN", "JULES", "JOSEPH", "JACQUES"])
+            day = f"1980-{1 + i % 12:02d}-{1 + i % 27:02d}"
+            out.writerow(
+                {"source_id": f"C{i}", "birth_name": "MARTIN", "first_names": given,
+                 "sex": "M", "birth_date": day, "birth_place_code": "75056"}
+            )  # fmt: skip
+        out.writerow({"source_id": "C0", "birth_name": "AUTRE", "first_names": "PAUL",
+                      "sex": "M", "birth_date": "1990-01-01"})  # fmt: skip
+        out.writerow({"source_id": "BAD1", "birth_name": "DURAND", "first_names": "ANNE",
+                      "sex": "F", "birth_date": "1990-13-01"})  # fmt: skip
+        out.writerow({"source_id": "BAD2", "birth_name": "", "first_names": "ANNE",
+                      "sex": "Z", "birth_date": "1990-01-01"})  # fmt: skip
+    return stored, loaded
+
+
+def _state(factory: sessionmaker[Session]) -> dict[str, Any]:
+    with session_scope(factory) as s:
+        traits = (Identity.id, Identity.birth_name, Identity.first_names, Identity.sex,
+                  Identity.birth_date, Identity.birth_place_code, Identity.status)  # fmt: skip
+        return {
+            "identities": [tuple(r) for r in s.execute(select(*traits).order_by(Identity.id))],
+            "sources": sorted(
+                tuple(r)
+                for r in s.execute(
+                    select(SourceRecord.identity_id, SourceRecord.finess, SourceRecord.local_id)
+                )
+            ),
+            "keys": sorted(tuple(r) for r in s.execute(select(MatchKey.identity_id, MatchKey.key))),
+            "pairs": [
+                (
+                    p.left_id,
+                    p.right_id,
+                    round(p.score, 9),
+                    p.band,
+                    p.explanation,
+                    p.status,
+                    p.origin,
+                    p.establishments,
+                    p.signature,
+                )  # fmt: skip
+                for p in s.scalars(select(DuplicatePair).order_by(DuplicatePair.id))
+            ],
+            "events": [
+                (e.type, e.identity_id, e.payload)
+                for e in s.scalars(select(IdentityEvent).order_by(IdentityEvent.id))
+            ],
+            "audit": [
+                (a.entity_id, a.action, a.after)
+                for a in s.scalars(select(AuditEntry).order_by(AuditEntry.id))
+            ],
+        }
+
+
+def _summary(s: ImportSummary) -> tuple[int, int, int, int, int, list[tuple[int, str]]]:
+    return (s.rows, s.created, s.attached, s.already_known, s.duplicates_queued, s.errors)
+
+
+def _load(factory: sessionmaker[Session], files: tuple[Path, Path], bulk_load: bool, **kw: Any):
+    stored, loaded = files
+    service.import_file(factory, SYSTEM, stored, finess=STORED)
+    if bulk_load:
+        summary = bulk.import_file(factory, SYSTEM, loaded, finess=LOADED, **kw)
+    else:
+        summary = service.import_file(factory, SYSTEM, loaded, finess=LOADED)
+    return summary, _state(factory)
+
+
+@pytest.mark.parametrize("chunk_size", [10_000, 37])
+def test_bulk_load_equals_the_per_row_load(
+    session_factory: sessionmaker[Session], tmp_path: Path, chunk_size: int
+) -> None:
+    files = _files(tmp_path)
+    row_summary, row_state = _load(session_factory, files, bulk_load=False)
+    from tests.conftest import _truncate
+
+    _truncate(session_factory.kw["bind"])
+    bulk_summary, bulk_state = _load(session_factory, files, True, chunk_size=chunk_size)
+    assert _summary(bulk_summary) == _summary(row_summary)
+    assert row_summary.duplicates_queued > 20 and row_summary.attached >= 1
+    assert [line for line, _ in row_summary.errors] == [line for line, _ in bulk_summary.errors]
+    for part in ("identities", "sources", "keys", "pairs", "events", "audit"):
+        assert bulk_state[part] == row_state[part], part
+
+
+def test_bulk_load_resumes_and_reports_lines(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    _, loaded = _files(tmp_path)
+    seen: list[int] = []
+    first = bulk.import_file(
+        session_factory, SYSTEM, loaded, finess=LOADED, chunk_size=50, progress=seen.append
+    )
+    assert seen == sorted(seen) and seen[-1] == first.rows
+    lines = {line: message for line, message in first.errors}
+    last = max(lines)
+    assert "birth_date" in lines[last - 1] and "sex" in lines[last] and "birth_name" in lines[last]
+    again = bulk.import_file(session_factory, SYSTEM, loaded, finess=LOADED)
+    assert (again.created, again.attached, again.duplicates_queued) == (0, 0, 0)
+    assert again.already_known == first.created + first.attached
+    with session_scope(session_factory) as s:
+        assert s.scalar(select(func.count()).select_from(Identity)) == first.created
