@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from identity.duplicates import service as duplicates
-from identity.duplicates.matcher import keys_of, load_model
+from identity.duplicates.matcher import load_model
 from identity.imports import candidates
 from identity.imports import repository as reads
 from identity.imports.plan import ChunkPlan, plan_chunk
@@ -102,8 +102,8 @@ def _write(
         MatchKey,
         [
             {"identity_id": i, "key": k}
-            for i, r in zip(ids, found.records, strict=False)
-            for k in keys_of(r)
+            for i, keys in zip(ids, found.keys, strict=True)
+            for k in keys
         ],
     )
     audit.record_many(

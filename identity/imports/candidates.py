@@ -40,6 +40,7 @@ class Found:
 
     arrays: ScoredArrays
     records: list[IdentityRecord]
+    keys: list[list[str]]
     created: int
     stored: list[Any]
 
@@ -122,7 +123,7 @@ def find(
         prepare(records), np.array(left, dtype=np.int64), np.array(right, dtype=np.int64),
         model, config,
     )  # fmt: skip
-    return Found(_best(arrays, rows, len(created)), records, len(created), rows)
+    return Found(_best(arrays, rows, len(created)), records, keys, len(created), rows)
 
 
 def _best(arrays: ScoredArrays, rows: list[Any], created: int) -> ScoredArrays:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import func, insert, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from identity.referential import repository
@@ -88,14 +88,32 @@ def establishments_of(session: Session, ids: Iterable[int]) -> dict[int, set[str
     return out
 
 
+def _reserve_ids(session: Session, count: int) -> list[int]:
+    """``count`` fresh identity ids, ascending, as the per-row inserts would have received."""
+    if session.get_bind().dialect.name == "postgresql":
+        seq = text(
+            "SELECT nextval(pg_get_serial_sequence('identities', 'id')) FROM generate_series(1, :n)"
+        )
+        return sorted(session.scalars(seq, {"n": count}))
+    # SQLite hands out max(id) + 1, and nobody else writes until this transaction commits.
+    top = session.scalar(select(func.max(Identity.id))) or 0
+    return list(range(top + 1, top + 1 + count))
+
+
 def insert_identities(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert identities in one statement; their new ids, in the rows' order."""
+    """Insert identities in one statement; their new ids, in the rows' order.
+
+    The ids are assigned here: RETURNING over a many-row insert costs more than the insert.
+    """
     if not rows:
         return []
-    stmt = insert(Identity).returning(Identity.id, sort_by_parameter_order=True)
-    return list(session.scalars(stmt, rows))
+    ids = _reserve_ids(session, len(rows))
+    rows = [{**r, "id": i} for r, i in zip(rows, ids, strict=True)]
+    session.connection().execute(insert(Identity), rows)
+    return ids
 
 
 def insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(model), rows)
+        # On the connection: a plain executemany, without the ORM's per-row bookkeeping.
+        session.connection().execute(insert(model), rows)
