@@ -38,14 +38,14 @@ def _files(tmp_path: Path) -> tuple[Path, Path]:
     The establishment file also carries: a crowd sharing one name and year (over-common keys),
     exact twins of its own rows, a local id twice, and rows that do not parse.
     """
-    people = generate(260, 7)
+    people = generate(150, 7)
     stored, loaded = tmp_path / "stored.csv", tmp_path / "loaded.csv"
-    write_csv(people[:120], stored)
-    write_csv(people[90:], loaded)
+    write_csv(people[:70], stored)
+    write_csv(people[50:], loaded)
     rng = random.Random(3)
     with loaded.open("a", newline="", encoding="utf-8") as handle:
         out = csv.DictWriter(handle, FIELDS, restval="")
-        for i in range(115):
+        for i in range(105):
             given = rng.choice(["JEAN", "JULES", "JOSEPH", "JACQUES"])
             day = f"1980-{1 + i % 12:02d}-{1 + i % 27:02d}"
             out.writerow(
