@@ -27,7 +27,7 @@ from referentials.core.db import session_scope
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tests" / "benchmarks"))
-from generate_identities import FIELDS, generate, write_csv  # noqa: E402
+from generate_identities import FIELDS, generate, write_csv
 
 STORED, LOADED = "690999016", "130786049"
 
@@ -49,22 +49,56 @@ def _files(tmp_path: Path) -> tuple[Path, Path]:
             given = rng.choice(["JEAN", "JULES", "JOSEPH", "JACQUES"])
             day = f"1980-{1 + i % 12:02d}-{1 + i % 27:02d}"
             out.writerow(
-                {"source_id": f"C{i}", "birth_name": "MARTIN", "first_names": given,
-                 "sex": "M", "birth_date": day, "birth_place_code": "75056"}
-            )  # fmt: skip
-        out.writerow({"source_id": "C0", "birth_name": "AUTRE", "first_names": "PAUL",
-                      "sex": "M", "birth_date": "1990-01-01"})  # fmt: skip
-        out.writerow({"source_id": "BAD1", "birth_name": "DURAND", "first_names": "ANNE",
-                      "sex": "F", "birth_date": "1990-13-01"})  # fmt: skip
-        out.writerow({"source_id": "BAD2", "birth_name": "", "first_names": "ANNE",
-                      "sex": "Z", "birth_date": "1990-01-01"})  # fmt: skip
+                {
+                    "source_id": f"C{i}",
+                    "birth_name": "MARTIN",
+                    "first_names": given,
+                    "sex": "M",
+                    "birth_date": day,
+                    "birth_place_code": "75056",
+                }
+            )
+        out.writerow(
+            {
+                "source_id": "C0",
+                "birth_name": "AUTRE",
+                "first_names": "PAUL",
+                "sex": "M",
+                "birth_date": "1990-01-01",
+            }
+        )
+        out.writerow(
+            {
+                "source_id": "BAD1",
+                "birth_name": "DURAND",
+                "first_names": "ANNE",
+                "sex": "F",
+                "birth_date": "1990-13-01",
+            }
+        )
+        out.writerow(
+            {
+                "source_id": "BAD2",
+                "birth_name": "",
+                "first_names": "ANNE",
+                "sex": "Z",
+                "birth_date": "1990-01-01",
+            }
+        )
     return stored, loaded
 
 
 def _state(factory: sessionmaker[Session]) -> dict[str, Any]:
     with session_scope(factory) as s:
-        traits = (Identity.id, Identity.birth_name, Identity.first_names, Identity.sex,
-                  Identity.birth_date, Identity.birth_place_code, Identity.status)  # fmt: skip
+        traits = (
+            Identity.id,
+            Identity.birth_name,
+            Identity.first_names,
+            Identity.sex,
+            Identity.birth_date,
+            Identity.birth_place_code,
+            Identity.status,
+        )
         return {
             "identities": [tuple(r) for r in s.execute(select(*traits).order_by(Identity.id))],
             "sources": sorted(
@@ -85,7 +119,7 @@ def _state(factory: sessionmaker[Session]) -> dict[str, Any]:
                     p.origin,
                     p.establishments,
                     p.signature,
-                )  # fmt: skip
+                )
                 for p in s.scalars(select(DuplicatePair).order_by(DuplicatePair.id))
             ],
             "events": [
