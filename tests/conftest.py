@@ -102,15 +102,21 @@ def engine(db_settings: Settings) -> Iterator[Engine]:
     eng.dispose()
 
 
+WINDOW = "audit_purge_window"
+
+
 def _truncate(eng: Engine) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name != WINDOW]
     with eng.begin() as conn:
+        # The audit trail is append-only: only an open purge window lets its rows go.
+        conn.execute(text(f"INSERT INTO {WINDOW} (opened_at) VALUES (CURRENT_TIMESTAMP)"))
         if eng.dialect.name == "postgresql":
             names = ", ".join(f'"{t}"' for t in tables)
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
             for name in tables:
                 conn.execute(text(f'DELETE FROM "{name}"'))
+        conn.execute(text(f"DELETE FROM {WINDOW}"))
 
 
 @pytest.fixture()
