@@ -26,6 +26,7 @@ from identity.referential.events_router import router as events_router
 from identity.referential.router import router as identity_router
 from matching.config import MatchConfig
 from referentials import bootstrap, fhir_metadata, scheduler
+from referentials.core import production
 from referentials.core.access_log import install_path_only_access_log
 from referentials.core.audit_router import router as audit_router
 from referentials.core.db import make_engine, make_session_factory
@@ -86,6 +87,8 @@ def install_limits(app: FastAPI, settings: Settings) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; nothing is built at import time."""
     settings = settings or get_settings()
+    # Before anything is built: production refuses unsafe settings, all listed at once.
+    production.check(settings)
     engine = make_engine(settings.database_url, schema=settings.database_schema)
     session_factory = make_session_factory(engine)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,9 @@ class InsiSettings(BaseModel):
     mock_technical_error: bool = False
     mock_latency_ms: int = 0
     mock_known_idam: list[str] = Field(default_factory=lambda: ["SOCLE-IDAM-0001"])
+    # INS of the test and demo OIDs (1.2.250.1.213.1.4.10, .4.11) in INSi answers; production
+    # refuses true (an answer carrying one is then refused and nothing is stored).
+    accept_test_oids: bool = True
 
 
 class MatchingSettings(BaseModel):
@@ -151,6 +155,8 @@ class Settings(BaseSettings):
         env_prefix="SOCLE_", env_nested_delimiter="__", env_file=".env", extra="ignore"
     )
 
+    # "production" refuses unsafe settings at start-up (referentials/core/production.py).
+    env: Literal["development", "production"] = "development"
     database_url: str = "sqlite:///./data/socle.db"
     # PostgreSQL only: the schema to work in (search_path); empty means the server default.
     database_schema: str = ""
