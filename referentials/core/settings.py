@@ -137,6 +137,16 @@ class LimitsSettings(BaseModel):
     rate_per_minute: int = 6000
     # Requests one key may send in a burst above the sustained rate.
     rate_burst: int = 600
+    # Requests without a known key (none, unknown or revoked) share one bucket per client
+    # address: this sustained rate and burst. A key is known once found among the stored keys.
+    unknown_rate_per_minute: int = 60
+    unknown_burst: int = 30
+    # Pages' sign-in: failures allowed per user name and per client address within the window,
+    # then every attempt is refused (even a right password) for the lock-out delay.
+    login_failures_per_user: int = 5
+    login_failures_per_address: int = 20
+    login_window_seconds: int = 900
+    login_lockout_seconds: int = 300
 
 
 class AuditSettings(BaseModel):
