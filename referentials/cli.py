@@ -260,6 +260,7 @@ def mllp(
     """Listen for HL7 v2 ADT messages (IHE PAM France) over MLLP; every message gets an ACK."""
     from identity.duplicates import service as duplicates
     from identity.hl7v2.mllp import MllpServer
+    from identity.hl7v2.mllp_auth import ListenerRefused
     from referentials.app import duplicate_settings
 
     settings = get_settings()
@@ -267,7 +268,11 @@ def mllp(
     _production_check(settings)
     # The same matching settings as `socle serve`: new identities are checked for duplicates.
     duplicates.configure(duplicate_settings(settings))
-    server = MllpServer(_session_factory(), settings.hl7, host=host, port=port)
+    try:
+        server = MllpServer(_session_factory(), settings.hl7, host=host, port=port)
+    except ListenerRefused as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
     console.print(f"MLLP listening on {host or settings.hl7.mllp_host}:{server.port}")
     try:
         server.serve_forever()

@@ -124,6 +124,17 @@ class Hl7Settings(BaseModel):
     max_message_bytes: int = 1_000_000
     # An idle MLLP connection is closed after this many seconds.
     idle_timeout_seconds: float = 300.0
+    # TLS: the listener's certificate chain and key (PEM). Set, the listener speaks TLS only
+    # and demands a client certificate signed by a CA of tls_client_ca (PEM bundle).
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    # Client certificate -> API key id (the key gives the client, its FINESS and scopes):
+    # "sha256:<certificate fingerprint, hex>" or "cn:<subject common name>".
+    cert_keys: dict[str, int] = Field(default_factory=dict)
+    # Plain TCP, allowed on a loopback address only (a local interface engine):
+    # MSH-4 sending facility (namespace id or universal id) -> API key id.
+    facility_keys: dict[str, int] = Field(default_factory=dict)
 
 
 class LimitsSettings(BaseModel):
