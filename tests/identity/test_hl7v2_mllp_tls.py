@@ -214,7 +214,7 @@ def test_no_certificate_or_a_foreign_ca_fails_the_handshake(world: World, tmp_pa
 def test_plain_tcp_off_loopback_and_tls_without_client_ca_are_refused(
     session_factory: sessionmaker[Session], pki: Pki
 ) -> None:
-    with pytest.raises(ListenerRefused, match="plain TCP on 0.0.0.0"):
+    with pytest.raises(ListenerRefused, match=r"plain TCP on 0\.0\.0\.0"):
         MllpServer(session_factory, Hl7Settings(), host="0.0.0.0", port=0)
     server_cert = pki.issue("lonely-server", server=True)
     half = Hl7Settings(tls_cert=str(server_cert.cert), tls_key=str(server_cert.key))
