@@ -8,13 +8,11 @@ the mock INSi, demo identities, sample extracts, a random session secret.
 from __future__ import annotations
 
 import ipaddress
-import logging
 from pathlib import Path
 from urllib.parse import urlparse
 
 from referentials.core.settings import Settings
 
-log = logging.getLogger("socle.production")
 MOCK_PATH = "/mock/insi"
 MIN_SECRET_CHARS = 32
 SAMPLE_SOURCES = {
