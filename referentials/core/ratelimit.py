@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -136,7 +137,11 @@ class RateLimit:
         wait = self.take(f"ip:{client[0]}", self.unknown)
         if wait > 0 or digest is None or self.resolver is None:
             return wait
-        key_id = await run_in_threadpool(self.resolver, digest)
+        try:
+            key_id = await run_in_threadpool(self.resolver, digest)
+        except SQLAlchemyError:
+            # Database down: let the request through, the route answers 503 itself.
+            return 0.0
         return self.take(f"key:{key_id}") if key_id is not None else 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
