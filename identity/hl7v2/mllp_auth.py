@@ -22,6 +22,7 @@ from referentials.core.principal import Principal
 from referentials.core.production import is_loopback_host
 from referentials.core.senders import principal_for_key
 from referentials.core.settings import Hl7Settings
+from referentials.core.usage import record_call
 
 WRITE_SCOPE = "identity:write"
 
@@ -102,4 +103,6 @@ def sender(session: Session, settings: Hl7Settings, peer: Peer | None, header: H
         raise Hl7Problem("AR", "100", exc.message, "MSH^1^4") from exc
     if not principal.has(WRITE_SCOPE):
         raise Hl7Problem("AR", "100", f"this client lacks the scope '{WRITE_SCOPE}'", "MSH^1^4")
+    # Counted like a bearer call: the e-parcours indicators see establishments using MLLP too.
+    record_call(session, principal, "identity")
     return principal
