@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from identity.hl7v2.mllp import END, START, MllpServer, frame
+from referentials.core.auth import create_api_key
+from referentials.core.db import session_scope
 from referentials.core.settings import Hl7Settings
 from tests.conftest import Api
 from tests.identity.fhir_check import fhir_json
@@ -18,8 +20,20 @@ from tests.identity.test_pam_france import pam
 
 
 @pytest.fixture()
-def listener(session_factory: sessionmaker[Session]) -> Iterator[MllpServer]:
-    settings = Hl7Settings(max_message_bytes=20_000, idle_timeout_seconds=10)
+def chfm_key(session_factory: sessionmaker[Session]) -> int:
+    """The API key of CHFM's interface engine: its FINESS and the write scope."""
+    with session_scope(session_factory) as sess:
+        key, _ = create_api_key(
+            sess, client_name="CHFM engine", scopes=["identity:write"], finess="690999016"
+        )
+        return key.id
+
+
+@pytest.fixture()
+def listener(session_factory: sessionmaker[Session], chfm_key: int) -> Iterator[MllpServer]:
+    settings = Hl7Settings(
+        max_message_bytes=20_000, idle_timeout_seconds=10, facility_keys={"CHFM": chfm_key}
+    )
     server = MllpServer(session_factory, settings, host="127.0.0.1", port=0).start()
     yield server
     server.stop()
@@ -136,9 +150,13 @@ def test_pam_france_story_over_mllp(listener: MllpServer, api: Api) -> None:
 
 
 def test_movements_of_unknown_patients_refused_for_a_sender_that_sends_a28_first(
-    session_factory: sessionmaker[Session],
+    session_factory: sessionmaker[Session], chfm_key: int
 ) -> None:
-    settings = Hl7Settings(movements_never_create=["690999016"], idle_timeout_seconds=10)
+    settings = Hl7Settings(
+        movements_never_create=["690999016"],
+        idle_timeout_seconds=10,
+        facility_keys={"CHFM": chfm_key},
+    )
     server = MllpServer(session_factory, settings, host="127.0.0.1", port=0).start()
     try:
         with connect(server) as sock:
