@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 
 from identity.fhir import systems as patient_systems
 from referentials.core.fhir import FHIR_JSON, FHIR_VERSION, FhirResponse, base_url
+from referentials.core.oauth.docs import smart_security
 
 router = APIRouter(prefix="/fhir", tags=["fhir"], default_response_class=FhirResponse)
 
@@ -96,11 +97,7 @@ def capability_statement(base: str) -> dict[str, Any]:
         "rest": [
             {
                 "mode": "server",
-                "security": {
-                    "description": "Every resource needs 'Authorization: Bearer <API key>': "
-                    "identity:read for Patient, directory:read for Practitioner, "
-                    "PractitionerRole and Organization. This statement is public."
-                },
+                "security": smart_security(base.removesuffix("/fhir")),
                 "resource": [
                     patient,
                     _resource("Practitioner", PRACTITIONER_PARAMS),

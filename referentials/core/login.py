@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Request
@@ -12,6 +13,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from referentials.core.auth import DbSession
+from referentials.core.errors import Forbidden
+from referentials.core.settings import Settings
 from referentials.core.web import LoginRequired, Pages, authenticate_user, check_csrf, render
 
 router = APIRouter(include_in_schema=False)
@@ -23,16 +26,29 @@ CSP = (
 )
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
+    """A local path to go to after signing in (anything else: the home page)."""
     # Only local paths: an open redirect would let a link log officers into another site.
     if target and target.startswith("/") and not target.startswith("//"):
         return target
     return "/ui/"
 
 
+def local_login_allowed(settings: Settings) -> bool:
+    """Passwords are accepted unless Pro Santé Connect is on and local logins are turned off."""
+    return settings.psc.local_login or not settings.psc.enabled
+
+
+def login_options(request: Request) -> dict[str, Any]:
+    """Which ways of signing in the login page offers."""
+    settings: Settings = request.app.state.settings
+    return {"psc": settings.psc.enabled, "local": local_login_allowed(settings)}
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str | None = None) -> HTMLResponse:
-    return render(request, "login.html", {"next": _safe_next(next), "error": None})
+    context = {"next": safe_next(next), "error": None, **login_options(request)}
+    return render(request, "login.html", context)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -46,24 +62,32 @@ def login_submit(
     session: DbSession,
 ) -> Response:
     check_csrf(request, csrf)
+    if not local_login_allowed(request.app.state.settings):
+        raise Forbidden("local logins are turned off: sign in with Pro Santé Connect")
     user = authenticate_user(session, username, password)
     if user is None:
         return render(
             request,
             "login.html",
-            {"next": _safe_next(next), "error": "Identifiant ou mot de passe incorrect."},
+            {
+                "next": safe_next(next),
+                "error": "Identifiant ou mot de passe incorrect.",
+                **login_options(request),
+            },
             status_code=401,
         )
     request.session.clear()
     request.session.update({"user_id": user.id, "username": user.username})
-    return RedirectResponse(_safe_next(next), status_code=303)
+    return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/logout")
 def logout(request: Request, csrf: str = Form("")) -> Response:
     check_csrf(request, csrf)
+    # Signed in through a provider: end the session there too (RP-initiated logout).
+    target = request.session.get("logout_url") or "/login"
     request.session.clear()
-    return RedirectResponse("/login", status_code=303)
+    return RedirectResponse(target, status_code=303)
 
 
 class SecurityHeaders:
@@ -96,10 +120,12 @@ def install_pages(
 ) -> None:
     """Sessions (signed cookie), security headers, the login redirect and shared templates."""
     app.state.pages = Pages(template_dirs)
+    secret = secret or secrets.token_urlsafe(32)
+    app.state.session_secret = secret
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=secret or secrets.token_urlsafe(32),
+        secret_key=secret,
         session_cookie="socle_session",
         same_site="strict",
         https_only=https_only,
