@@ -61,9 +61,9 @@ def login_submit(
     next: str = Form("/ui/"),
     session: DbSession,
 ) -> Response:
-    check_csrf(request, csrf)
     if not local_login_allowed(request.app.state.settings):
         raise Forbidden("local logins are turned off: sign in with Pro Santé Connect")
+    check_csrf(request, csrf)
     user = authenticate_user(session, username, password)
     if user is None:
         return render(
@@ -84,10 +84,16 @@ def login_submit(
 @router.post("/logout")
 def logout(request: Request, csrf: str = Form("")) -> Response:
     check_csrf(request, csrf)
-    # Signed in through a provider: end the session there too (RP-initiated logout).
-    target = request.session.get("logout_url") or "/login"
+    provider_logout = request.session.get("logout_url")
     request.session.clear()
-    return RedirectResponse(target, status_code=303)
+    if provider_logout:
+        # Signed in through a provider: end the session there too (RP-initiated logout). A
+        # page rather than a redirect, since the pages' CSP (form-action) forbids a form's
+        # redirect to another origin.
+        return render(
+            request, "redirect.html", {"heading": "Déconnexion", "target": provider_logout}
+        )
+    return RedirectResponse("/login", status_code=303)
 
 
 class SecurityHeaders:

@@ -119,6 +119,6 @@ def _signed_in(request: Request, signed: service.SignedIn, target: str) -> Respo
     )
     # A page, not a redirect: the navigation that follows starts on this site, so the strict
     # session cookie just set goes with it.
-    response = render(request, "signed_in.html", {"target": target})
+    response = render(request, "redirect.html", {"heading": "Connexion réussie", "target": target})
     response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH)
     return response
