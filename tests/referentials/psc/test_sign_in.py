@@ -63,7 +63,7 @@ def test_a_wrong_id_token_is_refused(world: World, tamper: str, reason: str) -> 
 
 
 def test_a_replayed_id_token_is_refused_by_its_nonce(world: World) -> None:
-    first, answer = sign_in(world)
+    _first, answer = sign_in(world)
     assert answer.status_code == 200
     world.provider.tamper = "replay"
     _, replayed = sign_in(world)
@@ -80,7 +80,7 @@ def test_a_callback_with_another_state_is_refused(world: World) -> None:
 
 def test_an_unknown_national_id_is_refused_and_audited(world: World) -> None:
     world.sign_in_as(UNKNOWN, "INCONNU", "Alex", "10")
-    client, answer = sign_in(world)
+    _client, answer = sign_in(world)
     assert answer.status_code == 403
     assert f"{UNKNOWN} is not in the RPPS+ directory" in answer.text
     (entry,) = _audit(world, "sign_in_refused")
