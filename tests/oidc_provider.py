@@ -63,7 +63,7 @@ def _s256(verifier: str) -> str:
 
 
 @dataclass
-class TestProvider:
+class OidcProvider:
     """The provider's state; ``app()`` is served by the tests on 127.0.0.1."""
 
     url: str

@@ -16,7 +16,7 @@ from referentials.directory import imports
 from referentials.directory.models import Professional
 from referentials.psc import service as psc_service
 from tests.conftest import FIXTURES, ThreadedServer, free_port
-from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, TestProvider, psc_userinfo
+from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider, psc_userinfo
 
 RPPS = FIXTURES / "directory" / "rpps" / "PS_LibreAcces_Personne_activite_202605040000.txt"
 # Léonie EXEMPLE-MARCOUX, médecin at the fictitious hospital 690999016 (in the sample extract).
@@ -29,7 +29,7 @@ UNKNOWN = "819999999999"
 @dataclass
 class World:
     app: ThreadedServer
-    provider: TestProvider
+    provider: OidcProvider
     factory: sessionmaker[Session]
 
     def sign_in_as(self, national_id: str, family: str, given: str, profession: str) -> None:
@@ -37,11 +37,11 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def servers(db_settings: Settings, engine: Engine) -> Iterator[tuple[ThreadedServer, TestProvider]]:
+def servers(db_settings: Settings, engine: Engine) -> Iterator[tuple[ThreadedServer, OidcProvider]]:
     """Socle with PSC pointed at the test provider (both on 127.0.0.1), for the module."""
     app_port, provider_port = free_port(), free_port()
     app_url = f"http://127.0.0.1:{app_port}"
-    provider = TestProvider(
+    provider = OidcProvider(
         url=f"http://127.0.0.1:{provider_port}", redirect_uris=(f"{app_url}/login/psc/callback",)
     )
     psc = PscSettings(
@@ -69,7 +69,7 @@ def servers(db_settings: Settings, engine: Engine) -> Iterator[tuple[ThreadedSer
 
 @pytest.fixture()
 def world(
-    servers: tuple[ThreadedServer, TestProvider],
+    servers: tuple[ThreadedServer, OidcProvider],
     engine: Engine,
     session_factory: sessionmaker[Session],
 ) -> World:
