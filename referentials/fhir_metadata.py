@@ -69,7 +69,8 @@ def _resource(kind: str, params: tuple[tuple[str, str, str], ...], **extra: Any)
     }
 
 
-def capability_statement(base: str) -> dict[str, Any]:
+def capability_statement(base: str, *, service_base: str) -> dict[str, Any]:
+    """The statement; ``service_base`` is Socle's configured address (token endpoint)."""
     patient = _resource(
         "Patient",
         PATIENT_PARAMS,
@@ -97,7 +98,7 @@ def capability_statement(base: str) -> dict[str, Any]:
         "rest": [
             {
                 "mode": "server",
-                "security": smart_security(base.removesuffix("/fhir")),
+                "security": smart_security(service_base),
                 "resource": [
                     patient,
                     _resource("Practitioner", PRACTITIONER_PARAMS),
@@ -112,4 +113,5 @@ def capability_statement(base: str) -> dict[str, Any]:
 @router.get("/metadata")
 def metadata(request: Request) -> FhirResponse:
     """The CapabilityStatement (public)."""
-    return FhirResponse(capability_statement(base_url(request)))
+    service_base = request.app.state.settings.base_url.rstrip("/")
+    return FhirResponse(capability_statement(base_url(request), service_base=service_base))

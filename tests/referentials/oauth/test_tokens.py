@@ -221,3 +221,18 @@ def test_signing_keys_rotate_and_old_tokens_still_verify(session: Session) -> No
     # With the usual rotation, the newest key keeps signing.
     third = sign_access_token(session, claims, rotation_days=30, ttl=300)
     assert jws.extract_compact(third.encode()).headers()["kid"] == kids[1]
+
+
+def test_openapi_and_capability_statement_declare_both_schemes(http: httpx.Client) -> None:
+    spec = http.get("/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["HTTPBearer"]["scheme"] == "bearer"
+    flow = schemes["OAuth2ClientCredentials"]["flows"]["clientCredentials"]
+    assert flow["tokenUrl"] == "/oauth/token" and "identity:read" in flow["scopes"]
+    search = spec["paths"]["/api/v1/identities"]["get"]["security"]
+    assert {"HTTPBearer": []} in search and {"OAuth2ClientCredentials": []} in search
+    security = http.get("/fhir/metadata").json()["rest"][0]["security"]
+    assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    uris = security["extension"][0]["extension"]
+    token_url = str(http.base_url).rstrip("/") + "/oauth/token"
+    assert uris == [{"url": "token", "valueUri": token_url}]
