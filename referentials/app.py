@@ -32,6 +32,7 @@ from referentials.core.db import make_engine, make_session_factory
 from referentials.core.handlers import install_error_handlers
 from referentials.core.limits import BodySizeLimit, RateLimit
 from referentials.core.login import install_pages
+from referentials.core.oauth.keys import rate_key as token_rate_key
 from referentials.core.oauth.router import router as oauth_router
 from referentials.core.openapi import install_error_responses
 from referentials.core.settings import Settings, get_settings
@@ -82,7 +83,12 @@ def install_limits(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         BodySizeLimit, default=limits.max_body_bytes, per_prefix=limits.path_max_body_bytes
     )
-    app.add_middleware(RateLimit, per_minute=limits.rate_per_minute, burst=limits.rate_burst)
+    app.add_middleware(
+        RateLimit,
+        per_minute=limits.rate_per_minute,
+        burst=limits.rate_burst,
+        identify=token_rate_key,
+    )
     install_path_only_access_log()
     install_error_responses(app)
 

@@ -101,8 +101,11 @@ class RateLimit:
         per_minute: int,
         burst: int,
         clock: Callable[[], float] = time.monotonic,
+        identify: Callable[[bytes], str | None] | None = None,
     ) -> None:
         self.app = app
+        # Names the bucket of a credential that stands for a key (an OAuth token), if any.
+        self.identify = identify
         self.rate = per_minute / 60.0
         self.capacity = float(max(burst, 1))
         self.clock = clock
@@ -110,6 +113,10 @@ class RateLimit:
 
     def _who(self, scope: Scope) -> str:
         auth = _header(scope, b"authorization")
+        if auth and self.identify is not None:
+            named = self.identify(auth)
+            if named:
+                return named
         if auth:
             # The digest, never the key itself, is kept in memory.
             return "k:" + hashlib.sha256(auth).hexdigest()

@@ -61,6 +61,7 @@ def sign_access_token(
     """A JWT access token with the given claims, valid ``ttl`` seconds."""
     row = current_key(session, rotation_days=rotation_days)
     key = ECKey.import_key(json.loads(row.private_jwk))
+    _public.setdefault(row.kid, ECKey.import_key(key.as_dict(private=False)))
     now = int(utcnow().timestamp())
     payload = {**claims, "iat": now, "exp": now + ttl, "jti": secrets.token_urlsafe(16)}
     return jwt.encode({"alg": ALG, "kid": row.kid, "typ": "at+jwt"}, payload, key)
@@ -112,3 +113,24 @@ def refusal(exc: JoseError) -> str:
     if claim:
         return CLAIM_WORDS.get(claim, f"wrong or missing claim '{claim}'")
     return exc.error
+
+
+def rate_key(authorization: bytes) -> str | None:
+    """The rate-limit bucket of a bearer token Socle signed: its API key, whatever the token.
+
+    Only keys this process already verified a token with are used (no database here); a
+    token that does not verify gets no bucket of its own key, so a forged one cannot drain it.
+    """
+    token = authorization.decode("latin-1").removeprefix("Bearer ").strip()
+    if not looks_like_jwt(token):
+        return None
+    try:
+        kid = str(jws.extract_compact(token.encode()).headers().get("kid", ""))
+        key = _public.get(kid)
+        if key is None:
+            return None
+        claims = jwt.decode(token, key, algorithms=[ALG]).claims
+    except (JoseError, ValueError):
+        return None
+    key_id = claims.get("key_id")
+    return f"key:{key_id}" if isinstance(key_id, int) else None

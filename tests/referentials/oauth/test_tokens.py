@@ -9,16 +9,18 @@ from typing import Any
 import httpx
 import pytest
 from joserfc import jws
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from referentials.app import create_app
 from referentials.core.audit import AuditEntry
-from referentials.core.auth import ApiKey
+from referentials.core.auth import ApiKey, create_api_key
 from referentials.core.db import session_scope
 from referentials.core.oauth import service
 from referentials.core.oauth.keys import published_jwks, sign_access_token, verify_access_token
+from referentials.core.settings import Settings
 from referentials.core.usage import ApiUsage
-from tests.conftest import ThreadedServer
+from tests.conftest import ThreadedServer, free_port
 from tests.factories import identity_body
 from tests.referentials.oauth.conftest import Client, new_key, public_jwks
 
@@ -236,3 +238,29 @@ def test_openapi_and_capability_statement_declare_both_schemes(http: httpx.Clien
     uris = security["extension"][0]["extension"]
     token_url = str(http.base_url).rstrip("/") + "/oauth/token"
     assert uris == [{"url": "token", "valueUri": token_url}]
+
+
+def test_the_rate_limit_counts_a_clients_tokens_as_one_key(
+    db_settings: Settings, engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    limits = db_settings.limits.model_copy(update={"rate_per_minute": 60, "rate_burst": 3})
+    settings = db_settings.model_copy(
+        update={"host": "127.0.0.1", "port": port, "base_url": url, "limits": limits}
+    )
+    key = new_key()
+    with session_scope(session_factory) as session:
+        api_key, _ = create_api_key(session, client_name="busy", scopes=["identity:read"])
+        registered = service.register_client(session, api_key_id=api_key.id, jwks=public_jwks(key))
+        client = Client(registered.client_id, key, api_key.id, f"{url}/oauth/token")
+    search = {"birth_name": "X"}
+    with ThreadedServer(create_app(settings), port=port), httpx.Client(base_url=url) as http:
+        first, second = _token(http, client), _token(http, client)
+        assert first != second
+        statuses = [
+            http.get("/api/v1/identities", params=search, headers=_bearer(t)).status_code
+            for t in (first, first, second, second)
+        ]
+    # A fresh token does not open a fresh bucket: the fourth call is over the burst of three.
+    assert statuses == [200, 200, 200, 429]
