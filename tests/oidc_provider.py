@@ -92,7 +92,7 @@ class OidcProvider:
         }
         key = self.key
         if self.tamper == "bad_signature":
-            key = RSAKey.generate_key(2048, {"kid": "psc-1", "alg": "RS256"}, True)
+            key = RSAKey.generate_key(2048, {"kid": self.key.kid, "alg": "RS256"}, True)
         elif self.tamper == "wrong_audience":
             claims["aud"] = "another-service"
         elif self.tamper == "expired":
@@ -101,9 +101,13 @@ class OidcProvider:
             claims["acr"] = "eidas-low"
         elif self.tamper == "replay" and self.issued:
             return self.issued[0]
-        token = jwt.encode({"alg": "RS256", "kid": "psc-1"}, claims, key)
+        token = jwt.encode({"alg": "RS256", "kid": self.key.kid}, claims, key)
         self.issued.append(token)
         return token
+
+    def rotate(self, kid: str) -> None:
+        """A new signing key under a new id, as a provider's key rotation does."""
+        self.key = RSAKey.generate_key(2048, {"kid": kid, "alg": "RS256"}, True)
 
     def app(self) -> FastAPI:
         app = FastAPI()

@@ -17,7 +17,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from referentials.core.errors import AppError, Unauthorized
@@ -131,7 +131,7 @@ class RelyingParty:
         try:
             try:
                 return jwt.decode(value, self.keys(), algorithms=ID_TOKEN_ALGORITHMS)
-            except ValueError:
+            except InvalidKeyIdError:
                 # A key id the cached set does not know: the provider rotated its keys.
                 return jwt.decode(value, self.keys(refresh=True), algorithms=ID_TOKEN_ALGORITHMS)
         except (JoseError, ValueError) as exc:

@@ -19,7 +19,7 @@ from referentials.psc.models import RoleGrant, RoleRule
 
 log = logging.getLogger("socle.psc")
 # A password hash no password matches: professionals signed in by PSC have no local password.
-NO_PASSWORD = "psc$-$-"
+NO_PASSWORD = "!no-password"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from referentials.core.audit import AuditEntry
 from referentials.core.db import session_scope
+from referentials.core.web import authenticate_user
 from referentials.psc import service as psc_service
 from tests.browser import csrf_of
 from tests.referentials.psc.conftest import (
@@ -43,6 +44,9 @@ def test_an_officer_signs_in_and_the_header_shows_the_directory(world: World) ->
     assert entry.actor == f"user:psc:{LEONIE}"
     assert entry.after == {"national_id": LEONIE, "roles": ["officer"], "acr": "eidas1"}
     assert "socle_psc_flow" not in client.cookies
+    # The account made for the professional has no password that could open it locally.
+    with session_scope(world.factory) as session:
+        assert authenticate_user(session, f"psc:{LEONIE}", "!no-password") is None
 
 
 @pytest.mark.parametrize(
@@ -69,6 +73,15 @@ def test_a_replayed_id_token_is_refused_by_its_nonce(world: World) -> None:
     _, replayed = sign_in(world)
     assert replayed.status_code == 401
     assert "nonce mismatch" in replayed.text
+
+
+def test_a_new_provider_key_is_fetched_when_a_token_names_it(world: World) -> None:
+    assert sign_in(world)[1].status_code == 200
+    world.provider.rotate("psc-2")
+    try:
+        assert sign_in(world)[1].status_code == 200
+    finally:
+        world.provider.rotate("psc-1")
 
 
 def test_a_callback_with_another_state_is_refused(world: World) -> None:
