@@ -35,7 +35,11 @@ def _signer(request: Request) -> URLSafeTimedSerializer:
 @router.get("/login/psc")
 def start(request: Request, next: str | None = None) -> Response:
     """Send the browser to the provider with a fresh state, nonce and PKCE challenge."""
-    flow = _rp(request).start()
+    rp = _rp(request)
+    try:
+        flow = rp.start()
+    except AppError as exc:
+        return _refusal(request, exc)
     response = RedirectResponse(flow.url, status_code=303)
     # Its own cookie, SameSite=Lax: the provider's redirect back is a cross-site navigation,
     # which the strict session cookie does not follow.
