@@ -35,6 +35,8 @@ from referentials.core.handlers import install_error_handlers
 from referentials.core.limits import BodySizeLimit
 from referentials.core.login import install_pages
 from referentials.core.login_throttle import LoginThrottle
+from referentials.core.oauth.keys import rate_key as token_rate_key
+from referentials.core.oauth.router import router as oauth_router
 from referentials.core.openapi import install_error_responses
 from referentials.core.ratelimit import Budget, KeyResolver, RateLimit
 from referentials.core.settings import Settings, get_settings
@@ -42,6 +44,8 @@ from referentials.directory.fhir import router as directory_fhir_router
 from referentials.directory.router import imports_router
 from referentials.directory.router import router as directory_router
 from referentials.insi_gateway import install_insi
+from referentials.psc.oidc import RelyingParty
+from referentials.psc.router import router as psc_router
 from ror_sync.pages import router as ror_pages_router
 from ror_sync.router import indicators_router as ror_indicators_router
 from ror_sync.router import router as ror_router
@@ -59,7 +63,8 @@ Socle answers two questions for the region's coordination tools and hospitals:
 *who is this patient?* (identity referential, INS qualification, duplicates) and
 *who and what is out there to care for them?* (RPPS+, FINESS, ROR).
 
-Every route but `/health` and the docs needs `Authorization: Bearer <API key>`.
+Every route but `/health` and the docs needs `Authorization: Bearer <API key>`, or an OAuth
+access token from `POST /oauth/token` (client credentials, `private_key_jwt`) in its place.
 Errors are `{"error": code, "detail": message, "fields": {...}}`.
 """
 
@@ -88,9 +93,18 @@ def install_limits(app: FastAPI, settings: Settings, factory: sessionmaker[Sessi
         burst=limits.rate_burst,
         unknown=Budget(limits.unknown_rate_per_minute, limits.unknown_burst),
         resolver=KeyResolver(factory),
+        identify=token_rate_key,
     )
     install_path_only_access_log()
     install_error_responses(app)
+
+
+def install_sign_in(app: FastAPI, settings: Settings) -> None:
+    """Pro Santé Connect for the pages, when configured (the routes answer 404 otherwise)."""
+    if settings.psc.enabled:
+        redirect_uri = settings.base_url.rstrip("/") + "/login/psc/callback"
+        app.state.psc = RelyingParty(settings.psc, redirect_uri=redirect_uri)
+    app.include_router(psc_router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -158,6 +172,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def ui_home() -> RedirectResponse:
         return RedirectResponse("/ui/duplicates", status_code=307)
 
+    install_sign_in(app, settings)
+    app.include_router(oauth_router)
     app.include_router(audit_router)
     app.include_router(insi_router)
     app.include_router(identity_router)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 
 from identity.fhir import systems as patient_systems
 from referentials.core.fhir import FHIR_JSON, FHIR_VERSION, FhirResponse, base_url
+from referentials.core.oauth.docs import smart_security
 from referentials.directory import fhir_resources as directory_fhir
 
 router = APIRouter(prefix="/fhir", tags=["fhir"], default_response_class=FhirResponse)
@@ -69,7 +70,8 @@ def _resource(kind: str, params: tuple[tuple[str, str, str], ...], **extra: Any)
     }
 
 
-def capability_statement(base: str) -> dict[str, Any]:
+def capability_statement(base: str, *, service_base: str) -> dict[str, Any]:
+    """The statement; ``service_base`` is Socle's configured address (token endpoint)."""
     patient = _resource(
         "Patient",
         PATIENT_PARAMS,
@@ -97,11 +99,7 @@ def capability_statement(base: str) -> dict[str, Any]:
         "rest": [
             {
                 "mode": "server",
-                "security": {
-                    "description": "Every resource needs 'Authorization: Bearer <API key>': "
-                    "identity:read for Patient, directory:read for Practitioner, "
-                    "PractitionerRole and Organization. This statement is public."
-                },
+                "security": smart_security(service_base),
                 "resource": [
                     patient,
                     _resource(
@@ -128,4 +126,5 @@ def capability_statement(base: str) -> dict[str, Any]:
 @router.get("/metadata")
 def metadata(request: Request) -> FhirResponse:
     """The CapabilityStatement (public)."""
-    return FhirResponse(capability_statement(base_url(request)))
+    service_base = request.app.state.settings.base_url.rstrip("/")
+    return FhirResponse(capability_statement(base_url(request), service_base=service_base))

@@ -23,6 +23,10 @@ router = APIRouter(prefix="/api/v1/ror", tags=["ror"])
 indicators_router = APIRouter(prefix="/api/v1/indicators", tags=["indicators"])
 read_scope = require("ror:read")
 FORMAT = Query(None, pattern="^(json|csv)$", description="json (default) or csv")
+# Routes that answer CSV with format=csv (or Accept: text/csv) declare it.
+CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 
 
 def _settings(request: Request) -> RorSettings:
@@ -36,7 +40,7 @@ def _structure_read(r: StructureResult) -> StructureStatusRead:
     )
 
 
-@router.get("/completeness", response_model=CompletenessRead)
+@router.get("/completeness", response_model=CompletenessRead, responses=CSV)
 def completeness(
     request: Request,
     session: DbSession,
@@ -59,7 +63,7 @@ def completeness(
     return result
 
 
-@router.get("/completeness/structures", response_model=Page[StructureStatusRead])
+@router.get("/completeness/structures", response_model=Page[StructureStatusRead], responses=CSV)
 def completeness_structures(
     request: Request,
     session: DbSession,
@@ -126,7 +130,7 @@ def offers(
     )
 
 
-@indicators_router.get("/e-parcours", response_model=EParcoursRead)
+@indicators_router.get("/e-parcours", response_model=EParcoursRead, responses=CSV)
 def e_parcours(
     request: Request,
     session: DbSession,

@@ -173,6 +173,42 @@ class AuditSettings(BaseModel):
     purge_cron: str = "15 2 * * *"
 
 
+class PscSettings(BaseModel):
+    """Pro Santé Connect (OpenID Connect) sign-in for the pages; off without a discovery_url."""
+
+    # The provider's discovery document, e.g. PSC's
+    # https://auth.esante.gouv.fr/auth/realms/esante-wallet/.well-known/wallet-openid-configuration
+    discovery_url: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    scopes: str = "openid scope_all"
+    # Asked of the provider (PSC: eidas1, the e-CPS / CPS level).
+    acr_values: str = "eidas1"
+    # When set, an ID token whose acr differs is refused.
+    required_acr: str = ""
+    # Local password logins beside PSC; false: only PSC signs people in.
+    local_login: bool = True
+    timeout_seconds: float = 10.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.discovery_url and self.client_id)
+
+
+class OAuthSettings(BaseModel):
+    """OAuth 2 client credentials (private_key_jwt) for integrators, beside API keys."""
+
+    # Lifetime of the access tokens Socle signs.
+    token_ttl_seconds: int = 300
+    # A signing key older than this is replaced by a new one (the old stays published a while).
+    key_rotation_days: int = 30
+    # A client assertion may live this long at most (SMART Backend Services: 5 minutes).
+    assertion_max_seconds: int = 300
+    # A client's JWKS URL is fetched again after this many seconds.
+    jwks_cache_seconds: int = 300
+    jwks_timeout_seconds: float = 5.0
+
+
 class Settings(BaseSettings):
     """Every setting of the service; override with ``SOCLE_<NAME>`` environment variables."""
 
@@ -204,6 +240,8 @@ class Settings(BaseSettings):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     hl7: Hl7Settings = Field(default_factory=Hl7Settings)
+    psc: PscSettings = Field(default_factory=PscSettings)
+    oauth: OAuthSettings = Field(default_factory=OAuthSettings)
 
 
 @lru_cache(maxsize=1)

@@ -86,6 +86,11 @@ MATCH = json.dumps(
     }
 ).encode()
 PIX = "urn:oid:1.2.250.1.999.1.1|IPP-NONE"
+TOKEN_FORM = {
+    "grant_type": "client_credentials",
+    "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    "client_assertion": "eyJhbGciOiJSUzM4NCJ9.eyJpc3MiOiJvY19ub2JvZHkifQ.c2ln",
+}
 A28 = (FIXTURES / "hl7v2/a28_create.hl7").read_bytes()
 ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/health"): Entry(PUBLIC, 200, fixed("/health")),
@@ -102,6 +107,18 @@ ROUTES: dict[tuple[str, str], Entry] = {
         PUBLIC, 403, fixed("/login", data={"username": "u", "password": "p", "csrf": "forged"})
     ),
     ("POST", "/logout"): Entry(PUBLIC, 403, fixed("/logout")),
+    # Pro Santé Connect is not configured on the test server: nothing to start; a callback
+    # without a flow in progress is refused.
+    ("GET", "/login/psc"): Entry(PUBLIC, 404, fixed("/login/psc")),
+    ("GET", "/login/psc/callback"): Entry(
+        PUBLIC, 401, fixed("/login/psc/callback", params={"code": "c", "state": "s"})
+    ),
+    # OAuth: the token endpoint authenticates the client by its assertion, never by a key.
+    ("POST", "/oauth/token"): Entry(PUBLIC, 401, fixed("/oauth/token", data=TOKEN_FORM)),
+    ("GET", "/.well-known/jwks.json"): Entry(PUBLIC, 200, fixed("/.well-known/jwks.json")),
+    ("GET", "/.well-known/smart-configuration"): Entry(
+        PUBLIC, 200, fixed("/.well-known/smart-configuration")
+    ),
     # Pages take a login session, never an API key: without one they send to the login page.
     ("GET", "/ui/duplicates"): Entry(PAGE, 303, fixed("/ui/duplicates")),
     ("GET", "/ui/duplicates/{pair_id}"): Entry(PAGE, 303, fixed("/ui/duplicates/1")),
