@@ -197,7 +197,7 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ),
     # FHIR: Patient (identity:read), the directory's resources (directory:read).
     ("GET", "/fhir/metadata"): Entry(PUBLIC, 200, fixed("/fhir/metadata")),
-    ("GET", "/fhir/Patient"): Entry(R, 200, fixed("/fhir/Patient", params={"family": "X"})),
+    ("GET", "/fhir/Patient"): Entry(R, 200, fixed("/fhir/Patient", params={"family": "Xyz"})),
     ("GET", "/fhir/Patient/{patient_id}"): Entry(R, 200, on_identity(prefix="/fhir/Patient")),
     ("POST", "/fhir/Patient/$match"): Entry(
         R, 200, fixed("/fhir/Patient/$match", content=MATCH, headers={"Content-Type": FHIR})
