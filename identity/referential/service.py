@@ -66,6 +66,8 @@ class WriteOutcome:
     created: bool = False
     status_change: StatusChange | None = None
     duplicates: list[Candidate] = field(default_factory=list)
+    # The INS was cleared by traits checked on a document: INSi is to be asked again.
+    recheck_insi: bool = False
 
 
 def create(
@@ -206,24 +208,66 @@ def update(
     data: IdentityUpdate,
     expected_version: int | None,
 ) -> WriteOutcome:
-    """Change traits; a strict-trait change on RECUP/QUAL clears the INS (→ PROV/VALI)."""
+    """Change traits; a strict-trait change clears the INS and the document validation,
+    unless the request gives the document the new traits were checked on."""
     identity = get_active(session, identity_id)
     _check_version(identity, expected_version)
     fields = normalized_fields(data, date.today())
+    document = _document_of(identity, data.document_type) if data.document_type else None
     before = snapshot(identity)
     strict_changed = [f for f in STRICT_TRAITS if f in fields and fields[f] != getattr(identity, f)]
+    had_ins = bool(identity.ins_matricule)
     for name, value in fields.items():
         setattr(identity, name, value)
     change = None
-    if strict_changed and identity.ins_matricule:
-        reason = f"strict trait(s) changed: {', '.join(strict_changed)}; INS cleared"
-        _clear_ins(identity, reason)
-        change = recompute_status(identity, reason)
+    if strict_changed:
+        change = _after_strict_change(identity, strict_changed, document, data.validated_at)
+    elif document is not None:
+        _set_validation(identity, document, data.validated_at)
+        change = recompute_status(identity, f"identity document checked ({document})")
     finish_change(
         session, principal, identity, before, action="update", reason=data.reason, change=change
     )
     found = duplicates.check_after_write(session, principal, identity)
-    return WriteOutcome(identity, status_change=change, duplicates=found)
+    recheck = bool(strict_changed) and had_ins and document is not None
+    return WriteOutcome(identity, status_change=change, duplicates=found, recheck_insi=recheck)
+
+
+def _after_strict_change(
+    identity: Identity, changed: list[str], document: str | None, validated_at: date | None
+) -> StatusChange | None:
+    """RNIV: the INS and the document check were of the old traits; a document given with the
+    change is the check of the new ones."""
+    reason = f"strict trait(s) changed: {', '.join(changed)}"
+    if identity.ins_matricule:
+        _clear_ins(identity, reason)
+        reason += "; INS cleared"
+    if document is not None:
+        _set_validation(identity, document, validated_at)
+        reason += f"; checked on a document ({document})"
+    elif identity.validation_document:
+        identity.validation_document = None
+        identity.validation_date = None
+        reason += "; document validation cleared"
+    return recompute_status(identity, reason)
+
+
+def _document_of(identity: Identity, document_type: str) -> str:
+    document = rules.check_document(document_type)
+    if rules.forbids_insi(identity.attribute_set):
+        raise RuleConflict(
+            "a DOUT or FICT identity stays PROV: remove the attribute before validating",
+            fields={"attributes": sorted(identity.attribute_set)},
+        )
+    return document
+
+
+def _set_validation(identity: Identity, document: str, validated_at: date | None) -> None:
+    when = validated_at or date.today()
+    if when > date.today():
+        raise rules.TraitError("validated_at", "validated_at is in the future")
+    identity.validation_document = document
+    identity.validation_date = when
 
 
 def get_active(session: Session, identity_id: int) -> Identity:
@@ -242,18 +286,9 @@ def validate(
 ) -> tuple[Identity, StatusChange | None]:
     """Record a high-trust document check: PROV→VALI, RECUP→QUAL."""
     identity = get_active(session, identity_id)
-    document = rules.check_document(data.document_type)
-    if rules.forbids_insi(identity.attribute_set):
-        raise RuleConflict(
-            "a DOUT or FICT identity stays PROV: remove the attribute before validating",
-            fields={"attributes": sorted(identity.attribute_set)},
-        )
-    validated_at = data.validated_at or date.today()
-    if validated_at > date.today():
-        raise rules.TraitError("validated_at", "validated_at is in the future")
+    document = _document_of(identity, data.document_type)
     before = snapshot(identity)
-    identity.validation_document = document
-    identity.validation_date = validated_at
+    _set_validation(identity, document, data.validated_at)
     change = recompute_status(identity, f"identity document checked ({document})")
     finish_change(
         session, principal, identity, before, action="validate", reason=document, change=change
