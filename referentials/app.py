@@ -22,6 +22,7 @@ from identity.fhir.router import router as patient_fhir_router
 from identity.hl7v2.router import router as hl7v2_router
 from identity.insi.router import router as insi_router
 from identity.pages.router import router as pages_router
+from identity.referential import cog
 from identity.referential.events_router import router as events_router
 from identity.referential.router import router as identity_router
 from matching.config import MatchConfig
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     duplicates.configure(duplicate_settings(settings))
+    cog.configure(settings.insi.cog_moves_file)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory

@@ -23,6 +23,9 @@ class InsiSettings(BaseModel):
     client_cert: str = ""
     client_key: str = ""
     ca_bundle: str = ""
+    # INSEE's published file of commune events (v_mvt_commune_AAAA.csv) for the birth-place
+    # coherence check of INSi answers; empty: the shipped extract.
+    cog_moves_file: str = ""
     # Mock teleservice switches (only used by the embedded mock).
     mock_enabled: bool = True
     mock_population_file: str = ""

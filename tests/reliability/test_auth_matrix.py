@@ -51,6 +51,13 @@ def on_identity(
     return build
 
 
+def attach_local_id(api: Api) -> Call:
+    # A fresh local id each time: an attachment that succeeded once answers 200 afterwards.
+    ident = new_identity(api)["id"]
+    local = {"finess": "690999016", "local_id": f"M-{ident}"}
+    return Call(f"/api/v1/identities/{ident}/local-ids", json=local)
+
+
 def on_pair(suffix: str = "", *, prefix: str = "/api/v1", **kw: object) -> Build:
     def build(api: Api) -> Call:
         return Call(f"{prefix}/duplicates/{new_pair(api)[0]}{suffix}", **kw)  # type: ignore[arg-type]
@@ -136,6 +143,7 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("POST", f"{IDS}/{{identity_id}}/attributes"): Entry(
         W, 200, on_identity("/attributes", json={"code": "HOMA"})
     ),
+    ("POST", f"{IDS}/{{identity_id}}/local-ids"): Entry(W, 201, attach_local_id),
     ("DELETE", f"{IDS}/{{identity_id}}/attributes/{{code}}"): Entry(
         W, 200, on_identity("/attributes/HOMA", homa=True)
     ),
