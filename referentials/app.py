@@ -39,6 +39,7 @@ from referentials.directory.fhir import router as directory_fhir_router
 from referentials.directory.router import imports_router
 from referentials.directory.router import router as directory_router
 from referentials.insi_gateway import install_insi
+from referentials.metrics import install_metrics
 from ror_sync.pages import router as ror_pages_router
 from ror_sync.router import indicators_router as ror_indicators_router
 from ror_sync.router import router as ror_router
@@ -132,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             _package_dir(ror_sync) / "templates",
         ],
     )
+    # Outermost middleware: the time measured is the time the client waits.
+    install_metrics(app)
     app.mount("/static", StaticFiles(directory=CORE_DIR / "static"), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -168,6 +168,8 @@ class Settings(BaseSettings):
     session_secret: str = ""
     # Send the session cookie over HTTPS only (set it behind TLS).
     secure_cookies: bool = False
+    # A bearer token that may read /metrics only (for a scraper); empty: admin keys only.
+    metrics_token: str = ""
     insi: InsiSettings = Field(default_factory=InsiSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     directory: DirectorySettings = Field(default_factory=DirectorySettings)

@@ -96,6 +96,8 @@ PIX = "urn:oid:1.2.250.1.999.1.1|IPP-NONE"
 A28 = (FIXTURES / "hl7v2/a28_create.hl7").read_bytes()
 ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/health"): Entry(PUBLIC, 200, fixed("/health")),
+    ("GET", "/health/ready"): Entry(PUBLIC, 200, fixed("/health/ready")),
+    ("GET", "/metrics"): Entry("admin", 200, fixed("/metrics")),
     ("GET", "/openapi.json"): Entry(PUBLIC, 200, fixed("/openapi.json")),
     ("GET", "/docs"): Entry(PUBLIC, 200, fixed("/docs")),
     ("GET", "/docs/oauth2-redirect"): Entry(PUBLIC, 200, fixed("/docs/oauth2-redirect")),
