@@ -103,9 +103,11 @@ def _feed(session: Session, cursors: dict[str, float]) -> Iterable[GaugeMetricFa
         labels=["client"],
     )
     now = utcnow()
-    for client, cursor in sorted(cursors.items()):
-        events.add_metric([client], max(head - int(cursor), 0))
-        oldest = identities.first_unread_at(session, int(cursor))
+    for client, raw in sorted(cursors.items()):
+        # A cursor past the head (a client sending any number) is simply up to date.
+        cursor = min(int(raw), head)
+        events.add_metric([client], head - cursor)
+        oldest = identities.first_unread_at(session, cursor)
         seconds.add_metric([client], (now - oldest).total_seconds() if oldest else 0.0)
     yield events
     yield seconds
