@@ -15,7 +15,8 @@ from identity.referential import cog, repository, rules
 from identity.referential.history import begin_write, snapshot
 from identity.referential.models import Identity, InsiCall
 from identity.referential.schemas import StatusChange
-from identity.referential.service import finish_change, get, recompute_status
+from identity.referential.service import finish_change, get
+from identity.referential.status import recompute_status
 from referentials.core.auth import Principal
 from referentials.core.db import utcnow
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from identity.duplicates import service as duplicates
 from identity.duplicates.matcher import Candidate
 from identity.errors import IdentityNotFound, RuleConflict, StaleVersion
-from identity.referential import repository, rules
+from identity.referential import repository, rules, status
 from identity.referential.history import ENTITY, begin_write, emit, snapshot
 from identity.referential.models import Identity, SourceRecord
 from identity.referential.schemas import (
@@ -123,34 +123,6 @@ def create(
     return WriteOutcome(identity, created=True, duplicates=found)
 
 
-def _clear_ins(identity: Identity, reason: str) -> None:
-    if identity.ins_matricule:
-        old = list(identity.ins_old or [])
-        old.append(
-            {
-                "matricule": identity.ins_matricule,
-                "oid": identity.ins_oid,
-                "reason": reason,
-                "at": utcnow().isoformat(),
-            }
-        )
-        identity.ins_old = old
-    identity.ins_matricule = None
-    identity.ins_oid = None
-    identity.ins_history = None
-    identity.ins_retrieved_at = None
-    identity.ins_collection_method = None
-
-
-def recompute_status(identity: Identity, reason: str) -> StatusChange | None:
-    before = identity.status
-    after = rules.status_for(
-        has_ins=bool(identity.ins_matricule), validated=bool(identity.validation_document)
-    )
-    identity.status = after
-    return StatusChange(before=before, after=after, reason=reason) if before != after else None
-
-
 def _check_version(identity: Identity, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != identity.version:
         raise StaleVersion(
@@ -213,7 +185,7 @@ def update(
     identity = get_active(session, identity_id)
     _check_version(identity, expected_version)
     fields = normalized_fields(data, date.today())
-    document = _document_of(identity, data.document_type) if data.document_type else None
+    document = status.document_of(identity, data.document_type) if data.document_type else None
     before = snapshot(identity)
     strict_changed = [f for f in STRICT_TRAITS if f in fields and fields[f] != getattr(identity, f)]
     had_ins = bool(identity.ins_matricule)
@@ -221,53 +193,16 @@ def update(
         setattr(identity, name, value)
     change = None
     if strict_changed:
-        change = _after_strict_change(identity, strict_changed, document, data.validated_at)
+        change = status.after_strict_change(identity, strict_changed, document, data.validated_at)
     elif document is not None:
-        _set_validation(identity, document, data.validated_at)
-        change = recompute_status(identity, f"identity document checked ({document})")
+        status.set_validation(identity, document, data.validated_at)
+        change = status.recompute_status(identity, f"identity document checked ({document})")
     finish_change(
         session, principal, identity, before, action="update", reason=data.reason, change=change
     )
     found = duplicates.check_after_write(session, principal, identity)
     recheck = bool(strict_changed) and had_ins and document is not None
     return WriteOutcome(identity, status_change=change, duplicates=found, recheck_insi=recheck)
-
-
-def _after_strict_change(
-    identity: Identity, changed: list[str], document: str | None, validated_at: date | None
-) -> StatusChange | None:
-    """RNIV: the INS and the document check were of the old traits; a document given with the
-    change is the check of the new ones."""
-    reason = f"strict trait(s) changed: {', '.join(changed)}"
-    if identity.ins_matricule:
-        _clear_ins(identity, reason)
-        reason += "; INS cleared"
-    if document is not None:
-        _set_validation(identity, document, validated_at)
-        reason += f"; checked on a document ({document})"
-    elif identity.validation_document:
-        identity.validation_document = None
-        identity.validation_date = None
-        reason += "; document validation cleared"
-    return recompute_status(identity, reason)
-
-
-def _document_of(identity: Identity, document_type: str) -> str:
-    document = rules.check_document(document_type)
-    if rules.forbids_insi(identity.attribute_set):
-        raise RuleConflict(
-            "a DOUT or FICT identity stays PROV: remove the attribute before validating",
-            fields={"attributes": sorted(identity.attribute_set)},
-        )
-    return document
-
-
-def _set_validation(identity: Identity, document: str, validated_at: date | None) -> None:
-    when = validated_at or date.today()
-    if when > date.today():
-        raise rules.TraitError("validated_at", "validated_at is in the future")
-    identity.validation_document = document
-    identity.validation_date = when
 
 
 def get_active(session: Session, identity_id: int) -> Identity:
@@ -286,10 +221,10 @@ def validate(
 ) -> tuple[Identity, StatusChange | None]:
     """Record a high-trust document check: PROV→VALI, RECUP→QUAL."""
     identity = get_active(session, identity_id)
-    document = _document_of(identity, data.document_type)
+    document = status.document_of(identity, data.document_type)
     before = snapshot(identity)
-    _set_validation(identity, document, data.validated_at)
-    change = recompute_status(identity, f"identity document checked ({document})")
+    status.set_validation(identity, document, data.validated_at)
+    change = status.recompute_status(identity, f"identity document checked ({document})")
     finish_change(
         session, principal, identity, before, action="validate", reason=document, change=change
     )
@@ -308,10 +243,10 @@ def add_attribute(
     change = None
     if rules.forbids_insi(attributes):
         reason = f"attribute {data.code} forces PROV and invalidates the INS"
-        _clear_ins(identity, reason)
+        status.clear_ins(identity, reason)
         identity.validation_document = None
         identity.validation_date = None
-        change = recompute_status(identity, reason)
+        change = status.recompute_status(identity, reason)
     finish_change(
         session,
         principal,
