@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from sqlalchemy import func, select
+import httpx
+import pytest
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from identity.insi.creation import create_from_insi
 from identity.referential.models import Identity, SourceRecord
 from identity.referential.schemas import IdentityCreate
-from referentials.core.auth import SYSTEM
+from referentials.app import create_app
+from referentials.core.auth import SYSTEM, DbSession
 from referentials.core.db import make_engine, session_scope
 from referentials.core.settings import Settings
-from tests.conftest import Api
+from tests.conftest import NO_SCHEDULER, Api, ThreadedServer
 from tests.identity.test_insi import _Answer, _FakePort, _Traits
 
 IDS = "/api/v1/identities"
@@ -111,7 +115,31 @@ def test_a_failed_statement_never_carries_its_values(db_settings: Settings) -> N
         except IntegrityError as exc:
             message = str(exc)
         assert message, "the foreign key should have refused the row"
-        assert "SECRET-IPP-42" not in message and "987654321" not in message
-        assert "hidden due to hide_parameters" in message
+        # What SQLAlchemy adds to the driver's message: the statement, never its values.
+        added = message.split("[SQL:", 1)[1]
+        assert "SECRET-IPP-42" not in added and "987654321" not in added
+        assert "hidden due to hide_parameters" in added
     finally:
         engine.dispose()
+
+
+def test_an_unexpected_integrity_error_is_a_409_whose_log_holds_no_value(
+    db_settings: Settings, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    # PostgreSQL's own message repeats the key's values: the handler must not log it.
+    app = create_app(db_settings.model_copy(update={"scheduler": NO_SCHEDULER}))
+
+    @app.post("/test-only/orphan")
+    def orphan(session: DbSession) -> None:
+        session.add(SourceRecord(identity_id=987654321, finess=CLINIC, local_id="SECRET-IPP-42"))
+        session.flush()
+
+    with ThreadedServer(app) as server, caplog.at_level(logging.DEBUG):
+        response = httpx.post(f"{server.url}/test-only/orphan", timeout=30)
+    assert response.status_code == 409 and response.json()["error"] == "conflict"
+    logged = "\n".join(
+        r.getMessage() + (logging.Formatter().formatException(r.exc_info) if r.exc_info else "")
+        for r in caplog.records
+    )
+    assert "integrity error on POST /test-only/orphan" in logged
+    assert "SECRET-IPP-42" not in logged and "987654321" not in logged
