@@ -23,6 +23,7 @@ from identity.fhir.router import router as patient_fhir_router
 from identity.hl7v2.router import router as hl7v2_router
 from identity.insi.router import router as insi_router
 from identity.pages.router import router as pages_router
+from identity.referential import cog
 from identity.referential.events_router import router as events_router
 from identity.referential.router import router as identity_router
 from matching.config import MatchConfig
@@ -44,6 +45,7 @@ from referentials.directory.fhir import router as directory_fhir_router
 from referentials.directory.router import imports_router
 from referentials.directory.router import router as directory_router
 from referentials.insi_gateway import install_insi
+from referentials.metrics import install_metrics
 from referentials.psc.oidc import RelyingParty
 from referentials.psc.router import router as psc_router
 from ror_sync.pages import router as ror_pages_router
@@ -132,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     duplicates.configure(duplicate_settings(settings))
+    cog.configure(settings.insi.cog_moves_file)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
@@ -162,6 +165,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             _package_dir(ror_sync) / "templates",
         ],
     )
+    # Outermost middleware: the time measured is the time the client waits.
+    install_metrics(app)
     app.mount("/static", StaticFiles(directory=CORE_DIR / "static"), name="static")
 
     @app.get("/", include_in_schema=False)

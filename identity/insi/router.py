@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
+from identity.insi import creation
 from identity.insi import service as insi
 from identity.insi.port import InsiPort
 from identity.insi.service import QualificationResult
@@ -67,8 +68,8 @@ def insi_create(
     session: DbSession,
     principal: Principal = Depends(write_scope),
 ) -> QualificationRead:
-    """Front desk: call INSi with the typed traits; on CR 00 create a RECUP identity."""
-    result = insi.create_from_insi(session, principal, body, _port(request))
+    """Front desk: INSi with the typed traits; a coherent CR 00 makes (or finds) the identity."""
+    result = creation.create_from_insi(session, principal, body, _port(request))
     if result.outcome == "applied":
         response.status_code = status.HTTP_201_CREATED
     return _read(result, principal)

@@ -92,6 +92,18 @@ def events_after(session: Session, cursor: int, limit: int) -> list[IdentityEven
     return list(session.scalars(stmt.limit(limit)))
 
 
+def feed_head(session: Session) -> int:
+    """The newest event's cursor (0 on an empty feed)."""
+    return int(session.scalar(select(func.max(IdentityEvent.id))) or 0)
+
+
+def first_unread_at(session: Session, cursor: int) -> datetime | None:
+    """When the oldest event after ``cursor`` was written (None: nothing left to read)."""
+    stmt = select(func.min(IdentityEvent.at)).where(IdentityEvent.id > cursor)
+    at: datetime | None = session.scalar(stmt)
+    return at
+
+
 def list_pairs(
     session: Session,
     *,

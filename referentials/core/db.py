@@ -76,6 +76,9 @@ def make_engine(url: str, *, schema: str = "", **kwargs: Any) -> Engine:
     ``schema`` (PostgreSQL) sets the search_path, so one database can hold several instances.
     """
     parsed = make_url(url)
+    # A failed statement's message (and any traceback logging it) never carries the bound
+    # values: they are identity traits.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,9 @@ class InsiSettings(BaseModel):
     client_cert: str = ""
     client_key: str = ""
     ca_bundle: str = ""
+    # INSEE's published file of commune events (v_mvt_commune_AAAA.csv) for the birth-place
+    # coherence check of INSi answers; empty: the shipped extract.
+    cog_moves_file: str = ""
     # Mock teleservice switches (only used by the embedded mock).
     mock_enabled: bool = True
     mock_population_file: str = ""
@@ -232,6 +235,8 @@ class Settings(BaseSettings):
     session_secret: str = ""
     # Send the session cookie over HTTPS only (set it behind TLS).
     secure_cookies: bool = False
+    # A bearer token that may read /metrics only (for a scraper); empty: admin keys only.
+    metrics_token: str = ""
     insi: InsiSettings = Field(default_factory=InsiSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     directory: DirectorySettings = Field(default_factory=DirectorySettings)

@@ -51,6 +51,13 @@ def on_identity(
     return build
 
 
+def attach_local_id(api: Api) -> Call:
+    # A fresh local id each time: an attachment that succeeded once answers 200 afterwards.
+    ident = new_identity(api)["id"]
+    local = {"finess": "690999016", "local_id": f"M-{ident}"}
+    return Call(f"/api/v1/identities/{ident}/local-ids", json=local)
+
+
 def on_pair(suffix: str = "", *, prefix: str = "/api/v1", **kw: object) -> Build:
     def build(api: Api) -> Call:
         return Call(f"{prefix}/duplicates/{new_pair(api)[0]}{suffix}", **kw)  # type: ignore[arg-type]
@@ -94,6 +101,8 @@ TOKEN_FORM = {
 A28 = (FIXTURES / "hl7v2/a28_create.hl7").read_bytes()
 ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/health"): Entry(PUBLIC, 200, fixed("/health")),
+    ("GET", "/health/ready"): Entry(PUBLIC, 200, fixed("/health/ready")),
+    ("GET", "/metrics"): Entry("admin", 200, fixed("/metrics")),
     ("GET", "/openapi.json"): Entry(PUBLIC, 200, fixed("/openapi.json")),
     ("GET", "/docs"): Entry(PUBLIC, 200, fixed("/docs")),
     ("GET", "/docs/oauth2-redirect"): Entry(PUBLIC, 200, fixed("/docs/oauth2-redirect")),
@@ -153,6 +162,7 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("POST", f"{IDS}/{{identity_id}}/attributes"): Entry(
         W, 200, on_identity("/attributes", json={"code": "HOMA"})
     ),
+    ("POST", f"{IDS}/{{identity_id}}/local-ids"): Entry(W, 201, attach_local_id),
     ("DELETE", f"{IDS}/{{identity_id}}/attributes/{{code}}"): Entry(
         W, 200, on_identity("/attributes/HOMA", homa=True)
     ),
@@ -214,7 +224,7 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ),
     # FHIR: Patient (identity:read), the directory's resources (directory:read).
     ("GET", "/fhir/metadata"): Entry(PUBLIC, 200, fixed("/fhir/metadata")),
-    ("GET", "/fhir/Patient"): Entry(R, 200, fixed("/fhir/Patient", params={"family": "X"})),
+    ("GET", "/fhir/Patient"): Entry(R, 200, fixed("/fhir/Patient", params={"family": "Xyz"})),
     ("GET", "/fhir/Patient/{patient_id}"): Entry(R, 200, on_identity(prefix="/fhir/Patient")),
     ("POST", "/fhir/Patient/$match"): Entry(
         R, 200, fixed("/fhir/Patient/$match", content=MATCH, headers={"Content-Type": FHIR})

@@ -102,6 +102,12 @@ def _flows(api: Api) -> None:
     adrun = api.post(IDS, json=ADRUN).json()["id"]
     assert api.post(f"{IDS}/{adrun}/insi-search").json()["cr_code"] == "00"
     api.get(f"{IDS}/{adrun}", key="vigilance")
+    # insi-create with a local id another identity holds, then with a new one (attached to
+    # the INS holder): no 500, and nothing of either path in the logs.
+    held = {**ADRUN, "source": {"finess": "690999016", "local_id": "L1"}}
+    assert api.post(f"{IDS}/insi-create", json=held).json()["identity"]["id"] == ident
+    fresh = {**ADRUN, "source": {"finess": "670999911", "local_id": "L2"}}
+    assert api.post(f"{IDS}/insi-create", json=fresh).json()["identity"]["id"] == adrun
     api.get("/fhir/Patient", params={"family": "Vauquelinot", "birthdate": "1961-08-23"})
     api.get(f"/fhir/Patient/{ident}")
     message = (FIXTURES / "hl7v2/a28_create.hl7").read_bytes()
