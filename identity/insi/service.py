@@ -57,6 +57,7 @@ def _record_call(
         outcome=outcome,
         request_xml=answer.request_xml,
         response_xml=answer.response_xml,
+        protocol_warnings=list(answer.warnings) or None,
     )
     session.add(call)
     session.flush()
