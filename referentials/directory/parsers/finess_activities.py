@@ -151,15 +151,19 @@ class _Reader:
         try:
             starts_on, ends_on = self._dates(activity, where)
             active = self._active(activity, ends_on)
+            arhgos = activity.text("numAutorisationArhgos")
             if parent is not None:  # an exercised activity lives only while its authorisation
-                active = active and self._active(parent, self._dates(parent, where)[1])
+                parent_start, parent_end = self._dates(parent, where)
+                active = active and self._active(parent, parent_end)
+                # What the exercise leaves out, its authorisation says.
+                starts_on, ends_on = starts_on or parent_start, ends_on or parent_end
+                arhgos = arhgos or parent.text("numAutorisationArhgos")
         except ValueError as exc:
             self.out.warnings.append(f"{self.name}: {exc}; activity ignored")
             return
         row = (
             level, activity.nature, *activity.codes, activity.text("activiteAeId"),
-            activity.text("numAutorisationArhgos"), starts_on, ends_on,
-            activity.text("etatObjet"),
+            arhgos, starts_on, ends_on, activity.text("etatObjet"),
         )  # fmt: skip
         self.out.rows.setdefault(finess, []).append(row)
         sanitary = activity.codes[0]
