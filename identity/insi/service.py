@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -19,6 +20,8 @@ from identity.referential.traits import normalized_fields
 from referentials.core import audit
 from referentials.core.auth import Principal
 from referentials.core.db import utcnow
+
+log = logging.getLogger("socle.identity.insi")
 
 OUTCOME_OF_CR = {"01": "not_found", "02": "several"}
 
@@ -61,6 +64,14 @@ def _record_call(
     )
     session.add(call)
     session.flush()
+    if call.protocol_warnings:
+        # By ids only: the warnings name elements, the traits stay in the call record.
+        log.warning(
+            "INSi call %s (identity %s): %d protocol warning(s) tolerated",
+            call.id,
+            identity_id,
+            len(call.protocol_warnings),
+        )
     return call
 
 

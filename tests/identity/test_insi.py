@@ -232,7 +232,7 @@ def harness_answer(live_app: ThreadedServer) -> Iterator[Any]:
 
 
 def test_harness_history_order_qualifies_and_keeps_the_warnings(
-    api: Api, harness_answer: Any
+    api: Api, harness_answer: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Why: INSHISTO with DateDeb/DateFin before IdIndividu left the identity unqualified."""
     created = _create(api, "Ecetinsi", ["Pierre-Alain"], "M", "2009-07-14")
@@ -245,6 +245,9 @@ def test_harness_history_order_qualifies_and_keeps_the_warnings(
     calls = api.get(f"{IDS}/{created['id']}/insi-calls").json()
     assert len(calls) == 1 and len(calls[0]["protocol_warnings"]) == 2
     assert all("INSHISTO" in w for w in calls[0]["protocol_warnings"])
+    logged = [r.getMessage() for r in caplog.records if "protocol warning" in r.getMessage()]
+    assert any(f"INSi call {calls[0]['id']} (identity {created['id']})" in m for m in logged)
+    assert not any("ECETINSI" in m or "2090763220834" in m for m in logged)
 
 
 def test_an_answer_in_contract_order_records_no_warning(api: Api) -> None:

@@ -178,7 +178,7 @@ class _Reader:
             activity = _activity(item) if isinstance(item, dict) else None
             if activity is not None:
                 authorised[activity.text("activiteAeId")] = activity
-            site = sites.get(code((item.get("caracteristiquesGeneriques") or {}).get("egeId")))
+            site = sites.get(code(_generic(item).get("egeId")))
             if activity is not None and site:
                 self.add(site, "authorised", item, f"pmej[{number}].activitesAutorisees[{i}]")
             else:
@@ -187,10 +187,13 @@ class _Reader:
             finess = code(ege.get("numFinessEge"))
             for i, item in enumerate(ege.get("activitesExercees") or []):
                 where = f"pmej[{number}].ege[{j}].activitesExercees[{i}]"
-                link = code(
-                    (item.get("caracteristiquesGeneriques") or {}).get("identifiantAutorisation")
-                )
+                link = code(_generic(item).get("identifiantAutorisation"))
                 self.add(finess, "exercised", item, where, authorised.get(link))
+
+
+def _generic(item: Any) -> dict[str, Any]:
+    generic = item.get("caracteristiquesGeneriques") if isinstance(item, dict) else None
+    return generic if isinstance(generic, dict) else {}
 
 
 def _items(stream: IO[bytes]) -> Iterator[Any]:
