@@ -21,8 +21,14 @@ from referentials.core.db import make_engine, make_session_factory
 from referentials.core.settings import DirectorySettings
 from referentials.directory import imports
 from referentials.migrations import upgrade
+from tests.ror_sync.rules_fixture import luhn_key
 
 DEPARTMENTS = ("01", "13", "33", "59", "69", "75")
+
+
+def _finess(dept: str, n: int) -> str:
+    body = f"{dept}{n:06d}"
+    return body + luhn_key(body)
 
 
 def _site(n: int) -> dict[str, Any]:
@@ -35,7 +41,7 @@ def _site(n: int) -> dict[str, Any]:
             "datePremiereAutorisation": "2000-01-01",
             "nomEgeCourt": f"SITE {n}",
             "nomEgeLong": f"SITE FICTIF NUMERO {n}",
-            "numFinessEge": f"{dept}{n:07d}",
+            "numFinessEge": _finess(dept, n),
         },
         "categorieentiteGeographiqueExercice": ("355", "500", "122")[n % 3],
         "modefixationtarifaire": "07",
@@ -117,7 +123,7 @@ def write(folder: Path, sites: int) -> tuple[Path, Path]:
             {
                 "informationsGeneralesPMEJ": {
                     "pmSmsseId": str(pm),
-                    "numFinessPm": f"99{pm:07d}",
+                    "numFinessPm": _finess("99", pm),
                     "denominationPm": f"EJ {pm}",
                     "statutJuridique": "13",
                 },
@@ -139,7 +145,7 @@ def write(folder: Path, sites: int) -> tuple[Path, Path]:
         ]
         activities.append(
             {
-                "numFiness": f"99{pm:07d}",
+                "numFiness": _finess("99", pm),
                 "pmSmsseId": str(pm),
                 "activitesAutorisees": authorised,
                 "ege": exercised,
