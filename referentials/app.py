@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
 
 import identity
 import ror_sync
@@ -26,13 +27,16 @@ from identity.referential.events_router import router as events_router
 from identity.referential.router import router as identity_router
 from matching.config import MatchConfig
 from referentials import bootstrap, fhir_metadata, scheduler
+from referentials.core import production
 from referentials.core.access_log import install_path_only_access_log
 from referentials.core.audit_router import router as audit_router
 from referentials.core.db import make_engine, make_session_factory
 from referentials.core.handlers import install_error_handlers
-from referentials.core.limits import BodySizeLimit, RateLimit
+from referentials.core.limits import BodySizeLimit
 from referentials.core.login import install_pages
+from referentials.core.login_throttle import LoginThrottle
 from referentials.core.openapi import install_error_responses
+from referentials.core.ratelimit import Budget, KeyResolver, RateLimit
 from referentials.core.settings import Settings, get_settings
 from referentials.directory.fhir import router as directory_fhir_router
 from referentials.directory.router import imports_router
@@ -72,13 +76,19 @@ def duplicate_settings(settings: Settings) -> DuplicateSettings:
     )
 
 
-def install_limits(app: FastAPI, settings: Settings) -> None:
+def install_limits(app: FastAPI, settings: Settings, factory: sessionmaker[Session]) -> None:
     """Body-size caps and the per-key rate limit; access logs without query strings."""
     limits = settings.limits
     app.add_middleware(
         BodySizeLimit, default=limits.max_body_bytes, per_prefix=limits.path_max_body_bytes
     )
-    app.add_middleware(RateLimit, per_minute=limits.rate_per_minute, burst=limits.rate_burst)
+    app.add_middleware(
+        RateLimit,
+        per_minute=limits.rate_per_minute,
+        burst=limits.rate_burst,
+        unknown=Budget(limits.unknown_rate_per_minute, limits.unknown_burst),
+        resolver=KeyResolver(factory),
+    )
     install_path_only_access_log()
     install_error_responses(app)
 
@@ -86,6 +96,8 @@ def install_limits(app: FastAPI, settings: Settings) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; nothing is built at import time."""
     settings = settings or get_settings()
+    # Before anything is built: production refuses unsafe settings, all listed at once.
+    production.check(settings)
     engine = make_engine(settings.database_url, schema=settings.database_schema)
     session_factory = make_session_factory(engine)
 
@@ -120,11 +132,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "database": current.dialect.name}
 
-    install_limits(app, settings)
+    install_limits(app, settings, session_factory)
     install_pages(
         app,
         secret=settings.session_secret,
         https_only=settings.secure_cookies,
+        throttle=LoginThrottle(
+            per_user=settings.limits.login_failures_per_user,
+            per_address=settings.limits.login_failures_per_address,
+            window_seconds=settings.limits.login_window_seconds,
+            lockout_seconds=settings.limits.login_lockout_seconds,
+        ),
         template_dirs=[
             _package_dir(identity) / "pages" / "templates",
             _package_dir(ror_sync) / "templates",

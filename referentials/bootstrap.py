@@ -30,7 +30,13 @@ def prepare_database(engine: Engine, factory: sessionmaker[Session], settings: S
     upgrade(engine)
     with session_scope(factory) as session:
         if settings.bootstrap_api_key:
-            ensure_bootstrap_key(session, settings.bootstrap_api_key)
+            key = ensure_bootstrap_key(session, settings.bootstrap_api_key)
+            if key.revoked:
+                log.warning(
+                    "the bootstrap key (id %s) is revoked and stays revoked: "
+                    "remove SOCLE_BOOTSTRAP_API_KEY",
+                    key.id,
+                )
         if settings.load_demo_data and identity_repository.count(session) == 0:
             loaded = load_demo_identities(
                 session, settings.fixtures_dir / "demo" / "identities.csv"

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from sqlalchemy.orm import Session, sessionmaker
 
 from referentials import cli_identity, cli_ror
+from referentials.core import production
 from referentials.core.auth import (
     SCOPES,
     create_api_key,
@@ -22,7 +23,7 @@ from referentials.core.auth import (
 )
 from referentials.core.db import make_session_factory, session_scope, utcnow
 from referentials.core.errors import AppError
-from referentials.core.settings import get_settings
+from referentials.core.settings import Settings, get_settings
 from referentials.core.web import ROLES, create_user
 from referentials.directory import imports as directory_imports
 from referentials.migrations import open_database
@@ -38,6 +39,15 @@ app.add_typer(user_app, name="user")
 import_app = typer.Typer(help="Import the actor directories (RPPS+, FINESS) from a file or URL.")
 app.add_typer(import_app, name="import")
 console = Console(stderr=True)
+
+
+def _production_check(settings: Settings) -> None:
+    """Exit with every unsafe setting listed when SOCLE_ENV=production refuses them."""
+    try:
+        production.check(settings)
+    except production.UnsafeSettings as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
 
 
 def _session_factory() -> sessionmaker[Session]:
@@ -56,6 +66,7 @@ def serve(
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
+    _production_check(settings)
     uvicorn.run(
         "referentials.app:create_app",
         factory=True,
@@ -250,13 +261,19 @@ def mllp(
     """Listen for HL7 v2 ADT messages (IHE PAM France) over MLLP; every message gets an ACK."""
     from identity.duplicates import service as duplicates
     from identity.hl7v2.mllp import MllpServer
+    from identity.hl7v2.mllp_auth import ListenerRefused
     from referentials.app import duplicate_settings
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
+    _production_check(settings)
     # The same matching settings as `socle serve`: new identities are checked for duplicates.
     duplicates.configure(duplicate_settings(settings))
-    server = MllpServer(_session_factory(), settings.hl7, host=host, port=port)
+    try:
+        server = MllpServer(_session_factory(), settings.hl7, host=host, port=port)
+    except ListenerRefused as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
     console.print(f"MLLP listening on {host or settings.hl7.mllp_host}:{server.port}")
     try:
         server.serve_forever()
@@ -273,6 +290,7 @@ def run_scheduler() -> None:
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
+    _production_check(settings)
     engine = open_database(settings)
     scheduler.run_blocking(engine, make_session_factory(engine), settings)
 

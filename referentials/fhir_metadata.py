@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 
 from identity.fhir import systems as patient_systems
 from referentials.core.fhir import FHIR_JSON, FHIR_VERSION, FhirResponse, base_url
+from referentials.directory import fhir_resources as directory_fhir
 
 router = APIRouter(prefix="/fhir", tags=["fhir"], default_response_class=FhirResponse)
 
@@ -49,8 +50,8 @@ ORGANIZATION_PARAMS = (
         _TOKEN,
         "urn:oid:1.2.250.1.71.4.2.2|1<FINESS> or https://finess.esante.gouv.fr|FINESS",
     ),
-    ("name", _STRING, "name, prefix"),
-    ("type", _TOKEN, "FINESS category code (TRE_R66)"),
+    ("name", _STRING, "name, prefix (sites)"),
+    ("type", _TOKEN, "FINESS category code (TRE_R66), sites"),
 )
 PAGING = (("_count", "number", "page size (max 100)"), ("_offset", "number", "entries to skip"))
 
@@ -103,9 +104,21 @@ def capability_statement(base: str) -> dict[str, Any]:
                 },
                 "resource": [
                     patient,
-                    _resource("Practitioner", PRACTITIONER_PARAMS),
-                    _resource("PractitionerRole", ROLE_PARAMS),
-                    _resource("Organization", ORGANIZATION_PARAMS),
+                    _resource(
+                        "Practitioner",
+                        PRACTITIONER_PARAMS,
+                        supportedProfile=[directory_fhir.PROFILE_PRACTITIONER],
+                    ),
+                    _resource(
+                        "PractitionerRole",
+                        ROLE_PARAMS,
+                        supportedProfile=[directory_fhir.PROFILE_ROLE],
+                    ),
+                    _resource(
+                        "Organization",
+                        ORGANIZATION_PARAMS,
+                        supportedProfile=[directory_fhir.PROFILE_ORGANIZATION],
+                    ),
                 ],
             }
         ],

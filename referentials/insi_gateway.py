@@ -20,11 +20,28 @@ MOCK_PREFIX = "/mock/insi"
 T = TypeVar("T")
 
 
+# INS test and demo OIDs: fictitious people; production refuses them (SOCLE_INSI__ACCEPT_TEST_OIDS).
+TEST_INS_OIDS = frozenset({"1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11"})
+
+
 class InsiGateway:
     """The identity context's INSi port: the client's errors become the core's Upstream*."""
 
-    def __init__(self, client: InsiClient) -> None:
+    def __init__(self, client: InsiClient, *, accept_test_oids: bool = True) -> None:
         self.client = client
+        self.accept_test_oids = accept_test_oids
+
+    def _checked(self, result: InsiResult) -> InsiResult:
+        # An INS of a test or demo OID would put a fictitious number on a real patient.
+        if self.accept_test_oids:
+            return result
+        oids = {i.oid for i in (result.active, *result.history) if i is not None}
+        if oids & TEST_INS_OIDS:
+            raise UpstreamError(
+                "INSi answered an INS of a test or demo OID; refused, nothing was changed",
+                fields={"oid": sorted(oids & TEST_INS_OIDS)},
+            )
+        return result
 
     def search_by_traits(
         self,
@@ -34,11 +51,14 @@ class InsiGateway:
         birth_date: date | str,
         birth_place: str | None = None,
     ) -> InsiSearchOutcome:
-        return _translated(
+        outcome = _translated(
             lambda: self.client.search_by_traits(
                 birth_name, given_names, sex, birth_date, birth_place
             )
         )
+        for attempt in outcome.attempts:
+            self._checked(attempt.result)
+        return outcome
 
     def search_by_carte_vitale(
         self,
@@ -48,9 +68,11 @@ class InsiGateway:
         birth_date: date | str | None = None,
         birth_rank: str | None = None,
     ) -> InsiResult:
-        return _translated(
-            lambda: self.client.search_by_carte_vitale(
-                matricule13, key, birth_name, birth_date, birth_rank
+        return self._checked(
+            _translated(
+                lambda: self.client.search_by_carte_vitale(
+                    matricule13, key, birth_name, birth_date, birth_rank
+                )
             )
         )
 
@@ -97,7 +119,7 @@ def build_gateway(settings: Settings) -> InsiGateway:
             max_retries=cfg.retries,
         )
     )
-    return InsiGateway(client)
+    return InsiGateway(client, accept_test_oids=cfg.accept_test_oids)
 
 
 def mock_config(settings: Settings) -> MockConfig:

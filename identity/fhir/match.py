@@ -85,6 +85,7 @@ def _birth_place(patient: dict[str, Any]) -> str | None:
         for inner in address.get("extension") or []:
             if inner.get("url") == fs.EXT_INSEE_CODE:
                 return str((inner.get("valueCoding") or {}).get("code") or "") or None
+        # Senders shaped before FR Core 2 put the COG code in district.
         return address.get("district")
     return None
 

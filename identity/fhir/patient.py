@@ -16,6 +16,12 @@ STATUS_DISPLAY = {
     "QUAL": "Identité qualifiée",
 }
 GENDERS = {"M": "male", "F": "female"}
+COMMENT_DISPLAY = {
+    "HOMA": "Homonyme avéré (attribut d'identité homonyme)",
+    "FICT": "Identité fictive (attribut d'identité fictive)",
+    "DOUT": "Identité douteuse (attribut d'identité douteuse)",
+    "DESA": "Identité désactivée",
+}
 
 
 def _instant(value: datetime) -> str:
@@ -31,7 +37,8 @@ def _coding(system: str, code: str, display: str | None = None) -> dict[str, str
 
 
 def reliability(identity: Identity) -> dict[str, Any]:
-    """fr-core-identity-reliability, with the status in the RNIV code system."""
+    """fr-core-identity-reliability (FR Core 2.x): the RNIV status, how and when the INS was
+    obtained (Socle's own INSi call), the document checked, and the comments."""
     parts: list[dict[str, Any]] = [
         {
             "url": "identityStatus",
@@ -56,21 +63,24 @@ def reliability(identity: Identity) -> dict[str, Any]:
                 "valueCoding": _coding(fs.CS_METHOD_COLLECTION, identity.ins_collection_method),
             }
         )
+    if identity.ins_retrieved_at:
+        queried = _instant(identity.ins_retrieved_at)[:10]
+        parts.append({"url": "dateInterrogationINSi", "valueDate": queried})
     flags = sorted(identity.attribute_set) + ([] if identity.active else ["DESA"])
     for flag in flags:
-        parts.append(
-            {"url": "comment", "valueCodeableConcept": {"coding": [_coding(fs.CS_V2_0445, flag)]}}
-        )
+        coding = _coding(fs.CS_IDENTITY_STATUS_COMMENT, flag, COMMENT_DISPLAY.get(flag))
+        parts.append({"url": "comment", "valueCodeableConcept": {"coding": [coding]}})
     return {"url": fs.EXT_RELIABILITY, "extension": parts}
 
 
 def birth_place(code: str) -> dict[str, Any]:
-    """The birth place: the COG code in district and in the FR Core INSEE code extension."""
+    """The birth place as FR Core shows it: the INSEE code in the fr-core-address-insee-code
+    extension of the address (a commune, or for 99xxx the country of birth abroad)."""
+    system = fs.CS_COUNTRY if code.startswith("99") else fs.CS_COMMUNE
     return {
         "url": fs.EXT_BIRTH_PLACE,
         "valueAddress": {
-            "extension": [{"url": fs.EXT_INSEE_CODE, "valueCoding": _coding(fs.CS_COMMUNE, code)}],
-            "district": code,
+            "extension": [{"url": fs.EXT_INSEE_CODE, "valueCoding": _coding(system, code)}]
         },
     }
 

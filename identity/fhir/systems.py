@@ -18,13 +18,16 @@ EXT_BIRTH_PLACE = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace"
 EXT_MATCH_GRADE = "http://hl7.org/fhir/StructureDefinition/match-grade"
 # RNIV statuses (PROV, RECUP, VALI, QUAL) with their RNIV meaning: VALI is "validated".
 CS_IDENTITY_STATUS = f"{FR_CORE}/CodeSystem/fr-core-cs-identity-status"
-# HL7 table 0445 as FR Core 2.1.0 and PAM France use it: there VALI means "INS qualified".
-CS_V2_0445 = f"{FR_CORE}/CodeSystem/fr-core-v2-0445"
+# FR Core 2.x comments on the status (RNIV attributes HOMA, FICT, DOUT; management codes such
+# as DESA): HL7 table 0445 without the statuses, as FR Core publishes it.
+CS_IDENTITY_STATUS_COMMENT = f"{FR_CORE}/CodeSystem/fr-core-cs-identity-status-comment"
 CS_VALIDATION_MODE = f"{FR_CORE}/CodeSystem/fr-core-cs-mode-validation-identity"
 CS_METHOD_COLLECTION = f"{FR_CORE}/CodeSystem/fr-core-cs-method-collection"
 CS_IDENTIFIER_TYPE = f"{FR_CORE}/CodeSystem/fr-core-cs-v2-0203"
 CS_V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 CS_COMMUNE = "https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM"
+# INSEE country codes (99xxx): the birth place of a patient born abroad (RNIV, INSi).
+CS_COUNTRY = "https://mos.esante.gouv.fr/NOS/TRE_R20-Pays/FHIR/TRE-R20-Pays"
 
 INS_TYPES = {
     rules.OID_INS_NIR: "INS-NIR",

@@ -1,5 +1,11 @@
 """Building the HL7 v2.5 ACK: MSH + MSA (code, the original control id, a short text) +
-one ERR per problem (location, table 0357 code, severity E or W)."""
+one ERR per problem (location, table 0357 code, severity E or W).
+
+PAM France defines no ACK of its own: Socle answers in HL7 original mode, echoing the
+sender's MSH-11 (a D or T message gets a D or T answer), MSH-12 with its French extension
+(``2.5^FRA^2.11``) and MSH-21 (``2.11^IHE_FRANCE-2.11-PAM``), so that the ACK belongs to the
+same exchange as the message it answers.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from identity.hl7v2 import pam
 from identity.hl7v2.message import Header
 
 ERROR_TEXT = {
@@ -39,6 +46,16 @@ def escape(text: str) -> str:
     return " ".join(out.split())
 
 
+def _echoed(header: Header) -> tuple[str, str, str]:
+    """MSH-11, MSH-12 and MSH-21 of the ACK: the sender's, or PAM France 2.11's."""
+    processing = header.processing_id
+    if processing.split("^", 1)[0] not in pam.PROCESSING_IDS:
+        processing = "P"
+    if not header.version or header.version_id != "2.5":
+        return processing, pam.DEFAULT_VERSION, pam.DEFAULT_PROFILE
+    return processing, header.version, header.profile
+
+
 def build(
     header: Header,
     code: str,
@@ -52,6 +69,7 @@ def build(
     now = datetime.now().strftime("%Y%m%d%H%M%S")
     control = uuid.uuid4().hex[:20]
     event = header.event or ""
+    processing, version, profile = _echoed(header)
     msh = "|".join(
         [
             "MSH",
@@ -64,10 +82,16 @@ def build(
             "",
             f"ACK^{event}^ACK" if event else "ACK",
             control,
-            "P",
-            header.version or "2.5",
+            processing,
+            version,
+            *([""] * 4),
+            "FRA",
+            "UNICODE UTF-8",
+            "FR",
+            "",
+            profile,
         ]
-    )
+    ).rstrip("|")
     msa = f"MSA|{code}|{header.control_id}|{escape(text)}"
     segments = [msh, msa]
     for issue in issues:

@@ -79,7 +79,7 @@ def _attach(session: Session, principal: Principal, identity: Identity, ref: Sou
     emit(session, "identity.local_id_attached", identity.id, finess=ref.finess)
 
 
-def _create(
+def create_identity(
     session: Session, principal: Principal, adt: Adt, ref: SourceRef, ins: InsVerdict
 ) -> Done:
     try:
@@ -97,7 +97,7 @@ def _create(
     return Done(outcome.identity.id, f"identity {outcome.identity.id} created")
 
 
-def _changes(identity: Identity, adt: Adt) -> tuple[dict[str, Any], list[str]]:
+def changes(identity: Identity, adt: Adt) -> tuple[dict[str, Any], list[str]]:
     """Traits that differ from the stored ones; strict ones of an INSi identity are kept."""
     try:
         given = normalized_fields(IdentityUpdate(**_fields(adt)), date.today())
@@ -122,8 +122,8 @@ def upsert(
     """A28/A31: create the identity of a new local id, or bring a known one up to date."""
     identity = service.find_by_source(session, finess=ref.finess, local_id=ref.local_id)
     if identity is None:
-        return _create(session, principal, adt, ref, ins)
-    changed, warnings = _changes(identity, adt)
+        return create_identity(session, principal, adt, ref, ins)
+    changed, warnings = changes(identity, adt)
     if not changed:
         return Done(identity.id, f"identity {identity.id} unchanged", warnings)
     data = IdentityUpdate(**_raw(adt, changed), reason=f"HL7 ADT^{adt.header.event}")

@@ -12,7 +12,9 @@ from datetime import date
 
 import hl7
 
-SUPPORTED_EVENTS = ("A28", "A31", "A40", "A47")
+from identity.hl7v2 import pam
+from identity.hl7v2.provenance import Zfd, read_zfd
+
 INS_TYPE_CODES = ("INS", "INS-NIR", "INS-NIA", "NH")
 _SEGMENT_SPLIT = re.compile(r"\r\n|\n|\r")
 
@@ -34,7 +36,15 @@ class Header:
     facility_ids: tuple[str, ...] = ()
     control_id: str = ""
     event: str = ""
-    version: str = "2.5"
+    # MSH-11, MSH-12 and MSH-21 as sent (raw ER7), echoed in the ACK.
+    processing_id: str = ""
+    version: str = ""
+    profile: str = ""
+
+    @property
+    def version_id(self) -> str:
+        """MSH-12.1, the HL7 version (2.5 for PAM France)."""
+        return self.version.split("^", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,14 @@ class Adt:
     birth_date: date | None = None
     sex: str | None = None
     birth_place_code: str | None = None
-    reliability: tuple[str, ...] = ()
+    # PID-32: the first repetition is the identity status, the others RNIV attributes.
+    status_code: str | None = None
+    attribute_codes: tuple[str, ...] = ()
+    zfd: Zfd | None = None
+    ins_removed: bool = False
+    merged_ins: bool = False
+    # Content Socle read past or dropped (PAM France tolerances): ACK warnings.
+    warnings: list[str] = field(default_factory=list)
 
 
 def decode(raw: bytes) -> str:
@@ -78,7 +95,7 @@ def header_of(text: str) -> Header:
         return Header()
     sep, comp = text[3], text[4]
     fields = text.split("\r", 1)[0].split(sep)
-    padded = fields + [""] * (13 - len(fields)) if len(fields) < 13 else fields
+    padded = fields + [""] * (22 - len(fields)) if len(fields) < 22 else fields
 
     def part(index: int, component: int = 0) -> str:
         values = padded[index].split(comp)
@@ -91,7 +108,9 @@ def header_of(text: str) -> Header:
         facility_ids=tuple(v for v in facility.split(comp)[:2] if v),
         control_id=padded[9],
         event=part(8, 1),
-        version=part(11) or "2.5",
+        processing_id=padded[10],
+        version=padded[11],
+        profile=padded[20],
     )
 
 
@@ -187,6 +206,46 @@ def _birth_place(msg: hl7.Message, pid: hl7.Segment) -> str | None:
     return None
 
 
+def check_header(header: Header) -> None:
+    """AR for what HL7 refuses at the header: MSH-11, MSH-12, an event Socle does not take."""
+    if header.processing_id.split("^", 1)[0] not in pam.PROCESSING_IDS:
+        raise Hl7Problem("AR", "103", "MSH-11: the processing id must be P, D or T", "MSH^1^11")
+    if header.version_id and header.version_id != "2.5":
+        raise Hl7Problem("AR", "203", "MSH-12: PAM France is HL7 version 2.5", "MSH^1^12")
+    if header.event in pam.EXCLUDED:
+        raise Hl7Problem("AR", "201", pam.EXCLUDED[header.event], "MSH^1^9")
+    if header.event not in pam.SUPPORTED_EVENTS:
+        raise Hl7Problem(
+            "AR", "201", "event not supported (PAM France ITI-30 and ITI-31 only)", "MSH^1^9"
+        )
+
+
+def _reliability(msg: hl7.Message, pid: hl7.Segment, adt: Adt) -> None:
+    """PID-32 (PAM France §6.6.15): status first, then the RNIV attributes HOMA, FICT, DOUT."""
+    codes = [part(r, 0).upper() for r in grid(msg, pid, 32)]
+    codes = [c for c in codes if c]
+    adt.status_code = codes[0] if codes else None
+    adt.attribute_codes = tuple(c for c in codes[1:] if c in ("HOMA", "FICT", "DOUT"))
+
+
+def _zfd(msg: hl7.Message, adt: Adt) -> None:
+    segment = _segment(msg, "ZFD")
+    if segment is None:
+        return
+    adt.zfd, warnings = read_zfd([_first(msg, segment, i) for i in range(1, 9)])
+    adt.warnings.extend(warnings)
+
+
+def _identifiers(msg: hl7.Message, pid: hl7.Segment, adt: Adt, ins_oids: tuple[str, ...]) -> None:
+    """PID-3: the local ids and the INS. CX-7/CX-8 (dates), which the national examples fill
+    against the text, are not read; a '""' INS is PAM France's "remove the INS" (A47)."""
+    ids = cx_list(msg, pid, 3)
+    ins = [c for c in ids if is_ins(c, ins_oids)]
+    adt.ins = next((c for c in ins if c.value != '""'), None)
+    adt.ins_removed = any(c.value == '""' for c in ins)
+    adt.local_ids = [c for c in ids if not is_ins(c, ins_oids) and c.value != '""']
+
+
 def read(text: str, ins_oids: tuple[str, ...]) -> Adt:
     """The ADT facts of a message; Hl7Problem when it cannot be acted upon."""
     header = header_of(text)
@@ -198,22 +257,21 @@ def read(text: str, ins_oids: tuple[str, ...]) -> Adt:
         raise Hl7Problem("AR", "102", "the message cannot be parsed") from exc
     if _first(msg, msg.segment("MSH"), 9) != "ADT":
         raise Hl7Problem("AR", "200", "only ADT messages are accepted", "MSH^1^9")
-    if header.event not in SUPPORTED_EVENTS:
-        supported = ", ".join(SUPPORTED_EVENTS)
-        raise Hl7Problem("AR", "201", f"event not supported (supported: {supported})", "MSH^1^9")
+    check_header(header)
     pid = _segment(msg, "PID")
     if pid is None:
         raise Hl7Problem("AE", "100", "the PID segment is missing", "PID")
     adt = Adt(header=header)
-    ids = cx_list(msg, pid, 3)
-    adt.ins = next((c for c in ids if is_ins(c, ins_oids)), None)
-    adt.local_ids = [c for c in ids if not is_ins(c, ins_oids)]
+    _identifiers(msg, pid, adt, ins_oids)
     _names(msg, pid, adt)
     adt.birth_date = _birth_date(_first(msg, pid, 7))
     adt.sex = _first(msg, pid, 8) or None
     adt.birth_place_code = _birth_place(msg, pid)
-    adt.reliability = tuple(r[0][0].strip().upper() for r in grid(msg, pid, 32) if r[0][0].strip())
+    _reliability(msg, pid, adt)
+    _zfd(msg, adt)
     mrg = _segment(msg, "MRG")
     if mrg is not None:
-        adt.merged_ids = [c for c in cx_list(msg, mrg, 1) if not is_ins(c, ins_oids)]
+        merged = cx_list(msg, mrg, 1)
+        adt.merged_ids = [c for c in merged if not is_ins(c, ins_oids)]
+        adt.merged_ins = any(is_ins(c, ins_oids) for c in merged)
     return adt

@@ -1,8 +1,10 @@
-"""The MLLP listener: framed HL7 v2 messages over TCP, one thread per connection.
+"""The MLLP listener: framed HL7 v2 messages over TCP or TLS, one thread per connection.
 
 Frame: ``<VT> message <FS><CR>`` (0x0B ... 0x1C 0x0D). Each frame is handled in its own
 transaction and always answered with a framed ACK; bytes outside a frame are skipped, an
-oversized frame is refused (AR) and the connection keeps serving.
+oversized frame is refused (AR) and the connection keeps serving. Every message is applied as
+the client its sender maps to (``mllp_auth``): a client certificate over TLS, or the sending
+facility on a plain-TCP listener, which may only listen on loopback.
 """
 
 from __future__ import annotations
@@ -10,21 +12,19 @@ from __future__ import annotations
 import logging
 import socket
 import socketserver
+import ssl
 import threading
-from dataclasses import replace
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from identity.hl7v2 import ack
-from identity.hl7v2.message import Header, decode, header_of
+from identity.hl7v2 import ack, mllp_auth
+from identity.hl7v2.message import Header, Hl7Problem, decode, header_of
 from identity.hl7v2.process import handle
 from referentials.core.db import session_scope
-from referentials.core.principal import SYSTEM, Principal
 from referentials.core.settings import Hl7Settings
 
 log = logging.getLogger("socle.hl7v2.mllp")
 START, END = b"\x0b", b"\x1c\x0d"
-MLLP_PRINCIPAL = replace(SYSTEM, client_name="hl7-mllp")
 
 
 def frame(message: str | bytes) -> bytes:
@@ -35,16 +35,24 @@ def frame(message: str | bytes) -> bytes:
 class _Handler(socketserver.BaseRequestHandler):
     server: MllpServer
 
+    peer: mllp_auth.Peer | None = None
+
     def handle(self) -> None:
         sock: socket.socket = self.request
         sock.settimeout(self.server.settings.idle_timeout_seconds)
         buffer = b""
         try:
+            if isinstance(sock, ssl.SSLSocket):
+                # In this connection's thread, so a slow handshake holds no other sender.
+                sock.do_handshake()
+                self.peer = mllp_auth.peer_of(sock)
             while True:
                 chunk = sock.recv(65536)
                 if not chunk:
                     return
                 buffer = self._frames(sock, buffer + chunk)
+        except ssl.SSLError as exc:
+            log.warning("mllp: TLS handshake refused from %s: %s", self.client_address[0], exc)
         except (TimeoutError, ConnectionError, OSError):
             return
 
@@ -61,7 +69,7 @@ class _Handler(socketserver.BaseRequestHandler):
                     sock.sendall(frame(self.server.reject("message too large")))
                     return b""
                 return buffer[start:]
-            sock.sendall(frame(self.server.answer(buffer[start + 1 : end])))
+            sock.sendall(frame(self.server.answer(buffer[start + 1 : end], self.peer)))
             buffer = buffer[end + len(END) :]
 
 
@@ -78,26 +86,41 @@ class MllpServer(socketserver.ThreadingTCPServer):
         *,
         host: str | None = None,
         port: int | None = None,
-        principal: Principal = MLLP_PRINCIPAL,
     ) -> None:
-        self.factory, self.settings, self.principal = factory, settings, principal
+        self.factory, self.settings = factory, settings
         address = (host or settings.mllp_host, settings.mllp_port if port is None else port)
+        mllp_auth.check_listener(settings, address[0])
+        self.tls = mllp_auth.server_context(settings) if mllp_auth.uses_tls(settings) else None
         super().__init__(address, _Handler)
         self._thread: threading.Thread | None = None
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        sock, address = super().get_request()
+        if self.tls is None:
+            return sock, address
+        # The handshake runs in the connection's thread (_Handler.handle), not here.
+        return self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
 
     @property
     def port(self) -> int:
         return int(self.server_address[1])
 
-    def answer(self, raw: bytes) -> str:
-        """The ACK of one framed message, in its own transaction."""
+    def answer(self, raw: bytes, peer: mllp_auth.Peer | None = None) -> str:
+        """The ACK of one framed message, applied as its sender's client, in its own transaction."""
+        header = header_of(decode(raw))
         try:
             with session_scope(self.factory) as session:
-                return handle(session, self.principal, raw, self.settings).ack
+                try:
+                    principal = mllp_auth.sender(session, self.settings, peer, header)
+                except Hl7Problem as refused:
+                    log.warning(
+                        "mllp %s: sender refused (%s)", header.control_id or "-", refused.text
+                    )
+                    return self.reject(refused.text, error=refused.error, header=header)
+                return handle(session, principal, raw, self.settings).ack
         except Exception as exc:
             # The commit itself failed (database gone...): the sender must resend.
             log.error("mllp: message not stored: %s", type(exc).__name__)
-            header = header_of(decode(raw))
             return self.reject("not stored, resend later", code="AE", error="207", header=header)
 
     def reject(

@@ -7,15 +7,13 @@ namespace, then universal id/OID), its assigning facility (CX-6), then the sendi
 (MSH-4 namespace, then universal id). A value resolves when ``SOCLE_HL7__AUTHORITIES`` maps
 it to a FINESS, or when it is itself a FINESS (9 characters, e.g. ``690999016``).
 
-**INS.** PAM France ``PID-32`` carries the identity reliability code. Senders on PAM France
-before RNIV v2 use ``VALI`` for "INS qualified"; RNIV-aligned senders use ``QUAL`` (and
-``VALI`` for "validated, no INS"). Socle reads ``QUAL`` as qualified, and ``VALI`` as
-qualified only when the message also carries an INS (the PAM France meaning). An INS is
-*trusted* when its key is valid and the sender declares it qualified. A trusted INS is used
-to *identify*: a new local id joins the active QUAL identity that already carries that INS
-with the same strict traits. It is never stored as the identity's INS and never raises a
-status: only Socle's own INSi call and document check do (RNIV). An untrusted INS is ignored
-and the ACK says so with a warning.
+**INS.** PAM France ``PID-32`` (table 0445, §6.6.15) carries the identity status in its first
+repetition: ``VALI`` with an INS in PID-3 means "INS qualified" (PAM France has no ``QUAL``);
+an INS sent without ``VALI`` is dropped with a warning, the message is integrated without it.
+An INS is *trusted* when its key is valid and the sender declares it qualified. A trusted INS
+is used to *identify*: a new local id joins the active QUAL identity that already carries that
+INS with the same strict traits. It is never stored as the identity's INS and never raises a
+status: only Socle's own INSi call and document check do (RNIV).
 """
 
 from __future__ import annotations
@@ -85,8 +83,8 @@ class InsVerdict:
 
 
 def declared_qualified(adt: Adt) -> bool:
-    codes = set(adt.reliability)
-    return "QUAL" in codes or ("VALI" in codes and adt.ins is not None)
+    """PAM France: PID-32 ``VALI`` and an INS in PID-3 = a qualified identity."""
+    return adt.status_code == "VALI" and adt.ins is not None
 
 
 def ins_verdict(adt: Adt) -> InsVerdict:
@@ -99,6 +97,6 @@ def ins_verdict(adt: Adt) -> InsVerdict:
         return InsVerdict(None, None, "PID-3: the INS key does not match: INS ignored")
     if not declared_qualified(adt):
         return InsVerdict(
-            None, None, "PID-3: INS ignored: PID-32 does not declare a qualified identity"
+            None, None, "PID-3: INS dropped: PID-32 is not VALI (PAM France: INS only if qualified)"
         )
     return InsVerdict(value, oid, None)

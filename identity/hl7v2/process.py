@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from identity.hl7v2 import ack, actions, policy
+from identity.hl7v2 import ack, actions, movements, pam, policy
 from identity.hl7v2.message import Adt, Header, Hl7Problem, decode, header_of, read
 from identity.referential import rules
 from identity.referential.schemas import SourceRef
@@ -34,6 +34,22 @@ class Outcome:
     ack: str = ""
 
 
+def _iti30(
+    session: Session, principal: Principal, adt: Adt, ref: SourceRef, settings: Hl7Settings
+) -> actions.Done:
+    event = adt.header.event
+    if event in ("A28", "A31"):
+        return actions.upsert(session, principal, adt, ref, policy.ins_verdict(adt))
+    if event in ("A24", "A37"):
+        return movements.linked(session, adt, ref.finess, ref.local_id)
+    if event == "A47" and adt.merged_ins and not adt.merged_ids:
+        return movements.ins_change(session, adt, ref.finess, ref.local_id)
+    old = policy.merged_id(adt, ref.finess, settings)
+    if event == "A40":
+        return actions.merge(session, principal, ref.finess, ref.local_id, old)
+    return actions.change_local_id(session, principal, ref.finess, ref.local_id, old)
+
+
 def _dispatch(
     session: Session, principal: Principal, adt: Adt, settings: Hl7Settings
 ) -> actions.Done:
@@ -42,19 +58,19 @@ def _dispatch(
         raise Hl7Problem(
             "AR", "103", f"this key sends for establishment {principal.finess} only", "PID^1^3"
         )
-    event = adt.header.event
-    if event in ("A28", "A31"):
-        verdict = policy.ins_verdict(adt)
-        done = actions.upsert(
-            session, principal, adt, SourceRef(finess=finess, local_id=local_id), verdict
-        )
-        if verdict.warning:
-            done.warnings.insert(0, verdict.warning)
-        return done
-    old = policy.merged_id(adt, finess, settings)
-    if event == "A40":
-        return actions.merge(session, principal, finess, local_id, old)
-    return actions.change_local_id(session, principal, finess, local_id, old)
+    ref = SourceRef(finess=finess, local_id=local_id)
+    verdict = policy.ins_verdict(adt)
+    if pam.transaction(adt.header.event) == "ITI-30":
+        done = _iti30(session, principal, adt, ref, settings)
+    else:
+        may_create = finess not in settings.movements_never_create
+        done = movements.movement(session, principal, adt, ref, verdict, may_create=may_create)
+    if adt.zfd is not None:
+        movements.keep_provenance(session, ref, adt.zfd)
+    # Warnings in reading order: the INS verdict, what the message held that was dropped, then
+    # what the action itself reports.
+    done.warnings[:0] = [w for w in (verdict.warning,) if w] + adt.warnings
+    return done
 
 
 def _apply(session: Session, principal: Principal, text: str, settings: Hl7Settings) -> Outcome:

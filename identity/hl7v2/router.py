@@ -41,7 +41,7 @@ def post_message(
     principal: Principal = Depends(write_scope),
     body: bytes = Depends(raw_body),
 ) -> Response:
-    """Apply one ADT message (A28, A31, A40, A47); the answer is its ACK, always HTTP 200."""
+    """Apply one PAM France ADT message (ITI-30, ITI-31); the answer is its ACK (HTTP 200)."""
     outcome = handle(session, principal, body, request.app.state.settings.hl7)
     return Response(
         outcome.ack,

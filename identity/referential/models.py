@@ -83,6 +83,13 @@ class SourceRecord(Base):
     finess: Mapped[str] = mapped_column(String(9))
     local_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The establishment's own provenance of this identity (PAM France ZFD-5..8), as last sent:
+    # what it states, never a status Socle grants.
+    collection_mode: Mapped[str | None] = mapped_column(String(4))
+    insi_queried_on: Mapped[date | None] = mapped_column(Date)
+    proof: Mapped[str | None] = mapped_column(String(2))
+    proof_expiry: Mapped[date | None] = mapped_column(Date)
+    provenance_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     identity: Mapped[Identity] = relationship(back_populates="sources")
 

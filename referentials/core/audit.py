@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from referentials.core.auth import Principal
 from referentials.core.db import Base, UTCDateTime, utcnow
+from referentials.core.principal import SYSTEM
 
 
 class AuditEntry(Base):
@@ -36,6 +37,19 @@ class AuditEntry(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     # Reads only: the purpose of use the caller declared (X-Purpose-Of-Use), when it did.
     purpose: Mapped[str | None] = mapped_column(String(200))
+
+
+class AuditPurgeWindow(Base):
+    """Open only inside the purge's transaction: the database lets audit rows go then only.
+
+    Triggers (migration 0006) refuse any UPDATE of ``audit_entries`` and any DELETE made while
+    this table is empty, so a bug or a stray statement cannot rewrite the trail.
+    """
+
+    __tablename__ = "audit_purge_window"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 def record(
@@ -131,15 +145,34 @@ def record_access(
         session.execute(insert(AuditEntry), rows)
 
 
-def purge_access(session: Session, *, older_than_days: int) -> int:
-    """Delete access records older than the retention; changes are kept. The count deleted."""
+def purge_access(session: Session, *, older_than_days: int, principal: Principal = SYSTEM) -> int:
+    """Delete access records older than the retention; changes are kept. The count deleted.
+
+    The only deleter of the trail: it opens the purge window, deletes, closes it and records
+    itself (cutoff and count) as an audit entry, all in the caller's transaction.
+    """
     if older_than_days <= 0:
         return 0
     cutoff = utcnow() - timedelta(days=older_than_days)
+    window = AuditPurgeWindow()
+    session.add(window)
+    session.flush()
     result = session.execute(
         delete(AuditEntry).where(AuditEntry.action.in_(READ_ACTIONS), AuditEntry.at < cutoff)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    deleted = int(getattr(result, "rowcount", 0) or 0)
+    session.execute(delete(AuditPurgeWindow).where(AuditPurgeWindow.id == window.id))
+    session.expunge(window)
+    record(
+        session,
+        principal,
+        entity_type="audit",
+        entity_id="access",
+        action="purge",
+        after={"cutoff": cutoff.isoformat(), "deleted": deleted, "kept_days": older_than_days},
+    )
+    session.flush()
+    return deleted
 
 
 @dataclass(frozen=True)

@@ -89,14 +89,20 @@ def create_api_key(
     return key, secret
 
 
-def ensure_bootstrap_key(session: Session, secret: str) -> None:
-    """Make sure the configured bootstrap key exists with every scope."""
+def ensure_bootstrap_key(session: Session, secret: str) -> ApiKey:
+    """Make sure the configured bootstrap key exists with every scope, unless it was revoked.
+
+    A revoked bootstrap key stays revoked: a restart must not undo an operator's revocation.
+    """
     existing = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret)))
     if existing is None:
-        create_api_key(session, client_name="bootstrap", scopes=list(SCOPES), secret=secret)
-    else:
+        key, _ = create_api_key(
+            session, client_name="bootstrap", scopes=list(SCOPES), secret=secret
+        )
+        return key
+    if not existing.revoked:
         existing.scopes = ",".join(SCOPES)
-        existing.revoked = False
+    return existing
 
 
 def list_api_keys(session: Session) -> list[ApiKey]:

@@ -1,13 +1,8 @@
-"""Request limits as ASGI middlewares: body size (413) and a per-key rate limit (429)."""
+"""Request limits as ASGI middlewares: body size (413); the rate limit is in ``ratelimit``."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -83,81 +78,3 @@ class BodySizeLimit:
 
 def _too_large(limit: int) -> tuple[str, str]:
     return "payload_too_large", f"the request body is larger than the {limit} bytes accepted"
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
-
-
-class RateLimit:
-    """A token bucket per API key (per client address when no key is sent); 429 + Retry-After."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        per_minute: int,
-        burst: int,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.app = app
-        self.rate = per_minute / 60.0
-        self.capacity = float(max(burst, 1))
-        self.clock = clock
-        self.buckets: dict[str, _Bucket] = {}
-
-    def _who(self, scope: Scope) -> str:
-        auth = _header(scope, b"authorization")
-        if auth:
-            # The digest, never the key itself, is kept in memory.
-            return "k:" + hashlib.sha256(auth).hexdigest()
-        client = scope.get("client") or ("?", 0)
-        return f"ip:{client[0]}"
-
-    def take(self, who: str) -> float:
-        """Spend one token; 0 when allowed, else the seconds until one is available."""
-        now = self.clock()
-        bucket = self.buckets.get(who)
-        if bucket is None:
-            if len(self.buckets) > 50_000:
-                self._forget_full(now)
-            bucket = self.buckets[who] = _Bucket(self.capacity, now)
-        bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.at) * self.rate)
-        bucket.at = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return 0.0
-        return (1.0 - bucket.tokens) / self.rate
-
-    def _forget_full(self, now: float) -> None:
-        # A bucket that has refilled holds no information: drop it to bound memory.
-        full = [
-            k
-            for k, b in self.buckets.items()
-            if b.tokens + (now - b.at) * self.rate >= self.capacity
-        ]
-        for key in full:
-            del self.buckets[key]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or self.rate <= 0
-            or not scope["path"].startswith(LIMITED_PREFIXES)
-        ):
-            await self.app(scope, receive, send)
-            return
-        wait = self.take(self._who(scope))
-        if wait > 0:
-            retry = max(1, math.ceil(wait))
-            await send_error(
-                send,
-                429,
-                "rate_limited",
-                f"too many requests for this key; retry in {retry} s",
-                headers={"Retry-After": str(retry)},
-            )
-            return
-        await self.app(scope, receive, send)

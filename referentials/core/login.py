@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from pathlib import Path
 from urllib.parse import quote
@@ -12,6 +13,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from referentials.core.auth import DbSession
+from referentials.core.login_throttle import LoginThrottle
 from referentials.core.web import LoginRequired, Pages, authenticate_user, check_csrf, render
 
 router = APIRouter(include_in_schema=False)
@@ -46,14 +48,29 @@ def login_submit(
     session: DbSession,
 ) -> Response:
     check_csrf(request, csrf)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else "?"
+    wait = math.ceil(throttle.retry_after(username, address))
+    if wait > 0:
+        # Locked out: not even checked, so a right password tells nothing either.
+        refused = render(
+            request,
+            "login.html",
+            {"next": _safe_next(next), "error": f"Trop d'essais : réessayez dans {wait} s."},
+            status_code=429,
+        )
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     user = authenticate_user(session, username, password)
     if user is None:
+        throttle.failed(username, address)
         return render(
             request,
             "login.html",
             {"next": _safe_next(next), "error": "Identifiant ou mot de passe incorrect."},
             status_code=401,
         )
+    throttle.succeeded(username)
     request.session.clear()
     request.session.update({"user_id": user.id, "username": user.username})
     return RedirectResponse(_safe_next(next), status_code=303)
@@ -92,10 +109,16 @@ class SecurityHeaders:
 
 
 def install_pages(
-    app: FastAPI, *, secret: str, https_only: bool, template_dirs: list[Path]
+    app: FastAPI,
+    *,
+    secret: str,
+    https_only: bool,
+    template_dirs: list[Path],
+    throttle: LoginThrottle | None = None,
 ) -> None:
     """Sessions (signed cookie), security headers, the login redirect and shared templates."""
     app.state.pages = Pages(template_dirs)
+    app.state.login_throttle = throttle or LoginThrottle()
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
         SessionMiddleware,

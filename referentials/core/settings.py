@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,9 @@ class InsiSettings(BaseModel):
     mock_technical_error: bool = False
     mock_latency_ms: int = 0
     mock_known_idam: list[str] = Field(default_factory=lambda: ["SOCLE-IDAM-0001"])
+    # INS of the test and demo OIDs (1.2.250.1.213.1.4.10, .4.11) in INSi answers; production
+    # refuses true (an answer carrying one is then refused and nothing is stored).
+    accept_test_oids: bool = True
 
 
 class MatchingSettings(BaseModel):
@@ -118,10 +122,25 @@ class Hl7Settings(BaseModel):
     # PID-3 assigning authority (namespace id or universal id/OID) or MSH-4 sending facility
     # -> the establishment's FINESS. A value that is itself a FINESS needs no entry.
     authorities: dict[str, str] = Field(default_factory=dict)
+    # An ITI-31 movement (A01, A03...) for a local id Socle does not know creates a PROV
+    # identity from its PID, except for these establishments (FINESS): they always send A28
+    # first, so an unknown id there is an error (AE) rather than a new patient.
+    movements_never_create: list[str] = Field(default_factory=list)
     # A frame larger than this is refused (AR) without being parsed.
     max_message_bytes: int = 1_000_000
     # An idle MLLP connection is closed after this many seconds.
     idle_timeout_seconds: float = 300.0
+    # TLS: the listener's certificate chain and key (PEM). Set, the listener speaks TLS only
+    # and demands a client certificate signed by a CA of tls_client_ca (PEM bundle).
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    # Client certificate -> API key id (the key gives the client, its FINESS and scopes):
+    # "sha256:<certificate fingerprint, hex>" or "cn:<subject common name>".
+    cert_keys: dict[str, int] = Field(default_factory=dict)
+    # Plain TCP, allowed on a loopback address only (a local interface engine):
+    # MSH-4 sending facility (namespace id or universal id) -> API key id.
+    facility_keys: dict[str, int] = Field(default_factory=dict)
 
 
 class LimitsSettings(BaseModel):
@@ -135,6 +154,16 @@ class LimitsSettings(BaseModel):
     rate_per_minute: int = 6000
     # Requests one key may send in a burst above the sustained rate.
     rate_burst: int = 600
+    # Requests without a known key (none, unknown or revoked) share one bucket per client
+    # address: this sustained rate and burst. A key is known once found among the stored keys.
+    unknown_rate_per_minute: int = 60
+    unknown_burst: int = 30
+    # Pages' sign-in: failures allowed per user name and per client address within the window,
+    # then every attempt is refused (even a right password) for the lock-out delay.
+    login_failures_per_user: int = 5
+    login_failures_per_address: int = 20
+    login_window_seconds: int = 900
+    login_lockout_seconds: int = 300
 
 
 class AuditSettings(BaseModel):
@@ -153,6 +182,8 @@ class Settings(BaseSettings):
         env_prefix="SOCLE_", env_nested_delimiter="__", env_file=".env", extra="ignore"
     )
 
+    # "production" refuses unsafe settings at start-up (referentials/core/production.py).
+    env: Literal["development", "production"] = "development"
     database_url: str = "sqlite:///./data/socle.db"
     # PostgreSQL only: the schema to work in (search_path); empty means the server default.
     database_schema: str = ""

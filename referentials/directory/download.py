@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -83,13 +83,22 @@ def _attempt(client: httpx.Client, url: str, target: Path) -> Downloaded:
     return Downloaded(target, meta["sha256"], not_modified=False, resumed=resumed)
 
 
+def target_name(url: str) -> str:
+    """The file name a URL is saved under: the last segment, after percent-decoding.
+
+    Decoding first, then taking the base name, keeps ``..%2F`` or ``%2F`` from naming a
+    path outside the download folder.
+    """
+    name = PurePosixPath(unquote(urlparse(url).path).replace("\\", "/")).name
+    return name if name not in ("", ".", "..") else "download"
+
+
 def download(
     url: str, folder: Path, *, retries: int = 3, backoff: float = 2.0, timeout: float = 60.0
 ) -> Downloaded:
     """Fetch ``url`` into ``folder``; transport errors and 5xx are retried with backoff."""
     folder.mkdir(parents=True, exist_ok=True)
-    name = unquote(Path(urlparse(url).path).name) or "download"
-    target = folder / name
+    target = folder / target_name(url)
     last: Exception | None = None
     with httpx.Client(timeout=timeout, follow_redirects=True) as client:
         for attempt in range(retries + 1):

@@ -18,8 +18,10 @@ from referentials.core.fhir import (
     parse_token,
     searchset,
 )
+from referentials.directory import fhir_organization as fo
 from referentials.directory import fhir_resources as fr
 from referentials.directory import service
+from referentials.directory.errors import StructureNotFound
 from referentials.directory.repository import ProfessionalQuery, StructureQuery
 from referentials.directory.schemas import ProfessionalRead
 
@@ -46,6 +48,11 @@ def _reference(raw: str | None, resource: str) -> str | None:
     if raw is None:
         return None
     return raw.split("/", 1)[1] if raw.startswith(f"{resource}/") else raw
+
+
+def _role_system(request: Request) -> str:
+    """The system of Socle's activity ids (the RPPS+ extract gives an activity none)."""
+    return f"{request.app.state.settings.base_url.rstrip('/')}/fhir/sid/situation-exercice"
 
 
 def _page(request: Request) -> tuple[int, int]:
@@ -95,7 +102,10 @@ def _all_professionals(session: DbSession, query: ProfessionalQuery) -> list[Pro
 
 
 def _roles(
-    professionals: list[ProfessionalRead], organization: str | None, role: str | None
+    professionals: list[ProfessionalRead],
+    organization: str | None,
+    role: str | None,
+    id_system: str,
 ) -> list[dict[str, Any]]:
     out = []
     for p in professionals:
@@ -104,7 +114,7 @@ def _roles(
                 continue
             if role and activity.profession_code != role:
                 continue
-            out.append(fr.practitioner_role(p, index))
+            out.append(fr.practitioner_role(p, index, id_system))
     return out
 
 
@@ -124,7 +134,7 @@ def search_roles(
     query = ProfessionalQuery(
         idnps=practitioner, finess_site=organization, profession=role, skill=specialty
     )
-    roles = _roles(_all_professionals(session, query), organization, role)
+    roles = _roles(_all_professionals(session, query), organization, role, _role_system(request))
     count, offset = _page(request)
     entries = [entry(request, r) for r in roles[offset : offset + count]]
     return FhirResponse(searchset(request, entries, total=len(roles), offset=offset, count=count))
@@ -132,7 +142,11 @@ def search_roles(
 
 @router.get("/PractitionerRole/{role_id}")
 def read_role(
-    *, role_id: str, session: DbSession, _principal: Principal = Depends(read_scope)
+    *,
+    role_id: str,
+    request: Request,
+    session: DbSession,
+    _principal: Principal = Depends(read_scope),
 ) -> FhirResponse:
     """One PractitionerRole: ``<IDNPS>-<rank of the activity>``."""
     idnps, _, rank = role_id.rpartition("-")
@@ -141,7 +155,7 @@ def read_role(
     professional = service.get_professional(session, idnps)
     if not 1 <= int(rank) <= len(professional.activities):
         raise NotFound(f"PractitionerRole/{role_id} is not known")
-    return FhirResponse(fr.practitioner_role(professional, int(rank)))
+    return FhirResponse(fr.practitioner_role(professional, int(rank), _role_system(request)))
 
 
 @router.get("/Organization")
@@ -157,7 +171,7 @@ def search_organizations(
         return FhirResponse(searchset(request, [], total=0, offset=offset, count=count))
     query = StructureQuery(finess=key, name=params.get("name"), category=params.get("type"))
     rows, total = service.list_structures(session, query=query, limit=count, offset=offset)
-    entries = [entry(request, fr.organization(s)) for s in rows]
+    entries = [entry(request, fo.organization(s)) for s in rows]
     return FhirResponse(searchset(request, entries, total=total, offset=offset, count=count))
 
 
@@ -165,5 +179,8 @@ def search_organizations(
 def read_organization(
     *, organization_id: str, session: DbSession, _principal: Principal = Depends(read_scope)
 ) -> FhirResponse:
-    """One Organization by FINESS (EG)."""
-    return FhirResponse(fr.organization(service.get_structure(session, organization_id)))
+    """One Organization by FINESS: a site (EG), or a legal entity (EJ) its sites name."""
+    try:
+        return FhirResponse(fo.organization(service.get_structure(session, organization_id)))
+    except StructureNotFound:
+        return FhirResponse(fo.legal_entity(service.get_legal_entity(session, organization_id)))

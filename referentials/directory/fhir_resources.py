@@ -1,11 +1,12 @@
-"""RPPS+ professionals and FINESS structures as FHIR R4 resources, in the shapes of the
-national Annuaire Santé FHIR API (identifier systems, MOS/NOS code systems)."""
+"""RPPS+ professionals as FHIR R4 resources in the shapes of the national Annuaire Santé FHIR
+guide (profiles as-practitioner and as-practitionerrole, identifier systems, MOS/NOS code
+systems); the FINESS structures are in ``fhir_organization``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from referentials.directory.schemas import ActivityRead, ProfessionalRead, StructureRead
+from referentials.directory.schemas import ActivityRead, ProfessionalRead
 
 SYSTEM_IDNPS = "urn:oid:1.2.250.1.71.4.2.1"
 SYSTEM_IDNST = "urn:oid:1.2.250.1.71.4.2.2"
@@ -13,6 +14,12 @@ SYSTEM_RPPS = "https://rpps.esante.gouv.fr"
 SYSTEM_FINESS = "https://finess.esante.gouv.fr"
 SYSTEM_SIRET = "https://sirene.fr"
 CS_ID_TYPE = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203"
+# Annuaire Santé FHIR guide: the generic profiles (the open-data "as-dp" ones require ids the
+# RPPS+ extract does not carry, such as the RPPS activity id).
+AS_PROFILE = "https://interop.esante.gouv.fr/ig/fhir/annuaire/StructureDefinition"
+PROFILE_PRACTITIONER = f"{AS_PROFILE}/as-practitioner"
+PROFILE_ROLE = f"{AS_PROFILE}/as-practitionerrole"
+PROFILE_ORGANIZATION = f"{AS_PROFILE}/as-organization"
 EXT_INSEE_CODE = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code"
 _NOS = "https://mos.esante.gouv.fr/NOS"
 
@@ -43,7 +50,7 @@ SKILL_SYSTEMS = {
 }
 
 
-def _coding(system: str, code: str | None, display: str | None = None) -> dict[str, str] | None:
+def make_coding(system: str, code: str | None, display: str | None = None) -> dict[str, str] | None:
     if not code:
         return None
     out = {"system": system, "code": code}
@@ -56,7 +63,7 @@ def _codings(*items: dict[str, str] | None) -> list[dict[str, str]]:
     return [i for i in items if i is not None]
 
 
-def _identifier(system: str, value: str, type_code: str) -> dict[str, Any]:
+def make_identifier(system: str, value: str, type_code: str) -> dict[str, Any]:
     return {
         "use": "official",
         "type": {"coding": [{"system": CS_ID_TYPE, "code": type_code}]},
@@ -65,7 +72,7 @@ def _identifier(system: str, value: str, type_code: str) -> dict[str, Any]:
     }
 
 
-def _address(
+def make_address(
     lines: list[str | None], postal: str | None, city: str | None, cog: str | None
 ) -> dict[str, Any] | None:
     address: dict[str, Any] = {}
@@ -86,28 +93,28 @@ def _address(
     return address or None
 
 
-def _street(*parts: str | None) -> str | None:
+def street_line(*parts: str | None) -> str | None:
     line = " ".join(p.strip() for p in parts if p and p.strip())
     return line or None
 
 
 def activity_address(a: ActivityRead) -> dict[str, Any] | None:
-    street = _street(a.street_number, a.street_repetition, a.street_type, a.street_name)
+    street = street_line(a.street_number, a.street_repetition, a.street_type, a.street_name)
     lines = [a.address_complement, a.address_place, street, a.distribution]
-    return _address(lines, a.postal_code, a.commune_label, a.commune_code)
+    return make_address(lines, a.postal_code, a.commune_label, a.commune_code)
 
 
 def _skill(a: ActivityRead) -> dict[str, Any] | None:
     system = SKILL_SYSTEMS.get(a.skill_type_code or "")
-    coding = _coding(system, a.skill_code, a.skill_label) if system else None
+    coding = make_coding(system, a.skill_code, a.skill_label) if system else None
     return {"coding": [coding]} if coding else None
 
 
 def practitioner(p: ProfessionalRead) -> dict[str, Any]:
     """Practitioner: IDNPS (and RPPS), exercise name, professions and savoir-faire."""
-    identifiers = [_identifier(SYSTEM_IDNPS, p.idnps, "IDNPS")]
+    identifiers = [make_identifier(SYSTEM_IDNPS, p.idnps, "IDNPS")]
     if p.id_type == "8":
-        identifiers.append(_identifier(SYSTEM_RPPS, p.identifier, "RPPS"))
+        identifiers.append(make_identifier(SYSTEM_RPPS, p.identifier, "RPPS"))
     name: dict[str, Any] = {"use": "usual", "family": p.last_name}
     if p.first_name:
         name["given"] = [p.first_name]
@@ -119,8 +126,8 @@ def practitioner(p: ProfessionalRead) -> dict[str, Any]:
     addresses: list[dict[str, Any]] = []
     for a in p.activities:
         codings = _codings(
-            _coding(CS_PROFESSION, a.profession_code, a.profession_label),
-            _coding(CS_CATEGORY, a.category_code),
+            make_coding(CS_PROFESSION, a.profession_code, a.profession_label),
+            make_coding(CS_CATEGORY, a.category_code),
         )
         for item in (({"coding": codings} if codings else None), _skill(a)):
             if item and {"code": item} not in qualifications:
@@ -131,6 +138,7 @@ def practitioner(p: ProfessionalRead) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Practitioner",
         "id": p.idnps,
+        "meta": {"profile": [PROFILE_PRACTITIONER]},
         "identifier": identifiers,
         "active": p.active,
         "name": [name],
@@ -147,20 +155,32 @@ def role_id(idnps: str, index: int) -> str:
     return f"{idnps}-{index}"
 
 
-def practitioner_role(p: ProfessionalRead, index: int) -> dict[str, Any]:
-    """PractitionerRole: one activity (situation d'exercice) of a professional."""
-    a = p.activities[index - 1]
+def role_codes(a: ActivityRead) -> list[dict[str, Any]]:
+    """PractitionerRole.code: one CodeableConcept per slice (profession, category, genre,
+    mode, function), never one concept coded in several systems: they are not synonyms."""
     role_system = CS_FONCTION if (a.role_code or "").startswith("FON") else CS_ROLE
-    codings = _codings(
-        _coding(CS_PROFESSION, a.profession_code, a.profession_label),
-        _coding(CS_CATEGORY, a.category_code),
-        _coding(CS_GENRE, a.genre_code),
-        _coding(CS_MODE, a.mode_code, a.mode_label),
-        _coding(role_system, a.role_code, a.role_label),
+    codings = (
+        make_coding(CS_PROFESSION, a.profession_code, a.profession_label),
+        make_coding(CS_CATEGORY, a.category_code),
+        make_coding(CS_GENRE, a.genre_code),
+        make_coding(CS_MODE, a.mode_code, a.mode_label),
+        make_coding(role_system, a.role_code, a.role_label),
     )
+    return [{"coding": [c]} for c in codings if c is not None]
+
+
+def practitioner_role(p: ProfessionalRead, index: int, id_system: str) -> dict[str, Any]:
+    """PractitionerRole: one activity (situation d'exercice) of a professional.
+
+    ``id_system`` names Socle's activity ids: the RPPS+ extract gives an activity no id of
+    its own, so the role carries the one Socle serves it under.
+    """
+    a = p.activities[index - 1]
     resource: dict[str, Any] = {
         "resourceType": "PractitionerRole",
         "id": role_id(p.idnps, index),
+        "meta": {"profile": [PROFILE_ROLE]},
+        "identifier": [{"use": "secondary", "system": id_system, "value": role_id(p.idnps, index)}],
         "active": p.active,
         "practitioner": {
             "reference": f"Practitioner/{p.idnps}",
@@ -170,8 +190,9 @@ def practitioner_role(p: ProfessionalRead, index: int) -> dict[str, Any]:
     organization = _organization_ref(a)
     if organization:
         resource["organization"] = organization
-    if codings:
-        resource["code"] = [{"coding": codings}]
+    codes = role_codes(a)
+    if codes:
+        resource["code"] = codes
     skill = _skill(a)
     if skill:
         resource["specialty"] = [skill]
@@ -184,46 +205,3 @@ def _organization_ref(a: ActivityRead) -> dict[str, Any] | None:
     if a.structure_name:
         return {"display": a.structure_name}
     return None
-
-
-def _postal(line: str | None) -> tuple[str | None, str | None]:
-    """'69400 VILLEFRANCHE SUR SAONE CEDEX' -> ('69400', 'VILLEFRANCHE SUR SAONE CEDEX')."""
-    if not line:
-        return None, None
-    head, _, rest = line.strip().partition(" ")
-    if len(head) == 5 and head.isdigit():
-        return head, rest or None
-    return None, line.strip()
-
-
-def organization(s: StructureRead) -> dict[str, Any]:
-    """Organization: a FINESS geographical entity (EG), its EJ as partOf."""
-    identifiers = [
-        _identifier(SYSTEM_IDNST, f"1{s.finess}", "IDNST"),
-        _identifier(SYSTEM_FINESS, s.finess, "FINEG"),
-    ]
-    if s.siret:
-        identifiers.append(_identifier(SYSTEM_SIRET, s.siret, "SIRET"))
-    postal, city = _postal(s.postal_line)
-    street = _street(s.street_number, s.street_type, s.street_name)
-    address = _address([s.address_complement, s.place, street], postal, city, s.commune_cog)
-    resource: dict[str, Any] = {
-        "resourceType": "Organization",
-        "id": s.finess,
-        "identifier": identifiers,
-        "active": s.active and s.closed_on is None,
-        "type": [{"coding": [_coding(CS_STRUCTURE_CATEGORY, s.category, s.category_label)]}],
-        "name": s.name,
-    }
-    if s.long_name and s.long_name != s.name:
-        resource["alias"] = [s.long_name]
-    if s.phone:
-        resource["telecom"] = [{"system": "phone", "value": s.phone, "use": "work"}]
-    if address:
-        resource["address"] = [address]
-    if s.finess_ej:
-        part_of: dict[str, Any] = {"identifier": _identifier(SYSTEM_FINESS, s.finess_ej, "FINEJ")}
-        if s.ej_name:
-            part_of["display"] = s.ej_name
-        resource["partOf"] = part_of
-    return resource

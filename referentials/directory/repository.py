@@ -120,6 +120,12 @@ def get_structure(session: Session, finess: str) -> Structure | None:
     return session.get(Structure, finess)
 
 
+def sites_of(session: Session, finess_ej: str) -> list[Structure]:
+    """The sites (EG) of a legal entity, in the last extract or not."""
+    stmt = select(Structure).where(Structure.finess_ej == finess_ej).order_by(Structure.finess)
+    return list(session.scalars(stmt))
+
+
 def professionals_at(session: Session, finess: str) -> int:
     """Active professionals with at least one activity at the site ``finess``."""
     stmt = (

@@ -164,6 +164,16 @@ class StructureActivityRead(BaseModel):
     state: str | None
 
 
+class LegalEntityRead(BaseModel):
+    """A FINESS legal entity (EJ), known through the sites (EG) it runs."""
+
+    finess: str
+    name: str | None
+    legal_status: str | None
+    active: bool
+    sites: list[str]
+
+
 class StructureDetail(StructureRead):
     professionals_count: int
     activities: list[StructureActivityRead] = []

@@ -21,6 +21,7 @@ from referentials.directory.parsers.common import fold
 from referentials.directory.repository import ProfessionalQuery, StructureQuery
 from referentials.directory.schemas import (
     ChangeRead,
+    LegalEntityRead,
     ProfessionalDetail,
     ProfessionalRead,
     SkillRead,
@@ -182,6 +183,21 @@ def list_structures(
     rows, total = repository.search_structures(session, folded, limit=limit, offset=offset)
     seen = _seen_now(session, "finess")
     return [_structure_read(s, seen) for s in rows], total
+
+
+def get_legal_entity(session: Session, finess: str) -> LegalEntityRead:
+    """A legal entity (EJ) as its sites describe it; StructureNotFound when none names it."""
+    sites = repository.sites_of(session, finess)
+    if not sites:
+        raise StructureNotFound(f"no legal entity {finess}", fields={"finess": finess})
+    named = next((s for s in sites if s.ej_name), sites[0])
+    return LegalEntityRead(
+        finess=finess,
+        name=named.ej_name,
+        legal_status=named.legal_status,
+        active=any(s.active and s.closed_on is None for s in sites),
+        sites=[s.finess for s in sites],
+    )
 
 
 def get_structure(session: Session, finess: str) -> StructureDetail:

@@ -73,7 +73,14 @@ def test_match_ranks_with_score_and_grade(api: Api) -> None:
 def _birth_place(code: str) -> dict[str, Any]:
     return {
         "url": "http://hl7.org/fhir/StructureDefinition/patient-birthPlace",
-        "valueAddress": {"district": code},
+        "valueAddress": {
+            "extension": [
+                {
+                    "url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code",
+                    "valueCoding": {"code": code},
+                }
+            ]
+        },
     }
 
 

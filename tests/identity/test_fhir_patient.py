@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +19,8 @@ INS_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"
 RELIABILITY = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability"
 BIRTH_LIST = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient-birth-list-given-name"
 LOCAL_SYSTEM = "http://127.0.0.1:8000/fhir/sid/ipp/690999016"
+COMMUNE = "https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM"
+FR_CORE_CS = "https://hl7.fr/ig/fhir/core/CodeSystem"
 
 
 def create(api: Api, **overrides: Any) -> dict[str, Any]:
@@ -60,8 +62,15 @@ def test_read_shapes_an_fr_core_patient(api: Api) -> None:
     assert patient["gender"] == "female" and patient["birthDate"] == "1980-05-17"
     assert reliability(patient)["identityStatus"]["valueCoding"]["code"] == "PROV"
     place = next(e for e in patient["extension"] if e["url"].endswith("patient-birthPlace"))
-    assert place["valueAddress"]["district"] == "69123"
-    assert place["valueAddress"]["extension"][0]["valueCoding"]["code"] == "69123"
+    # FR Core: the INSEE code in the address's fr-core-address-insee-code extension only.
+    assert place["valueAddress"] == {
+        "extension": [
+            {
+                "url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code",
+                "valueCoding": {"system": COMMUNE, "code": "69123"},
+            }
+        ]
+    }
     [local] = patient["identifier"]
     assert local["system"] == LOCAL_SYSTEM and local["value"] == "IPP-7"
     assert local["assigner"]["identifier"]["value"] == "1690999016"
@@ -209,3 +218,58 @@ def test_every_patient_validates_with_estimated_and_flagged_identities(api: Api)
 def reliability_all(patient: dict[str, Any]) -> list[dict[str, Any]]:
     ext = next(e for e in patient["extension"] if e["url"] == RELIABILITY)
     return list(ext["extension"])
+
+
+def test_reliability_uses_the_code_systems_fr_core_2_publishes(
+    api: Api, session_factory: sessionmaker[Session]
+) -> None:
+    """Why: comments went out under 'fr-core-v2-0445', a URL FR Core does not publish, and
+    dateInterrogationINSi was missing though Socle stores the INSi query date.
+
+    FR Core 2.x, fr-core-identity-reliability: identityStatus from fr-core-cs-identity-status,
+    comment from fr-core-cs-identity-status-comment, dateInterrogationINSi a date."""
+    ident = create(api, birth_place_code="99134")["id"]
+    for code in ("HOMA", "DOUT"):
+        added = api.post(f"{BASE}/{ident}/attributes", json={"code": code}, key="all")
+        assert added.status_code == 200, added.text
+    give_ins(session_factory, ident)
+    patient = fhir_json(api.get(f"/fhir/Patient/{ident}", key="identity:read"))
+    ext = next(e for e in patient["extension"] if e["url"] == RELIABILITY)["extension"]
+    status = next(e for e in ext if e["url"] == "identityStatus")["valueCoding"]
+    assert status["system"] == f"{FR_CORE_CS}/fr-core-cs-identity-status"
+    comments = [e["valueCodeableConcept"]["coding"][0] for e in ext if e["url"] == "comment"]
+    assert {c["system"] for c in comments} == {f"{FR_CORE_CS}/fr-core-cs-identity-status-comment"}
+    assert [c["code"] for c in comments] == ["DOUT", "HOMA"]
+    assert all(c["display"] for c in comments)
+    fictive = create(api, birth_name="Fictif")["id"]
+    assert api.post(f"{BASE}/{fictive}/attributes", json={"code": "FICT"}, key="all").is_success
+    other = fhir_json(api.get(f"/fhir/Patient/{fictive}", key="identity:read"))
+    ext_fict = next(e for e in other["extension"] if e["url"] == RELIABILITY)["extension"]
+    [fict] = [e["valueCodeableConcept"]["coding"][0] for e in ext_fict if e["url"] == "comment"]
+    assert fict["code"] == "FICT" and fict["system"].endswith("/fr-core-cs-identity-status-comment")
+    queried = next(e for e in ext if e["url"] == "dateInterrogationINSi")["valueDate"]
+    assert queried == datetime.now(UTC).date().isoformat()
+    # Born abroad: the INSEE country code, from the country table.
+    place = next(e for e in patient["extension"] if e["url"].endswith("patient-birthPlace"))
+    coding = place["valueAddress"]["extension"][0]["valueCoding"]
+    assert coding == {
+        "system": "https://mos.esante.gouv.fr/NOS/TRE_R20-Pays/FHIR/TRE-R20-Pays",
+        "code": "99134",
+    }
+
+
+def test_a_merged_identity_carries_the_desa_comment(
+    api: Api, session_factory: sessionmaker[Session]
+) -> None:
+    """FR Core: a deactivated identity is commented DESA in fr-core-cs-identity-status-comment."""
+    kept = create(api)["id"]
+    gone = create(api, source={"finess": "690999016", "local_id": "IPP-DESA"})["id"]
+    merge(session_factory, kept, gone)
+    patient = fhir_json(api.get(f"/fhir/Patient/{gone}", key="identity:read"))
+    ext = next(e for e in patient["extension"] if e["url"] == RELIABILITY)["extension"]
+    [desa] = [e["valueCodeableConcept"]["coding"][0] for e in ext if e["url"] == "comment"]
+    assert desa == {
+        "system": f"{FR_CORE_CS}/fr-core-cs-identity-status-comment",
+        "code": "DESA",
+        "display": "Identité désactivée",
+    }

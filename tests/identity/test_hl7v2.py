@@ -72,8 +72,11 @@ def test_establishment_mapping_and_ins_trust() -> None:
     assert "key" in str(policy.ins_verdict(bad_key).warning)
     provisional = read(decode(sample("a28_create_ins.hl7", **{"|VALI": "|PROV"})), rules.INS_OIDS)
     assert policy.ins_verdict(provisional).matricule is None
+    # PAM France table 0445 has no QUAL, and the status is the first repetition only.
     rniv = read(decode(sample("a28_create_ins.hl7", **{"|VALI": "|QUAL"})), rules.INS_OIDS)
-    assert policy.ins_verdict(rniv).matricule == "275126322074974"
+    assert policy.ins_verdict(rniv).matricule is None
+    second = read(decode(sample("a28_create_ins.hl7", **{"|VALI": "|PROV~VALI"})), rules.INS_OIDS)
+    assert policy.ins_verdict(second).matricule is None
 
 
 def test_a28_creates_then_a31_updates(api: Api, session_factory: sessionmaker[Session]) -> None:
@@ -159,7 +162,8 @@ def test_a40_merges_and_a47_renumbers(api: Api, session_factory: sessionmaker[Se
     [
         (b"garbage", "AR", "100"),
         (sample("a28_create.hl7", **{"ADT^A28": "ORU^R01"}), "AR", "200"),
-        (sample("a28_create.hl7", **{"ADT^A28": "ADT^A01"}), "AR", "201"),
+        (sample("a28_create.hl7", **{"ADT^A28": "ADT^A08"}), "AR", "201"),
+        (sample("a28_create.hl7", **{"ADT^A28": "ADT^A99"}), "AR", "201"),
         (sample("a28_create.hl7", **{"|19751231|F|": "|19751231|X|"}), "AE", "101"),
         (sample("a28_create.hl7", **{"ADRUN^ZOE": "ADRUN2^ZOE"}), "AE", "102"),
         (sample("a28_create.hl7", **{"19751231": "19751331"}), "AE", "102"),

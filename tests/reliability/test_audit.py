@@ -112,7 +112,7 @@ def test_purge_drops_old_reads_and_keeps_changes(
         left = sorted((e.action, e.at < utcnow() - timedelta(days=1)) for e in sess.scalars(
             select(AuditEntry)
         ))  # fmt: skip
-    assert left == [("read", False), ("update", True)]
+    assert left == [("purge", False), ("read", False), ("update", True)]
     with session_scope(session_factory) as sess:
         assert purge_access(sess, older_than_days=0) == 0
 

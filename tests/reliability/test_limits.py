@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from referentials.core.limits import RateLimit
+from referentials.core.ratelimit import RateLimit
 from referentials.directory.download import DownloadFailed, download
 from ror_sync.client import RorFhirClient
 from ror_sync.errors import RorApiError

@@ -101,3 +101,28 @@ def test_server_errors_are_retried_with_backoff(server: str, tmp_path: Path) -> 
 def test_import_from_a_url(server: str, run_import: Importer, tmp_path: Path) -> None:
     summary = run_import("rpps", server, download_dir=tmp_path)
     assert summary["added"] == 9 and summary["checksum"] == hashlib.sha256(BODY).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["..%2F..%2Fescaped.txt", "%2E%2E%2F%2E%2E%2Fescaped.txt", "..%5C..%5Cescaped.txt"],
+)
+def test_a_hostile_name_stays_in_the_download_folder(
+    server: str, tmp_path: Path, hostile: str
+) -> None:
+    folder = tmp_path / "downloads" / "inner"
+    got = download(server.replace(RPPS.name, hostile), folder)
+    assert got.path.parent == folder and got.path.name == "escaped.txt"
+    assert got.path.read_bytes() == BODY
+    assert not (tmp_path / "escaped.txt").exists()
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [
+        "escaped.txt",
+        "escaped.txt.meta.json",
+    ]
+
+
+@pytest.mark.parametrize("url", ["http://h/a/..", "http://h/a/%2E%2E", "http://h/"])
+def test_a_url_without_a_file_name_is_saved_as_download(url: str) -> None:
+    from referentials.directory.download import target_name
+
+    assert target_name(url) == "download"

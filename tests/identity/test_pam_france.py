@@ -1,0 +1,233 @@
+"""The whole IHE PAM France feed over HTTP: ITI-30 and ITI-31 events, their ACKs, ZFD and PID-32.
+
+The messages under fixtures/hl7v2/pam are written from PAM France 2.11.2 in the shape the
+national examples use (MSH-11 D, ``2.5^FRA^2.11``, MSH-21, dates on the INS identifier,
+PID-25 on a single birth).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from identity.hl7v2 import ack as ack_builder
+from identity.hl7v2.message import Header, decode, header_of, read
+from identity.hl7v2.mllp import MLLP_PRINCIPAL
+from identity.hl7v2.process import handle
+from identity.referential import rules
+from identity.referential.models import Identity, SourceRecord
+from referentials.core.db import session_scope
+from referentials.core.settings import Hl7Settings
+from tests.conftest import FIXTURES, Api
+from tests.identity.test_hl7v2 import ack, count, post
+
+PAM = FIXTURES / "hl7v2" / "pam"
+LOOKUP = "/api/v1/identities"
+
+
+def pam(name: str, **replace: str) -> bytes:
+    text = (PAM / name).read_text("utf-8")
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    return text.encode("utf-8")
+
+
+def found(api: Api, local_id: str) -> dict[str, object]:
+    params = {"source_finess": "690999016", "local_id": local_id}
+    items = api.get(LOOKUP, params=params, key="vigilance").json()["items"]
+    assert len(items) == 1, items
+    return dict(items[0])
+
+
+def source(factory: sessionmaker[Session], local_id: str) -> SourceRecord:
+    with session_scope(factory) as session:
+        record = session.scalars(
+            select(SourceRecord).where(SourceRecord.local_id == local_id)
+        ).one()
+        session.expunge(record)
+        return record
+
+
+def test_reading_tolerates_what_the_national_examples_do() -> None:
+    """Dates on the INS identifier (CX-7) and PID-25 on a single birth do not stop reading."""
+    adt = read(decode(pam("a01_admission.hl7")), rules.INS_OIDS)
+    assert adt.ins is not None and adt.ins.value == "282036912304532"
+    assert adt.status_code == "VALI" and adt.header.processing_id == "D"
+    assert (adt.birth_name, adt.first_names, adt.used_name) == (
+        "LOUVEL",
+        ["MARIE", "CLAIRE"],
+        "MARTIN",
+    )
+    assert adt.birth_place_code == "69123" and adt.birth_date == date(1982, 3, 14)
+    assert adt.zfd is not None
+    assert (adt.zfd.collection_mode, adt.zfd.insi_queried_on) == ("INSI", date(2026, 5, 4))
+    assert (adt.zfd.proof, adt.zfd.proof_expiry) == ("CN", date(2031, 1, 1))
+
+
+def test_admission_acked_in_the_senders_exchange_and_creates_a_prov_identity(
+    api: Api, session_factory: sessionmaker[Session]
+) -> None:
+    """Why: every ANS movement got 'AR event not supported'; the ACK turned D into P and
+    dropped 2.5^FRA^2.11; ZFD was ignored."""
+    answer = ack(post(api, pam("a01_admission.hl7")))
+    assert answer["MSA"][1:3] == ["AA", "CHFM-A01-1"]
+    msh = answer["MSH"]
+    assert msh[8] == "ACK^A01^ACK" and msh[10] == "D"
+    assert msh[11] == "2.5^FRA^2.11" and msh[20] == "2.11^IHE_FRANCE-2.11-PAM"
+    assert (msh[16], msh[17], msh[18]) == ("FRA", "UNICODE UTF-8", "FR")
+    patient = found(api, "IPP-3001")
+    # VALI + INS + ZFD 'INSI' are the sender's statements: the identity stays PROV, no INS.
+    assert patient["status"] == "PROV" and patient["ins"] is None
+    assert (patient["birth_name"], patient["used_name"]) == ("LOUVEL", "MARTIN")
+    record = source(session_factory, "IPP-3001")
+    assert (record.collection_mode, record.insi_queried_on) == ("INSI", date(2026, 5, 4))
+    assert (record.proof, record.proof_expiry) == ("CN", date(2031, 1, 1))
+    assert record.provenance_at is not None
+
+
+def test_discharge_and_cancellations_find_the_identity_and_never_change_it(
+    api: Api, session_factory: sessionmaker[Session]
+) -> None:
+    assert ack(post(api, pam("a01_admission.hl7")))["MSA"][1] == "AA"
+    before = found(api, "IPP-3001")
+    discharge = ack(post(api, pam("a03_discharge.hl7")))  # its PID has another used name
+    assert discharge["MSA"][1] == "AA" and discharge["ERR"][4] == "W"
+    assert "A31" in discharge["ERR"][8]
+    for name in ("a13_cancel_discharge.hl7", "a11_cancel_admission.hl7", "z99_update.hl7"):
+        assert ack(post(api, pam(name)))["MSA"][1] == "AA", name
+    after = found(api, "IPP-3001")
+    assert after["used_name"] == "MARTIN" and after["version"] == before["version"]
+    assert count(session_factory) == 1
+
+
+@pytest.mark.parametrize(
+    ("event", "structure"),
+    [
+        ("A04", "ADT_A01"),
+        ("A05", "ADT_A05"),
+        ("A12", "ADT_A12"),
+        ("A21", "ADT_A21"),
+        ("A22", "ADT_A21"),
+        ("A52", "ADT_A52"),
+        ("A53", "ADT_A52"),
+        ("Z99", "ADT_A01"),
+    ],
+)
+def test_every_movement_is_acknowledged(api: Api, event: str, structure: str) -> None:
+    body = pam("a01_admission.hl7", **{"ADT^A01^ADT_A01": f"ADT^{event}^{structure}"})
+    answer = ack(post(api, body))
+    assert answer["MSA"][1] == "AA" and answer["MSH"][8] == f"ACK^{event}^ACK"
+    assert found(api, "IPP-3001")["status"] == "PROV"
+
+
+def test_a28_then_a31_update_and_keep_the_latest_provenance(
+    api: Api, session_factory: sessionmaker[Session]
+) -> None:
+    created = ack(post(api, pam("a28_create.hl7")))
+    assert created["MSA"][1] == "AA" and "ERR" not in created
+    assert source(session_factory, "IPP-3003").collection_mode == "CV"
+    updated = ack(post(api, pam("a31_update.hl7")))
+    assert updated["MSA"][1] == "AA"
+    patient = found(api, "IPP-3003")
+    assert patient["used_name"] == "BERNARD" and patient["status"] == "PROV"
+    record = source(session_factory, "IPP-3003")
+    assert (record.collection_mode, record.proof, record.insi_queried_on) == ("SM", "PA", None)
+
+
+def test_a40_merge_and_a47_identifier_change(
+    api: Api, session_factory: sessionmaker[Session]
+) -> None:
+    for name in ("a01_admission.hl7", "a04_outpatient.hl7", "a28_create.hl7"):
+        assert ack(post(api, pam(name)))["MSA"][1] == "AA", name
+    assert count(session_factory) == 3
+    merged = ack(post(api, pam("a40_merge.hl7")))
+    assert merged["MSA"][1] == "AA"
+    assert found(api, "IPP-3002")["id"] == found(api, "IPP-3001")["id"]
+    renumbered = ack(post(api, pam("a47_identifier_change.hl7")))
+    assert renumbered["MSA"][1] == "AA"
+    assert found(api, "IPP-4001")["birth_name"] == "LOUVEL"
+    gone = api.get(
+        LOOKUP, params={"source_finess": "690999016", "local_id": "IPP-3003"}, key="vigilance"
+    )
+    assert gone.status_code == 404
+
+
+def test_a47_on_the_ins_keeps_socles_own_ins(api: Api) -> None:
+    assert ack(post(api, pam("a01_admission.hl7")))["MSA"][1] == "AA"
+    answer = ack(post(api, pam("a47_ins_removal.hl7")))
+    assert answer["MSA"][1] == "AA" and answer["ERR"][4] == "W"
+    assert "INSi" in answer["ERR"][8]
+
+
+def test_ins_without_vali_is_dropped_with_a_warning(api: Api) -> None:
+    answer = ack(post(api, pam("a01_admission.hl7", **{"|VALI": "|PROV"})))
+    assert answer["MSA"][1] == "AA" and answer["ERR"][4] == "W"
+    assert "PID-32" in answer["ERR"][8]
+    # PAM France has no QUAL: only VALI in the first repetition declares a qualified identity.
+    qual = ack(post(api, pam("a01_admission.hl7", **{"|VALI": "|QUAL", "3001": "3009"})))
+    assert "PID-32" in qual["ERR"][8]
+
+
+def test_zfd_codes_outside_pam_france_are_dropped_with_a_warning(
+    api: Api, session_factory: sessionmaker[Session]
+) -> None:
+    body = pam("a01_admission.hl7", **{"|INSI|20260504100500|CN|": "|XX|2026|CN|"})
+    response = post(api, body)
+    assert ack(response)["MSA"][1] == "AA"
+    warnings = [seg.split("|") for seg in response.text.split("\r") if seg.startswith("ERR")]
+    assert all(err[4] == "W" for err in warnings)
+    assert {err[8].split(":")[0] for err in warnings} >= {"ZFD-5", "ZFD-6"}
+    record = source(session_factory, "IPP-3001")
+    assert (record.collection_mode, record.insi_queried_on, record.proof) == (None, None, "CN")
+
+
+@pytest.mark.parametrize(
+    ("name", "replace", "code", "error", "said"),
+    [
+        ("a08_update.hl7", {}, "AR", "201", "A31"),
+        ("a01_admission.hl7", {"|CHFM-A01-1|D|": "|CHFM-A01-1|X|"}, "AR", "103", "MSH-11"),
+        ("a01_admission.hl7", {"|2.5^FRA^2.11|": "|2.3|"}, "AR", "203", "MSH-12"),
+        ("a01_admission.hl7", {"|19820314|F|": "|19820314||"}, "AE", "101", "sex"),
+    ],
+)
+def test_refusals_say_why_and_change_nothing(
+    api: Api,
+    session_factory: sessionmaker[Session],
+    name: str,
+    replace: dict[str, str],
+    code: str,
+    error: str,
+    said: str,
+) -> None:
+    answer = ack(post(api, pam(name, **replace)))
+    assert answer["MSA"][1] == code and answer["ERR"][3].split("^")[0] == error
+    assert said in answer["MSA"][3]
+    assert count(session_factory) == 0
+
+
+@pytest.mark.parametrize("processing", ["P", "D", "T"])
+def test_ack_echoes_processing_id_version_and_profile(processing: str) -> None:
+    text = decode(pam("a01_admission.hl7", **{"|CHFM-A01-1|D|": f"|CHFM-A01-1|{processing}|"}))
+    built = ack_builder.build(
+        header_of(text), "AA", "ok", [], application="SOCLE", facility="SOCLE"
+    )
+    msh = built.split("\r")[0].split("|")
+    assert (msh[10], msh[11], msh[20]) == (processing, "2.5^FRA^2.11", "2.11^IHE_FRANCE-2.11-PAM")
+    # Without a readable header, Socle states PAM France 2.11.
+    bare = ack_builder.build(Header(), "AR", "x", [], application="S", facility="S")
+    assert bare.split("\r")[0].split("|")[11] == "2.5^FRA^2.11"
+
+
+def test_movement_of_an_unknown_patient_creates_nothing_when_the_sender_sends_a28_first(
+    session_factory: sessionmaker[Session],
+) -> None:
+    strict = Hl7Settings(movements_never_create=["690999016"])
+    with session_scope(session_factory) as session:
+        outcome = handle(session, MLLP_PRINCIPAL, pam("a01_admission.hl7"), strict)
+    assert outcome.code == "AE" and outcome.issues[0].code == "204"
+    assert count(session_factory) == 0
+    with session_scope(session_factory) as session:
+        assert session.scalar(select(Identity.id)) is None
