@@ -150,9 +150,13 @@ def test_pam_france_story_over_mllp(listener: MllpServer, api: Api) -> None:
 
 
 def test_movements_of_unknown_patients_refused_for_a_sender_that_sends_a28_first(
-    session_factory: sessionmaker[Session],
+    session_factory: sessionmaker[Session], chfm_key: int
 ) -> None:
-    settings = Hl7Settings(movements_never_create=["690999016"], idle_timeout_seconds=10)
+    settings = Hl7Settings(
+        movements_never_create=["690999016"],
+        idle_timeout_seconds=10,
+        facility_keys={"CHFM": chfm_key},
+    )
     server = MllpServer(session_factory, settings, host="127.0.0.1", port=0).start()
     try:
         with connect(server) as sock:

@@ -15,17 +15,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from identity.hl7v2 import ack as ack_builder
 from identity.hl7v2.message import Header, decode, header_of, read
-from identity.hl7v2.mllp import MLLP_PRINCIPAL
 from identity.hl7v2.process import handle
 from identity.referential import rules
 from identity.referential.models import Identity, SourceRecord
 from referentials.core.db import session_scope
+from referentials.core.principal import Principal
 from referentials.core.settings import Hl7Settings
 from tests.conftest import FIXTURES, Api
 from tests.identity.test_hl7v2 import ack, count, post
 
 PAM = FIXTURES / "hl7v2" / "pam"
 LOOKUP = "/api/v1/identities"
+
+
+# The interface engine of the establishment that sends the fixtures (FINESS 690999016).
+CHFM_ENGINE = Principal(
+    key_id=None, client_name="CHFM engine", finess="690999016", scopes=frozenset({"identity:write"})
+)
 
 
 def pam(name: str, **replace: str) -> bytes:
@@ -226,7 +232,7 @@ def test_movement_of_an_unknown_patient_creates_nothing_when_the_sender_sends_a2
 ) -> None:
     strict = Hl7Settings(movements_never_create=["690999016"])
     with session_scope(session_factory) as session:
-        outcome = handle(session, MLLP_PRINCIPAL, pam("a01_admission.hl7"), strict)
+        outcome = handle(session, CHFM_ENGINE, pam("a01_admission.hl7"), strict)
     assert outcome.code == "AE" and outcome.issues[0].code == "204"
     assert count(session_factory) == 0
     with session_scope(session_factory) as session:
