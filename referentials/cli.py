@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -191,7 +190,7 @@ def user_create(
     console.print(f"user {user_id} ({username}) created with roles {roles}")
 
 
-def _run_import(source: str, location: str, as_json: bool, activities: Path | None) -> None:
+def _run_import(source: str, location: str, as_json: bool, activities: str | None) -> None:
     settings = get_settings()
     engine = open_database(settings)
     factory = make_session_factory(engine)
@@ -238,7 +237,9 @@ def import_rpps(
 @import_app.command("finess")
 def import_finess(
     location: str = typer.Argument(..., help="FINESS+ .json(.gz), etalab .csv, or URL"),
-    activities: Path = typer.Option(None, help="FINESS+ activities file (default: beside)"),
+    activities: str = typer.Option(
+        None, help="FINESS+ activities file or URL (never guessed: without it, none is read)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the run summary as one JSON object"),
 ) -> None:
     """Import a FINESS extract (diff against the stored structures, applied atomically)."""

@@ -39,6 +39,7 @@ def run_source(
             location=location,
             trigger="schedule",
             settings=settings.directory,
+            activities=imports.configured_activities(settings, source),
         )
     except AppError as exc:
         log.warning("scheduled import of %s not done: %s", source, exc.message)

@@ -40,6 +40,7 @@ def call_read(call: InsiCall, principal: Principal) -> InsiCallRead:
         cr_code=call.cr_code,
         cr_label=call.cr_label,
         outcome=call.outcome,
+        protocol_warnings=call.protocol_warnings or [],
         request_xml=call.request_xml if raw else None,
         response_xml=call.response_xml if raw else None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -19,6 +20,8 @@ from identity.referential.service import finish_change, get
 from identity.referential.status import recompute_status
 from referentials.core.auth import Principal
 from referentials.core.db import utcnow
+
+log = logging.getLogger("socle.identity.insi")
 
 OUTCOME_OF_CR = {"01": "not_found", "02": "several"}
 
@@ -59,9 +62,18 @@ def record_call(
         outcome=outcome,
         request_xml=answer.request_xml,
         response_xml=answer.response_xml,
+        protocol_warnings=list(answer.warnings) or None,
     )
     session.add(call)
     session.flush()
+    if call.protocol_warnings:
+        # By ids only: the warnings name elements, the traits stay in the call record.
+        log.warning(
+            "INSi call %s (identity %s): %d protocol warning(s) tolerated",
+            call.id,
+            identity_id,
+            len(call.protocol_warnings),
+        )
     return call
 
 

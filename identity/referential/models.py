@@ -195,3 +195,5 @@ class InsiCall(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     request_xml: Mapped[str] = mapped_column(Text)
     response_xml: Mapped[str] = mapped_column(Text)
+    # Deviations from the contract the client tolerated (element names, never values).
+    protocol_warnings: Mapped[list[str] | None] = mapped_column(JSON)

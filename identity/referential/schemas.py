@@ -286,6 +286,8 @@ class InsiCallRead(BaseModel):
     cr_code: str
     cr_label: str
     outcome: str
+    # Where INSi's answer departed from the contract and was tolerated (element names only).
+    protocol_warnings: list[str] = Field(default_factory=list)
     request_xml: str | None = None
     response_xml: str | None = None
 

@@ -110,6 +110,8 @@ class SchedulerSettings(BaseModel):
     rpps_source: str = ""
     finess_cron: str = "0 4 * * *"
     finess_source: str = ""
+    # The FINESS+ activities file (path or URL) imported with finess_source; never guessed.
+    finess_activities_source: str = ""
 
 
 class Hl7Settings(BaseModel):

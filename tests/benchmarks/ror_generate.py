@@ -130,66 +130,77 @@ def generate(out: Path, eg_count: int, seed: int = 7) -> dict[str, int]:
 
 
 def _structure(finess: str, ej: str, category: str, dept: str) -> dict[str, Any]:
+    """One legal entity with its site, in the shape of ANS's published structures file."""
     cog = f"{dept}001" if dept not in ("2A", "2B") else f"{dept}004"
     return {
         "informationsGeneralesPMEJ": {
             "numFinessPm": ej,
-            "siren": None,
-            "statutJuridique": {"code": "13", "libelle": None},
+            "statutJuridique": "13",
             "denominationPm": f"EJ {ej}",
         },
         "ege": [
             {
                 "informationsGeneralesEGE": {
+                    "egeId": finess,
                     "numFinessEge": finess,
                     "nomEgeCourt": f"EG {finess}",
-                    "nomEgeLong": None,
-                    "siret": None,
                     "dateOuverture": "2000-01-01",
-                    "dateFermeture": None,
                 },
-                "categorieentiteGeographiqueExercice": {"code": category, "libelle": None},
+                "categorieentiteGeographiqueExercice": category,
                 "adresse": [
                     {
+                        "usageAdresse": "03",
                         "numeroVoie": "1",
-                        "typeVoie": None,
                         "libelleVoie": "RUE",
-                        "lieuDit": None,
                         "cogCommune": cog,
                         "codePostal": f"{dept}000",
-                        "ligneAcheminement": None,
                     }
                 ],
-                "telecommunication": [],
+                "contact": [],
                 "etatObjet": "A",
-                "dateDerniereMaj": "2026-05-01",
+                "dateDerniereMaj": "2026-05-01 00:00:00",
             }
         ],
     }
 
 
-def _activity(finess: str, code: str) -> dict[str, Any]:
-    return {
-        "numFinessEge": finess,
-        "numFinessEj": None,
-        "activiteSanitaireRegulee": {"code": code, "libelle": None},
-        "modalite": {"code": "00", "libelle": None},
-        "forme": {"code": "01", "libelle": None},
-        "dateAutorisation": "2010-01-01",
-        "dateMiseEnOeuvre": "2010-01-01",
-        "dateFinAutorisation": None,
-        "etatObjet": "A",
+def _activity(finess: str, code: str) -> tuple[str, dict[str, Any]]:
+    """(site, one AMF activity exercised there), as the published activities file has it."""
+    return finess, {
+        "caracteristiquesGeneriques": {
+            "activiteAeId": f"{finess}-{code}",
+            "etatObjet": "A",
+            "dateDebutActiviteAutorisee": "2010-01-01",
+            "egeId": finess,
+        },
+        "nature": {
+            "codeNature": "AMF",
+            "caracteristiquesSpecifiques": {
+                "typeActiviteAMF": {
+                    "activiteAMF": code,
+                    "modaliteActivite": "00",
+                    "formeActivite": "01",
+                }
+            },
+        },
     }
 
 
 def _write_finess(folder: Path, structures: list[Any], activities: list[Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    head = {"schemaVersion": "1.0", "generatedAt": "2026-05-04T02:15:00Z"}
+    head = {"schemaVersion": "v1.0.0", "generatedAt": "2026-05-04T02:15:00Z"}
     (folder / "finess-structures-journalier-20260504.json").write_text(
-        json.dumps({**head, "typeExtraction": "journalier", "pmej": structures}), encoding="utf-8"
+        json.dumps({**head, "pmej": structures}), encoding="utf-8"
     )
+    by_site: dict[str, list[Any]] = {}
+    for site, activity in activities:
+        by_site.setdefault(site, []).append(activity)
+    pmej = [
+        {"numFiness": site, "ege": [{"egeId": site, "numFinessEge": site, "activitesExercees": a}]}
+        for site, a in by_site.items()
+    ]
     (folder / "finess-activites-journalier-20260504.json").write_text(
-        json.dumps({**head, "activitesAutorisees": activities, "ege": []}), encoding="utf-8"
+        json.dumps({**head, "pmej": pmej}), encoding="utf-8"
     )
 
 

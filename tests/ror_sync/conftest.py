@@ -23,5 +23,6 @@ def rules_loaded(engine: Engine, session_factory: sessionmaker[Session]) -> None
         location=str(rf.FINESS_STRUCTURES),
         trigger="test",
         settings=DirectorySettings(),
+        activities=rf.FINESS_ACTIVITIES,
     )
     jobs.run(session_factory, str(rf.FIXTURE), Settings(fixtures_dir=FIXTURES), trigger="test")

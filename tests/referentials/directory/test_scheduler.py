@@ -12,7 +12,8 @@ from referentials import scheduler
 from referentials.core import runs
 from referentials.core.runs import ImportRun
 from referentials.core.settings import SchedulerSettings, Settings
-from tests.referentials.directory.conftest import FINESS_JSON, RPPS
+from referentials.directory.models import Structure
+from tests.referentials.directory.conftest import FINESS_ACTIVITIES, FINESS_JSON, RPPS
 
 
 def settings_with(db_settings: Settings, **scheduling: object) -> Settings:
@@ -32,11 +33,19 @@ def test_jobs_follow_the_cron_settings(engine: Engine, db_settings: Settings) ->
 def test_scheduled_run_is_recorded(
     engine: Engine, session_factory: sessionmaker[Session], db_settings: Settings
 ) -> None:
-    settings = settings_with(db_settings, rpps_source=str(RPPS), finess_source=str(FINESS_JSON))
+    settings = settings_with(
+        db_settings,
+        rpps_source=str(RPPS),
+        finess_source=str(FINESS_JSON),
+        finess_activities_source=str(FINESS_ACTIVITIES),
+    )
     scheduler.run_source(engine, session_factory, settings, "rpps")
     scheduler.run_source(engine, session_factory, settings, "finess")
     with session_factory() as session:
         done = session.scalars(select(ImportRun).order_by(ImportRun.id)).all()
+        # The configured activities file went with the configured structures file.
+        ch = session.get(Structure, "690999016")
+        assert ch is not None and ch.sanitary_authorisations == "01,04,50"
     assert [(r.source, r.trigger, r.outcome) for r in done] == [
         ("rpps", "schedule", "succeeded"),
         ("finess", "schedule", "succeeded"),
