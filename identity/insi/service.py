@@ -8,17 +8,17 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from identity.duplicates import service as duplicates
-from identity.errors import RuleConflict
 from identity.insi.port import InsiAnswer, InsiPort, InsNumber
+from identity.insi.window import read_for_call, reload
 from identity.referential import repository, rules
 from identity.referential.history import ENTITY, begin_write, emit, snapshot
 from identity.referential.models import Identity, InsiCall, SourceRecord
 from identity.referential.schemas import IdentityCreate, StatusChange
-from identity.referential.service import finish_change, get, get_active, recompute_status
+from identity.referential.service import finish_change, get, recompute_status
 from identity.referential.traits import normalized_fields
 from referentials.core import audit
 from referentials.core.auth import Principal
-from referentials.core.db import utcnow
+from referentials.core.db import end_transaction, utcnow
 
 OUTCOME_OF_CR = {"01": "not_found", "02": "several"}
 
@@ -114,32 +114,23 @@ def _apply(identity: Identity, answer: InsiAnswer, method: str) -> InsNumber:
     return active
 
 
-def _check_callable(identity: Identity) -> None:
-    if rules.forbids_insi(identity.attribute_set):
-        raise RuleConflict(
-            "a DOUT or FICT identity is never sent to INSi",
-            fields={"attributes": sorted(identity.attribute_set)},
-        )
-
-
 def qualify(
     session: Session, principal: Principal, identity_id: int, port: InsiPort
 ) -> QualificationResult:
     """Traits search for a stored identity; on a coherent CR 00, PROV→RECUP or VALI→QUAL."""
-    identity = get_active(session, identity_id)
-    _check_callable(identity)
+    sent = read_for_call(session, identity_id)
     search = port.search_by_traits(
-        identity.birth_name,
-        identity.first_name_list,
-        identity.sex,
-        identity.birth_date,
-        identity.birth_place_code,
+        sent.birth_name,
+        list(sent.first_names),
+        sent.sex,
+        sent.birth_date,
+        sent.birth_place_code,
     )
     calls = [
         _record_call(
             session,
             principal,
-            identity.id,
+            sent.identity_id,
             "traits",
             t.result,
             t.given_name_sent,
@@ -147,6 +138,7 @@ def qualify(
         )
         for t in search.attempts
     ]
+    identity = reload(session, sent, calls)
     result = _conclude(
         session,
         principal,
@@ -170,20 +162,20 @@ def qualify_by_carte_vitale(
     birth_rank: str | None,
 ) -> QualificationResult:
     """RECVITALE search with the Carte Vitale's matricule (collection method CV)."""
-    identity = get_active(session, identity_id)
-    _check_callable(identity)
+    sent = read_for_call(session, identity_id)
     answer = port.search_by_carte_vitale(
-        matricule[:13], matricule[13:], identity.birth_name, identity.birth_date, birth_rank
+        matricule[:13], matricule[13:], sent.birth_name, sent.birth_date, birth_rank
     )
     call = _record_call(
         session,
         principal,
-        identity.id,
+        sent.identity_id,
         "carte_vitale",
         answer,
         None,
         OUTCOME_OF_CR.get(answer.cr_code, "pending"),
     )
+    identity = reload(session, sent, [call])
     result = _conclude(session, principal, identity, answer, None, method="CV", last_call=call)
     result.calls = [call]
     return result
@@ -236,6 +228,8 @@ def create_from_insi(
 ) -> QualificationResult:
     """The front desk's flow: INSi first, then a RECUP identity made of the returned traits."""
     fields = normalized_fields(data, date.today())
+    # Nothing is held while INSi answers (the request's reads so far end here).
+    end_transaction(session)
     search = port.search_by_traits(
         fields["birth_name"],
         fields["first_names"].split(" "),

@@ -106,3 +106,15 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def end_transaction(session: Session) -> None:
+    """Close the current transaction before a network call (nothing held while it waits).
+
+    The one place where a request's transaction ends early: INSi searches read what they
+    need, end it here (on SQLite this also ends the read snapshot, so a checkpoint or a
+    writer never waits on it), call out, and apply the answer in a new, short transaction.
+    Loaded objects are expired, so the next access reads them again.
+    """
+    session.commit()
+    session.expire_all()
