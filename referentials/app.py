@@ -26,6 +26,7 @@ from identity.referential.events_router import router as events_router
 from identity.referential.router import router as identity_router
 from matching.config import MatchConfig
 from referentials import bootstrap, fhir_metadata, scheduler
+from referentials.core import usage
 from referentials.core.access_log import install_path_only_access_log
 from referentials.core.audit_router import router as audit_router
 from referentials.core.db import make_engine, make_session_factory
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         if jobs is not None:
             jobs.shutdown(wait=False)
+        usage.flush_all()
         engine.dispose()
 
     app = FastAPI(
