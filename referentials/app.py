@@ -22,6 +22,7 @@ from identity.fhir.router import router as patient_fhir_router
 from identity.hl7v2.router import router as hl7v2_router
 from identity.insi.router import router as insi_router
 from identity.pages.router import router as pages_router
+from identity.referential import feed
 from identity.referential.events_router import router as events_router
 from identity.referential.router import router as identity_router
 from matching.config import MatchConfig
@@ -95,7 +96,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bootstrap.prepare_database(engine, session_factory, settings)
         # Embedded default: the scheduled imports run inside `socle serve`.
         jobs = scheduler.start_background(engine, session_factory, settings)
+        relay = feed.Relay(engine).start()
         yield
+        relay.stop()
         if jobs is not None:
             jobs.shutdown(wait=False)
         usage.flush_all()

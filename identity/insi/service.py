@@ -11,7 +11,7 @@ from identity.duplicates import service as duplicates
 from identity.insi.port import InsiAnswer, InsiPort, InsNumber
 from identity.insi.window import read_for_call, reload
 from identity.referential import repository, rules
-from identity.referential.history import ENTITY, begin_write, emit, snapshot
+from identity.referential.history import ENTITY, emit, snapshot
 from identity.referential.models import Identity, InsiCall, SourceRecord
 from identity.referential.schemas import IdentityCreate, StatusChange
 from identity.referential.service import finish_change, get, recompute_status
@@ -274,7 +274,6 @@ def create_from_insi(
 def _create_recup(
     session: Session, principal: Principal, data: IdentityCreate, answer: InsiAnswer
 ) -> Identity:
-    begin_write(session)
     fields = normalized_fields(data, date.today())
     identity = Identity(status="PROV", attributes="", **fields)
     session.add(identity)

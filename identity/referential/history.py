@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+from identity.referential import feed
 from identity.referential.models import Identity, IdentityEvent
 
 ENTITY = "identity"
@@ -42,33 +43,26 @@ def snapshot(identity: Identity) -> dict[str, Any]:
     }
 
 
-# Any constant: the advisory lock that orders the feed's writers on PostgreSQL.
-FEED_LOCK = 7_311_001
-
-
-def begin_write(session: Session) -> None:
-    """Hold the feed lock until commit, so cursors commit in increasing order.
-
-    Without it, two concurrent transactions could commit ids 6 then 5, and a consumer that
-    had already read 6 would never see 5. Every identity write calls this first, before any row
-    lock, so all writers take locks in one order and cannot deadlock. SQLite has a single
-    writer, so it needs nothing.
-    """
-    if session.info.get("feed_locked"):
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
-    session.info["feed_locked"] = True
-
-
 def emit(session: Session, event_type: str, identity_id: int, **payload: Any) -> None:
-    """Append an event to the feed, in the transaction of the change."""
-    begin_write(session)
+    """Append an event to the feed, in the transaction of the change (its cursor comes later)."""
     session.add(IdentityEvent(type=event_type, identity_id=identity_id, payload=payload))
+    session.info[_EMITTED] = True
+
+
+_EMITTED = "feed_events_emitted"
+
+
+@event.listens_for(Session, "after_commit")
+def _relay_after_commit(session: Session) -> None:
+    # The writer orders its own events before answering, so a client that follows the feed
+    # right after a write sees it; the periodic relay covers a process that died in between.
+    # (A savepoint's release fires this event too: only the real commit counts.)
+    if not session.in_nested_transaction() and session.info.pop(_EMITTED, False):
+        bind = session.get_bind()
+        feed.relay_now(bind if isinstance(bind, Engine) else bind.engine)
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _forget_feed_lock(session: Session, transaction: Any) -> None:
-    # The lock ends with the outermost transaction; a reused session must take it again.
+def _forget_emitted(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
-        session.info.pop("feed_locked", None)
+        session.info.pop(_EMITTED, None)

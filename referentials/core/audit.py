@@ -140,6 +140,9 @@ _PENDING = "access_rows"
 
 @event.listens_for(Session, "after_commit")
 def _store_access(session: Session) -> None:
+    # A savepoint's release fires this event too: only the real commit stores.
+    if session.in_nested_transaction():
+        return
     rows = session.info.pop(_PENDING, None)
     if rows:
         bind = session.get_bind()
@@ -147,10 +150,11 @@ def _store_access(session: Session) -> None:
         writer_for(engine, AuditEntry.__table__).write(rows)  # type: ignore[arg-type]
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_access(session: Session) -> None:
-    # Nothing was answered: the read did not happen.
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_transaction_end")
+def _forget_access(session: Session, transaction: Any) -> None:
+    # Rolled back (or stored already): a read that was not answered did not happen.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def purge_access(session: Session, *, older_than_days: int) -> int:

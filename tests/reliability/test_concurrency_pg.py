@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from identity.referential.history import emit
 from identity.referential.models import Identity, Merge, SourceRecord
 from referentials.core.audit import AuditEntry
 from tests.conftest import PG_URL, Api
@@ -219,3 +220,35 @@ def test_concurrent_merges_undos_updates_and_checks_keep_the_invariants(
         _check_identities(session)
         _check_audit(session, tally)
     _check_feed(api, tally, seen)
+
+
+def test_writers_overlap_and_a_follower_still_misses_nothing(
+    api: Api, keys: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    """A writer still in flight does not hold the others back, nor hide its event for good."""
+    slow = api.post("/api/v1/identities", json=identity_body(birth_name="Lente")).json()
+    cursor = _feed_end(api)
+    with session_factory() as session:
+        # An identity write left open, as a long transaction would be.
+        emit(session, "identity.updated", slow["id"], note="slow writer")
+        session.flush()
+        quick = api.post("/api/v1/identities", json=identity_body(birth_name="Rapide"), timeout=5)
+        assert quick.status_code == 201, quick.text
+        page = api.get("/api/v1/events", params={"after": cursor}).json()
+        assert [e["identity_id"] for e in page["items"]] == [quick.json()["id"]]
+        cursor = page["next_cursor"]
+        session.commit()
+    page = api.get("/api/v1/events", params={"after": cursor}).json()
+    assert [(e["identity_id"], e["type"]) for e in page["items"]] == [
+        (slow["id"], "identity.updated")
+    ]
+    assert page["items"][0]["cursor"] > cursor
+
+
+def _feed_end(api: Api) -> int:
+    cursor = 0
+    while True:
+        page = api.get("/api/v1/events", params={"after": cursor, "limit": 1000}).json()
+        if not page["items"]:
+            return cursor
+        cursor = page["next_cursor"]
