@@ -93,9 +93,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        bootstrap.prepare_database(engine, session_factory, settings)
-        # Embedded default: the scheduled imports run inside `socle serve`.
-        jobs = scheduler.start_background(engine, session_factory, settings)
+        if settings.prepare_on_start:
+            bootstrap.prepare_database(engine, session_factory, settings)
+        # Embedded default: the scheduled jobs run in the one process the database elects.
+        jobs = app.state.scheduler = scheduler.start_background(engine, session_factory, settings)
         relay = feed.Relay(engine).start()
         yield
         relay.stop()

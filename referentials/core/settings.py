@@ -103,6 +103,8 @@ class SchedulerSettings(BaseModel):
     rpps_source: str = ""
     finess_cron: str = "0 4 * * *"
     finess_source: str = ""
+    # The elected scheduler renews its lease every third of this; a dead one is replaced after it.
+    leader_lease_seconds: float = 15.0
 
 
 class Hl7Settings(BaseModel):
@@ -165,6 +167,8 @@ class Settings(BaseSettings):
     session_secret: str = ""
     # Send the session cookie over HTTPS only (set it behind TLS).
     secure_cookies: bool = False
+    # `socle serve` prepares the database once, then tells its worker processes not to.
+    prepare_on_start: bool = True
     insi: InsiSettings = Field(default_factory=InsiSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
