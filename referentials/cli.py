@@ -62,6 +62,11 @@ def serve(
 
     from referentials import bootstrap
 
+    # The app reads its address from the settings too (the embedded INSi mock's URL).
+    for name, value in (("SOCLE_HOST", host), ("SOCLE_PORT", port)):
+        if value:
+            os.environ[name] = str(value)
+    get_settings.cache_clear()
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
     count = workers or os.cpu_count() or 1
@@ -76,8 +81,8 @@ def serve(
     uvicorn.run(
         "referentials.app:create_app",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
         workers=count if count > 1 else None,
     )
 

@@ -52,17 +52,24 @@ def emit(session: Session, event_type: str, identity_id: int, **payload: Any) ->
 _EMITTED = "feed_events_emitted"
 
 
+_COMMITTED = "feed_events_committed"
+
+
 @event.listens_for(Session, "after_commit")
-def _relay_after_commit(session: Session) -> None:
-    # The writer orders its own events before answering, so a client that follows the feed
-    # right after a write sees it; the periodic relay covers a process that died in between.
-    # (A savepoint's release fires this event too: only the real commit counts.)
+def _events_committed(session: Session) -> None:
+    # A savepoint's release fires this event too: only the real commit counts.
     if not session.in_nested_transaction() and session.info.pop(_EMITTED, False):
-        bind = session.get_bind()
-        feed.relay_now(bind if isinstance(bind, Engine) else bind.engine)
+        session.info[_COMMITTED] = True
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _forget_emitted(session: Session, transaction: Any) -> None:
-    if transaction.parent is None:
-        session.info.pop(_EMITTED, None)
+def _relay_after_commit(session: Session, transaction: Any) -> None:
+    # The writer orders its own events before answering, so a client that follows the feed
+    # right after a write sees it; the periodic relay covers a process that died in between.
+    # Here the session's connection is back in the pool, so the relay never waits on it.
+    if transaction.parent is not None:
+        return
+    session.info.pop(_EMITTED, None)
+    if session.info.pop(_COMMITTED, False):
+        bind = session.get_bind()
+        feed.relay_now(bind if isinstance(bind, Engine) else bind.engine)

@@ -138,23 +138,28 @@ def record_access(
 _PENDING = "access_rows"
 
 
+_COMMITTED = "access_rows_committed"
+
+
 @event.listens_for(Session, "after_commit")
-def _store_access(session: Session) -> None:
-    # A savepoint's release fires this event too: only the real commit stores.
-    if session.in_nested_transaction():
+def _access_committed(session: Session) -> None:
+    # A savepoint's release fires this event too: only the real commit counts.
+    if not session.in_nested_transaction() and _PENDING in session.info:
+        session.info[_COMMITTED] = session.info.pop(_PENDING)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _store_access(session: Session, transaction: Any) -> None:
+    # Here the session's connection is back in the pool: the writer never waits for a
+    # connection that a waiting request holds. Rolled back: the read was not answered.
+    if transaction.parent is not None:
         return
-    rows = session.info.pop(_PENDING, None)
+    session.info.pop(_PENDING, None)
+    rows = session.info.pop(_COMMITTED, None)
     if rows:
         bind = session.get_bind()
         engine = bind if isinstance(bind, Engine) else bind.engine
         writer_for(engine, AuditEntry.__table__).write(rows)  # type: ignore[arg-type]
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_access(session: Session, transaction: Any) -> None:
-    # Rolled back (or stored already): a read that was not answered did not happen.
-    if transaction.parent is None:
-        session.info.pop(_PENDING, None)
 
 
 def purge_access(session: Session, *, older_than_days: int) -> int:

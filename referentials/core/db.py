@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -70,18 +71,55 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
+_WRITER = "sqlite_write_turn"
+
+
+def _queue_sqlite_writers(engine: Engine) -> None:
+    """Let this process's SQLite writers queue on a lock instead of polling the file lock.
+
+    SQLite has one writer at a time and makes the others retry with growing sleeps (up to
+    100 ms each), so under many concurrent writers some starve for seconds. A connection takes
+    this process's turn before its first write and gives it back at commit or rollback (or
+    when it returns to the pool): writers of one process wait in line, woken as soon as the
+    turn is free. Other processes still meet at SQLite's lock.
+    """
+    turn = threading.Lock()
+
+    def take(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not conn.info.get(_WRITER) and statement.lstrip()[:6].upper() in _WRITES:
+            turn.acquire()
+            conn.info[_WRITER] = True
+
+    def give_back(info: dict[str, Any]) -> None:
+        if info.pop(_WRITER, False):
+            turn.release()
+
+    event.listen(engine, "before_cursor_execute", take)
+    event.listen(engine, "commit", lambda conn: give_back(conn.info))
+    event.listen(engine, "rollback", lambda conn: give_back(conn.info))
+    event.listen(engine.pool, "checkin", lambda _dbapi, record: give_back(record.info))
+
+
 def make_engine(url: str, *, schema: str = "", **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite files get their folder, WAL and foreign keys.
 
     ``schema`` (PostgreSQL) sets the search_path, so one database can hold several instances.
     """
     parsed = make_url(url)
+    # A request holds one connection for its length; the thread pool runs up to 40 requests,
+    # and the access writer, the usage flush and the feed relay take their own. Requests
+    # beyond the pool wait their turn (a queue), rather than fail.
+    if parsed.database != ":memory:":
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 30)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        _queue_sqlite_writers(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if schema:
