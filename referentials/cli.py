@@ -84,6 +84,9 @@ def serve(
         host=settings.host,
         port=settings.port,
         workers=count if count > 1 else None,
+        # A worker imports the whole service and builds the app before it answers the
+        # supervisor: on a busy machine that takes longer than uvicorn's 5 s default.
+        timeout_worker_healthcheck=60,
     )
 
 

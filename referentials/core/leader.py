@@ -1,74 +1,30 @@
 """A database-elected leader: the one process (among workers and instances) that runs the jobs.
 
-Each candidate tries, every third of the lease, to take or renew one row of ``leader_leases``:
-a single conditional UPDATE succeeds for the current holder, or for anyone once the lease has
-expired, so at most one candidate holds it at a time. A holder that stops renewing (crashed,
-or cut from the database) loses it after ``lease_seconds``, and another candidate takes over.
+The lead is a run lock (``run_locks``, the table that keeps two imports of one source apart):
+each candidate tries, every third of the lease, to take or renew it; a conditional UPDATE
+succeeds for the current holder, or for anyone once it has expired (or its local holder is dead),
+so at most one candidate leads at a time. A leader that stops renewing (crashed, or cut from
+the database) loses the lead after ``lease_seconds``, and another candidate takes over.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import Engine, String, insert, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Engine
 
-from referentials.core.db import Base, UTCDateTime, utcnow
+from referentials.core import runs
+from referentials.core.db import make_session_factory
 
 log = logging.getLogger("socle.leader")
 
 
-class LeaderLease(Base):
-    """Who leads one kind of work (e.g. ``scheduler``), until when."""
-
-    __tablename__ = "leader_leases"
-
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(120))
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-def candidate_id() -> str:
-    """This candidate's name: host, process and a random part (two apps in one process differ)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def try_lead(engine: Engine, name: str, holder: str, lease_seconds: float) -> bool:
-    """Take or renew the lease; True when ``holder`` holds it until now + lease_seconds."""
-    now = utcnow()
-    until = now + timedelta(seconds=lease_seconds)
-    with engine.begin() as conn:
-        taken = conn.execute(
-            update(LeaderLease)
-            .where(LeaderLease.name == name)
-            .where((LeaderLease.holder == holder) | (LeaderLease.expires_at < now))
-            .values(holder=holder, expires_at=until)
-        ).rowcount
-    if taken:
-        return True
-    try:
-        with engine.begin() as conn:
-            conn.execute(insert(LeaderLease).values(name=name, holder=holder, expires_at=until))
-    except IntegrityError:  # someone else holds it
-        return False
-    return True
-
-
-def resign(engine: Engine, name: str, holder: str) -> None:
-    """Give the lease up at once (a clean shutdown), so another candidate need not wait."""
-    with engine.begin() as conn:
-        conn.execute(
-            update(LeaderLease)
-            .where(LeaderLease.name == name, LeaderLease.holder == holder)
-            .values(expires_at=utcnow() - timedelta(seconds=1))
-        )
+def lock_name(name: str) -> str:
+    """The run lock that stands for the lead of ``name``."""
+    return f"leader:{name}"
 
 
 class Election:
@@ -85,7 +41,8 @@ class Election:
     ) -> None:
         self.engine, self.name, self.lease_seconds = engine, name, lease_seconds
         self.on_elected, self.on_deposed = on_elected, on_deposed
-        self.holder = candidate_id()
+        self.factory = make_session_factory(engine)
+        self.holder = runs.new_owner()
         self.leading = False
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"leader-{name}", daemon=True)
@@ -100,14 +57,17 @@ class Election:
         if self.leading:
             self._set(False)
             try:
-                resign(self.engine, self.name, self.holder)
+                runs.release_lock(self.factory, lock_name(self.name), self.holder)
             except Exception:
                 log.warning("could not resign the %s lease; it expires by itself", self.name)
 
     def _run(self) -> None:
         while not self.stopped.is_set():
             try:
-                leads = try_lead(self.engine, self.name, self.holder, self.lease_seconds)
+                lease = timedelta(seconds=self.lease_seconds)
+                leads = runs.acquire_lock(
+                    self.factory, lock_name(self.name), self.holder, ttl=lease
+                )
             except Exception:  # the database is away: a leader that cannot renew steps down
                 log.warning("%s lease not renewed", self.name, exc_info=True)
                 leads = False

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from referentials.app import create_app
 from referentials.core.db import make_engine, make_session_factory
-from referentials.core.leader import LeaderLease
+from referentials.core.runs import RunLock
 from referentials.core.settings import Settings
 from tests.conftest import ROOT, ThreadedServer, free_port
 
@@ -57,8 +57,8 @@ def test_two_instances_elect_one_scheduler_and_the_other_takes_over(
         leader.__exit__()
         assert _wait_for(lambda: follower.app.state.scheduler.leading, 3), "no takeover"
     with session_factory() as session:
-        lease = session.scalar(select(LeaderLease).where(LeaderLease.name == "scheduler"))
-    assert lease is not None and lease.holder == follower.app.state.scheduler.election.holder
+        lease = session.scalar(select(RunLock).where(RunLock.name == "leader:scheduler"))
+    assert lease is not None and lease.owner == follower.app.state.scheduler.election.holder
 
 
 def test_serve_with_two_workers_answers_and_runs_one_scheduler(tmp_path: Path) -> None:
@@ -111,12 +111,15 @@ def _healthy(base: str) -> bool:
 
 def _one_lease(engine: Engine) -> bool:
     with make_session_factory(engine)() as session:
-        return len(list(session.scalars(select(LeaderLease)))) == 1
+        return (
+            len(list(session.scalars(select(RunLock).where(RunLock.name == "leader:scheduler"))))
+            == 1
+        )
 
 
 def _lease_holder(engine: Engine) -> str:
     with make_session_factory(engine)() as session:
-        return str(session.scalar(select(LeaderLease.holder)))
+        return str(session.scalar(select(RunLock.owner).where(RunLock.name == "leader:scheduler")))
 
 
 def _worker_pids(parent: int) -> set[int]:

@@ -36,7 +36,7 @@ from identity.referential.history import emit
 from identity.referential.models import Identity, Merge, SourceRecord
 from referentials.core.audit import AuditEntry
 from referentials.core.db import utcnow
-from referentials.core.leader import LeaderLease
+from referentials.core.runs import RunLock
 from referentials.core.settings import Settings
 from tests.conftest import PG_URL, ROOT, Api, free_port
 from tests.factories import identity_body
@@ -231,7 +231,9 @@ def test_two_serve_instances_on_one_database_keep_the_invariants(
     with _serve(db_settings) as first, _serve(db_settings) as second:
         _run_and_check(api, keys, session_factory, [first, second])
         with session_factory() as session:
-            leases = list(session.scalars(select(LeaderLease)))
+            leases = list(
+                session.scalars(select(RunLock).where(RunLock.name == "leader:scheduler"))
+            )
         assert len(leases) == 1 and leases[0].expires_at > utcnow()
 
 
