@@ -25,6 +25,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -34,8 +35,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from generate_identities import generate
-from identity_match_bench import _row, load, query_of
+from identity_match_bench import load, query_of
 
+from identity.referential.schemas import MatchRequest
+from identity.referential.traits import normalized_fields
 from referentials.core.auth import SCOPES, create_api_key
 from referentials.core.db import make_engine, make_session_factory, session_scope
 from tests.conftest import free_port
@@ -99,7 +102,7 @@ def prepare(args: argparse.Namespace, workdir: Path) -> Bench:
         insi_ids = ",".join(str(row[0]) for row in single)
     engine.dispose()
     rng = random.Random(args.seed)
-    valid = [p for p in people if _row(p) is not None]
+    valid = [p for p in people if _accepted(query_of(p))]
     match_file = workdir / "match.jsonl"
     match_file.write_text(
         # Only searches the service accepts (the generator also makes invalid traits).
@@ -107,6 +110,15 @@ def prepare(args: argparse.Namespace, workdir: Path) -> Bench:
         encoding="utf-8",
     )
     return Bench(url, schema, key, loaded, insi_ids, match_file)
+
+
+def _accepted(query: dict[str, object]) -> bool:
+    """Whether the service takes this search (the generator also makes invalid traits)."""
+    try:
+        normalized_fields(MatchRequest.model_validate(query), date.today())
+    except ValueError:  # pydantic's ValidationError and the trait errors (422)
+        return False
+    return True
 
 
 def serve(
@@ -140,16 +152,21 @@ def serve(
         time.sleep(0.2)
 
 
-def wrk(bench: Bench, base: str, part: Part, seconds: int) -> subprocess.Popen[str]:
+def wrk(
+    bench: Bench, base: str, part: Part, seconds: int, update_from: int
+) -> subprocess.Popen[str]:
+    threads = min(part.clients, 2)
     env = {
         **os.environ,
+        "THREADS": str(threads),
         "SCENARIO": part.kind,
         "KEY": bench.key,
         "IDS": str(bench.max_id),
         "INSI_IDS": bench.insi_ids,
         "MATCH_FILE": str(bench.match_file),
+        # Updates send If-Match 1: identities from here on were never updated yet.
+        "UPDATE_FROM": str(update_from),
     }
-    threads = min(part.clients, 2)
     command = ["wrk", "-t", str(threads), "-c", str(part.clients), "-d", f"{seconds}s"]
     command += ["--timeout", "30s", "-s", str(LUA), base]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
@@ -216,12 +233,14 @@ def main() -> None:
     print("| workers | scenario | part | req/s | p50 ms | p99 ms | mean ms | errors | load |")
     print("|---|---|---|---|---|---|---|---|---|")
     try:
-        for workers in args.workers:
+        for run, workers in enumerate(args.workers):
             process, base = serve(bench, workers, args)
+            update_from = 1 + run * bench.max_id // len(args.workers)
             try:
                 warm_up(bench, base)
                 for name in args.scenarios:
-                    for r in run_scenario(bench, base, SCENARIOS[name], args.seconds):
+                    parts = SCENARIOS[name]
+                    for r in run_scenario(bench, base, parts, args.seconds, update_from):
                         print(
                             f"| {workers} | {name} | {r['kind']} x{r['clients']} | {r['req_s']} "
                             f"| {r['p50_ms']} | {r['p99_ms']} | {r['mean_ms']} | {_errors(r)} "
