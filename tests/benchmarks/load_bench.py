@@ -41,6 +41,7 @@ from identity.referential.schemas import MatchRequest
 from identity.referential.traits import normalized_fields
 from referentials.core.auth import SCOPES, create_api_key
 from referentials.core.db import make_engine, make_session_factory, session_scope
+from referentials.core.errors import AppError
 from tests.conftest import free_port
 
 HERE = Path(__file__).parent
@@ -116,7 +117,7 @@ def _accepted(query: dict[str, object]) -> bool:
     """Whether the service takes this search (the generator also makes invalid traits)."""
     try:
         normalized_fields(MatchRequest.model_validate(query), date.today())
-    except ValueError:  # pydantic's ValidationError and the trait errors (422)
+    except (ValueError, AppError):  # pydantic's ValidationError, the trait errors (422)
         return False
     return True
 
@@ -191,9 +192,9 @@ def result_of(process: subprocess.Popen[str], part: Part) -> dict[str, object]:
 
 
 def run_scenario(
-    bench: Bench, base: str, parts: list[Part], seconds: int
+    bench: Bench, base: str, parts: list[Part], seconds: int, update_from: int = 1
 ) -> list[dict[str, object]]:
-    processes = [wrk(bench, base, part, seconds) for part in parts]
+    processes = [wrk(bench, base, part, seconds, update_from) for part in parts]
     results = [result_of(p, part) for p, part in zip(processes, parts, strict=True)]
     load1 = round(os.getloadavg()[0], 1)
     for result in results:

@@ -1,6 +1,7 @@
 -- wrk script of the load benchmark: one scenario (or a weighted mix) of Socle's API calls.
 -- Set by load_bench.py through environment variables: SCENARIO, KEY, IDS (max identity id),
--- INSI_IDS (comma-separated ids searched in INSi), MATCH_FILE (one JSON body a line).
+-- INSI_IDS (comma-separated ids searched in INSi), MATCH_FILE (one JSON body a line),
+-- UPDATE_FROM (the first of the identities never updated yet: still at version 1).
 
 local key = os.getenv("KEY")
 local scenario = os.getenv("SCENARIO")
@@ -17,12 +18,15 @@ local names = {"MARTIN", "BERNARD", "THOMAS", "PETIT", "ROBERT", "RICHARD", "DUR
 local firsts = {"MARIE", "JEAN", "PIERRE", "CAMILLE", "LOUISE", "LUCAS", "EMMA", "HUGO"}
 local letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
+local update_from = tonumber(os.getenv("UPDATE_FROM"))
+local nthreads = tonumber(os.getenv("THREADS"))
 local headers = {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json"}
 
 local threads = {}
 
 function setup(thread)
   thread:set("seed", math.random(1, 1000000))
+  thread:set("rank", #threads)
   threads[#threads + 1] = thread
 end
 
@@ -34,6 +38,8 @@ function response(status, headers, body)
     codes[status] = (codes[status] or 0) + 1
   end
 end
+
+local updated = 0
 
 function init(args)
   math.randomseed(seed or os.time())
@@ -66,8 +72,13 @@ local function create()
 end
 
 local function update()
+  -- Each thread updates its own identities, once each, so If-Match 1 is the version read.
+  local id = update_from + rank + nthreads * updated
+  updated = updated + 1
   local body = '{"used_name":"' .. names[math.random(#names)] .. '"}'
-  return wrk.format("PATCH", "/api/v1/identities/" .. math.random(1, max_id), headers, body)
+  local h = {["If-Match"] = "1"}
+  for k, v in pairs(headers) do h[k] = v end
+  return wrk.format("PATCH", "/api/v1/identities/" .. id, h, body)
 end
 
 local function insi()
