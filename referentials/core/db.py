@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -75,24 +78,30 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
 _WRITER = "sqlite_write_turn"
 
 
-def _queue_sqlite_writers(engine: Engine) -> None:
-    """Let this process's SQLite writers queue on a lock instead of polling the file lock.
+def _queue_sqlite_writers(engine: Engine, database: str) -> None:
+    """Let SQLite writers queue on a lock instead of polling the database file's lock.
 
     SQLite has one writer at a time and makes the others retry with growing sleeps (up to
     100 ms each), so under many concurrent writers some starve for seconds. A connection takes
-    this process's turn before its first write and gives it back at commit or rollback (or
-    when it returns to the pool): writers of one process wait in line, woken as soon as the
-    turn is free. Other processes still meet at SQLite's lock.
+    the turn before its first write and gives it back at commit or rollback (or when it returns
+    to the pool): a thread lock within the process, then an ``flock`` on a file beside the
+    database across the processes (the workers of `socle serve`). Waiters sleep in the kernel
+    and are woken as soon as the turn is free.
     """
     turn = threading.Lock()
+    path = f"{database}.writers"
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    weakref.finalize(engine, os.close, handle)
 
     def take(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if not conn.info.get(_WRITER) and statement.lstrip()[:6].upper() in _WRITES:
             turn.acquire()
+            fcntl.flock(handle, fcntl.LOCK_EX)
             conn.info[_WRITER] = True
 
     def give_back(info: dict[str, Any]) -> None:
         if info.pop(_WRITER, False):
+            fcntl.flock(handle, fcntl.LOCK_UN)
             turn.release()
 
     event.listen(engine, "before_cursor_execute", take)
@@ -119,7 +128,8 @@ def make_engine(url: str, *, schema: str = "", **kwargs: Any) -> Engine:
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        _queue_sqlite_writers(engine)
+        if parsed.database and parsed.database != ":memory:":
+            _queue_sqlite_writers(engine, parsed.database)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if schema:
