@@ -23,12 +23,12 @@ from identity.fhir.router import router as patient_fhir_router
 from identity.hl7v2.router import router as hl7v2_router
 from identity.insi.router import router as insi_router
 from identity.pages.router import router as pages_router
-from identity.referential import cog
+from identity.referential import cog, feed
 from identity.referential.events_router import router as events_router
 from identity.referential.router import router as identity_router
 from matching.config import MatchConfig
 from referentials import bootstrap, fhir_metadata, scheduler
-from referentials.core import production
+from referentials.core import production, usage
 from referentials.core.access_log import install_path_only_access_log
 from referentials.core.audit_router import router as audit_router
 from referentials.core.db import make_engine, make_session_factory
@@ -119,12 +119,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        bootstrap.prepare_database(engine, session_factory, settings)
-        # Embedded default: the scheduled imports run inside `socle serve`.
-        jobs = scheduler.start_background(engine, session_factory, settings)
+        if settings.prepare_on_start:
+            bootstrap.prepare_database(engine, session_factory, settings)
+        # Embedded default: the scheduled jobs run in the one process the database elects.
+        jobs = app.state.scheduler = scheduler.start_background(engine, session_factory, settings)
+        relay = feed.Relay(engine).start()
         yield
+        relay.stop()
         if jobs is not None:
             jobs.shutdown(wait=False)
+        usage.flush_all()
         engine.dispose()
 
     app = FastAPI(

@@ -25,12 +25,13 @@ from identity.insi.service import (
     record_call,
 )
 from identity.referential import local_ids, repository, rules
-from identity.referential.history import ENTITY, begin_write, emit, snapshot
+from identity.referential.history import ENTITY, emit, snapshot
 from identity.referential.models import Identity, SourceRecord
 from identity.referential.schemas import IdentityCreate, SourceRef
 from identity.referential.traits import normalized_fields
 from referentials.core import audit
 from referentials.core.auth import Principal
+from referentials.core.db import end_transaction
 
 
 def create_from_insi(
@@ -38,6 +39,8 @@ def create_from_insi(
 ) -> QualificationResult:
     """INSi search with the typed traits; on a coherent CR 00, the identity of that INS."""
     fields = normalized_fields(data, date.today())
+    # Nothing is held while INSi answers (the request's reads so far end here).
+    end_transaction(session)
     search = port.search_by_traits(
         fields["birth_name"],
         fields["first_names"].split(" "),
@@ -118,7 +121,6 @@ def _create_recup(
     source: SourceRef | None,
     answer: InsiAnswer,
 ) -> tuple[Identity, str]:
-    begin_write(session)
     identity = Identity(status="PROV", attributes="", **fields)
     try:
         # A savepoint, as in `create`: a concurrent creation of this local id ends in a lookup.

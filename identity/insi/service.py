@@ -10,10 +10,10 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from identity.duplicates import service as duplicates
-from identity.errors import RuleConflict
 from identity.insi.port import InsiAnswer, InsiPort, InsNumber
+from identity.insi.window import read_for_call, reload
 from identity.referential import cog, repository, rules
-from identity.referential.history import begin_write, snapshot
+from identity.referential.history import snapshot
 from identity.referential.models import Identity, InsiCall
 from identity.referential.schemas import StatusChange
 from identity.referential.service import finish_change, get
@@ -50,8 +50,6 @@ def record_call(
     given_name: str | None,
     outcome: str,
 ) -> InsiCall:
-    # The first write after the INSi answer: the writers' lock comes before any row lock.
-    begin_write(session)
     call = InsiCall(
         identity_id=identity_id,
         actor=principal.label,
@@ -170,45 +168,23 @@ def apply_answer(identity: Identity, answer: InsiAnswer, method: str) -> InsNumb
     return active
 
 
-def _callable(session: Session, identity_id: int) -> Identity:
-    """The identity to send, read without taking the writers' lock: INSi is called with none
-    held, and the answer is applied under the lock, the row's version guarding against a
-    change made meanwhile (409)."""
-    identity = get(session, identity_id)
-    if not identity.active:
-        raise RuleConflict(
-            f"identity {identity_id} was merged into {identity.merged_into_id} and is inactive",
-            fields={"merged_into": identity.merged_into_id},
-        )
-    _check_callable(identity)
-    return identity
-
-
-def _check_callable(identity: Identity) -> None:
-    if rules.forbids_insi(identity.attribute_set):
-        raise RuleConflict(
-            "a DOUT or FICT identity is never sent to INSi",
-            fields={"attributes": sorted(identity.attribute_set)},
-        )
-
-
 def qualify(
     session: Session, principal: Principal, identity_id: int, port: InsiPort
 ) -> QualificationResult:
     """Traits search for a stored identity; on a coherent CR 00, PROV→RECUP or VALI→QUAL."""
-    identity = _callable(session, identity_id)
+    sent = read_for_call(session, identity_id)
     search = port.search_by_traits(
-        identity.birth_name,
-        identity.first_name_list,
-        identity.sex,
-        identity.birth_date,
-        identity.birth_place_code,
+        sent.birth_name,
+        list(sent.first_names),
+        sent.sex,
+        sent.birth_date,
+        sent.birth_place_code,
     )
     calls = [
         record_call(
             session,
             principal,
-            identity.id,
+            sent.identity_id,
             "traits",
             t.result,
             t.given_name_sent,
@@ -216,6 +192,7 @@ def qualify(
         )
         for t in search.attempts
     ]
+    identity = reload(session, sent, calls)
     result = _conclude(
         session,
         principal,
@@ -239,19 +216,20 @@ def qualify_by_carte_vitale(
     birth_rank: str | None,
 ) -> QualificationResult:
     """RECVITALE search with the Carte Vitale's matricule (collection method CV)."""
-    identity = _callable(session, identity_id)
+    sent = read_for_call(session, identity_id)
     answer = port.search_by_carte_vitale(
-        matricule[:13], matricule[13:], identity.birth_name, identity.birth_date, birth_rank
+        matricule[:13], matricule[13:], sent.birth_name, sent.birth_date, birth_rank
     )
     call = record_call(
         session,
         principal,
-        identity.id,
+        sent.identity_id,
         "carte_vitale",
         answer,
         None,
         OUTCOME_OF_CR.get(answer.cr_code, "pending"),
     )
+    identity = reload(session, sent, [call])
     result = _conclude(session, principal, identity, answer, None, method="CV", last_call=call)
     result.calls = [call]
     return result

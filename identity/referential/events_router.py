@@ -30,7 +30,13 @@ def list_events(
     metrics.record_feed_cursor(principal.client_name, after)
     events = repository.events_after(session, after, limit)
     items = [
-        EventRead(cursor=e.id, type=e.type, identity_id=e.identity_id, at=e.at, payload=e.payload)
+        EventRead(
+            cursor=int(e.feed_cursor or 0),
+            type=e.type,
+            identity_id=e.identity_id,
+            at=e.at,
+            payload=e.payload,
+        )
         for e in events
     ]
     return EventPage(items=items, next_cursor=items[-1].cursor if items else after)

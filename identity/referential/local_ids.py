@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from identity.errors import RuleConflict
 from identity.referential import repository
-from identity.referential.history import ENTITY, begin_write, emit
+from identity.referential.history import ENTITY, emit
 from identity.referential.models import Identity, SourceRecord
 from identity.referential.schemas import LocalIdRequest
 from identity.referential.service import get_active
@@ -55,7 +55,6 @@ def attach(
         if holder.id == identity.id:
             return False
         raise _taken(finess, holder.id)
-    begin_write(session)
     try:
         with session.begin_nested():
             session.add(SourceRecord(identity_id=identity.id, finess=finess, local_id=local_id))

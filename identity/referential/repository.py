@@ -88,7 +88,12 @@ def count(session: Session) -> int:
 
 
 def events_after(session: Session, cursor: int, limit: int) -> list[IdentityEvent]:
-    stmt = select(IdentityEvent).where(IdentityEvent.id > cursor).order_by(IdentityEvent.id)
+    # Only relayed events: their cursors were committed in order (identity/referential/feed.py).
+    stmt = (
+        select(IdentityEvent)
+        .where(IdentityEvent.feed_cursor > cursor)
+        .order_by(IdentityEvent.feed_cursor)
+    )
     return list(session.scalars(stmt.limit(limit)))
 
 

@@ -13,7 +13,7 @@ from identity.duplicates import service as duplicates
 from identity.duplicates.matcher import Candidate
 from identity.errors import IdentityNotFound, RuleConflict, StaleVersion
 from identity.referential import repository, rules, status
-from identity.referential.history import ENTITY, begin_write, emit, snapshot
+from identity.referential.history import ENTITY, emit, snapshot
 from identity.referential.models import Identity, SourceRecord
 from identity.referential.schemas import (
     AttributeRequest,
@@ -86,7 +86,6 @@ def create(
         if existing is not None:
             return WriteOutcome(existing)
     fields = fields or normalized_fields(data, date.today())
-    begin_write(session)
     identity = Identity(status="PROV", attributes="", **fields)
     try:
         # A savepoint, so a concurrent creation with the same source ends in a lookup, not a 500.
@@ -206,7 +205,6 @@ def update(
 
 
 def get_active(session: Session, identity_id: int) -> Identity:
-    begin_write(session)
     identity = get(session, identity_id)
     if not identity.active:
         raise RuleConflict(

@@ -32,6 +32,14 @@ def _validation_fields(exc: RequestValidationError) -> dict[str, Any]:
     return fields
 
 
+# PostgreSQL's deadlock and serialization failures: two writers met, nothing was changed.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def _is_conflict(exc: Exception) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
 def _is_fhir(request: Request) -> bool:
     # FHIR clients expect an OperationOutcome, whatever failed.
     path = request.url.path
@@ -88,6 +96,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     def _db_down(_request: Request, exc: Exception) -> JSONResponse:
+        if _is_conflict(exc):
+            return JSONResponse(
+                error_body("conflict", "a concurrent change got there first: retry"),
+                status_code=409,
+            )
         log.error("database unavailable: %s", type(getattr(exc, "orig", exc)).__name__)
         return JSONResponse(
             error_body("database_unavailable", "the database is unavailable; retry shortly"),

@@ -112,6 +112,8 @@ class SchedulerSettings(BaseModel):
     finess_source: str = ""
     # The FINESS+ activities file (path or URL) imported with finess_source; never guessed.
     finess_activities_source: str = ""
+    # The elected scheduler renews its lease every third of this; a dead one is replaced after it.
+    leader_lease_seconds: float = 15.0
 
 
 class Hl7Settings(BaseModel):
@@ -239,6 +241,8 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     # A bearer token that may read /metrics only (for a scraper); empty: admin keys only.
     metrics_token: str = ""
+    # `socle serve` prepares the database once, then tells its worker processes not to.
+    prepare_on_start: bool = True
     insi: InsiSettings = Field(default_factory=InsiSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
