@@ -265,6 +265,19 @@ def resolve_hierarchy(session: Session) -> int:
     return len(org_changes) + len(offer_changes)
 
 
+def set_eg_positions(session: Session, positions: dict[str, tuple[float, float]]) -> int:
+    """Copy the FINESS coordinates of each EG (by its FINESS number); returns the changes."""
+    changes = []
+    for row_id, finess, lat, lon in repository.eg_positions(session):
+        new = positions.get(finess or "")
+        if (new or (None, None)) != (lat, lon):
+            latitude, longitude = new or (None, None)
+            changes.append({"id": row_id, "latitude": latitude, "longitude": longitude})
+    if changes:
+        session.execute(update(RorOrganization), changes)
+    return len(changes)
+
+
 def save_snapshot(
     session: Session, rows: Sequence[CountRow], *, reference_date: date, run_id: int | None
 ) -> int:

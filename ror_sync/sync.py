@@ -15,6 +15,7 @@ from referentials.core import runs
 from referentials.core.db import session_scope, utcnow
 from referentials.core.errors import Conflict
 from referentials.core.settings import RorSettings
+from referentials.directory import service as directory_service
 from ror_sync import store
 from ror_sync.client import RorFhirClient
 from ror_sync.errors import RorFormatError
@@ -122,9 +123,19 @@ def import_resources(
                 progress(summary.resources)
     batch.flush(session, summary, now)
     summary.resolved = store.resolve_hierarchy(session)
+    store.set_eg_positions(session, finess_positions(session))
     if progress:
         progress(summary.resources)
     return summary
+
+
+def finess_positions(session: Session) -> dict[str, tuple[float, float]]:
+    """FINESS coordinates of every structure the directory holds (open or not)."""
+    return {
+        f.finess: (f.latitude, f.longitude)
+        for f in directory_service.structure_facts(session, active_only=False)
+        if f.latitude is not None and f.longitude is not None
+    }
 
 
 def is_url(source: str) -> bool:
