@@ -38,6 +38,7 @@ from referentials.directory.fhir import router as directory_fhir_router
 from referentials.directory.router import imports_router
 from referentials.directory.router import router as directory_router
 from referentials.insi_gateway import install_insi
+from ror_sync.fhir_router import router as ror_fhir_router
 from ror_sync.pages import router as ror_pages_router
 from ror_sync.router import indicators_router as ror_indicators_router
 from ror_sync.router import router as ror_router
@@ -152,5 +153,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir_metadata.router)
     app.include_router(patient_fhir_router)
     app.include_router(directory_fhir_router)
+    app.include_router(ror_fhir_router)
     app.include_router(hl7v2_router)
     return app

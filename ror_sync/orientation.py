@@ -19,6 +19,7 @@ from referentials.directory import service as directory_service
 from ror_sync import codes, completeness, repository, repository_search
 from ror_sync.errors import UnknownCommune
 from ror_sync.geo import bounding_box, haversine_km
+from ror_sync.models import RorLocation
 from ror_sync.repository_search import NearRow, OfferFilter
 
 __all__ = ["Match", "NearQuery", "OfferQuery", "haversine_km", "search", "search_near"]
@@ -135,6 +136,19 @@ def search_near(session: Session, query: NearQuery) -> list[Match]:
             best[row.offer_id] = (distance, row)
     ranked = sorted(best.values(), key=lambda item: (item[0], item[1].resource_id))
     return [Match(d, row, _reasons(query, row, d)) for d, row in ranked]
+
+
+def places_near(
+    session: Session, latitude: float, longitude: float, radius_km: float
+) -> list[tuple[float, RorLocation]]:
+    """Places within the radius, nearest first."""
+    box = bounding_box(latitude, longitude, radius_km)
+    found = []
+    for place in repository_search.places_in_box(session, box):
+        distance = haversine_km(latitude, longitude, place.latitude or 0, place.longitude or 0)
+        if distance <= radius_km:
+            found.append((distance, place))
+    return sorted(found, key=lambda item: (item[0], item[1].resource_id))
 
 
 def search(session: Session, query: OfferQuery) -> list[Match]:

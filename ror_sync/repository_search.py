@@ -132,7 +132,7 @@ def near_rows(session: Session, box: Box, wanted: OfferFilter) -> list[NearRow]:
         wanted,
     )
     result = session.connection().execute(union_all(placed, by_eg))
-    return [NearRow(*row[:-1], bool(row[-1])) for row in result]
+    return [NearRow._make([*row[:-1], bool(row[-1])]) for row in result]
 
 
 def offers_placed(session: Session, offer_ids: Sequence[int]) -> dict[int, list[str]]:
@@ -146,3 +146,9 @@ def offers_placed(session: Session, offer_ids: Sequence[int]) -> dict[int, list[
         for offer_id, place in session.execute(stmt):
             found.setdefault(offer_id, []).append(place)
     return found
+
+
+def places_in_box(session: Session, box: Box) -> list[RorLocation]:
+    """Places whose coordinates fall inside the box (the index on the places)."""
+    stmt = select(RorLocation).where(_in_box(RorLocation.latitude, RorLocation.longitude, box))
+    return list(session.scalars(stmt))
