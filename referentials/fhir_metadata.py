@@ -57,6 +57,7 @@ ORGANIZATION_PARAMS = (
 PAGING = (("_count", "number", "page size (max 100)"), ("_offset", "number", "entries to skip"))
 _UPDATED = ("_lastUpdated", _DATE, "[eq|ge|gt|le|lt]YYYY-MM-DD or an instant (deltas)")
 _COMMUNE = ("commune", _TOKEN, "commune COG (INSEE code), e.g. 69123")
+_TAG = ("_tag", _TOKEN, f"region (TRE_R30), e.g. {ror_emit.CS_REGION}|84")
 _NEAR = (
     "near",
     "special",
@@ -75,6 +76,7 @@ ROR_ORGANIZATION_PARAMS = (
     ("address-city", _STRING, "city, exact (case ignored)"),
     ("address-postalcode", _STRING, "postal code, exact"),
     _COMMUNE,
+    _TAG,
     _UPDATED,
 )
 ROR_OFFER_PARAMS = (
@@ -88,6 +90,7 @@ ROR_OFFER_PARAMS = (
     _NEAR,
     ("age-range-low", "number", "prefixed minimum age in years: le10 = takes a 10-year-old"),
     ("age-range-high", "number", "prefixed maximum age in years: ge10 = takes a 10-year-old"),
+    _TAG,
     _UPDATED,
 )
 ROR_LOCATION_PARAMS = (
@@ -97,6 +100,7 @@ ROR_LOCATION_PARAMS = (
     ("address-postalcode", _STRING, "postal code, exact"),
     _COMMUNE,
     _NEAR,
+    _TAG,
     _UPDATED,
 )
 ROR_PROFILES = {

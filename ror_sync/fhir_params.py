@@ -24,15 +24,15 @@ from ror_sync.repository_fhir import (
 MAX_NEAR_KM = 500.0
 COMMON = {"_count", "_offset", "_include", "_include:iterate", "_revinclude", "_format"}
 ORGANIZATION_PARAMS = {
-    "_id", "_lastUpdated", "identifier", "type", "partof",
+    "_id", "_lastUpdated", "_tag", "identifier", "type", "partof",
     "address-city", "address-postalcode", "commune",
 }  # fmt: skip
 OFFER_PARAMS = {
-    "_id", "_lastUpdated", "identifier", "type", "specialty", "category", "organization",
+    "_id", "_lastUpdated", "_tag", "identifier", "type", "specialty", "category", "organization",
     "location", "near", "age-range-low", "age-range-high",
 }  # fmt: skip
 LOCATION_PARAMS = {
-    "_id", "_lastUpdated", "organization", "address-city", "address-postalcode", "commune",
+    "_id", "_lastUpdated", "_tag", "organization", "address-city", "address-postalcode", "commune",
     "near",
 }  # fmt: skip
 PREFIXES = ("eq", "ge", "gt", "le", "lt")
@@ -86,6 +86,11 @@ def _codes(params: QueryParams, name: str, fragments: tuple[str, ...]) -> tuple[
         system, code = parse_token(value, name)
         found.append(code if system is None or codes.matches(system, fragments) else "\x00")
     return tuple(found)
+
+
+def regions(params: QueryParams) -> tuple[str, ...]:
+    """``_tag`` on the region (TRE_R30), the national API's region filter."""
+    return _codes(params, "_tag", codes.SYS_REGION)
 
 
 def _references(params: QueryParams, name: str, resource: str) -> tuple[str, ...]:
@@ -152,6 +157,7 @@ def organization_criteria(params: QueryParams) -> OrganizationCriteria:
             categories.append("\x00")
     return OrganizationCriteria(
         ids=tuple(_values(params, "_id")),
+        regions=regions(params),
         finess=finess,
         kinds=tuple(kinds),
         categories=tuple(categories),
@@ -188,6 +194,7 @@ def offer_criteria(params: QueryParams) -> OfferCriteria:
     check_known(params, OFFER_PARAMS)
     return OfferCriteria(
         ids=tuple(_values(params, "_id")),
+        regions=regions(params),
         identifiers=tuple(parse_token(v, "identifier")[1] for v in _values(params, "identifier")),
         champs=_champs(params),
         activities=_codes(params, "specialty", codes.SYS_ACTIVITY),
@@ -204,6 +211,7 @@ def location_criteria(params: QueryParams) -> LocationCriteria:
     check_known(params, LOCATION_PARAMS)
     return LocationCriteria(
         ids=tuple(_values(params, "_id")),
+        regions=regions(params),
         managers=_references(params, "organization", "Organization"),
         cities=tuple(_values(params, "address-city")),
         postal_codes=tuple(_values(params, "address-postalcode")),

@@ -29,6 +29,7 @@ Updated = tuple[tuple[str, datetime], ...]
 @dataclass(frozen=True)
 class OrganizationCriteria:
     ids: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
     finess: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
@@ -43,6 +44,7 @@ class OrganizationCriteria:
 @dataclass(frozen=True)
 class OfferCriteria:
     ids: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
     identifiers: tuple[str, ...] = ()
     champs: tuple[str, ...] = ()
     activities: tuple[str, ...] = ()
@@ -57,6 +59,7 @@ class OfferCriteria:
 @dataclass(frozen=True)
 class LocationCriteria:
     ids: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
     managers: tuple[str, ...] = ()
     cities: tuple[str, ...] = ()
     postal_codes: tuple[str, ...] = ()
@@ -100,6 +103,7 @@ def organization_conditions(c: OrganizationCriteria) -> list[Any]:
     m = RorOrganization
     return [
         *_any(m.resource_id, c.ids),
+        *_any(m.region, c.regions),
         *_any(m.finess, c.finess),
         *_any(m.kind, c.kinds),
         *_any(m.category, c.categories),
@@ -116,6 +120,7 @@ def offer_conditions(c: OfferCriteria) -> list[Any]:
     m = RorOffer
     found = [
         *_any(m.resource_id, c.ids),
+        *_any(m.region, c.regions),
         *_any(m.identifier, c.identifiers),
         *_any(m.champ, c.champs),
         *_any(m.org_category, c.categories),
@@ -144,6 +149,7 @@ def location_conditions(c: LocationCriteria) -> list[Any]:
     m = RorLocation
     return [
         *_any(m.resource_id, c.ids),
+        *_any(m.region, c.regions),
         *_any(m.managing_org, c.managers),
         *_insensitive(m.city, c.cities),
         *_any(m.postal_code, c.postal_codes),

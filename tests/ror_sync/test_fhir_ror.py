@@ -151,6 +151,9 @@ def test_organization_parameters(api: Api) -> None:
     assert ids(search(api, org, commune="92009")) == ["5959"]
     assert set(ids(search(api, org, _lastUpdated="lt2024-01-01"))) == {"1111", "5958", "5959"}
     outcome(api.get(f"{BASE}/Organization", key=KEY, params={"near": "45|4|1|km"}), 400)
+    region = "https://mos.esante.gouv.fr/NOS/TRE_R30-RegionOM/FHIR/TRE-R30-RegionOM|11"
+    in_region = set(ids(search(api, org, _tag=region, _count=100)))
+    assert {"1111", "5958", "5959"} <= in_region and "o-eg" not in in_region
 
 
 def test_location_parameters(api: Api) -> None:
@@ -160,6 +163,8 @@ def test_location_parameters(api: Api) -> None:
     assert ids(search(api, loc, **{"address-city": "VERSAILLES"})) == ["5253"]
     assert ids(search(api, loc, **{"address-postalcode": "78000"})) == ["5253"]
     assert ids(search(api, loc, _lastUpdated="le2023-12-20")) == ["5253"]
+    assert "5253" in ids(search(api, loc, _tag="11"))
+    assert "5253" not in ids(search(api, loc, _tag="84", _count=100))
     nearest = search(api, loc, near=f"{LYON[0]}|{LYON[1]}|20000|m")
     assert ids(nearest) == ["o-near", "o-mid"]
 
