@@ -103,10 +103,21 @@ ROR_LOCATION_PARAMS = (
     _TAG,
     _UPDATED,
 )
+ROR_ROLE_PARAMS = (
+    ("_id", _TOKEN, "ROR resource id"),
+    ("identifier", _TOKEN, "the role's identifier"),
+    ("practitioner", _REF, "Practitioner/<id> as the ROR references it"),
+    ("service", _REF, "HealthcareService/<id>"),
+    ("organization", _REF, "Organization/<id>"),
+    ("role", _TOKEN, "profession (TRE_G15)"),
+    _TAG,
+    _UPDATED,
+)
 ROR_PROFILES = {
     "Organization": (ror_emit.PROFILE_ORGANIZATION, ROR_ORGANIZATION_PARAMS),
     "HealthcareService": (ror_emit.PROFILE_HEALTHCARESERVICE, ROR_OFFER_PARAMS),
     "Location": (ror_emit.PROFILE_LOCATION, ROR_LOCATION_PARAMS),
+    "PractitionerRole": (ror_emit.PROFILE_PRACTITIONERROLE, ROR_ROLE_PARAMS),
 }
 
 

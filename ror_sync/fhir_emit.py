@@ -11,12 +11,19 @@ from datetime import datetime
 from typing import Any
 
 from ror_sync import codes
-from ror_sync.models import RorCapacity, RorContact, RorLocation, RorOrganization
+from ror_sync.models import (
+    RorCapacity,
+    RorContact,
+    RorLocation,
+    RorOrganization,
+    RorPractitionerRole,
+)
 
 R = codes.R
 PROFILE_ORGANIZATION = R + "ror-organization"
 PROFILE_HEALTHCARESERVICE = R + "ror-healthcareservice"
 PROFILE_LOCATION = R + "ror-location"
+PROFILE_PRACTITIONERROLE = R + "ror-practitionerrole"
 SYSTEM_FINESS = "https://finess.esante.gouv.fr"
 SYSTEM_IDNST = "urn:oid:1.2.250.1.71.4.2.2"
 SYSTEM_OI = codes.OI_IDENTIFIER_SYSTEM
@@ -48,6 +55,7 @@ CS_NATURE = nos("TRE-R287-NatureContact")
 CS_FUNCTION = nos("TRE-R251-FonctionContact")
 CS_CONFIDENTIALITY = nos("TRE-R283-NiveauConfidentialite")
 CS_CHANNEL = nos("TRE-R200-CanalCommunication")
+CS_PROFESSION = nos("TRE-G15-ProfessionSante")
 CS_CAPACITY_TYPE = nos("TRE-R329-NatureCapacite")
 CS_CAPACITY_STATUS = nos("TRE-R330-StatutCapacite")
 CS_CAPACITY_TEMPORALITY = nos("TRE-R332-TemporaliteCapacite")
@@ -236,6 +244,25 @@ def location(p: RorLocation, capacities: Sequence[RorCapacity] = ()) -> dict[str
         "id": p.resource_id,
         "meta": _meta(PROFILE_LOCATION, p.last_updated, p.region),
         "status": "active",
+    }
+    res.update({k: v for k, v in optional.items() if v})
+    return res
+
+
+def practitioner_role(p: RorPractitionerRole) -> dict[str, Any]:
+    """A professional's role in an offer (ror-practitionerrole)."""
+    optional: dict[str, Any] = {
+        "identifier": [{"value": p.identifier}] if p.identifier else None,
+        "practitioner": {"reference": f"Practitioner/{p.practitioner}"} if p.practitioner else None,
+        "organization": {"reference": f"Organization/{p.organization}"} if p.organization else None,
+        "code": [cc(CS_PROFESSION, p.profession)] if p.profession else None,
+        "healthcareService": [{"reference": f"HealthcareService/{p.offer}"}] if p.offer else None,
+    }
+    res: dict[str, Any] = {
+        "resourceType": "PractitionerRole",
+        "id": p.resource_id,
+        "meta": _meta(PROFILE_PRACTITIONERROLE, p.last_updated, p.region),
+        "active": p.active,
     }
     res.update({k: v for k, v in optional.items() if v})
     return res

@@ -18,6 +18,7 @@ from ror_sync.repository_fhir import (
     LocationCriteria,
     OfferCriteria,
     OrganizationCriteria,
+    RoleCriteria,
     Updated,
 )
 
@@ -34,6 +35,10 @@ OFFER_PARAMS = {
 LOCATION_PARAMS = {
     "_id", "_lastUpdated", "_tag", "organization", "address-city", "address-postalcode", "commune",
     "near",
+}  # fmt: skip
+ROLE_PARAMS = {
+    "_id", "_lastUpdated", "_tag", "identifier", "practitioner", "service", "organization",
+    "role",
 }  # fmt: skip
 PREFIXES = ("eq", "ge", "gt", "le", "lt")
 
@@ -216,6 +221,20 @@ def location_criteria(params: QueryParams) -> LocationCriteria:
         cities=tuple(_values(params, "address-city")),
         postal_codes=tuple(_values(params, "address-postalcode")),
         communes=tuple(_values(params, "commune")),
+        updated=last_updated(params),
+    )
+
+
+def role_criteria(params: QueryParams) -> RoleCriteria:
+    check_known(params, ROLE_PARAMS)
+    return RoleCriteria(
+        ids=tuple(_values(params, "_id")),
+        regions=regions(params),
+        identifiers=tuple(parse_token(v, "identifier")[1] for v in _values(params, "identifier")),
+        practitioners=_references(params, "practitioner", "Practitioner"),
+        offers=_references(params, "service", "HealthcareService"),
+        organizations=_references(params, "organization", "Organization"),
+        professions=_codes(params, "role", codes.SYS_PROFESSION),
         updated=last_updated(params),
     )
 

@@ -2,7 +2,8 @@
 
 Its own base (a tool configured for the national API points at ``<socle>/fhir/ror``):
 /fhir/Organization already serves the FINESS directory, and the ROR's organisations (EJ, EG,
-internal organisations) are other resources with other ids.
+internal organisations) are other resources with other ids. A PractitionerRole's practitioner
+is the ROR's reference, as received; Socle's /fhir/Practitioner serves the RPPS+ directory.
 """
 
 from __future__ import annotations
@@ -92,3 +93,20 @@ def read_location(
 ) -> FhirResponse:
     """One place."""
     return FhirResponse(fhir_search.read(session, "Location", resource_id))
+
+
+@router.get("/PractitionerRole")
+def search_practitioner_roles(
+    *, request: Request, session: DbSession, _principal: Principal = Depends(read_scope)
+) -> FhirResponse:
+    """Professionals' roles in offers: identifier, practitioner, service, organization, role
+    (profession, TRE_G15), _lastUpdated; _include."""
+    return _search(request, session, "PractitionerRole")
+
+
+@router.get("/PractitionerRole/{resource_id}")
+def read_practitioner_role(
+    *, resource_id: str, session: DbSession, _principal: Principal = Depends(read_scope)
+) -> FhirResponse:
+    """One professional's role in an offer."""
+    return FhirResponse(fhir_search.read(session, "PractitionerRole", resource_id))

@@ -13,9 +13,9 @@ from referentials.core.errors import NotFound
 from referentials.core.fhir import FhirBadRequest
 from ror_sync import fhir_params, orientation
 from ror_sync import repository_fhir as repo
-from ror_sync.fhir_emit import location, organization
+from ror_sync.fhir_emit import location, organization, practitioner_role
 from ror_sync.fhir_emit_offer import healthcare_service
-from ror_sync.models import RorLocation, RorOffer, RorOrganization
+from ror_sync.models import RorLocation, RorOffer, RorOrganization, RorPractitionerRole
 
 # Resources a _revinclude may add to one page: a page is capped, what it draws in is too.
 REVINCLUDE_LIMIT = 1000
@@ -27,20 +27,24 @@ MODELS: dict[str, Any] = {
     "Organization": RorOrganization,
     "HealthcareService": RorOffer,
     "Location": RorLocation,
+    "PractitionerRole": RorPractitionerRole,
 }
 INCLUDES = {
     "Organization": {"Organization:partof"},
     "HealthcareService": {"HealthcareService:organization", "HealthcareService:location"},
     "Location": {"Location:organization"},
+    "PractitionerRole": {"PractitionerRole:service", "PractitionerRole:organization"},
 }
 REVINCLUDES = {
     "Organization": {
         "Organization:partof",
         "HealthcareService:organization",
         "Location:organization",
+        "PractitionerRole:organization",
     },
-    "HealthcareService": set(),
+    "HealthcareService": {"PractitionerRole:service"},
     "Location": {"HealthcareService:location"},
+    "PractitionerRole": set(),
 }
 
 
@@ -69,6 +73,8 @@ def render(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
         return [
             healthcare_service(r, places.get(r.id, []), offer_contacts.get(r.id, [])) for r in rows
         ]
+    if isinstance(rows[0], RorPractitionerRole):
+        return [practitioner_role(r) for r in rows]
     capacities = repo.place_capacities(session, [r.id for r in rows])
     return [location(r, capacities.get(r.id, [])) for r in rows]
 
@@ -86,6 +92,8 @@ def _conditions(kind: str, params: QueryParams) -> list[Any]:
         return repo.organization_conditions(fhir_params.organization_criteria(params))
     if kind == "HealthcareService":
         return repo.offer_conditions(fhir_params.offer_criteria(params))
+    if kind == "PractitionerRole":
+        return repo.role_conditions(fhir_params.role_criteria(params))
     return repo.location_conditions(fhir_params.location_criteria(params))
 
 
@@ -95,7 +103,7 @@ def search(session: Session, kind: str, params: QueryParams) -> Result:
     paging = fhir_params.paging(params)
     _check_includes(kind, paging)
     near = fhir_params.near(params)
-    if near is not None and kind == "Organization":
+    if near is not None and kind not in ("HealthcareService", "Location"):
         raise FhirBadRequest("near is a Location and HealthcareService parameter")
     if near is not None:
         result, rows = _near(session, kind, params, near, conditions, paging)
@@ -152,8 +160,9 @@ def _near(
             )
         ]
     # The other parameters narrow what the spatial search found, in the same ranking.
-    kept = repo.matching_ids(session, MODELS[kind], conditions, [f[0] for f in found])
-    found = [f for f in found if f[0] in kept]
+    if conditions:
+        kept = repo.matching_ids(session, MODELS[kind], conditions, [f[0] for f in found])
+        found = [f for f in found if f[0] in kept]
     page = found[paging.offset : paging.offset + paging.count]
     rows = {r.resource_id: r for r in repo.by_ids(session, MODELS[kind], [f[0] for f in page])}
     ordered = [rows[f[0]] for f in page if f[0] in rows]
@@ -208,6 +217,12 @@ def _forward(session: Session, rows: Sequence[Any], include: str) -> list[Any]:
         return repo.by_ids(
             session, RorOrganization, [r.managing_org for r in rows if r.managing_org]
         )
+    if include == "PractitionerRole:service":
+        return repo.by_ids(session, RorOffer, [r.offer for r in rows if r.offer])
+    if include == "PractitionerRole:organization":
+        return repo.by_ids(
+            session, RorOrganization, [r.organization for r in rows if r.organization]
+        )
     return repo.by_ids(session, RorOrganization, [r.part_of for r in rows if r.part_of])
 
 
@@ -219,6 +234,8 @@ def _backward(session: Session, rows: Sequence[Any], revinclude: str) -> list[An
         "Organization:partof": (RorOrganization, RorOrganization.part_of),
         "HealthcareService:organization": (RorOffer, RorOffer.provided_by),
         "Location:organization": (RorLocation, RorLocation.managing_org),
+        "PractitionerRole:organization": (RorPractitionerRole, RorPractitionerRole.organization),
+        "PractitionerRole:service": (RorPractitionerRole, RorPractitionerRole.offer),
     }[revinclude]
     return repo.referring(session, model, column, ids, limit=REVINCLUDE_LIMIT)
 
@@ -252,6 +269,8 @@ def _included(
 
 
 def _kind(row: Any) -> str:
-    return {RorOrganization: "Organization", RorOffer: "HealthcareService"}.get(
-        type(row), "Location"
-    )
+    return {
+        RorOrganization: "Organization",
+        RorOffer: "HealthcareService",
+        RorPractitionerRole: "PractitionerRole",
+    }.get(type(row), "Location")

@@ -140,6 +140,25 @@ class RorLocation(AddressColumns, Base):
     __table_args__ = (Index("ix_ror_locations_position", "latitude", "longitude"),)
 
 
+class RorPractitionerRole(Base):
+    """A professional's role in an offer (PractitionerRole), as the ROR exposes some."""
+
+    __tablename__ = "ror_practitioner_roles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(64), unique=True)
+    identifier: Mapped[str | None] = mapped_column(String(64), index=True)
+    practitioner: Mapped[str | None] = mapped_column(String(64))
+    # The HealthcareService (offer) and the Organization the role is exercised in.
+    offer: Mapped[str | None] = mapped_column(String(64), index=True)
+    organization: Mapped[str | None] = mapped_column(String(64), index=True)
+    profession: Mapped[str | None] = mapped_column(String(8))
+    region: Mapped[str | None] = mapped_column(String(3))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_updated: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class RorContact(Base):
     """A contact of an organisation or of an offer, with its telecoms."""
 

@@ -17,6 +17,7 @@ from ror_sync.models import (
     RorOffer,
     RorOfferLocation,
     RorOrganization,
+    RorPractitionerRole,
     RorSnapshot,
     RorSnapshotRow,
 )
@@ -30,7 +31,9 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 
 
 def ids_by_resource(
-    session: Session, model: type[RorOrganization | RorOffer | RorLocation], ids: Sequence[str]
+    session: Session,
+    model: type[RorOrganization | RorOffer | RorLocation | RorPractitionerRole],
+    ids: Sequence[str],
 ) -> dict[str, int]:
     """Database ids of the rows holding these FHIR resource ids."""
     found: dict[str, int] = {}

@@ -18,10 +18,11 @@ from ror_sync.models import (
     RorOfferActivity,
     RorOfferLocation,
     RorOrganization,
+    RorPractitionerRole,
 )
 
 CHUNK = 900  # under SQLite's bound-parameter limit
-Row = TypeVar("Row", RorOrganization, RorOffer, RorLocation)
+Row = TypeVar("Row", RorOrganization, RorOffer, RorLocation, RorPractitionerRole)
 # (operator, instant) pairs of a _lastUpdated search: ("ge", 2026-01-01T00:00Z) ...
 Updated = tuple[tuple[str, datetime], ...]
 
@@ -64,6 +65,18 @@ class LocationCriteria:
     cities: tuple[str, ...] = ()
     postal_codes: tuple[str, ...] = ()
     communes: tuple[str, ...] = ()
+    updated: Updated = ()
+
+
+@dataclass(frozen=True)
+class RoleCriteria:
+    ids: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    identifiers: tuple[str, ...] = ()
+    practitioners: tuple[str, ...] = ()
+    offers: tuple[str, ...] = ()
+    organizations: tuple[str, ...] = ()
+    professions: tuple[str, ...] = ()
     updated: Updated = ()
 
 
@@ -154,6 +167,20 @@ def location_conditions(c: LocationCriteria) -> list[Any]:
         *_insensitive(m.city, c.cities),
         *_any(m.postal_code, c.postal_codes),
         *_any(m.commune_cog, c.communes),
+        *_updated(m.last_updated, c.updated),
+    ]
+
+
+def role_conditions(c: RoleCriteria) -> list[Any]:
+    m = RorPractitionerRole
+    return [
+        *_any(m.resource_id, c.ids),
+        *_any(m.region, c.regions),
+        *_any(m.identifier, c.identifiers),
+        *_any(m.practitioner, c.practitioners),
+        *_any(m.offer, c.offers),
+        *_any(m.organization, c.organizations),
+        *_any(m.profession, c.professions),
         *_updated(m.last_updated, c.updated),
     ]
 

@@ -19,6 +19,7 @@ from ror_sync.fhir_types import (
     ParsedLocation,
     ParsedOffer,
     ParsedOrganization,
+    ParsedRole,
 )
 from ror_sync.models import (
     RorCapacity,
@@ -28,6 +29,7 @@ from ror_sync.models import (
     RorOfferActivity,
     RorOfferLocation,
     RorOrganization,
+    RorPractitionerRole,
     RorSnapshot,
     RorSnapshotRow,
 )
@@ -218,6 +220,28 @@ def upsert_offers(
     _replace_children(session, RorOfferActivity, RorOfferActivity.offer_id, old_ids, activities)
     _replace_children(session, RorOfferLocation, RorOfferLocation.offer_id, old_ids, places)
     _replace_children(session, RorContact, RorContact.offer_id, old_ids, contacts)
+
+
+def upsert_roles(
+    session: Session, records: Sequence[ParsedRole], now: datetime, written: Written
+) -> None:
+    rows = [
+        {
+            "resource_id": p.resource_id,
+            "identifier": _cut(p.identifier, 64),
+            "practitioner": _cut(p.practitioner, 64),
+            "offer": _cut(p.offer, 64),
+            "organization": _cut(p.organization, 64),
+            "profession": _cut(p.profession, 8),
+            "region": _cut(p.region, 3),
+            "active": p.active,
+            "last_updated": p.last_updated,
+            "synced_at": now,
+        }
+        for p in _last_wins(records)
+    ]
+    if rows:
+        _upsert(session, RorPractitionerRole, rows, written)
 
 
 def _eg_resolver(links: list[tuple[Any, ...]]) -> tuple[dict[str, str | None], dict[str, Any]]:

@@ -21,7 +21,7 @@ from ror_sync.client import RorFhirClient
 from ror_sync.errors import RorFormatError
 from ror_sync.fhir_parse import parse
 from ror_sync.fhir_reader import Located, read_path
-from ror_sync.fhir_types import ParsedLocation, ParsedOffer, ParsedOrganization
+from ror_sync.fhir_types import ParsedLocation, ParsedOffer, ParsedOrganization, ParsedRole
 
 log = logging.getLogger("socle.ror.sync")
 
@@ -45,6 +45,7 @@ class SyncSummary:
     organizations: store.Written = field(default_factory=store.Written)
     offers: store.Written = field(default_factory=store.Written)
     locations: store.Written = field(default_factory=store.Written)
+    roles: store.Written = field(default_factory=store.Written)
     resolved: int = 0
     errors: list[str] = field(default_factory=list)
     run_id: int | None = None
@@ -58,6 +59,7 @@ class SyncSummary:
             "organizations": vars(self.organizations),
             "offers": vars(self.offers),
             "locations": vars(self.locations),
+            "practitioner_roles": vars(self.roles),
             "resolved": self.resolved,
         }
 
@@ -79,14 +81,16 @@ class _Batch:
         self.organizations: list[ParsedOrganization] = []
         self.offers: list[ParsedOffer] = []
         self.locations: list[ParsedLocation] = []
+        self.roles: list[ParsedRole] = []
 
     def __len__(self) -> int:
-        return len(self.organizations) + len(self.offers) + len(self.locations)
+        return len(self.organizations) + len(self.offers) + len(self.locations) + len(self.roles)
 
     def flush(self, session: Session, summary: SyncSummary, now: datetime) -> None:
         store.upsert_organizations(session, self.organizations, now, summary.organizations)
         store.upsert_locations(session, self.locations, now, summary.locations)
         store.upsert_offers(session, self.offers, now, summary.offers)
+        store.upsert_roles(session, self.roles, now, summary.roles)
         self.clear()
 
 
@@ -115,6 +119,8 @@ def import_resources(
             batch.offers.append(record)
         elif isinstance(record, ParsedLocation):
             batch.locations.append(record)
+        elif isinstance(record, ParsedRole):
+            batch.roles.append(record)
         else:
             summary.ignored += 1
         if len(batch) >= BATCH:

@@ -234,6 +234,12 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/fhir/ror/Location/{resource_id}"): Entry(
         "ror:read", 404, fixed("/fhir/ror/Location/nosuch")
     ),
+    ("GET", "/fhir/ror/PractitionerRole"): Entry(
+        "ror:read", 200, fixed("/fhir/ror/PractitionerRole")
+    ),
+    ("GET", "/fhir/ror/PractitionerRole/{resource_id}"): Entry(
+        "ror:read", 404, fixed("/fhir/ror/PractitionerRole/nosuch")
+    ),
     ("GET", "/fhir/Organization"): Entry("directory:read", 200, fixed("/fhir/Organization")),
     ("GET", "/fhir/Organization/{organization_id}"): Entry(
         "directory:read", 404, fixed("/fhir/Organization/690000000")

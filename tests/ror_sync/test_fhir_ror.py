@@ -206,7 +206,7 @@ def test_paging_is_capped(api: Api) -> None:
 def test_the_ror_capability_statement(api: Api) -> None:
     statement = fhir_json(api.get(f"{BASE}/metadata"))
     resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
-    assert set(resources) == {"Organization", "HealthcareService", "Location"}
+    assert set(resources) == {"Organization", "HealthcareService", "Location", "PractitionerRole"}
     offer = resources["HealthcareService"]
     assert offer["profile"] == R + "ror-healthcareservice"
     assert {"near", "specialty", "type", "_lastUpdated"} <= {
@@ -215,3 +215,35 @@ def test_the_ror_capability_statement(api: Api) -> None:
     assert "HealthcareService:location" in offer["searchInclude"]
     server = fhir_json(api.get("/fhir/metadata"))
     assert "/fhir/ror/metadata" in server["rest"][0]["documentation"]
+
+
+def test_practitioner_roles(api: Api) -> None:
+    role = fhir_json(api.get(f"{BASE}/PractitionerRole/ror-practitionerrole-exemple", key=KEY))
+    assert role["meta"]["profile"] == [R + "ror-practitionerrole"]
+    assert role["practitioner"] == {"reference": "Practitioner/2524"}
+    assert role["healthcareService"] == [
+        {"reference": "HealthcareService/ror-healthcareservice-exemple"}
+    ]
+    assert role["code"][0]["coding"][0]["code"] == "60"
+    pr = "PractitionerRole"
+    example = ["ror-practitionerrole-exemple"]
+    assert ids(search(api, pr, identifier="11102379616")) == example
+    assert ids(search(api, pr, practitioner="Practitioner/2524")) == example
+    assert ids(search(api, pr, organization="Organization/5958")) == example
+    assert ids(search(api, pr, role="10")) == []
+    with_service = search(
+        api,
+        pr,
+        service="HealthcareService/ror-healthcareservice-exemple",
+        _include="PractitionerRole:service",
+    )
+    assert ids(with_service) == example
+    assert ids(with_service, "include") == ["ror-healthcareservice-exemple"]
+    back = search(
+        api,
+        "HealthcareService",
+        _id="ror-healthcareservice-exemple",
+        _revinclude="PractitionerRole:service",
+    )
+    assert ids(back, "include") == example
+    outcome(api.get(f"{BASE}/PractitionerRole", key=KEY, params={"near": "45|4|1|km"}), 400)

@@ -1,4 +1,4 @@
-"""ror: indexed coordinates for the orientation search, EG positions, sync-date indexes
+"""ror: indexed coordinates for the orientation search, EG positions, sync-date indexes, roles
 
 Revision ID: 0006_ror_spatial
 Revises: 0004_ror
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+
 revision: str = "0006_ror_spatial"
 down_revision: str | Sequence[str] | None = "0004_ror"
 branch_labels: str | Sequence[str] | None = None
@@ -18,6 +19,25 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "ror_practitioner_roles",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("resource_id", sa.String(length=64), nullable=False),
+        sa.Column("identifier", sa.String(length=64), nullable=True),
+        sa.Column("practitioner", sa.String(length=64), nullable=True),
+        sa.Column("offer", sa.String(length=64), nullable=True),
+        sa.Column("organization", sa.String(length=64), nullable=True),
+        sa.Column("profession", sa.String(length=8), nullable=True),
+        sa.Column("region", sa.String(length=3), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("last_updated", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ror_practitioner_roles")),
+        sa.UniqueConstraint("resource_id", name=op.f("uq_ror_practitioner_roles_resource_id")),
+    )
+    with op.batch_alter_table("ror_practitioner_roles", schema=None) as batch_op:
+        for column in ("identifier", "offer", "organization", "last_updated"):
+            batch_op.create_index(f"ix_ror_practitioner_roles_{column}", [column], unique=False)
     with op.batch_alter_table("ror_organizations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("latitude", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("longitude", sa.Float(), nullable=True))
@@ -34,6 +54,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("ror_practitioner_roles")
     with op.batch_alter_table("ror_offers", schema=None) as batch_op:
         batch_op.drop_index("ix_ror_offers_last_updated")
     with op.batch_alter_table("ror_locations", schema=None) as batch_op:
