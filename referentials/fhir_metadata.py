@@ -169,8 +169,9 @@ def capability_statement(base: str) -> dict[str, Any]:
                 },
                 # One resource type is described once per statement, and Organization here is
                 # the FINESS directory: the ROR has its own base and statement.
-                "documentation": f"The ROR (Organization, HealthcareService, Location) is "
-                f"served under {base}/ror, described by {base}/ror/metadata.",
+                "documentation": "The ROR (Organization, HealthcareService, Location, "
+                f"PractitionerRole) is served under {base}/ror, described by "
+                f"{base}/ror/metadata.",
                 "resource": [
                     patient,
                     _resource("Practitioner", PRACTITIONER_PARAMS),
