@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import math
+from typing import Any
 
-from ror_sync.orientation import haversine_km
+import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from ror_sync.geo import bounding_box
+from ror_sync.orientation import NearQuery, describe, haversine_km, search_near
 from tests.conftest import Api
 from tests.ror_sync.conftest import LYON
 
@@ -49,3 +55,42 @@ def test_unknown_commune_and_bad_champ(api: Api) -> None:
     assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_commune"
     bad = api.get("/api/v1/ror/offers", params={"commune": "69123", "champ": "XYZ"})
     assert bad.status_code == 422 and "champ" in bad.json()["fields"]
+
+
+@pytest.mark.usefixtures("offers")
+def test_the_search_costs_the_same_few_statements_whatever_it_finds(session: Session) -> None:
+    """Bounded cost: a spatial prefilter, then the page's capacities; nothing per offer."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        query = NearQuery(LYON[0], LYON[1], 100.0)
+        matches = search_near(session, query)
+        describe(session, matches)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(matches) >= 6
+    assert len(statements) == 2, statements
+    assert "BETWEEN" in statements[0]
+
+
+def test_the_bounding_box_holds_the_circle() -> None:
+    box = bounding_box(LYON[0], LYON[1], 30.0)
+    for bearing in range(0, 360, 5):
+        lat, lon = _destination(LYON[0], LYON[1], 29.99, bearing)
+        assert box.min_lat <= lat <= box.max_lat and box.min_lon <= lon <= box.max_lon
+    assert haversine_km(LYON[0], LYON[1], box.max_lat, LYON[1]) == pytest.approx(30.0, abs=0.01)
+
+
+def _destination(lat: float, lon: float, km: float, bearing: float) -> tuple[float, float]:
+    d, b = km / 6371.0088, math.radians(bearing)
+    p1, l1 = math.radians(lat), math.radians(lon)
+    p2 = math.asin(math.sin(p1) * math.cos(d) + math.cos(p1) * math.sin(d) * math.cos(b))
+    l2 = l1 + math.atan2(
+        math.sin(b) * math.sin(d) * math.cos(p1), math.cos(d) - math.sin(p1) * math.sin(p2)
+    )
+    return math.degrees(p2), math.degrees(l2)
