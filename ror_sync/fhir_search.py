@@ -129,6 +129,33 @@ def _age(params: QueryParams) -> float | None:
         return None
 
 
+Found = list[tuple[str, float, tuple[str, ...]]]
+
+
+def _near_found(session: Session, kind: str, params: QueryParams, near: fhir_params.Near) -> Found:
+    """(resource id, distance, reasons) within the distance, nearest first."""
+    if kind == "Location":
+        return [
+            (p.resource_id, d, ())
+            for d, p in orientation.places_near(
+                session, near.latitude, near.longitude, near.radius_km
+            )
+        ]
+    criteria = fhir_params.offer_criteria(params)
+    query = orientation.NearQuery(
+        near.latitude,
+        near.longitude,
+        near.radius_km,
+        activities=criteria.activities,
+        champ=criteria.champs[0] if len(criteria.champs) == 1 else None,
+        age=_age(params),
+    )
+    return [
+        (m.row.resource_id, m.distance_km, m.reasons)
+        for m in orientation.search_near(session, query)
+    ]
+
+
 def _near(
     session: Session,
     kind: str,
@@ -138,29 +165,9 @@ def _near(
     paging: fhir_params.Paging,
 ) -> tuple[Result, list[Any]]:
     """Offers (the orientation search) or places within the distance, nearest first."""
-    if kind == "HealthcareService":
-        criteria = fhir_params.offer_criteria(params)
-        query = orientation.NearQuery(
-            near.latitude,
-            near.longitude,
-            near.radius_km,
-            activities=criteria.activities,
-            champ=criteria.champs[0] if len(criteria.champs) == 1 else None,
-            age=_age(params),
-        )
-        found = [
-            (m.row.resource_id, m.distance_km, m.reasons)
-            for m in orientation.search_near(session, query)
-        ]
-    else:
-        found = [
-            (p.resource_id, d, ())
-            for d, p in orientation.places_near(
-                session, near.latitude, near.longitude, near.radius_km
-            )
-        ]
-    # The other parameters narrow what the spatial search found, in the same ranking.
+    found = _near_found(session, kind, params, near)
     if conditions:
+        # The other parameters narrow what the spatial search found, in the same ranking.
         kept = repo.matching_ids(session, MODELS[kind], conditions, [f[0] for f in found])
         found = [f for f in found if f[0] in kept]
     page = found[paging.offset : paging.offset + paging.count]
