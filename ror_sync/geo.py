@@ -6,6 +6,15 @@ import math
 from typing import NamedTuple
 
 EARTH_RADIUS_KM = 6371.0088
+# Latitude bands of 0.1 degree (about 11 km): the spatial index is (band, longitude), so a box
+# is read as a few short longitude ranges, one per band, instead of a whole latitude band
+# across the country.
+BANDS_PER_DEGREE = 10
+
+
+def band_of(latitude: float) -> int:
+    """The latitude band a point is indexed under."""
+    return math.floor(latitude * BANDS_PER_DEGREE)
 
 
 class Box(NamedTuple):
@@ -15,6 +24,10 @@ class Box(NamedTuple):
     max_lat: float
     min_lon: float
     max_lon: float
+
+    def bands(self) -> list[int]:
+        """The latitude bands the box spans."""
+        return list(range(band_of(self.min_lat), band_of(self.max_lat) + 1))
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -62,10 +62,11 @@ class RorOrganization(AddressColumns, Base):
     # has none, inside the same indexed spatial prefilter as the places.
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+    lat_band: Mapped[int | None] = mapped_column(Integer)  # geo.band_of(latitude)
     last_updated: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    __table_args__ = (Index("ix_ror_organizations_position", "latitude", "longitude"),)
+    __table_args__ = (Index("ix_ror_organizations_band", "lat_band", "longitude"),)
 
 
 class RorOffer(Base):
@@ -133,11 +134,12 @@ class RorLocation(AddressColumns, Base):
     address_ok: Mapped[bool] = mapped_column(Boolean, default=False)
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+    lat_band: Mapped[int | None] = mapped_column(Integer)  # geo.band_of(latitude)
     last_updated: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    # The orientation search's bounding box: a range on latitude, then longitude.
-    __table_args__ = (Index("ix_ror_locations_position", "latitude", "longitude"),)
+    # The orientation search's bounding box: a longitude range in each latitude band.
+    __table_args__ = (Index("ix_ror_locations_band", "lat_band", "longitude"),)
 
 
 class RorPractitionerRole(Base):

@@ -98,8 +98,12 @@ def _filtered(stmt: Select[Any], wanted: OfferFilter) -> Select[Any]:
     return stmt
 
 
-def _in_box(lat: Any, lon: Any, box: Box) -> Any:
-    return and_(lat.between(box.min_lat, box.max_lat), lon.between(box.min_lon, box.max_lon))
+def _in_box(model: type[RorLocation] | type[RorOrganization], box: Box) -> Any:
+    return and_(
+        model.lat_band.in_(box.bands()),
+        model.longitude.between(box.min_lon, box.max_lon),
+        model.latitude.between(box.min_lat, box.max_lat),
+    )
 
 
 def near_rows(session: Session, box: Box, wanted: OfferFilter) -> list[NearRow]:
@@ -114,7 +118,7 @@ def near_rows(session: Session, box: Box, wanted: OfferFilter) -> list[NearRow]:
         .select_from(RorLocation)
         .join(RorOfferLocation, RorOfferLocation.location_resource_id == RorLocation.resource_id)
         .join(RorOffer, RorOffer.id == RorOfferLocation.offer_id)
-        .where(_in_box(RorLocation.latitude, RorLocation.longitude, box)),
+        .where(_in_box(RorLocation, box)),
         wanted,
     )
     by_eg = _filtered(
@@ -126,7 +130,7 @@ def near_rows(session: Session, box: Box, wanted: OfferFilter) -> list[NearRow]:
         .outerjoin(RorOfferLocation, RorOfferLocation.offer_id == RorOffer.id)
         .outerjoin(RorLocation, RorLocation.resource_id == RorOfferLocation.location_resource_id)
         .where(
-            _in_box(RorOrganization.latitude, RorOrganization.longitude, box),
+            _in_box(RorOrganization, box),
             or_(RorLocation.latitude.is_(None), RorLocation.longitude.is_(None)),
         ),
         wanted,
@@ -150,5 +154,5 @@ def offers_placed(session: Session, offer_ids: Sequence[int]) -> dict[int, list[
 
 def places_in_box(session: Session, box: Box) -> list[RorLocation]:
     """Places whose coordinates fall inside the box (the index on the places)."""
-    stmt = select(RorLocation).where(_in_box(RorLocation.latitude, RorLocation.longitude, box))
+    stmt = select(RorLocation).where(_in_box(RorLocation, box))
     return list(session.scalars(stmt))

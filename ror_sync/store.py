@@ -21,6 +21,7 @@ from ror_sync.fhir_types import (
     ParsedOrganization,
     ParsedRole,
 )
+from ror_sync.geo import band_of
 from ror_sync.models import (
     RorCapacity,
     RorContact,
@@ -157,6 +158,7 @@ def upsert_locations(
             "address_ok": address_complete(p.address),
             "latitude": p.latitude,
             "longitude": p.longitude,
+            "lat_band": band_of(p.latitude) if p.latitude is not None else None,
             "last_updated": p.last_updated,
             "synced_at": now,
             **_address(p.address),
@@ -296,7 +298,10 @@ def set_eg_positions(session: Session, positions: dict[str, tuple[float, float]]
         new = positions.get(finess or "")
         if (new or (None, None)) != (lat, lon):
             latitude, longitude = new or (None, None)
-            changes.append({"id": row_id, "latitude": latitude, "longitude": longitude})
+            band = band_of(latitude) if latitude is not None else None
+            changes.append(
+                {"id": row_id, "latitude": latitude, "longitude": longitude, "lat_band": band}
+            )
     if changes:
         session.execute(update(RorOrganization), changes)
     return len(changes)

@@ -86,7 +86,9 @@ def load(database: str, schema: str, data: Path) -> None:
 
 
 def api_key(database: str, schema: str) -> str:
+    """A ror:read key (the schema brought up to date first, before the workers start)."""
     engine = make_engine(database, schema=schema)
+    upgrade(engine)
     with session_scope(make_session_factory(engine)) as session:
         _, key = create_api_key(session, client_name="ror-bench", scopes=["ror:read"])
     engine.dispose()

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from ror_sync.geo import bounding_box
+from ror_sync.geo import band_of, bounding_box
 from ror_sync.orientation import NearQuery, describe, haversine_km, search_near
 from tests.conftest import Api
 from tests.ror_sync.conftest import LYON
@@ -84,6 +84,12 @@ def test_the_bounding_box_holds_the_circle() -> None:
         lat, lon = _destination(LYON[0], LYON[1], 29.99, bearing)
         assert box.min_lat <= lat <= box.max_lat and box.min_lon <= lon <= box.max_lon
     assert haversine_km(LYON[0], LYON[1], box.max_lat, LYON[1]) == pytest.approx(30.0, abs=0.01)
+
+
+def test_latitude_bands_floor_south_of_the_equator_too() -> None:
+    assert band_of(45.76) == 457 and band_of(-21.05) == -211 and band_of(0.0) == 0
+    assert bounding_box(-21.1, 55.5, 5.0).bands() == [-212, -211]
+    assert bounding_box(45.76, 4.83, 30.0).bands() == list(range(454, 461))
 
 
 def _destination(lat: float, lon: float, km: float, bearing: float) -> tuple[float, float]:
