@@ -129,14 +129,14 @@ def _age(params: QueryParams) -> float | None:
         return None
 
 
-Found = list[tuple[str, float, tuple[str, ...]]]
+Found = list[tuple[str, float, Any]]
 
 
 def _near_found(session: Session, kind: str, params: QueryParams, near: fhir_params.Near) -> Found:
     """(resource id, distance, reasons) within the distance, nearest first."""
     if kind == "Location":
         return [
-            (p.resource_id, d, ())
+            (p.resource_id, d, None)
             for d, p in orientation.places_near(
                 session, near.latitude, near.longitude, near.radius_km
             )
@@ -150,10 +150,7 @@ def _near_found(session: Session, kind: str, params: QueryParams, near: fhir_par
         champ=criteria.champs[0] if len(criteria.champs) == 1 else None,
         age=_age(params),
     )
-    return [
-        (m.row.resource_id, m.distance_km, m.reasons)
-        for m in orientation.search_near(session, query)
-    ]
+    return [(m.row.resource_id, m.distance_km, m) for m in orientation.search_near(session, query)]
 
 
 def _near(
@@ -173,7 +170,10 @@ def _near(
     page = found[paging.offset : paging.offset + paging.count]
     rows = {r.resource_id: r for r in repo.by_ids(session, MODELS[kind], [f[0] for f in page])}
     ordered = [rows[f[0]] for f in page if f[0] in rows]
-    details = {rid: _details(distance, reasons) for rid, distance, reasons in page}
+    details = {
+        rid: _details(distance, match.reasons if match is not None else ())
+        for rid, distance, match in page
+    }
     result = Result(render(session, ordered), len(found), paging.count, paging.offset, details)
     return result, ordered
 

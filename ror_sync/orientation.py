@@ -52,7 +52,12 @@ class Match:
 
     distance_km: float
     row: NearRow
-    reasons: tuple[str, ...]
+    query: NearQuery
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        # Worded on demand: only the page shown needs it, not every offer of the area.
+        return _reasons(self.query, self.row, self.distance_km)
 
 
 def _department_of_cog(cog: str) -> str:
@@ -135,7 +140,7 @@ def search_near(session: Session, query: NearQuery) -> list[Match]:
         ):
             best[row.offer_id] = (distance, row)
     ranked = sorted(best.values(), key=lambda item: (item[0], item[1].resource_id))
-    return [Match(d, row, _reasons(query, row, d)) for d, row in ranked]
+    return [Match(d, row, query) for d, row in ranked]
 
 
 def places_near(
