@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, exists, literal, or_, select, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Float,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from ror_sync.geo import Box
@@ -79,47 +91,55 @@ def _offer_columns() -> list[Any]:
     ]
 
 
-def _filtered(stmt: Select[Any], wanted: OfferFilter) -> Select[Any]:
+def _filtered(stmt: Select[Any], shape: tuple[bool, bool, bool]) -> Select[Any]:
+    with_activities, with_champ, with_age = shape
     stmt = stmt.where(RorOffer.active.is_(True))
-    if wanted.activities:
+    if with_activities:
         stmt = stmt.where(
             exists().where(
                 RorOfferActivity.offer_id == RorOffer.id,
-                RorOfferActivity.code.in_(wanted.activities),
+                RorOfferActivity.code.in_(bindparam("activities", expanding=True)),
             )
         )
-    if wanted.champ:
-        stmt = stmt.where(RorOffer.champ == wanted.champ)
-    if wanted.age is not None:
+    if with_champ:
+        stmt = stmt.where(RorOffer.champ == bindparam("champ"))
+    if with_age:
+        age = bindparam("age", type_=Float)
         stmt = stmt.where(
-            (RorOffer.age_min.is_(None) | (RorOffer.age_min <= wanted.age))
-            & (RorOffer.age_max.is_(None) | (RorOffer.age_max >= wanted.age))
+            (RorOffer.age_min.is_(None) | (RorOffer.age_min <= age))
+            & (RorOffer.age_max.is_(None) | (RorOffer.age_max >= age))
         )
     return stmt
 
 
-def _in_box(model: type[RorLocation] | type[RorOrganization], box: Box) -> Any:
+def _in_box(model: type[RorLocation] | type[RorOrganization]) -> Any:
     return and_(
-        model.lat_band.in_(box.bands()),
-        model.longitude.between(box.min_lon, box.max_lon),
-        model.latitude.between(box.min_lat, box.max_lat),
+        model.lat_band.in_(bindparam("bands", expanding=True)),
+        model.longitude.between(bindparam("min_lon"), bindparam("max_lon")),
+        model.latitude.between(bindparam("min_lat"), bindparam("max_lat")),
     )
 
 
-def near_rows(session: Session, box: Box, wanted: OfferFilter) -> list[NearRow]:
-    """Offers × places inside the box, in one statement.
+def _box_values(box: Box) -> dict[str, Any]:
+    return {
+        "bands": box.bands(),
+        "min_lat": box.min_lat,
+        "max_lat": box.max_lat,
+        "min_lon": box.min_lon,
+        "max_lon": box.max_lon,
+    }
 
-    A place with coordinates is found through the (latitude, longitude) index of the places;
-    an offer whose place has none (or that has no place) through its EG's FINESS position,
-    indexed the same way on the organisations.
-    """
+
+@lru_cache(maxsize=8)
+def _near_statement(shape: tuple[bool, bool, bool]) -> CompoundSelect:
+    """The statement of one combination of filters, built once (the values are bound)."""
     placed = _filtered(
         select(*_offer_columns(), RorLocation.latitude, RorLocation.longitude, literal(False))
         .select_from(RorLocation)
         .join(RorOfferLocation, RorOfferLocation.location_resource_id == RorLocation.resource_id)
         .join(RorOffer, RorOffer.id == RorOfferLocation.offer_id)
-        .where(_in_box(RorLocation, box)),
-        wanted,
+        .where(_in_box(RorLocation)),
+        shape,
     )
     by_eg = _filtered(
         select(
@@ -130,12 +150,28 @@ def near_rows(session: Session, box: Box, wanted: OfferFilter) -> list[NearRow]:
         .outerjoin(RorOfferLocation, RorOfferLocation.offer_id == RorOffer.id)
         .outerjoin(RorLocation, RorLocation.resource_id == RorOfferLocation.location_resource_id)
         .where(
-            _in_box(RorOrganization, box),
+            _in_box(RorOrganization),
             or_(RorLocation.latitude.is_(None), RorLocation.longitude.is_(None)),
         ),
-        wanted,
+        shape,
     )
-    result = session.connection().execute(union_all(placed, by_eg))
+    return union_all(placed, by_eg)
+
+
+def near_rows(session: Session, box: Box, wanted: OfferFilter) -> list[NearRow]:
+    """Offers × places inside the box, in one statement.
+
+    A place with coordinates is found through the (latitude band, longitude) index of the
+    places; an offer whose place has none (or that has no place) through its EG's FINESS
+    position, indexed the same way on the organisations.
+    """
+    shape = (bool(wanted.activities), wanted.champ is not None, wanted.age is not None)
+    values = _box_values(box)
+    filters = {"activities": list(wanted.activities), "champ": wanted.champ, "age": wanted.age}
+    for name, on in zip(filters, shape, strict=True):
+        if on:
+            values[name] = filters[name]
+    result = session.connection().execute(_near_statement(shape), values)
     return [NearRow._make([*row[:-1], bool(row[-1])]) for row in result]
 
 
@@ -154,5 +190,5 @@ def offers_placed(session: Session, offer_ids: Sequence[int]) -> dict[int, list[
 
 def places_in_box(session: Session, box: Box) -> list[RorLocation]:
     """Places whose coordinates fall inside the box (the index on the places)."""
-    stmt = select(RorLocation).where(_in_box(RorLocation, box))
-    return list(session.scalars(stmt))
+    stmt = select(RorLocation).where(_in_box(RorLocation))
+    return list(session.scalars(stmt, _box_values(box)))
