@@ -11,7 +11,9 @@ Loads the generated FINESS+ extract and the 700,000-resource ROR, starts the rea
 (uvicorn, its own worker processes, bound to 127.0.0.1), then runs wrk (a concurrent HTTP load
 generator, Debian package `wrk`) for a bounded duration per scenario, each request a different
 point of the territory and a different activité opérationnelle. Prints wrk's latency
-percentiles and throughput; the server is stopped at the end whatever happens.
+percentiles and throughput, and the CPU the server's workers spent per request (from /proc):
+on a loaded machine the latency also holds the wait for a core, the CPU does not. The server
+is stopped at the end whatever happens.
 """
 
 from __future__ import annotations
@@ -162,6 +164,17 @@ def summary(output: str) -> str:
     )
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU (user + system) used so far by the server's worker processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = 0.0
+    for child in [pid, *map(int, children)]:
+        fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def run(args: argparse.Namespace, key: str) -> None:
     port = free_port()
     server = serve(args.database, args.schema, port, args.workers)
@@ -172,8 +185,16 @@ def run(args: argparse.Namespace, key: str) -> None:
                 script.write_text(lua_script(paths(template, 500), key))
                 base = f"http://127.0.0.1:{port}"
                 wrk(base, script, 5, args.connections, args.threads)  # warm-up
+                cpu = server_cpu_seconds(server.pid)
                 output = wrk(base, script, args.duration, args.connections, args.threads)
-                print(f"{name}: {summary(output)}; load {os.getloadavg()[0]:.1f}", flush=True)
+                cpu = server_cpu_seconds(server.pid) - cpu
+                done = re.search(r"(\d+) requests in", output)
+                per_request = cpu * 1000 / int(done.group(1)) if done else 0.0
+                print(
+                    f"{name}: {summary(output)}, server CPU {per_request:.1f} ms per request; "
+                    f"load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
                 if args.verbose:
                     print(output)
     finally:
