@@ -41,6 +41,8 @@ ROLE_PARAMS = {
     "role",
 }  # fmt: skip
 PREFIXES = ("eq", "ge", "gt", "le", "lt")
+# A code that matches no stored value (PostgreSQL refuses NUL characters in strings).
+NO_MATCH = "urn:socle:no-match"
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def _codes(params: QueryParams, name: str, fragments: tuple[str, ...]) -> tuple[
     found = []
     for value in _values(params, name):
         system, code = parse_token(value, name)
-        found.append(code if system is None or codes.matches(system, fragments) else "\x00")
+        found.append(code if system is None or codes.matches(system, fragments) else NO_MATCH)
     return tuple(found)
 
 
@@ -140,7 +142,7 @@ def _finess_of(value: str, system: str | None) -> str:
         return value[1:]
     if system is None or system == SYSTEM_IDNST or "finess" in system.lower():
         return value
-    return "\x00"  # an identifier system Socle holds no value of
+    return NO_MATCH  # an identifier system Socle holds no value of
 
 
 def organization_criteria(params: QueryParams) -> OrganizationCriteria:
@@ -159,7 +161,7 @@ def organization_criteria(params: QueryParams) -> OrganizationCriteria:
         elif system is None or codes.matches(system, codes.SYS_EG_CATEGORY):
             categories.append(code)
         else:
-            categories.append("\x00")
+            categories.append(NO_MATCH)
     return OrganizationCriteria(
         ids=tuple(_values(params, "_id")),
         regions=regions(params),
