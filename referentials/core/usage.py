@@ -52,7 +52,12 @@ def record_call(session: Session, principal: Principal, area: str) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
-    for values in session.info.pop(PENDING, []):
+    pending = session.info.pop(PENDING, [])
+    if pending:
+        # The request's own changes first: the counter row is then the last lock taken, so two
+        # requests can never each hold what the other waits for.
+        session.flush()
+    for values in pending:
         _upsert(session, values)
 
 
