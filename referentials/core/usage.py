@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, Integer, String, UniqueConstraint, event, select, update
+from sqlalchemy import Date, Integer, String, UniqueConstraint, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -27,17 +27,8 @@ class ApiUsage(Base):
     calls: Mapped[int] = mapped_column(Integer, default=0)
 
 
-PENDING = "socle_api_usage"
-
-
 def record_call(session: Session, principal: Principal, area: str) -> None:
-    """Count one call, written when the transaction commits.
-
-    Every request of one key increments the same row: written at the start of the request,
-    its lock (the whole database's write lock on SQLite) would be held until the request ends,
-    queueing all the key's concurrent requests behind each other. Written at commit, it is
-    held for the commit only.
-    """
+    """Count one call; an upsert, so concurrent requests of one key never collide."""
     if principal.key_id is None:
         return
     values = {
@@ -47,28 +38,6 @@ def record_call(session: Session, principal: Principal, area: str) -> None:
         "area": area,
         "calls": 1,
     }
-    session.info.setdefault(PENDING, []).append(values)
-
-
-@event.listens_for(Session, "before_commit")
-def _write_pending(session: Session) -> None:
-    pending = session.info.pop(PENDING, [])
-    if pending:
-        # The request's own changes first: the counter row is then the last lock taken, so two
-        # requests can never each hold what the other waits for.
-        session.flush()
-    for values in pending:
-        _upsert(session, values)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_pending(session: Session) -> None:
-    # A request that fails is not counted, as when the count shared its transaction.
-    session.info.pop(PENDING, None)
-
-
-def _upsert(session: Session, values: dict[str, object]) -> None:
-    """Add one call; an upsert, so concurrent requests of one key never collide."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         stmt = pg_insert(ApiUsage).values(**values)
