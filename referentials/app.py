@@ -48,6 +48,7 @@ from referentials.insi_gateway import install_insi
 from referentials.metrics import install_metrics
 from referentials.psc.oidc import RelyingParty
 from referentials.psc.router import router as psc_router
+from ror_sync.fhir_router import router as ror_fhir_router
 from ror_sync.pages import router as ror_pages_router
 from ror_sync.router import indicators_router as ror_indicators_router
 from ror_sync.router import router as ror_router
@@ -198,5 +199,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir_metadata.router)
     app.include_router(patient_fhir_router)
     app.include_router(directory_fhir_router)
+    app.include_router(ror_fhir_router)
     app.include_router(hl7v2_router)
     return app

@@ -115,7 +115,8 @@ def offers(
     page: PageParams = Depends(page_params),
     _principal: Principal = Depends(read_scope),
 ) -> Any:
-    """Open offers near a commune for a patient's age, nearest first, with capacities."""
+    """Open offers near a commune for a patient's age, nearest first, with capacities and
+    why each matches (distance and place, activity, champ, age)."""
     found = orientation.search(
         session,
         orientation.OfferQuery(
@@ -123,7 +124,10 @@ def offers(
         ),
     )
     return Page[OfferRead](
-        items=[OfferRead.model_validate(o) for o in found[page.offset : page.offset + page.limit]],
+        items=[
+            OfferRead.model_validate(o)
+            for o in orientation.describe(session, found[page.offset : page.offset + page.limit])
+        ],
         total=len(found),
         limit=page.limit,
         offset=page.offset,

@@ -46,6 +46,22 @@ DEPARTMENTS = [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"]
 REGION = {d: "84" for d in DEPARTMENTS}  # the tag region is not what completeness groups on
 
 
+# Metropolitan France as a 12 x 8 grid of department-sized cells (about 80 km x 78 km):
+# places spread like a national ROR, so that a 30 km search sees a realistic share of them.
+GRID_COLUMNS, LAT0, LON0, CELL_LAT, CELL_LON = 12, 42.5, -4.5, 0.7, 1.05
+
+
+def department_cell(index: int) -> tuple[float, float]:
+    """South-west corner (latitude, longitude) of the cell of the index-th department."""
+    row, column = divmod(index % 96, GRID_COLUMNS)
+    return LAT0 + row * CELL_LAT, LON0 + column * CELL_LON
+
+
+def place_position(rng: random.Random, index: int) -> tuple[float, float]:
+    lat, lon = department_cell(index)
+    return lat + rng.random() * CELL_LAT, lon + rng.random() * CELL_LON
+
+
 def finess_of(department: str, seq: int) -> str:
     body = f"{department}{seq:06d}"[:8].replace("A", "0").replace("B", "0")
     if department in ("2A", "2B"):
@@ -98,15 +114,11 @@ def generate(out: Path, eg_count: int, seed: int = 7) -> dict[str, int]:
                 counts["organizations"] += 1
             eg_id, loc = f"eg-{i}", f"loc-{i}"
             _dump(orgs, b.eg(eg_id, finess, category, ej_id))
+            lat, lon = place_position(rng, i % len(DEPARTMENTS))
+            cog = f"{dept}001" if dept not in ("2A", "2B") else f"{dept}004"
             _dump(
                 places,
-                b.location(
-                    loc,
-                    eg_id,
-                    lat=45 + rng.random(),
-                    lon=4 + rng.random(),
-                    capacity=rng.randint(5, 80),
-                ),
+                b.location(loc, eg_id, cog=cog, lat=lat, lon=lon, capacity=rng.randint(5, 80)),
             )
             counts["organizations"] += 1
             counts["locations"] += 1

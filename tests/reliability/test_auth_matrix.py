@@ -244,6 +244,29 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/fhir/PractitionerRole/{role_id}"): Entry(
         "directory:read", 404, fixed("/fhir/PractitionerRole/nosuch")
     ),
+    ("GET", "/fhir/ror/metadata"): Entry(PUBLIC, 200, fixed("/fhir/ror/metadata")),
+    ("GET", "/fhir/ror/Organization"): Entry("ror:read", 200, fixed("/fhir/ror/Organization")),
+    ("GET", "/fhir/ror/Organization/{resource_id}"): Entry(
+        "ror:read", 404, fixed("/fhir/ror/Organization/nosuch")
+    ),
+    ("GET", "/fhir/ror/HealthcareService"): Entry(
+        "ror:read",
+        200,
+        fixed("/fhir/ror/HealthcareService", params={"near": "45.76|4.83|30|km"}),
+    ),
+    ("GET", "/fhir/ror/HealthcareService/{resource_id}"): Entry(
+        "ror:read", 404, fixed("/fhir/ror/HealthcareService/nosuch")
+    ),
+    ("GET", "/fhir/ror/Location"): Entry("ror:read", 200, fixed("/fhir/ror/Location")),
+    ("GET", "/fhir/ror/Location/{resource_id}"): Entry(
+        "ror:read", 404, fixed("/fhir/ror/Location/nosuch")
+    ),
+    ("GET", "/fhir/ror/PractitionerRole"): Entry(
+        "ror:read", 200, fixed("/fhir/ror/PractitionerRole")
+    ),
+    ("GET", "/fhir/ror/PractitionerRole/{resource_id}"): Entry(
+        "ror:read", 404, fixed("/fhir/ror/PractitionerRole/nosuch")
+    ),
     ("GET", "/fhir/Organization"): Entry("directory:read", 200, fixed("/fhir/Organization")),
     ("GET", "/fhir/Organization/{organization_id}"): Entry(
         "directory:read", 404, fixed("/fhir/Organization/690000000")
