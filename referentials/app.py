@@ -15,15 +15,15 @@ from sqlalchemy import Engine, text
 
 import identity
 import ror_sync
-from identity import duplicates
-from identity.duplicates import DuplicateSettings
-from identity.duplicates_router import router as duplicates_router
-from identity.events_router import router as events_router
+from identity.duplicates import service as duplicates
+from identity.duplicates.router import router as duplicates_router
+from identity.duplicates.service import DuplicateSettings
 from identity.fhir.router import router as patient_fhir_router
 from identity.hl7v2.router import router as hl7v2_router
-from identity.insi_router import router as insi_router
-from identity.pages import router as pages_router
-from identity.router import router as identity_router
+from identity.insi.router import router as insi_router
+from identity.pages.router import router as pages_router
+from identity.referential.events_router import router as events_router
+from identity.referential.router import router as identity_router
 from matching.config import MatchConfig
 from referentials import bootstrap, fhir_metadata, scheduler
 from referentials.core.access_log import install_path_only_access_log
@@ -125,7 +125,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app,
         secret=settings.session_secret,
         https_only=settings.secure_cookies,
-        template_dirs=[_package_dir(identity) / "templates", _package_dir(ror_sync) / "templates"],
+        template_dirs=[
+            _package_dir(identity) / "pages" / "templates",
+            _package_dir(ror_sync) / "templates",
+        ],
     )
     app.mount("/static", StaticFiles(directory=CORE_DIR / "static"), name="static")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from identity import repository as identity_repository
-from identity import service as identity_service
-from identity.schemas import IdentityCreate, SourceRef
+from identity.referential import repository as identity_repository
+from identity.referential import service as identity_service
+from identity.referential.schemas import IdentityCreate, SourceRef
 from referentials.core.auth import SYSTEM, ensure_bootstrap_key
 from referentials.core.db import session_scope
 from referentials.core.errors import AppError

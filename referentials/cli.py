@@ -247,7 +247,7 @@ def mllp(
     port: int = typer.Option(None, help="port (default: SOCLE_HL7__MLLP_PORT)"),
 ) -> None:
     """Listen for HL7 v2 ADT messages (IHE PAM France) over MLLP; every message gets an ACK."""
-    from identity import duplicates
+    from identity.duplicates import service as duplicates
     from identity.hl7v2.mllp import MllpServer
     from referentials.app import duplicate_settings
 

@@ -23,7 +23,7 @@ identities_app = typer.Typer(help="Work on the identity referential.")
 
 
 def _factory() -> sessionmaker[Session]:
-    from identity import duplicates
+    from identity.duplicates import service as duplicates
     from referentials.app import duplicate_settings
 
     settings = get_settings()
@@ -81,7 +81,7 @@ def dedupe(
 @identities_app.command("scan")
 def scan() -> None:
     """Scan the whole referential for duplicates and queue new pairs (idempotent)."""
-    from identity import duplicates
+    from identity.duplicates import service as duplicates
 
     with _bar() as bar:
         task = bar.add_task("scanning", total=None)
@@ -100,7 +100,7 @@ def import_identities(
     finess: str = typer.Option(..., "--finess", help="FINESS of the establishment"),
 ) -> None:
     """Load an establishment's identity file: create or attach identities, queue duplicates."""
-    from identity import csv_import
+    from identity.imports import service as csv_import
 
     with _bar() as bar:
         task = bar.add_task("importing", total=None)

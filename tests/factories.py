@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from identity.models import Identity
+from identity.referential.models import Identity
 from referentials.core.db import session_scope
 
 

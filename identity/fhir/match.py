@@ -17,11 +17,12 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from identity import duplicates, rules
-from identity.fhir import repository
+from identity.duplicates import service as duplicates
 from identity.fhir import systems as fs
-from identity.models import Identity
-from identity.schemas import MatchRequest
+from identity.referential import rules
+from identity.referential import service as identity_service
+from identity.referential.models import Identity
+from identity.referential.schemas import MatchRequest
 from referentials.core.fhir import FhirBadRequest
 
 DEFAULT_COUNT = 10
@@ -148,7 +149,9 @@ def run(session: Session, given: MatchInput) -> list[Ranked]:
     """Ranked identities, the INS holder first; only certain ones when asked."""
     ranked: list[Ranked] = []
     if given.ins is not None:
-        holder = repository.qualified_by_ins(session, *given.ins)
+        holder = identity_service.find_qualified_by_ins(
+            session, matricule=given.ins[0], oid=given.ins[1]
+        )
         if holder is not None and holder.active:
             ranked.append(Ranked(holder, 1.0, "certain"))
     seen = {r.identity.id for r in ranked}

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from identity.fhir import systems as fs
-from identity.models import Identity
+from identity.referential.models import Identity
 
 SYSTEM_IDNST = "urn:oid:1.2.250.1.71.4.2.2"
 STATUS_DISPLAY = {

@@ -10,11 +10,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from identity import repository as identity_repository
 from identity.fhir import patient as fp
-from identity.fhir import repository
 from identity.fhir import systems as fs
-from identity.models import Identity
+from identity.referential import service as identity_service
+from identity.referential.models import Identity
 from referentials.core.errors import Forbidden, NotFound
 from referentials.core.fhir import FhirBadRequest, parse_token
 
@@ -30,7 +29,7 @@ def _survivor(session: Session, identity: Identity) -> Identity:
     for _ in range(MAX_MERGE_HOPS):
         if current.merged_into_id is None:
             return current
-        found = identity_repository.get(session, current.merged_into_id)
+        found = identity_service.find(session, current.merged_into_id)
         if found is None:
             break
         current = found
@@ -46,11 +45,13 @@ def resolve(session: Session, source: str, local: fs.LocalIdSystems) -> Identity
         )
     found: Identity | None
     if system in fs.INS_SYSTEMS:
-        found = repository.qualified_by_ins(session, value.strip().upper(), fs.INS_SYSTEMS[system])
+        found = identity_service.find_qualified_by_ins(
+            session, matricule=value.strip().upper(), oid=fs.INS_SYSTEMS[system]
+        )
     else:
         finess = local.finess_for(system)
         assert finess is not None
-        found = identity_repository.by_source(session, finess, value)
+        found = identity_service.find_by_source(session, finess=finess, local_id=value)
     if found is None:
         raise NotFound("sourceIdentifier Patient Identifier not found")
     return _survivor(session, found)

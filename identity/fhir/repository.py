@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from identity.models import Identity, SourceRecord
+from identity.referential.models import Identity, SourceRecord
 
 
 @dataclass(frozen=True)
@@ -123,18 +123,3 @@ def replaced_by(session: Session, survivor_ids: list[int]) -> dict[int, list[int
         if survivor is not None:
             out.setdefault(survivor, []).append(loser)
     return out
-
-
-def qualified_by_ins(session: Session, matricule: str, oid: str) -> Identity | None:
-    """The QUAL identity carrying this INS (the survivor first when merges left several)."""
-    stmt = (
-        select(Identity)
-        .where(
-            Identity.status == "QUAL",
-            Identity.ins_matricule == matricule,
-            Identity.ins_oid == oid,
-        )
-        .order_by(Identity.active.desc(), Identity.id)
-        .options(selectinload(Identity.sources))
-    )
-    return session.scalars(stmt).first()

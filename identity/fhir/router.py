@@ -6,13 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from identity import service
 from identity.errors import IdentityNotFound
 from identity.fhir import match, pix, repository, search
 from identity.fhir.patient import to_patient
 from identity.fhir.systems import EXT_MATCH_GRADE, LocalIdSystems
-from identity.history import ENTITY
-from identity.models import Identity
+from identity.referential import service
+from identity.referential.history import ENTITY
+from identity.referential.models import Identity
 from referentials.core import audit
 from referentials.core.auth import DbSession, Principal, require
 from referentials.core.fhir import (

@@ -8,10 +8,10 @@ from datetime import date
 
 from starlette.datastructures import QueryParams
 
-from identity import rules
 from identity.errors import TraitError
 from identity.fhir import systems as fs
 from identity.fhir.repository import PatientQuery
+from identity.referential import rules
 from referentials.core.fhir import FhirBadRequest, parse_token
 
 SUPPORTED = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from identity import rules
+from identity.referential import rules
 from referentials.core.settings import Settings
 
 FR_CORE = "https://hl7.fr/ig/fhir/core"

@@ -9,15 +9,15 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from identity import merges, repository, service
+from identity.duplicates import merges
 from identity.errors import TraitError
-from identity.fhir import repository as fhir_repository
-from identity.history import ENTITY, emit
 from identity.hl7v2.message import Adt, Hl7Problem
 from identity.hl7v2.policy import InsVerdict
-from identity.models import Identity, SourceRecord
-from identity.schemas import IdentityCreate, IdentityUpdate, SourceRef
-from identity.traits import STRICT_TRAITS, normalized_fields
+from identity.referential import service
+from identity.referential.history import ENTITY, emit
+from identity.referential.models import Identity, SourceRecord
+from identity.referential.schemas import IdentityCreate, IdentityUpdate, SourceRef
+from identity.referential.traits import STRICT_TRAITS, normalized_fields
 from referentials.core import audit
 from referentials.core.auth import Principal
 
@@ -56,7 +56,7 @@ def _twin(session: Session, data: IdentityCreate, ins: InsVerdict) -> Identity |
     """The active QUAL identity holding the trusted INS, when its strict traits agree."""
     if ins.matricule is None or ins.oid is None:
         return None
-    holder = fhir_repository.qualified_by_ins(session, ins.matricule, ins.oid)
+    holder = service.find_qualified_by_ins(session, matricule=ins.matricule, oid=ins.oid)
     if holder is None or not holder.active:
         return None
     wanted = normalized_fields(data, date.today())
@@ -120,7 +120,7 @@ def upsert(
     session: Session, principal: Principal, adt: Adt, ref: SourceRef, ins: InsVerdict
 ) -> Done:
     """A28/A31: create the identity of a new local id, or bring a known one up to date."""
-    identity = repository.by_source(session, ref.finess, ref.local_id)
+    identity = service.find_by_source(session, finess=ref.finess, local_id=ref.local_id)
     if identity is None:
         return _create(session, principal, adt, ref, ins)
     changed, warnings = _changes(identity, adt)
@@ -140,7 +140,7 @@ def _raw(adt: Adt, changed: dict[str, Any]) -> dict[str, Any]:
 
 
 def _known(session: Session, finess: str, local_id: str, where: str) -> Identity:
-    identity = repository.by_source(session, finess, local_id)
+    identity = service.find_by_source(session, finess=finess, local_id=local_id)
     if identity is None:
         raise Hl7Problem("AE", "204", f"{where}: local id unknown in this establishment", where)
     return identity
@@ -167,7 +167,7 @@ def change_local_id(
 ) -> Done:
     """A47: the establishment renumbers a patient; the identity keeps everything else."""
     identity = _known(session, finess, old, "MRG^1^1")
-    if repository.by_source(session, finess, new) is not None:
+    if service.find_by_source(session, finess=finess, local_id=new) is not None:
         raise Hl7Problem("AE", "205", "PID-3: the new local id is already in use", "PID^1^3")
     record = next(s for s in identity.sources if s.finess == finess and s.local_id == old)
     record.local_id = new

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from identity import rules
 from identity.hl7v2.message import Adt, Cx, Hl7Problem
+from identity.referential import rules
 from referentials.core.settings import Hl7Settings
 
 _FINESS_CHARS = set("0123456789AB")

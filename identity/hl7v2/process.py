@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from identity import rules
 from identity.hl7v2 import ack, actions, policy
 from identity.hl7v2.message import Adt, Header, Hl7Problem, decode, header_of, read
-from identity.schemas import SourceRef
+from identity.referential import rules
+from identity.referential.schemas import SourceRef
 from referentials.core.auth import Principal
 from referentials.core.errors import AppError
 from referentials.core.settings import Hl7Settings

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy import Engine, create_engine
 
-import identity.models  # noqa: F401  (registers the tables)
+import identity.referential.models  # noqa: F401  (registers the tables)
 import referentials.core.audit
 import referentials.core.auth
 import referentials.core.runs

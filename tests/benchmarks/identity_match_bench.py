@@ -34,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from generate_identities import Person, generate
 
-from identity import matcher, rules
+from identity.duplicates import matcher
 from identity.errors import TraitError
-from identity.models import Identity, MatchKey
+from identity.referential import rules
+from identity.referential.models import Identity, MatchKey
 from referentials.app import create_app
 from referentials.core.auth import SCOPES, create_api_key
 from referentials.core.db import make_engine, make_session_factory, session_scope

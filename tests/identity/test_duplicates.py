@@ -6,7 +6,7 @@ import threading
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from identity import duplicates
+from identity.duplicates import service as duplicates
 from referentials.core.db import session_scope
 from tests.conftest import Api
 from tests.factories import give_ins, identity_body

@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from identity import merges
+from identity.duplicates import merges
 from identity.fhir.match import grade_of
-from identity.models import SourceRecord
+from identity.referential.models import SourceRecord
 from referentials.core.auth import SYSTEM
 from referentials.core.db import session_scope
 from tests.conftest import Api

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from identity import merges
+from identity.duplicates import merges
 from referentials.core.auth import SYSTEM
 from referentials.core.db import session_scope
 from tests.conftest import Api

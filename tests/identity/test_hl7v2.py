@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from identity import rules
 from identity.hl7v2 import policy
 from identity.hl7v2.message import Hl7Problem, decode, read
-from identity.models import Identity
+from identity.referential import rules
+from identity.referential.models import Identity
 from referentials.core.db import session_scope
 from referentials.core.settings import Hl7Settings
 from tests.conftest import FIXTURES, Api

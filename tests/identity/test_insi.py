@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from identity import insi
+from identity.insi import service as insi
 from referentials.core.auth import SYSTEM
 from referentials.core.db import session_scope
 from referentials.core.settings import InsiSettings

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from identity import matcher
-from identity.schemas import IdentityCreate
-from identity.service import create
+from identity.duplicates import matcher
+from identity.referential.schemas import IdentityCreate
+from identity.referential.service import create
 from matching.records import IdentityRecord
 from referentials.core.auth import SYSTEM
 from referentials.core.db import session_scope

@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
-from identity import charts
-from identity.models import DuplicatePair, Identity
+from identity.pages import charts
+from identity.referential.models import DuplicatePair, Identity
 from referentials.core.db import session_scope
 from referentials.core.web import create_user
 from tests.browser import chromium, csrf_of, login_client, login_page

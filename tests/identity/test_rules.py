@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from identity import rules
 from identity.errors import TraitError
+from identity.referential import rules
 
 
 def test_rule_lower_case_and_accents_are_stored_in_ins_charset() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from identity.models import DuplicatePair, Identity, SourceRecord
+from identity.referential.models import DuplicatePair, Identity, SourceRecord
 from referentials.core.db import make_engine, make_session_factory, session_scope
 from tests.conftest import FIXTURES, ROOT
 

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from identity.models import Identity, Merge, SourceRecord
+from identity.referential.models import Identity, Merge, SourceRecord
 from referentials.core.audit import AuditEntry
 from tests.conftest import PG_URL, Api
 from tests.factories import identity_body

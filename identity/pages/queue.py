@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from identity import queue_presenter as qp
-from identity import repository, service
-from identity.pages_common import BAND, DONE, PAIR_STATUS, Officer, helpers, query
+from identity.duplicates import presenter as qp
+from identity.pages.common import BAND, DONE, PAIR_STATUS, Officer, helpers, query
+from identity.referential import repository, service
 from referentials.core.auth import DbSession
 from referentials.core.web import User, render
 

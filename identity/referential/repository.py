@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from identity.models import (
+from identity.referential.models import (
     DuplicatePair,
     Identity,
     IdentityEvent,
@@ -256,3 +256,18 @@ def merge_times_since(session: Session, since: datetime) -> tuple[list[datetime]
     merged = session.scalars(select(Merge.merged_at).where(Merge.merged_at >= since))
     undone = session.scalars(select(Merge.undone_at).where(Merge.undone_at >= since))
     return list(merged), [t for t in undone if t is not None]
+
+
+def qualified_by_ins(session: Session, matricule: str, oid: str) -> Identity | None:
+    """The QUAL identity carrying this INS (the survivor first when merges left several)."""
+    stmt = (
+        select(Identity)
+        .where(
+            Identity.status == "QUAL",
+            Identity.ins_matricule == matricule,
+            Identity.ins_oid == oid,
+        )
+        .order_by(Identity.active.desc(), Identity.id)
+        .options(selectinload(Identity.sources))
+    )
+    return session.scalars(stmt).first()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from identity.pages_pair import router as pair_router
-from identity.pages_queue import router as queue_router
-from identity.pages_records import router as records_router
+from identity.pages.pair import router as pair_router
+from identity.pages.queue import router as queue_router
+from identity.pages.records import router as records_router
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 router.include_router(queue_router)

@@ -6,10 +6,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from identity import charts, indicators, insi, merges, presenter, service
-from identity import queue_presenter as qp
-from identity.history import ENTITY
-from identity.pages_common import (
+from identity.duplicates import merges
+from identity.duplicates import presenter as qp
+from identity.insi import service as insi
+from identity.pages import charts, indicators
+from identity.pages.common import (
     BAND,
     DONE,
     IDENTITY_STATUS,
@@ -18,6 +19,8 @@ from identity.pages_common import (
     helpers,
     principal_for,
 )
+from identity.referential import presenter, service
+from identity.referential.history import ENTITY
 from referentials.core import audit
 from referentials.core.auth import DbSession
 from referentials.core.errors import AppError

@@ -8,10 +8,11 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from identity import matcher, merges, queue, repository
-from identity.models import Identity
-from identity.schemas import MatchRequest
-from identity.traits import normalized_fields
+from identity.duplicates import matcher, merges, queue
+from identity.referential import repository
+from identity.referential.models import Identity
+from identity.referential.schemas import MatchRequest
+from identity.referential.traits import normalized_fields
 from matching.batch import dedupe
 from matching.config import MatchConfig
 from matching.records import IdentityRecord

@@ -7,14 +7,15 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from identity import duplicates, repository, rules
+from identity.duplicates import service as duplicates
 from identity.errors import RuleConflict
-from identity.history import ENTITY, begin_write, emit, snapshot
-from identity.insi_port import InsiAnswer, InsiPort, InsNumber
-from identity.models import Identity, InsiCall, SourceRecord
-from identity.schemas import IdentityCreate, StatusChange
-from identity.service import finish_change, get, get_active, recompute_status
-from identity.traits import normalized_fields
+from identity.insi.port import InsiAnswer, InsiPort, InsNumber
+from identity.referential import repository, rules
+from identity.referential.history import ENTITY, begin_write, emit, snapshot
+from identity.referential.models import Identity, InsiCall, SourceRecord
+from identity.referential.schemas import IdentityCreate, StatusChange
+from identity.referential.service import finish_change, get, get_active, recompute_status
+from identity.referential.traits import normalized_fields
 from referentials.core import audit
 from referentials.core.auth import Principal
 from referentials.core.db import utcnow

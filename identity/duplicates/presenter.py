@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from identity import merges, presenter
-from identity.models import DuplicatePair, Identity, Merge, PairComment
-from identity.schemas import (
+from identity.duplicates import merges
+from identity.referential import presenter
+from identity.referential.models import DuplicatePair, Identity, Merge, PairComment
+from identity.referential.schemas import (
     CommentRead,
     Explanation,
     MergeRead,

@@ -9,19 +9,20 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from identity import duplicates, repository, rules
+from identity.duplicates import service as duplicates
+from identity.duplicates.matcher import Candidate
 from identity.errors import IdentityNotFound, RuleConflict, StaleVersion
-from identity.history import ENTITY, begin_write, emit, snapshot
-from identity.matcher import Candidate
-from identity.models import Identity, SourceRecord
-from identity.schemas import (
+from identity.referential import repository, rules
+from identity.referential.history import ENTITY, begin_write, emit, snapshot
+from identity.referential.models import Identity, SourceRecord
+from identity.referential.schemas import (
     AttributeRequest,
     IdentityCreate,
     IdentityUpdate,
     StatusChange,
     ValidationRequest,
 )
-from identity.traits import STRICT_TRAITS, normalized_fields
+from identity.referential.traits import STRICT_TRAITS, normalized_fields
 from referentials.core import audit
 from referentials.core.auth import Principal
 from referentials.core.db import utcnow
@@ -33,6 +34,21 @@ def get(session: Session, identity_id: int) -> Identity:
     if identity is None:
         raise IdentityNotFound(f"no identity {identity_id}", fields={"id": identity_id})
     return identity
+
+
+def find(session: Session, identity_id: int) -> Identity | None:
+    """One identity, active or not, or None: for callers that answer 'not found' their own way."""
+    return repository.get(session, identity_id)
+
+
+def find_by_source(session: Session, *, finess: str, local_id: str) -> Identity | None:
+    """The identity holding an establishment's local id, or None."""
+    return repository.by_source(session, finess, local_id)
+
+
+def find_qualified_by_ins(session: Session, *, matricule: str, oid: str) -> Identity | None:
+    """The QUAL identity carrying this INS, the survivor first."""
+    return repository.qualified_by_ins(session, matricule, oid)
 
 
 def get_by_source(session: Session, *, finess: str, local_id: str) -> Identity:

@@ -9,11 +9,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from identity import charts, queue, service
-from identity import queue_presenter as qp
-from identity.duplicates_router import decide
-from identity.history import ENTITY
-from identity.pages_common import (
+from identity.duplicates import presenter as qp
+from identity.duplicates import queue
+from identity.duplicates.router import decide
+from identity.pages import charts
+from identity.pages.common import (
     FIELD,
     LEVEL,
     Officer,
@@ -22,7 +22,9 @@ from identity.pages_common import (
     principal_for,
     query,
 )
-from identity.schemas import DecisionRequest, PairDetail
+from identity.referential import service
+from identity.referential.history import ENTITY
+from identity.referential.schemas import DecisionRequest, PairDetail
 from referentials.core import audit
 from referentials.core.auth import DbSession, Principal
 from referentials.core.errors import AppError

@@ -7,10 +7,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from identity import matcher, repository, rules
+from identity.duplicates import matcher
 from identity.errors import IdentityNotFound, RuleConflict
-from identity.history import ENTITY, begin_write, emit, snapshot
-from identity.models import Identity, Merge
+from identity.referential import repository, rules
+from identity.referential.history import ENTITY, begin_write, emit, snapshot
+from identity.referential.models import Identity, Merge
 from referentials.core import audit
 from referentials.core.auth import Principal
 from referentials.core.db import utcnow

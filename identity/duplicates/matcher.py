@@ -8,8 +8,8 @@ from functools import lru_cache
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
-from identity import repository
-from identity.models import Identity, MatchKey
+from identity.referential import repository
+from identity.referential.models import Identity, MatchKey
 from matching import blocking
 from matching.config import MatchConfig
 from matching.model import MatchModel, default_model

@@ -6,11 +6,12 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from identity import merges, queue, repository, service
-from identity import queue_presenter as qp
+from identity.duplicates import merges, queue
+from identity.duplicates import presenter as qp
 from identity.errors import RuleConflict
-from identity.history import ENTITY
-from identity.schemas import (
+from identity.referential import repository, service
+from identity.referential.history import ENTITY
+from identity.referential.schemas import (
     CommentRead,
     CommentRequest,
     DecisionRequest,

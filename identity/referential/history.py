@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
-from identity.models import Identity, IdentityEvent
+from identity.referential.models import Identity, IdentityEvent
 
 ENTITY = "identity"
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from identity.matcher import Candidate
-from identity.models import Identity
-from identity.queue import explanation_of
-from identity.schemas import (
+from identity.duplicates.matcher import Candidate
+from identity.duplicates.queue import explanation_of
+from identity.referential.models import Identity
+from identity.referential.schemas import (
     CandidateRead,
     Explanation,
     HistoryEntry,

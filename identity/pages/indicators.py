@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
-from identity import repository
+from identity.referential import repository
 
 STATUSES = ("PROV", "RECUP", "VALI", "QUAL")
 BANDS = ("match", "review")

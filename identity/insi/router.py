@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from identity import insi, presenter
-from identity.insi import QualificationResult
-from identity.insi_port import InsiPort
-from identity.models import InsiCall
-from identity.schemas import CarteVitaleRequest, IdentityCreate, InsiCallRead, QualificationRead
+from identity.insi import service as insi
+from identity.insi.port import InsiPort
+from identity.insi.service import QualificationResult
+from identity.referential import presenter
+from identity.referential.models import InsiCall
+from identity.referential.schemas import (
+    CarteVitaleRequest,
+    IdentityCreate,
+    InsiCallRead,
+    QualificationRead,
+)
 from referentials.core.auth import DbSession, Principal, require
 
 router = APIRouter(prefix="/api/v1/identities", tags=["INS qualification"])

@@ -6,9 +6,10 @@ from datetime import date
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
-from identity import duplicates, presenter, service
-from identity.history import ENTITY
-from identity.schemas import (
+from identity.duplicates import service as duplicates
+from identity.referential import presenter, service
+from identity.referential.history import ENTITY
+from identity.referential.schemas import (
     AttributeRequest,
     CandidateRead,
     HistoryEntry,

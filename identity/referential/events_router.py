@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from identity import repository
-from identity.schemas import EventRead
+from identity.referential import repository
+from identity.referential.schemas import EventRead
 from referentials.core.auth import DbSession, Principal, require
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])

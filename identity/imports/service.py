@@ -11,10 +11,10 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from identity import repository, service
-from identity.models import SourceRecord
-from identity.schemas import IdentityCreate, SourceRef
-from identity.traits import normalized_fields
+from identity.referential import repository, service
+from identity.referential.models import SourceRecord
+from identity.referential.schemas import IdentityCreate, SourceRef
+from identity.referential.traits import normalized_fields
 from referentials.core.auth import Principal
 from referentials.core.db import session_scope
 from referentials.core.errors import AppError, ValidationFailed

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from identity import rules
 from identity.errors import TraitError
-from identity.schemas import IdentityCreate, IdentityUpdate, MatchRequest
+from identity.referential import rules
+from identity.referential.schemas import IdentityCreate, IdentityUpdate, MatchRequest
 
 STRICT_TRAITS = ("birth_name", "first_names", "sex", "birth_date", "birth_place_code")
 

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from identity import repository
 from identity.errors import IdentityNotFound, RuleConflict
-from identity.models import DuplicatePair, Identity, PairComment
+from identity.referential import repository
+from identity.referential.models import DuplicatePair, Identity, PairComment
 from matching.scoring import ScoredPair
 from referentials.core import audit
 from referentials.core.auth import Principal

@@ -1,0 +1,1 @@
+"""Establishment identity files loaded in bulk."""

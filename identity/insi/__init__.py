@@ -1,0 +1,1 @@
+"""INS qualification: the INSi port, the qualification workflow and its routes."""

@@ -1,0 +1,1 @@
+"""The identity-vigilance officers' web pages, their charts and templates."""
