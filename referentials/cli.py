@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
-from referentials import cli_identity, cli_ror
+from referentials import cli_identity, cli_matching, cli_ror
 from referentials.core.auth import (
     SCOPES,
     create_api_key,
@@ -239,6 +239,7 @@ app.add_typer(cli_identity.identities_app, name="identities")
 import_app.command("identities")(cli_identity.import_identities)
 import_app.command("ror")(cli_ror.import_ror)
 app.add_typer(cli_ror.ror_app, name="ror")
+app.add_typer(cli_matching.matching_app, name="matching")
 
 
 @app.command("mllp")
