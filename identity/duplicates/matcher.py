@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from sqlalchemy import delete, insert
@@ -102,6 +103,21 @@ def _light_records(session: Session, ids: set[int]) -> list[IdentityRecord]:
     ]
 
 
+# The referential's size sets the prior of every pair; it is read at most this often per process
+# (a count over a million rows costs more than a duplicate check, and moves slowly).
+SIZE_TTL_SECONDS = 300.0
+_sizes: dict[int, tuple[int, float]] = {}  # per engine: (count, monotonic time read)
+
+
+def referential_size(session: Session) -> int:
+    """Number of identities in the referential, cached per database for SIZE_TTL_SECONDS."""
+    now, engine = time.monotonic(), id(session.get_bind())
+    found = _sizes.get(engine)
+    if found is None or now - found[1] > SIZE_TTL_SECONDS:
+        found = _sizes[engine] = (repository.count(session), now)
+    return found[0]
+
+
 def find(
     session: Session,
     record: IdentityRecord,
@@ -115,6 +131,8 @@ def find(
     ids = candidate_ids(session, record, exclude)
     if not ids:
         return []
+    if not config.referential_size:
+        config = replace(config, referential_size=max(referential_size(session), 2))
     pairs = score_against(record, _light_records(session, ids), model, config)
     pairs.sort(key=lambda p: (-p.score, int(p.right_id)))
     pairs = pairs[:limit]
