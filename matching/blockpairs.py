@@ -203,6 +203,8 @@ def _space_pairs(
     windows = np.where(loose, min(cfg.loose_window, cfg.fallback_window), cfg.fallback_window)
     prefix = passes[starts] == PASSES.index("name_prefixes")
     windows = np.where(prefix, np.minimum(windows, cfg.prefix_window), windows)
+    address = passes[starts] == PASSES.index("address")
+    windows = np.where(address, np.minimum(windows, cfg.address_window), windows)
     report.capped_blocks += int((sizes > caps).sum())
     report.capped_records += int(sizes[sizes > caps].sum())
     a, b = _block_pairs(starts, sizes, caps, windows)

@@ -40,6 +40,9 @@ class MatchConfig:
     # Window of the name-prefix pass (no date, no phonetic code: the widest blocks, a third of
     # all pairs): the nearest neighbour in (FONEM, date) order finds nearly all its true pairs.
     prefix_window: int = 1
+    # Window of the address pass in an over-common block: none. An address shared by more people
+    # than a household (a care home, a shelter, a badly filled field) tells nobody apart.
+    address_window: int = 0
     # Term-frequency adjustment of exact name agreements (0 = off, 1 = full).
     tf_weight: float = 1.0
     # Frequencies below this floor are not trusted (tiny files would give huge weights).
