@@ -17,7 +17,7 @@ class MatchConfig:
 
     # A pair is an automatic match when its posterior probability reaches match_probability and
     # no rule caps it; it goes to review from review_probability.
-    match_probability: float = 0.99
+    match_probability: float = 0.95
     review_probability: float = 1e-4
     # Records in the referential the pairs are drawn from; it sets the prior (a pair is less
     # likely a match in a larger referential). 0: the batch's own size, or for a single pair
@@ -26,8 +26,10 @@ class MatchConfig:
     # Score (log2-odds) a pair capped by a rule keeps at most: its agreements are not independent
     # evidence (twins share everything but a given name), so it is left to a human as a toss-up.
     capped_score: float = 0.0
-    # Most bits the contact fields together may add (they are one household's, not independent).
-    contact_cap: float = 10.0
+    # Most bits the contact fields together may add (a household shares all four at once). Off by
+    # default: the rules already keep households' pairs out of the match band, and files whose
+    # contact fields are personal (FEBRL) lose recall with a cap.
+    contact_cap: float = math.inf
     # Blocks larger than this are not compared all-to-all; see blocking.candidate_pairs.
     # On a million French identities, halving the caps and windows (60/8, 16/3 before) cut the
     # candidate pairs by 40% and lost 0.06% of the true pairs; small files have no such blocks.

@@ -51,17 +51,13 @@ def _distance(table: ObjArray, left: IntArray, right: IntArray) -> IntArray:
     return out
 
 
-def _lengths(table: ObjArray, ids: IntArray) -> IntArray:
-    lengths = np.fromiter((len(s) for s in table[ids]), dtype=np.int64, count=len(ids))
-    return np.where(ids > 0, lengths, 0)
-
-
 class _Sides:
     """Id columns of the pairs that need evidence, both sides."""
 
     def __init__(self, prep: Prepared, left: IntArray, right: IntArray) -> None:
         self.codes, self.left, self.right = prep.codes, left, right
         self.table = prep.interner.strings()
+        self.lengths = prep.interner.lengths()
 
     def __call__(self, name: str) -> tuple[IntArray, IntArray]:
         column = self.codes[name]
@@ -70,7 +66,7 @@ class _Sides:
     def close(self, a: IntArray, b: IntArray, edits: int) -> Mask:
         """Strings within `edits` edits (and equal ones), with the length guard for two."""
         distance = _distance(self.table, a, b)
-        length = np.minimum(_lengths(self.table, a), _lengths(self.table, b))
+        length = np.minimum(self.lengths[np.maximum(a, 0)], self.lengths[np.maximum(b, 0)])
         return (distance <= 1) | ((distance <= edits) & (length >= TWO_EDITS_MIN_LENGTH))
 
 

@@ -45,6 +45,7 @@ class Interner:
     def __init__(self) -> None:
         self._ids: dict[str, int] = {"": 0}
         self._table: ObjArray | None = None
+        self._lengths: IntArray | None = None
 
     def __call__(self, value: str) -> int:
         found = self._ids.get(value)
@@ -65,7 +66,14 @@ class Interner:
         """Every interned string, indexed by its id (ids are given in insertion order)."""
         if self._table is None or len(self._table) != len(self._ids):
             self._table = np.array(list(self._ids), dtype=object)
+            self._lengths = np.fromiter(map(len, self._ids), dtype=np.int64, count=len(self._ids))
         return self._table
+
+    def lengths(self) -> IntArray:
+        """Length of every interned string, indexed by its id."""
+        self.strings()
+        assert self._lengths is not None
+        return self._lengths
 
 
 def split_date(value: str) -> tuple[int, int, int]:

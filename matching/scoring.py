@@ -117,7 +117,8 @@ def weigh(
         j = FIELDS.index(name)
         exact = (levels[:, j] == level_index(name, "exact")) & ~np.isnan(tf)
         weights[exact, j] += config.tf_weight * adjust[exact]
-    _contact_cap(weights, config.contact_cap)
+    if math.isfinite(config.contact_cap):
+        _contact_cap(weights, config.contact_cap)
     return prior + weights.sum(axis=1), weights
 
 

@@ -38,7 +38,7 @@ class MatchingSettings(BaseModel):
     # A model trained with the matching library (`socle matching fit`); empty: the built-in one.
     model_file: str = ""
     # Automatic-match and review thresholds, as probabilities that a pair is one person.
-    match_probability: float = 0.99
+    match_probability: float = 0.95
     review_probability: float = 1e-4
     # Automatic merges for one narrow rule: same qualified INS and same strict traits.
     auto_merge: bool = False
