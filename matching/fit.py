@@ -102,6 +102,26 @@ def evaluate(
     }
 
 
+def _training_rows(
+    prep: Prepared,
+    config: MatchConfig,
+    t_left: IntArray,
+    t_right: IntArray,
+    t_labels: npt.NDArray[np.int8],
+) -> tuple[IntArray, IntArray, npt.NDArray[np.int8]]:
+    """The candidate pairs (label -1) and the decided pairs with their labels.
+
+    A decided pair is taken once, with its label, even when the blocking also finds it.
+    """
+    pairs, _ = prepared_candidate_pairs(prep, config)
+    n = max(prep.size, 1)
+    unlabelled = ~np.isin(pairs.left * n + pairs.right, t_left * n + t_right)
+    left = np.concatenate([pairs.left[unlabelled], t_left])
+    right = np.concatenate([pairs.right[unlabelled], t_right])
+    labels = np.concatenate([np.full(int(unlabelled.sum()), -1, dtype=np.int8), t_labels])
+    return left, right, labels
+
+
 def fit(
     records: Sequence[IdentityRecord],
     decisions: Sequence[Decision],
@@ -119,14 +139,7 @@ def fit(
     index = {r.id: i for i, r in enumerate(records)}
     training = [d for d in decisions if not held_back(d, holdout)]
     testing = [d for d in decisions if held_back(d, holdout)]
-    t_left, t_right, t_labels = _rows(training, index)
-    pairs, _ = prepared_candidate_pairs(prep, cfg)
-    # A decided pair is taken once, with its label, even when the blocking also finds it.
-    n = max(prep.size, 1)
-    unlabelled = ~np.isin(pairs.left * n + pairs.right, t_left * n + t_right)
-    left = np.concatenate([pairs.left[unlabelled], t_left])
-    right = np.concatenate([pairs.right[unlabelled], t_right])
-    labels = np.concatenate([np.full(int(unlabelled.sum()), -1, dtype=np.int8), t_labels])
+    left, right, labels = _training_rows(prep, cfg, *_rows(training, index))
     levels = compare(prep, left, right)
     free = labels < 0
     prior = deterministic_prior(levels[free]) if free.any() else start.prior
@@ -135,14 +148,14 @@ def fit(
     )
     u = sample_u(prep, min(u_pairs, prep.size * (prep.size - 1) // 2)) if prep.size > 2 else start.u
     # Matches the referential holds: EM's share of the undecided pairs, plus the merged ones.
-    rate = 2.0 * (prior * int(free.sum()) + int((labels == 1).sum())) / n
+    rate = 2.0 * (prior * int(free.sum()) + int((labels == 1).sum())) / max(prep.size, 1)
     model = replace(
         start,
         m=m,
         u=u,
         prior=prior,
         tf=term_frequencies(records),
-        description=f"fitted by EM on {prep.size} records and {len(t_labels)} decisions",
+        description=f"fitted by EM on {prep.size} records and {int((labels >= 0).sum())} decisions",
         reference_size=prep.size,
     ).with_rate(rate)
     e_left, e_right, e_labels = _rows(testing, index)
@@ -150,4 +163,4 @@ def fit(
         name: evaluate(prep, e_left, e_right, e_labels, candidate, cfg)
         for name, candidate in (("previous", start), ("fitted", model))
     }
-    return FitResult(model, len(t_labels), len(e_labels), evaluation)
+    return FitResult(model, int((labels >= 0).sum()), len(e_labels), evaluation)

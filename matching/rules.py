@@ -68,6 +68,18 @@ def _twin(levels: Levels, given_spelling: Mask) -> Mask:
     )
 
 
+def _sex_conflicts(levels: Levels) -> tuple[Mask, Mask]:
+    """(sex and given names disagree, sex and birth date disagree).
+
+    A wrong sex is a common entry error and so is a given-name error, but both at once leave
+    little of the person's civil identity: RNIV practice blocks the merge. The first given names
+    must agree (only a later name shared is a sibling's pattern), and so must the date.
+    """
+    other_sex = _is(levels, "sex", "different")
+    given = other_sex & ~_is(levels, "first_names", "missing", "exact", "swapped", "phonetic")
+    return given, other_sex & _is(levels, "birth_date", "different")
+
+
 def rule_flags(
     levels: Levels, year_gap: npt.NDArray[np.int64], name_evidence: IntArray | None = None
 ) -> IntArray:
@@ -95,18 +107,11 @@ def rule_flags(
         & sex_known
         & (evidence == 0)
     )
-    # A wrong sex is a common entry error and so is a given-name error, but both at once leave
-    # little of the person's civil identity: RNIV practice blocks the merge. The first given
-    # names must agree (only a later name shared is a sibling's pattern), and so must the date.
-    other_sex = _is(levels, "sex", "different")
-    sex_and_given = other_sex & ~_is(
-        levels, "first_names", "missing", "exact", "swapped", "phonetic"
-    )
-    sex_and_date = other_sex & _is(levels, "birth_date", "different")
+    sex_and_given, sex_and_date = _sex_conflicts(levels)
     unexplained = np.zeros(len(levels), dtype=bool)
     if name_evidence is not None:
-        # Married names explain birth-name disagreements of women; without the sex, or without
-        # any evidence, a disagreement stays unexplained only when the sexes are known.
+        # The evidence that explains a birth-name disagreement includes married names, which
+        # need the sexes to be read; a file without sex (FEBRL) is left to the score.
         unexplained = (
             _is(levels, "birth_name", "different")
             & ((evidence & BIRTH_NAME_EVIDENCE) == 0)

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+from sqlalchemy.orm import Session, sessionmaker
 
 from referentials.cli_identity import _factory, console
 from referentials.core.auth import SYSTEM
 from referentials.core.db import session_scope
 from referentials.core.settings import get_settings
 
+if TYPE_CHECKING:
+    from matching.model import MatchModel
+
 matching_app = typer.Typer(help="The duplicate-detection model.")
+
+
+def _rescore(factory: sessionmaker[Session], model: MatchModel, label: str) -> None:
+    from identity.duplicates import learning
+    from identity.duplicates import service as duplicates
+
+    with session_scope(factory) as session:
+        summary = learning.rescore_pending(
+            session, SYSTEM, model=model, config=duplicates.current().config, label=label
+        )
+    typer.echo(
+        f"{summary.rescored} open pairs re-scored, {summary.band_changed} changed band, "
+        f"{summary.below_review} now below review"
+    )
 
 
 @matching_app.command("fit")
@@ -53,17 +72,6 @@ def fit(
     for name, figures in result.evaluation.items():
         typer.echo(f"  {name:8s} " + "  ".join(f"{k} {v}" for k, v in figures.items()))
     if rescore:
-        with session_scope(factory) as session:
-            summary = learning.rescore_pending(
-                session,
-                SYSTEM,
-                model=result.model,
-                config=settings.config,
-                label=fitted.path.name,
-            )
-        typer.echo(
-            f"{summary.rescored} open pairs re-scored, {summary.band_changed} changed band, "
-            f"{summary.below_review} now below review"
-        )
+        _rescore(factory, result.model, fitted.path.name)
     if get_settings().matching.model_file != str(fitted.path):
         console.print(f"to use it: SOCLE_MATCHING__MODEL_FILE={fitted.path}")
