@@ -103,17 +103,19 @@ def _light_records(session: Session, ids: set[int]) -> list[IdentityRecord]:
     ]
 
 
-# The referential's size sets the prior of every pair; it is read at most this often per process
-# (a count over a million rows costs more than a duplicate check, and moves slowly).
+# The referential's size sets the prior of every pair. A count over a million rows costs more
+# than a duplicate check and moves slowly, so a large size is read at most every
+# SIZE_TTL_SECONDS per process; a small referential is counted every time (cheap, and exact).
 SIZE_TTL_SECONDS = 300.0
+SIZE_CACHE_MIN = 10_000
 _sizes: dict[int, tuple[int, float]] = {}  # per engine: (count, monotonic time read)
 
 
 def referential_size(session: Session) -> int:
-    """Number of identities in the referential, cached per database for SIZE_TTL_SECONDS."""
+    """Number of identities in the referential (cached when large)."""
     now, engine = time.monotonic(), id(session.get_bind())
     found = _sizes.get(engine)
-    if found is None or now - found[1] > SIZE_TTL_SECONDS:
+    if found is None or found[0] < SIZE_CACHE_MIN or now - found[1] > SIZE_TTL_SECONDS:
         found = _sizes[engine] = (repository.count(session), now)
     return found[0]
 
