@@ -134,7 +134,10 @@ def find(
     if not ids:
         return []
     if not config.referential_size:
-        config = replace(config, referential_size=max(referential_size(session), 2))
+        # Never below the model's reference size: a young referential holds the first patients
+        # of a region, and a tiny size would give every pair a high prior (a flooded queue).
+        size = max(referential_size(session), model.reference_size)
+        config = replace(config, referential_size=size)
     pairs = score_against(record, _light_records(session, ids), model, config)
     pairs.sort(key=lambda p: (-p.score, int(p.right_id)))
     pairs = pairs[:limit]
