@@ -16,10 +16,9 @@ from matching.scoring import (
     ScoredPair,
     build_pair,
     decide,
+    pair_flags,
     record_frequencies,
-    rule_flags,
     weigh,
-    year_gap,
 )
 
 
@@ -40,8 +39,10 @@ def score_against(
     # Frequencies from the model's tables, as score_pair does: a few records say nothing.
     tf = record_frequencies(prep, model, from_data=False)
     tf_pairs = {k: (v[left], v[right]) for k, v in tf.items()}
-    scores, weights = weigh(levels, model, config, tf_pairs)
-    flags = rule_flags(levels, year_gap(prep, left, right))
+    # The referential the candidates come from sets the prior (config.referential_size).
+    prior = model.prior_bits(config.referential_size)
+    scores, weights = weigh(levels, model, config, tf_pairs, prior)
+    flags = pair_flags(prep, left, right, levels)
     bands = decide(scores, flags, config)
     kept = np.flatnonzero(bands >= REVIEW)
     return [
@@ -53,6 +54,7 @@ def score_against(
             float(scores[i]),
             int(bands[i]),
             int(flags[i]),
+            prior,
         )
         for i in kept
     ]

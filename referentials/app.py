@@ -78,8 +78,8 @@ def duplicate_settings(settings: Settings) -> DuplicateSettings:
         model_path=settings.matching.model_file,
         auto_merge=settings.matching.auto_merge,
         config=MatchConfig(
-            match_threshold=settings.matching.match_threshold,
-            review_threshold=settings.matching.review_threshold,
+            match_probability=settings.matching.match_probability,
+            review_probability=settings.matching.review_probability,
         ),
     )
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
-from referentials import cli_access, cli_identity, cli_ror
+from referentials import cli_access, cli_identity, cli_matching, cli_ror
 from referentials.core import production
 from referentials.core.auth import (
     SCOPES,
@@ -278,6 +278,7 @@ import_app.command("ror")(cli_ror.import_ror)
 app.add_typer(cli_ror.ror_app, name="ror")
 app.add_typer(cli_access.oauth_app, name="oauth")
 app.add_typer(cli_access.psc_app, name="psc")
+app.add_typer(cli_matching.matching_app, name="matching")
 
 
 @app.command("mllp")

@@ -152,6 +152,27 @@ def pair_counts(session: Session) -> dict[tuple[str, str], int]:
     return {(s, b): int(n) for s, b, n in session.execute(stmt)}
 
 
+def decided_pairs(session: Session, statuses: tuple[str, ...]) -> list[DuplicatePair]:
+    """Pairs in the given decided statuses, oldest decision first."""
+    stmt = select(DuplicatePair).where(DuplicatePair.status.in_(statuses))
+    return list(session.scalars(stmt.order_by(DuplicatePair.decided_at, DuplicatePair.id)))
+
+
+def open_pairs(session: Session, statuses: tuple[str, ...]) -> list[DuplicatePair]:
+    """Pairs still waiting for a decision."""
+    stmt = select(DuplicatePair).where(DuplicatePair.status.in_(statuses))
+    return list(session.scalars(stmt.order_by(DuplicatePair.id)))
+
+
+def decisions_since(session: Session, since: datetime) -> list[tuple[str, str, datetime]]:
+    """(band when decided, status, decided_at) of the pairs decided since `since`."""
+    stmt = select(DuplicatePair.band, DuplicatePair.status, DuplicatePair.decided_at).where(
+        DuplicatePair.decided_at >= since,
+        DuplicatePair.status.in_(("merged", "not_duplicate")),
+    )
+    return [(b, s, at) for b, s, at in session.execute(stmt) if at is not None]
+
+
 def by_active_ins(session: Session, matricule: str) -> Identity | None:
     """The active identity carrying this matricule, if any."""
     stmt = (

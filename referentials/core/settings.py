@@ -40,12 +40,13 @@ class InsiSettings(BaseModel):
 
 
 class MatchingSettings(BaseModel):
-    """Duplicate detection (scores are match weights in bits: log2 likelihood ratios)."""
+    """Duplicate detection (scores are posterior log2-odds; thresholds are probabilities)."""
 
-    # A model trained with the matching library; empty: the built-in model.
+    # A model trained with the matching library (`socle matching fit`); empty: the built-in one.
     model_file: str = ""
-    match_threshold: float = 12.0
-    review_threshold: float = 2.0
+    # Automatic-match and review thresholds, as probabilities that a pair is one person.
+    match_probability: float = 0.95
+    review_probability: float = 1e-4
     # Automatic merges for one narrow rule: same qualified INS and same strict traits.
     auto_merge: bool = False
 
