@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint typecheck imports unit browser-deps clean
+.PHONY: install run test lint typecheck imports unit browser-deps wrk-deps load-bench clean
 
 install: $(STAMP)
 
@@ -27,6 +27,17 @@ browser-deps:
 		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) \
 		|| { echo "could not install chromium (Debian package)"; exit 1; }; \
 	fi
+
+# wrk from Debian's packages, the load generator of the load benchmark.
+wrk-deps:
+	@if ! command -v wrk >/dev/null; then \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk) \
+		|| { echo "could not install wrk (Debian package)"; exit 1; }; \
+	fi
+
+# SQLite, 1 and 2 workers; add ARGS="--database-url postgresql+psycopg://..." for PostgreSQL.
+load-bench: install wrk-deps
+	$(BIN)/python tests/benchmarks/load_bench.py $(ARGS)
 
 lint: install
 	$(BIN)/ruff format --check .

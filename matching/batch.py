@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -14,7 +14,7 @@ from matching.blockpairs import BlockingReport, CandidatePairs, prepared_candida
 from matching.compare import Levels, compare
 from matching.config import MatchConfig
 from matching.features import in_background
-from matching.model import MatchModel, default_model, sample_u
+from matching.model import MatchModel, default_model, estimate_duplicate_rate, sample_u
 from matching.prepared import IntArray, Prepared, prepare
 from matching.records import IdentityRecord
 from matching.runtime import fork_available
@@ -24,10 +24,9 @@ from matching.scoring import (
     ScoredPair,
     build_pair,
     decide,
+    pair_flags,
     record_frequencies,
-    rule_flags,
     weigh,
-    year_gap,
 )
 
 Progress = Callable[[int, int], None]
@@ -54,6 +53,7 @@ class ScoredArrays:
     levels: Levels
     weights: FloatArray
     flags: IntArray
+    prior: float = 0.0
 
     def __len__(self) -> int:
         return len(self.left)
@@ -69,14 +69,18 @@ class ScoredArrays:
                 float(self.scores[i]),
                 int(self.bands[i]),
                 int(self.flags[i]),
+                self.prior,
             )
             for i in range(len(self.left))
         ]
 
 
-def _concat(parts: list[ScoredArrays]) -> ScoredArrays:
+def _concat(parts: list[ScoredArrays], prior: float) -> ScoredArrays:
     names = ("left", "right", "scores", "bands", "levels", "weights", "flags")
-    return ScoredArrays(*(np.concatenate([getattr(p, n) for p in parts]) for n in names))
+    left, right, scores, bands, levels, weights, flags = (
+        np.concatenate([getattr(p, n) for p in parts]) for n in names
+    )
+    return ScoredArrays(left, right, scores, bands, levels, weights, flags, prior)
 
 
 def _score_chunk(
@@ -86,12 +90,12 @@ def _score_chunk(
     model: MatchModel,
     config: MatchConfig,
     tf: dict[str, FloatArray],
-    threads: int,
+    prior: float,
 ) -> ScoredArrays:
-    levels = compare(prep, left, right, workers=threads)
+    levels = compare(prep, left, right)
     tf_pairs = {k: (v[left], v[right]) for k, v in tf.items()}
-    scores, weights = weigh(levels, model, config, tf_pairs)
-    flags = rule_flags(levels, year_gap(prep, left, right))
+    scores, weights = weigh(levels, model, config, tf_pairs, prior)
+    flags = pair_flags(prep, left, right, levels)
     bands = decide(scores, flags, config)
     kept = np.flatnonzero(bands >= REVIEW)
     return ScoredArrays(
@@ -108,11 +112,12 @@ class _Task:
     model: MatchModel
     config: MatchConfig
     tf: dict[str, FloatArray]
+    prior: float
 
     def run(self, bound: tuple[int, int]) -> ScoredArrays:
         lo, hi = bound
         left, right = self.pairs.left[lo:hi], self.pairs.right[lo:hi]
-        return _score_chunk(self.prep, left, right, self.model, self.config, self.tf, 1)
+        return _score_chunk(self.prep, left, right, self.model, self.config, self.tf, self.prior)
 
 
 # The task forked workers inherit: the prepared columns and the candidate pairs are shared
@@ -149,20 +154,25 @@ def score_arrays(
     progress: Progress | None = None,
     workers: int = 1,
 ) -> ScoredArrays:
-    """Score candidate pairs chunk by chunk; workers > 1 scores chunks in forked processes."""
+    """Score candidate pairs chunk by chunk; workers > 1 scores chunks in forked processes.
+
+    The prior is the one of a referential of config.referential_size records (this batch's size
+    when 0) with the model's duplicate rate.
+    """
     tf = record_frequencies(prep, model, from_data=prep.size >= MIN_RECORDS_FOR_DATA_TF)
+    prior = model.prior_bits(config.referential_size or prep.size)
     total = len(pairs)
     step = max(config.chunk_size, 1)
     bounds = [(i, min(i + step, total)) for i in range(0, total, step)] or [(0, 0)]
     out: list[ScoredArrays] = []
     if progress:
         progress(0, total)
-    task = _Task(prep, pairs, model, config, tf)
+    task = _Task(prep, pairs, model, config, tf, prior)
     for (_, hi), chunk in zip(bounds, _results(task, bounds, workers), strict=True):
         out.append(chunk)
         if progress and hi:
             progress(hi, total)
-    return _concat(out)
+    return _concat(out, prior)
 
 
 def score_candidates(
@@ -178,9 +188,14 @@ def score_candidates(
 
 
 def with_data_u(model: MatchModel, prep: Prepared, pairs: int) -> MatchModel:
-    """The model with u taken from random pairs of this input (m, prior and TF unchanged)."""
+    """The model with u taken from random pairs of this input (m, rate and TF unchanged)."""
     u = sample_u(prep, min(pairs, prep.size * (prep.size - 1) // 2))
-    return MatchModel(m=model.m, u=u, prior=model.prior, tf=model.tf, description=model.description)
+    return replace(model, u=u)
+
+
+def with_data_rate(model: MatchModel, prep: Prepared, pairs: CandidatePairs) -> MatchModel:
+    """The model with the duplicate rate this input's candidate pairs show."""
+    return model.with_rate(estimate_duplicate_rate(prep, pairs.left, pairs.right, model))
 
 
 def dedupe_prepared(
@@ -200,7 +215,7 @@ def dedupe_prepared(
     job = partial(with_data_u, mdl, prep, cfg.u_sample_pairs)
     with in_background(job, prep.size, workers > 1) as data_model:
         pairs, report = prepared_candidate_pairs(prep, cfg)
-        mdl = data_model()
+        mdl = with_data_rate(data_model(), prep, pairs)
     return score_arrays(prep, pairs, mdl, cfg, progress, workers), report
 
 

@@ -20,8 +20,15 @@ from matching.blockpairs import (
 )
 from matching.config import MatchConfig
 from matching.nir import matricule13
+from matching.normalize import normalize_free_text
 from matching.phonetics import fonem
-from matching.prepared import given_features, prepare, split_date, surname_features
+from matching.prepared import (
+    ADDRESS_PREFIX,
+    given_features,
+    prepare,
+    split_date,
+    surname_features,
+)
 from matching.records import IdentityRecord
 
 __all__ = [
@@ -90,6 +97,10 @@ def _wide_keys(
     postcode = "".join(ch for ch in record.postcode if ch.isalnum())
     if date and postcode:
         keys.append(("date_postcode", f"C{date}{postcode}"))
+    address = normalize_free_text(record.address).replace(" ", "")
+    living = normalize_free_text(record.city) or postcode
+    if len(address) >= ADDRESS_PREFIX and living:
+        keys.append(("address", f"A{living}|{address[:ADDRESS_PREFIX]}"))
     return keys
 
 

@@ -29,9 +29,10 @@ PASSES: tuple[str, ...] = (
     "date_initials",
     "name_prefixes",
     "date_postcode",
+    "address",
 )
 # Passes whose keys hold no birth date: wide blocks, so a tighter cap and window.
-LOOSE_PASSES: tuple[str, ...] = ("names", "name_prefixes", "first_name_place")
+LOOSE_PASSES: tuple[str, ...] = ("names", "name_prefixes", "first_name_place", "address")
 # The used-name pass shares the birth-name key space: a married name typed as a birth name meets
 # the other record's birth name. Every other pass has its own key space.
 NAMESPACE = {name: name for name in PASSES} | {"used_name_year": "birth_name_year"}
@@ -101,6 +102,7 @@ def _pass_keys(c: dict[str, IntArray]) -> list[tuple[str, Mask, list[IntArray]]]
     low_initial = np.minimum(c["bn_initial"], c["first_initial"])
     high_initial = np.maximum(c["bn_initial"], c["first_initial"])
     used, prefix, first_prefix = c["used_fonem"], c["bn_prefix"], c["first_prefix"]
+    living = np.where(c["city_id"] > 0, c["city_id"], c["postcode"])
     return [
         ("birth_name_year", (bn > 0) & dated, [bn, year]),
         ("first_name_date", (phx > 0) & dated, [phx, date]),
@@ -116,6 +118,9 @@ def _pass_keys(c: dict[str, IntArray]) -> list[tuple[str, Mask, list[IntArray]]]
         # No date at all: catches a wrong or replaced birth date together with a name typo.
         ("name_prefixes", (prefix > 0) & (first_prefix > 0), [prefix, first_prefix]),
         ("date_postcode", dated & (c["postcode"] > 0), [date, c["postcode"]]),
+        # No name, no date: a record whose names and date were all mistyped keeps its address.
+        # Households share one, hence a loose pass (tight cap and window).
+        ("address", (c["address_prefix"] > 0) & (living > 0), [living, c["address_prefix"]]),
     ]
 
 
@@ -198,6 +203,8 @@ def _space_pairs(
     windows = np.where(loose, min(cfg.loose_window, cfg.fallback_window), cfg.fallback_window)
     prefix = passes[starts] == PASSES.index("name_prefixes")
     windows = np.where(prefix, np.minimum(windows, cfg.prefix_window), windows)
+    address = passes[starts] == PASSES.index("address")
+    windows = np.where(address, np.minimum(windows, cfg.address_window), windows)
     report.capped_blocks += int((sizes > caps).sum())
     report.capped_records += int(sizes[sizes > caps].sum())
     a, b = _block_pairs(starts, sizes, caps, windows)

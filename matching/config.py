@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+
+def log2_odds(probability: float) -> float:
+    """log2(p / (1 - p)): the score a probability threshold corresponds to."""
+    return math.log2(probability / (1.0 - probability))
 
 
 @dataclass(frozen=True, slots=True)
 class MatchConfig:
-    """Thresholds (in match-weight bits), blocking limits and batch sizing."""
+    """Thresholds (match probabilities), blocking limits and batch sizing."""
 
-    match_threshold: float = 12.0
-    review_threshold: float = 2.0
+    # A pair is an automatic match when its posterior probability reaches match_probability and
+    # no rule caps it; it goes to review from review_probability.
+    match_probability: float = 0.95
+    review_probability: float = 1e-4
+    # Records in the referential the pairs are drawn from; it sets the prior (a pair is less
+    # likely a match in a larger referential). 0: the batch's own size, or for a single pair
+    # the model's reference size.
+    referential_size: int = 0
+    # Score (log2-odds) a pair capped by a rule keeps at most: its agreements are not independent
+    # evidence (twins share everything but a given name), so it is left to a human as a toss-up.
+    capped_score: float = 0.0
+    # Most bits the contact fields together may add (a household shares all four at once). Off by
+    # default: the rules already keep households' pairs out of the match band, and files whose
+    # contact fields are personal (FEBRL) lose recall with a cap.
+    contact_cap: float = math.inf
     # Blocks larger than this are not compared all-to-all; see blocking.candidate_pairs.
     # On a million French identities, halving the caps and windows (60/8, 16/3 before) cut the
     # candidate pairs by 40% and lost 0.06% of the true pairs; small files have no such blocks.
@@ -23,6 +42,9 @@ class MatchConfig:
     # Window of the name-prefix pass (no date, no phonetic code: the widest blocks, a third of
     # all pairs): the nearest neighbour in (FONEM, date) order finds nearly all its true pairs.
     prefix_window: int = 1
+    # Window of the address pass in an over-common block: none. An address shared by more people
+    # than a household (a care home, a shelter, a badly filled field) tells nobody apart.
+    address_window: int = 0
     # Term-frequency adjustment of exact name agreements (0 = off, 1 = full).
     tf_weight: float = 1.0
     # Frequencies below this floor are not trusted (tiny files would give huge weights).
@@ -36,3 +58,21 @@ class MatchConfig:
     # u depends on the population (name and place distributions), m much less so.
     estimate_u_min_records: int = 2000
     u_sample_pairs: int = 300_000
+
+    def __post_init__(self) -> None:
+        for name in ("match_probability", "review_probability"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise ValueError(f"{name} must be strictly between 0 and 1, got {value}")
+        if self.review_probability > self.match_probability:
+            raise ValueError("review_probability must not exceed match_probability")
+
+    @property
+    def match_threshold(self) -> float:
+        """The match probability as a score (posterior log2-odds)."""
+        return log2_odds(self.match_probability)
+
+    @property
+    def review_threshold(self) -> float:
+        """The review probability as a score (posterior log2-odds)."""
+        return log2_odds(self.review_probability)

@@ -53,17 +53,27 @@ def expectation_maximisation(
     u: dict[str, list[float]],
     prior: float,
     iterations: int = 25,
+    labels: npt.NDArray[np.int8] | None = None,
+    label_weight: float = 1.0,
 ) -> tuple[dict[str, list[float]], dict[str, list[float]], float]:
-    """Classic two-class EM on candidate pairs: re-estimate m, u and the prior.
+    """Two-class EM on candidate pairs: re-estimate m, u and the prior.
 
     u is free here because blocked non-matches agree far more often than random pairs do; the
     caller keeps the m found here and takes u from random sampling for the final weights.
+    labels (1 match, 0 non-match, -1 unknown per row) fix the class of the decided pairs, and
+    each decided pair counts label_weight times in m and u: a decision is worth more than a guess.
+    The prior is estimated on the unlabelled rows only (decided pairs are not a random sample).
     """
+    known = np.zeros(len(levels), dtype=bool) if labels is None else labels >= 0
+    weight = np.where(known, label_weight, 1.0)
     for _ in range(iterations):
         odds = np.log(prior) - np.log1p(-prior)
         odds = odds + log_likelihood(levels, m) - log_likelihood(levels, u)
         posterior = 1.0 / (1.0 + np.exp(-np.clip(odds, -50, 50)))
-        m = level_frequencies(levels, posterior)
-        u = level_frequencies(levels, 1.0 - posterior)
-        prior = float(np.clip(posterior.mean(), 1e-6, 0.999))
+        if labels is not None:
+            posterior = np.where(known, labels == 1, posterior)
+        m = level_frequencies(levels, posterior * weight)
+        u = level_frequencies(levels, (1.0 - posterior) * weight)
+        free = posterior[~known]
+        prior = float(np.clip(free.mean() if len(free) else prior, 1e-6, 0.999))
     return m, u, prior

@@ -6,7 +6,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -18,18 +18,25 @@ from matching.compare import Levels, compare
 from matching.config import MatchConfig
 from matching.em import expectation_maximisation, level_frequencies
 from matching.fields import FIELD_LEVELS, FIELDS, level_index
-from matching.prepared import Prepared, given_features, prepare, surname_features
+from matching.prepared import IntArray, Prepared, given_features, prepare, surname_features
 from matching.records import IdentityRecord
 
 FORMAT_VERSION = 1
+DEFAULT_DUPLICATE_RATE = 0.5
+DEFAULT_REFERENCE_SIZE = 100_000
+# Bounds of an estimated duplicate rate: a file is not all duplicates, nor free of them.
+RATE_BOUNDS = (0.005, 5.0)
 
 
 @dataclass(slots=True)
 class MatchModel:
     """m[field][level] = P(level | same person), u[field][level] = P(level | different people).
 
-    prior is the share of candidate pairs that are matches; tf maps a field to the relative
-    frequency of each (glued, normalised) value, for the term-frequency adjustment.
+    prior is the share of candidate pairs that are matches (EM's starting point only);
+    duplicate_rate is the expected number of other records of the same person per record, which
+    with the referential's size gives the prior of a pair (prior_bits); reference_size is the size
+    of the data it was fitted on; tf maps a field to the relative frequency of each (glued,
+    normalised) value, for the term-frequency adjustment.
     """
 
     m: dict[str, list[float]]
@@ -37,6 +44,8 @@ class MatchModel:
     prior: float = 0.05
     tf: dict[str, dict[str, float]] = field(default_factory=dict)
     description: str = ""
+    duplicate_rate: float = DEFAULT_DUPLICATE_RATE
+    reference_size: int = DEFAULT_REFERENCE_SIZE
 
     def __post_init__(self) -> None:
         for name in FIELDS:
@@ -44,10 +53,22 @@ class MatchModel:
             if len(self.m.get(name, ())) != size or len(self.u.get(name, ())) != size:
                 raise ValueError(f"model field {name!r} must have {size} levels")
 
-    @property
-    def prior_weight(self) -> float:
-        """Prior log2-odds that a candidate pair is a match."""
-        return math.log2(self.prior / (1.0 - self.prior))
+    def prior_bits(self, size: int = 0) -> float:
+        """Prior log2-odds that two records of a referential of `size` records are one person.
+
+        Each record has duplicate_rate others of the same person among size - 1: the prior of
+        any pair shrinks as the referential grows, while u (from random pairs) and m do not.
+        Blocking does not change it: the fields a blocking key agrees on are counted in the
+        weights, with their u from random pairs.
+        """
+        n = max(size or self.reference_size, 2)
+        prior = min(self.duplicate_rate / (n - 1), 0.5)
+        return math.log2(prior / (1.0 - prior))
+
+    def with_rate(self, rate: float) -> MatchModel:
+        """The same model with another duplicate rate (bounded by RATE_BOUNDS)."""
+        low, high = RATE_BOUNDS
+        return replace(self, duplicate_rate=float(min(max(rate, low), high)))
 
     def weight_table(self) -> npt.NDArray[np.float64]:
         """log2(m/u) per field (rows) and level (columns); missing levels weigh 0."""
@@ -70,6 +91,8 @@ class MatchModel:
             "format": FORMAT_VERSION,
             "description": self.description,
             "prior": self.prior,
+            "duplicate_rate": self.duplicate_rate,
+            "reference_size": self.reference_size,
             "fields": {
                 name: {
                     level: {"m": round(self.m[name][i], 6), "u": round(self.u[name][i], 8)}
@@ -95,7 +118,19 @@ class MatchModel:
         prior = data.get("prior", 0.05)
         if not isinstance(prior, int | float):
             raise ValueError("model file: 'prior' must be a number")
-        return cls(m=m, u=u, prior=float(prior), tf=tf, description=str(data.get("description")))
+        rate = data.get("duplicate_rate", DEFAULT_DUPLICATE_RATE)
+        size = data.get("reference_size", DEFAULT_REFERENCE_SIZE)
+        if not isinstance(rate, int | float) or not isinstance(size, int | float):
+            raise ValueError("model file: 'duplicate_rate' and 'reference_size' must be numbers")
+        return cls(
+            m=m,
+            u=u,
+            prior=float(prior),
+            tf=tf,
+            description=str(data.get("description")),
+            duplicate_rate=float(rate),
+            reference_size=int(size),
+        )
 
     def save(self, path: str | Path) -> None:
         """Write the model as JSON."""
@@ -150,9 +185,31 @@ def train(
     levels = compare(prep, pairs.left, pairs.right)
     prior = deterministic_prior(levels)
     m, _, prior = expectation_maximisation(levels, base.m, base.u, prior, iterations)
-    return MatchModel(
+    # EM's share of matches among the candidate pairs, as other records per record.
+    rate = 2.0 * prior * len(pairs) / max(len(records), 1)
+    model = MatchModel(
         m=m, u=u, prior=prior, tf=term_frequencies(records), description="trained by EM"
     )
+    return replace(model.with_rate(rate), reference_size=len(records))
+
+
+def estimate_duplicate_rate(
+    prep: Prepared, left: IntArray, right: IntArray, m: MatchModel
+) -> float:
+    """Other records of the same person per record, from the candidate pairs of a batch.
+
+    Pairs agreeing exactly on birth name, first given name and birth date are nearly all
+    matches; the model's m says which share of the matches agree so (P(rule | match)), so their
+    count divided by that share estimates the matches the blocking reaches, without labels.
+    """
+    c = prep.codes
+    same = np.ones(len(left), dtype=bool)
+    for column in ("bn", "first_id", "year", "month", "day"):
+        same &= (c[column][left] == c[column][right]) & (c[column][left] > 0)
+    share = 1.0
+    for name in ("birth_name", "first_names", "birth_date"):
+        share *= m.m[name][level_index(name, "exact")]
+    return 2.0 * float(same.sum()) / max(share, 1e-6) / max(prep.size, 1)
 
 
 def term_frequencies(

@@ -15,8 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 from matching.batch import ScoredArrays
+from matching.evidence import evidence_names
 from matching.fields import FIELD_LEVELS, FIELDS
-from matching.scoring import BANDS, RULES
+from matching.rules import rule_names
+from matching.scoring import BANDS, EVIDENCE_SHIFT
 
 ObjArray = npt.NDArray[np.object_]
 OUTPUT_HEADER = ("left_id", "right_id", "score", "decision", "explanation")
@@ -52,22 +54,33 @@ def explanations(arrays: ScoredArrays, scores: list[float]) -> list[str]:
     Field tokens hold no comma or quote; only a list of several rules does, so the quoting a
     CSV writer would add is decided per rule set instead of scanning every text.
     """
-    heads = [f"{s:.1f} {BANDS[b]}:" for s, b in zip(scores, arrays.bands.tolist(), strict=True)]
+    prior = f" prior({round(arrays.prior, 3):+.1f}) "
+    heads = [
+        f"{s:.1f} {BANDS[b]}:{prior}" for s, b in zip(scores, arrays.bands.tolist(), strict=True)
+    ]
     tokens = [
         _field_tokens(name, arrays.levels[:, j], arrays.weights[:, j])
         for j, name in enumerate(FIELDS)
     ]
-    # explain() joins the present fields with spaces: with none, the head keeps its space.
-    tokens[0][(arrays.levels == 0).all(axis=1)] = " "
-    rules = [
-        " | rules: " + ",".join(n for bit, n in RULES if flag & bit) if flag else ""
-        for flag in range(16)
-    ]
-    flags = (arrays.flags & 15).tolist()
-    opening = ['"' if "," in rules[f] else "" for f in flags]
-    closing = [rules[f] + ('"' if "," in rules[f] else "") for f in flags]
+    # explain() puts the first present field right after the prior, the others after a space.
+    first = np.ones(len(arrays.levels), dtype=bool)
+    for column in tokens:
+        present = column != ""
+        column[present & first] = np.array([t[1:] for t in column[present & first]], dtype=object)
+        first &= ~present
+    tails = {int(f): _tail(int(f)) for f in np.unique(arrays.flags).tolist()}
+    flags = arrays.flags.tolist()
+    opening = ['"' if "," in tails[f] else "" for f in flags]
+    closing = [tails[f] + ('"' if "," in tails[f] else "") for f in flags]
     columns = [opening, heads, *(t.tolist() for t in tokens), closing]
     return list(map("".join, zip(*columns, strict=True)))
+
+
+def _tail(flags: int) -> str:
+    """The " | rules: ..." and " | evidence: ..." ends of explain() for one flags value."""
+    rules, evidence = rule_names(flags), evidence_names(flags >> EVIDENCE_SHIFT)
+    text = " | rules: " + ",".join(rules) if rules else ""
+    return text + (" | evidence: " + ",".join(evidence) if evidence else "")
 
 
 def write_pairs(path: str | Path, ids: list[str], arrays: ScoredArrays) -> None:

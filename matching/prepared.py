@@ -33,6 +33,9 @@ IntArray = npt.NDArray[np.int64]
 ObjArray = npt.NDArray[np.object_]
 GIVEN_WIDTH = 4  # given-name forms kept per record; later ones add little evidence
 HISTORY_WIDTH = 2
+# Characters of the glued address in the address blocking key: the number and the start of the
+# street name, which survive most typing errors made further on.
+ADDRESS_PREFIX = 6
 __all__ = ["given_features", "surname_features"]  # re-exported for the single-record callers
 
 
@@ -41,6 +44,8 @@ class Interner:
 
     def __init__(self) -> None:
         self._ids: dict[str, int] = {"": 0}
+        self._table: ObjArray | None = None
+        self._lengths: IntArray | None = None
 
     def __call__(self, value: str) -> int:
         found = self._ids.get(value)
@@ -56,6 +61,19 @@ class Interner:
     def get(self, value: str) -> int:
         """Id of an already interned value, -1 when never seen (so it equals nothing)."""
         return self._ids.get(value, -1)
+
+    def strings(self) -> ObjArray:
+        """Every interned string, indexed by its id (ids are given in insertion order)."""
+        if self._table is None or len(self._table) != len(self._ids):
+            self._table = np.array(list(self._ids), dtype=object)
+            self._lengths = np.fromiter(map(len, self._ids), dtype=np.int64, count=len(self._ids))
+        return self._table
+
+    def lengths(self) -> IntArray:
+        """Length of every interned string, indexed by its id."""
+        self.strings()
+        assert self._lengths is not None
+        return self._lengths
 
 
 def split_date(value: str) -> tuple[int, int, int]:
@@ -240,6 +258,13 @@ def _free_text(factor: Factor[str], intern: Interner) -> tuple[IntArray, ObjArra
     return intern.many(texts)[factor.codes], np.array(texts, dtype=object)[factor.codes]
 
 
+def _address_prefix(factor: Factor[str], intern: Interner) -> IntArray:
+    """Interned first ADDRESS_PREFIX characters of the glued address ("" when shorter)."""
+    glued = [normalize_free_text(v).replace(" ", "") for v in factor.values] or [""]
+    prefixes = [g[:ADDRESS_PREFIX] if len(g) >= ADDRESS_PREFIX else "" for g in glued]
+    return intern.many(prefixes)[factor.codes]
+
+
 def _trait_columns(cols: RecordColumns, intern: Interner) -> dict[str, IntArray]:
     sexes = {"M": 1, "F": 2}
     out = {
@@ -281,6 +306,7 @@ def prepare_columns(
         given, firsts = _given_columns(cols.first_names, intern)
         codes = {**given, **_trait_columns(cols, intern)}
         codes["address_id"], addresses = _free_text(cols.address, intern)
+        codes["address_prefix"] = _address_prefix(cols.address, intern)
         codes["city_id"], cities = _free_text(cols.city, intern)
         helped = pending.result() if pending else _helper_tables(names, cols.ins.values)
     rows, (matricules, valid) = helped

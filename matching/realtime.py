@@ -17,10 +17,9 @@ from matching.scoring import (
     ScoredPair,
     build_pair,
     decide,
+    pair_flags,
     record_frequencies,
-    rule_flags,
     weigh,
-    year_gap,
 )
 
 
@@ -41,8 +40,10 @@ def score_against(
     # Frequencies from the model's tables, as score_pair does: a few records say nothing.
     tf = record_frequencies(prep, model, from_data=False)
     tf_pairs = {k: (v[left], v[right]) for k, v in tf.items()}
-    scores, weights = weigh(levels, model, config, tf_pairs)
-    flags = rule_flags(levels, year_gap(prep, left, right))
+    # The referential the candidates come from sets the prior (config.referential_size).
+    prior = model.prior_bits(config.referential_size)
+    scores, weights = weigh(levels, model, config, tf_pairs, prior)
+    flags = pair_flags(prep, left, right, levels)
     bands = decide(scores, flags, config)
     kept = np.flatnonzero(bands >= REVIEW)
     return [
@@ -54,6 +55,7 @@ def score_against(
             float(scores[i]),
             int(bands[i]),
             int(flags[i]),
+            prior,
         )
         for i in kept
     ]
@@ -66,13 +68,15 @@ def score_index_pairs(
     score_against() scores it (frequencies from the model's tables), in bounded chunks; only
     the pairs in the review band or above are kept."""
     tf = record_frequencies(prep, model, from_data=False)
+    prior = model.prior_bits(config.referential_size)
     step = max(config.chunk_size, 1)
     parts: list[ScoredArrays] = []
     for lo in range(0, max(len(left), 1), step):
         lft, rgt = left[lo : lo + step], right[lo : lo + step]
         levels = compare(prep, lft, rgt)
-        scores, weights = weigh(levels, model, config, {k: (v[lft], v[rgt]) for k, v in tf.items()})
-        flags = rule_flags(levels, year_gap(prep, lft, rgt))
+        tf_pairs = {k: (v[lft], v[rgt]) for k, v in tf.items()}
+        scores, weights = weigh(levels, model, config, tf_pairs, prior)
+        flags = pair_flags(prep, lft, rgt, levels)
         bands = decide(scores, flags, config)
         kept = np.flatnonzero(bands >= REVIEW)
         parts.append(
@@ -87,4 +91,7 @@ def score_index_pairs(
             )
         )
     names = ("left", "right", "scores", "bands", "levels", "weights", "flags")
-    return ScoredArrays(*(np.concatenate([getattr(p, n) for p in parts]) for n in names))
+    left, right, scores, bands, levels, weights, flags = (
+        np.concatenate([getattr(p, n) for p in parts]) for n in names
+    )
+    return ScoredArrays(left, right, scores, bands, levels, weights, flags, prior)

@@ -23,11 +23,12 @@ from identity.fhir.router import router as patient_fhir_router
 from identity.hl7v2.router import router as hl7v2_router
 from identity.insi.router import router as insi_router
 from identity.pages.router import router as pages_router
+from identity.referential import cog, feed
 from identity.referential.events_router import router as events_router
 from identity.referential.router import router as identity_router
 from matching.config import MatchConfig
 from referentials import bootstrap, fhir_metadata, scheduler
-from referentials.core import production
+from referentials.core import production, usage
 from referentials.core.access_log import install_path_only_access_log
 from referentials.core.audit_router import router as audit_router
 from referentials.core.db import make_engine, make_session_factory
@@ -35,6 +36,8 @@ from referentials.core.handlers import install_error_handlers
 from referentials.core.limits import BodySizeLimit
 from referentials.core.login import install_pages
 from referentials.core.login_throttle import LoginThrottle
+from referentials.core.oauth.keys import rate_key as token_rate_key
+from referentials.core.oauth.router import router as oauth_router
 from referentials.core.openapi import install_error_responses
 from referentials.core.ratelimit import Budget, KeyResolver, RateLimit
 from referentials.core.settings import Settings, get_settings
@@ -42,6 +45,10 @@ from referentials.directory.fhir import router as directory_fhir_router
 from referentials.directory.router import imports_router
 from referentials.directory.router import router as directory_router
 from referentials.insi_gateway import install_insi
+from referentials.metrics import install_metrics
+from referentials.psc.oidc import RelyingParty
+from referentials.psc.router import router as psc_router
+from ror_sync.fhir_router import router as ror_fhir_router
 from ror_sync.pages import router as ror_pages_router
 from ror_sync.router import indicators_router as ror_indicators_router
 from ror_sync.router import router as ror_router
@@ -59,7 +66,8 @@ Socle answers two questions for the region's coordination tools and hospitals:
 *who is this patient?* (identity referential, INS qualification, duplicates) and
 *who and what is out there to care for them?* (RPPS+, FINESS, ROR).
 
-Every route but `/health` and the docs needs `Authorization: Bearer <API key>`.
+Every route but `/health` and the docs needs `Authorization: Bearer <API key>`, or an OAuth
+access token from `POST /oauth/token` (client credentials, `private_key_jwt`) in its place.
 Errors are `{"error": code, "detail": message, "fields": {...}}`.
 """
 
@@ -70,8 +78,8 @@ def duplicate_settings(settings: Settings) -> DuplicateSettings:
         model_path=settings.matching.model_file,
         auto_merge=settings.matching.auto_merge,
         config=MatchConfig(
-            match_threshold=settings.matching.match_threshold,
-            review_threshold=settings.matching.review_threshold,
+            match_probability=settings.matching.match_probability,
+            review_probability=settings.matching.review_probability,
         ),
     )
 
@@ -88,9 +96,18 @@ def install_limits(app: FastAPI, settings: Settings, factory: sessionmaker[Sessi
         burst=limits.rate_burst,
         unknown=Budget(limits.unknown_rate_per_minute, limits.unknown_burst),
         resolver=KeyResolver(factory),
+        identify=token_rate_key,
     )
     install_path_only_access_log()
     install_error_responses(app)
+
+
+def install_sign_in(app: FastAPI, settings: Settings) -> None:
+    """Pro Santé Connect for the pages, when configured (the routes answer 404 otherwise)."""
+    if settings.psc.enabled:
+        redirect_uri = settings.base_url.rstrip("/") + "/login/psc/callback"
+        app.state.psc = RelyingParty(settings.psc, redirect_uri=redirect_uri)
+    app.include_router(psc_router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -103,12 +120,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        bootstrap.prepare_database(engine, session_factory, settings)
-        # Embedded default: the scheduled imports run inside `socle serve`.
-        jobs = scheduler.start_background(engine, session_factory, settings)
+        if settings.prepare_on_start:
+            bootstrap.prepare_database(engine, session_factory, settings)
+        # Embedded default: the scheduled jobs run in the one process the database elects.
+        jobs = app.state.scheduler = scheduler.start_background(engine, session_factory, settings)
+        relay = feed.Relay(engine).start()
         yield
+        relay.stop()
         if jobs is not None:
             jobs.shutdown(wait=False)
+        usage.flush_all()
         engine.dispose()
 
     app = FastAPI(
@@ -118,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     duplicates.configure(duplicate_settings(settings))
+    cog.configure(settings.insi.cog_moves_file)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
@@ -148,6 +170,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             _package_dir(ror_sync) / "templates",
         ],
     )
+    # Outermost middleware: the time measured is the time the client waits.
+    install_metrics(app)
     app.mount("/static", StaticFiles(directory=CORE_DIR / "static"), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -158,6 +182,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def ui_home() -> RedirectResponse:
         return RedirectResponse("/ui/duplicates", status_code=307)
 
+    install_sign_in(app, settings)
+    app.include_router(oauth_router)
     app.include_router(audit_router)
     app.include_router(insi_router)
     app.include_router(identity_router)
@@ -173,5 +199,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir_metadata.router)
     app.include_router(patient_fhir_router)
     app.include_router(directory_fhir_router)
+    app.include_router(ror_fhir_router)
     app.include_router(hl7v2_router)
     return app

@@ -65,6 +65,7 @@ def load_directory_samples(
                 location=location,
                 trigger="bootstrap",
                 settings=settings.directory,
+                activities=directory_imports.configured_activities(settings, source),
             )
             log.info("imported the %s sample: %s entries", source, summary["added"])
         except AppError as exc:

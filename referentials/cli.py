@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import timedelta
-from pathlib import Path
+from secrets import token_hex
 from typing import Any
 
 import typer
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
-from referentials import cli_identity, cli_ror
+from referentials import cli_access, cli_identity, cli_matching, cli_ror
 from referentials.core import production
 from referentials.core.auth import (
     SCOPES,
@@ -22,7 +23,7 @@ from referentials.core.auth import (
     parse_scopes,
     revoke_api_key,
 )
-from referentials.core.db import make_session_factory, session_scope, utcnow
+from referentials.core.db import make_engine, make_session_factory, session_scope, utcnow
 from referentials.core.errors import AppError
 from referentials.core.settings import Settings, get_settings
 from referentials.core.web import ROLES, create_user
@@ -61,18 +62,41 @@ def _session_factory() -> sessionmaker[Session]:
 def serve(
     host: str = typer.Option(None, help="interface to listen on (default: settings)"),
     port: int = typer.Option(None, help="port (default: settings)"),
+    workers: int = typer.Option(
+        0, min=0, help="worker processes (default: one per core); 1 serves in this process"
+    ),
 ) -> None:
-    """Run the service (migrations applied at start)."""
+    """Run the service (migrations applied once at start, then the workers start)."""
     import uvicorn
 
+    from referentials import bootstrap
+
+    # The app reads its address from the settings too (the embedded INSi mock's URL).
+    for name, value in (("SOCLE_HOST", host), ("SOCLE_PORT", port)):
+        if value:
+            os.environ[name] = str(value)
+    get_settings.cache_clear()
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
     _production_check(settings)
+    count = workers or os.cpu_count() or 1
+    if count > 1:
+        # Once, here, rather than racing in every worker.
+        engine = make_engine(settings.database_url, schema=settings.database_schema)
+        bootstrap.prepare_database(engine, make_session_factory(engine), settings)
+        engine.dispose()
+        os.environ["SOCLE_PREPARE_ON_START"] = "false"
+        # The pages' login cookie must verify in whichever worker gets the next request.
+        os.environ.setdefault("SOCLE_SESSION_SECRET", settings.session_secret or token_hex(32))
     uvicorn.run(
         "referentials.app:create_app",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
+        workers=count if count > 1 else None,
+        # A worker imports the whole service and builds the app before it answers the
+        # supervisor: on a busy machine that takes longer than uvicorn's 5 s default.
+        timeout_worker_healthcheck=60,
     )
 
 
@@ -191,7 +215,7 @@ def user_create(
     console.print(f"user {user_id} ({username}) created with roles {roles}")
 
 
-def _run_import(source: str, location: str, as_json: bool, activities: Path | None) -> None:
+def _run_import(source: str, location: str, as_json: bool, activities: str | None) -> None:
     settings = get_settings()
     engine = open_database(settings)
     factory = make_session_factory(engine)
@@ -238,7 +262,9 @@ def import_rpps(
 @import_app.command("finess")
 def import_finess(
     location: str = typer.Argument(..., help="FINESS+ .json(.gz), etalab .csv, or URL"),
-    activities: Path = typer.Option(None, help="FINESS+ activities file (default: beside)"),
+    activities: str = typer.Option(
+        None, help="FINESS+ activities file or URL (never guessed: without it, none is read)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the run summary as one JSON object"),
 ) -> None:
     """Import a FINESS extract (diff against the stored structures, applied atomically)."""
@@ -250,6 +276,9 @@ app.add_typer(cli_identity.identities_app, name="identities")
 import_app.command("identities")(cli_identity.import_identities)
 import_app.command("ror")(cli_ror.import_ror)
 app.add_typer(cli_ror.ror_app, name="ror")
+app.add_typer(cli_access.oauth_app, name="oauth")
+app.add_typer(cli_access.psc_app, name="psc")
+app.add_typer(cli_matching.matching_app, name="matching")
 
 
 @app.command("mllp")

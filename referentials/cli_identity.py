@@ -54,7 +54,8 @@ def dedupe(
 
     settings = get_settings().matching
     config = MatchConfig(
-        match_threshold=settings.match_threshold, review_threshold=settings.review_threshold
+        match_probability=settings.match_probability,
+        review_probability=settings.review_probability,
     )
     with _bar() as bar:
         task = bar.add_task("comparing", total=None)

@@ -13,7 +13,10 @@ from fastapi import APIRouter, Request
 
 from identity.fhir import systems as patient_systems
 from referentials.core.fhir import FHIR_JSON, FHIR_VERSION, FhirResponse, base_url
+from referentials.core.oauth.docs import smart_security
 from referentials.directory import fhir_resources as directory_fhir
+from ror_sync import fhir_emit as ror_emit
+from ror_sync import fhir_search as ror_search
 
 router = APIRouter(prefix="/fhir", tags=["fhir"], default_response_class=FhirResponse)
 
@@ -54,6 +57,70 @@ ORGANIZATION_PARAMS = (
     ("type", _TOKEN, "FINESS category code (TRE_R66), sites"),
 )
 PAGING = (("_count", "number", "page size (max 100)"), ("_offset", "number", "entries to skip"))
+_UPDATED = ("_lastUpdated", _DATE, "[eq|ge|gt|le|lt]YYYY-MM-DD or an instant (deltas)")
+_COMMUNE = ("commune", _TOKEN, "commune COG (INSEE code), e.g. 69123")
+_TAG = ("_tag", _TOKEN, f"region (TRE_R30), e.g. {ror_emit.CS_REGION}|84")
+_NEAR = (
+    "near",
+    "special",
+    "latitude|longitude|distance|unit (km or m, 30 km by default, 500 km at most): "
+    "nearest first, each entry with its distance and why it matches",
+)
+ROR_ORGANIZATION_PARAMS = (
+    ("_id", _TOKEN, "ROR resource id"),
+    (
+        "identifier",
+        _TOKEN,
+        "https://finess.esante.gouv.fr|FINESS or urn:oid:1.2.250.1.71.4.2.2|1<FINESS>",
+    ),
+    ("type", _TOKEN, "EJ | EG (TRE_R67), EG category (TRE_R66), OI type (TRE_R207)"),
+    ("partof", _REF, "Organization/<id>: the organisations directly under it"),
+    ("address-city", _STRING, "city, exact (case ignored)"),
+    ("address-postalcode", _STRING, "postal code, exact"),
+    _COMMUNE,
+    _TAG,
+    _UPDATED,
+)
+ROR_OFFER_PARAMS = (
+    ("_id", _TOKEN, "ROR resource id"),
+    ("identifier", _TOKEN, "the offer's identifier (TRE_R355 type 35)"),
+    ("type", _TOKEN, "champ d'activité (TRE_R227 code, or MCO, SMR, PSY, MS ...)"),
+    ("specialty", _TOKEN, "activité opérationnelle (TRE_R211)"),
+    ("category", _TOKEN, "catégorie d'organisation (TRE_R244)"),
+    ("organization", _REF, "Organization/<id> providing the offer"),
+    ("location", _REF, "Location/<id> where the offer is given"),
+    _NEAR,
+    ("age-range-low", "number", "prefixed minimum age in years: le10 = takes a 10-year-old"),
+    ("age-range-high", "number", "prefixed maximum age in years: ge10 = takes a 10-year-old"),
+    _TAG,
+    _UPDATED,
+)
+ROR_LOCATION_PARAMS = (
+    ("_id", _TOKEN, "ROR resource id"),
+    ("organization", _REF, "Organization/<id> managing the place"),
+    ("address-city", _STRING, "city, exact (case ignored)"),
+    ("address-postalcode", _STRING, "postal code, exact"),
+    _COMMUNE,
+    _NEAR,
+    _TAG,
+    _UPDATED,
+)
+ROR_ROLE_PARAMS = (
+    ("_id", _TOKEN, "ROR resource id"),
+    ("identifier", _TOKEN, "the role's identifier"),
+    ("practitioner", _REF, "Practitioner/<id> as the ROR references it"),
+    ("service", _REF, "HealthcareService/<id>"),
+    ("organization", _REF, "Organization/<id>"),
+    ("role", _TOKEN, "profession (TRE_G15)"),
+    _TAG,
+    _UPDATED,
+)
+ROR_PROFILES = {
+    "Organization": (ror_emit.PROFILE_ORGANIZATION, ROR_ORGANIZATION_PARAMS),
+    "HealthcareService": (ror_emit.PROFILE_HEALTHCARESERVICE, ROR_OFFER_PARAMS),
+    "Location": (ror_emit.PROFILE_LOCATION, ROR_LOCATION_PARAMS),
+    "PractitionerRole": (ror_emit.PROFILE_PRACTITIONERROLE, ROR_ROLE_PARAMS),
+}
 
 
 def _params(items: tuple[tuple[str, str, str], ...]) -> list[dict[str, str]]:
@@ -69,7 +136,8 @@ def _resource(kind: str, params: tuple[tuple[str, str, str], ...], **extra: Any)
     }
 
 
-def capability_statement(base: str) -> dict[str, Any]:
+def capability_statement(base: str, *, service_base: str) -> dict[str, Any]:
+    """The statement; ``service_base`` is Socle's configured address (token endpoint)."""
     patient = _resource(
         "Patient",
         PATIENT_PARAMS,
@@ -97,11 +165,12 @@ def capability_statement(base: str) -> dict[str, Any]:
         "rest": [
             {
                 "mode": "server",
-                "security": {
-                    "description": "Every resource needs 'Authorization: Bearer <API key>': "
-                    "identity:read for Patient, directory:read for Practitioner, "
-                    "PractitionerRole and Organization. This statement is public."
-                },
+                "security": smart_security(service_base),
+                # One resource type is described once per statement, and Organization here is
+                # the FINESS directory: the ROR has its own base and statement.
+                "documentation": "The ROR (Organization, HealthcareService, Location, "
+                f"PractitionerRole) is served under {base}/ror, described by "
+                f"{base}/ror/metadata.",
                 "resource": [
                     patient,
                     _resource(
@@ -125,7 +194,51 @@ def capability_statement(base: str) -> dict[str, Any]:
     }
 
 
+def ror_capability_statement(base: str) -> dict[str, Any]:
+    """The ROR endpoint's statement: its resources, profiles, parameters and includes."""
+    resources = [
+        _resource(
+            kind,
+            params,
+            profile=profile,
+            searchInclude=sorted(ror_search.INCLUDES[kind] | {"Organization:partof"}),
+            searchRevInclude=sorted(ror_search.REVINCLUDES[kind]),
+        )
+        for kind, (profile, params) in ROR_PROFILES.items()
+    ]
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": datetime.now(UTC).date().isoformat(),
+        "kind": "instance",
+        "software": {"name": "Socle", "version": "0.1.0"},
+        "implementation": {"description": "Socle: the region's ROR over FHIR R4", "url": base},
+        "fhirVersion": FHIR_VERSION,
+        "format": [FHIR_JSON, "json"],
+        "implementationGuide": ["https://interop.esante.gouv.fr/ig/fhir/ror"],
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": "Shaped like the national ROR API (ans.fhir.fr.ror). "
+                "Unsupported parameters are refused (400).",
+                "security": {
+                    "description": "Every resource needs 'Authorization: Bearer <API key>' "
+                    "with the ror:read scope. This statement is public."
+                },
+                "resource": resources,
+            }
+        ],
+    }
+
+
 @router.get("/metadata")
 def metadata(request: Request) -> FhirResponse:
     """The CapabilityStatement (public)."""
-    return FhirResponse(capability_statement(base_url(request)))
+    service_base = request.app.state.settings.base_url.rstrip("/")
+    return FhirResponse(capability_statement(base_url(request), service_base=service_base))
+
+
+@router.get("/ror/metadata")
+def ror_metadata(request: Request) -> FhirResponse:
+    """The ROR endpoint's CapabilityStatement (public)."""
+    return FhirResponse(ror_capability_statement(base_url(request) + "/ror"))

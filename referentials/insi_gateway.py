@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from fastapi import FastAPI
 
+from referentials.core import metrics
 from referentials.core.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from referentials.core.settings import Settings
 from soap_clients.insi import InsiClient, InsiClientConfig
@@ -51,12 +52,14 @@ class InsiGateway:
         birth_date: date | str,
         birth_place: str | None = None,
     ) -> InsiSearchOutcome:
-        outcome = _translated(
+        outcome = _counted(
+            "traits",
             lambda: self.client.search_by_traits(
                 birth_name, given_names, sex, birth_date, birth_place
-            )
+            ),
         )
         for attempt in outcome.attempts:
+            metrics.record_insi("traits", attempt.result.cr_code)
             self._checked(attempt.result)
         return outcome
 
@@ -68,13 +71,25 @@ class InsiGateway:
         birth_date: date | str | None = None,
         birth_rank: str | None = None,
     ) -> InsiResult:
-        return self._checked(
-            _translated(
-                lambda: self.client.search_by_carte_vitale(
-                    matricule13, key, birth_name, birth_date, birth_rank
-                )
-            )
+        result = _counted(
+            "carte_vitale",
+            lambda: self.client.search_by_carte_vitale(
+                matricule13, key, birth_name, birth_date, birth_rank
+            ),
         )
+        metrics.record_insi("carte_vitale", result.cr_code)
+        return self._checked(result)
+
+
+def _counted(operation: str, call: Callable[[], T]) -> T:
+    """A call whose failure is counted by kind (its CR codes are counted by the caller)."""
+    try:
+        return _translated(call)
+    except (UpstreamUnavailable, UpstreamTimeout, UpstreamError) as exc:
+        kind = {UpstreamUnavailable: "unavailable", UpstreamTimeout: "timeout"}.get(type(exc))
+        fault = "fault" if isinstance(exc.__cause__, InsiFault) else "error"
+        metrics.record_insi(operation, kind or fault)
+        raise
 
 
 def _translated(call: Callable[[], T]) -> T:

@@ -1,17 +1,19 @@
 """APScheduler wiring of the scheduled imports (a composition root: it knows the contexts).
 
-In the embedded default the jobs run in a background scheduler inside ``socle serve``; in
-production ``socle scheduler`` runs them in a blocking scheduler of its own. Either way each
-run takes the source's database lock, so two processes never import one source at once.
+In the embedded default the jobs run in a background scheduler inside ``socle serve``, in the
+one worker that the database elects (``referentials/core/leader.py``); in production
+``socle scheduler`` runs them in a process of its own (which stands for the same election).
+Each run also takes the source's database lock, so two processes never import one source at once.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from referentials.core import audit
 from referentials.core.db import session_scope
 from referentials.core.errors import AppError
+from referentials.core.leader import Election
 from referentials.core.settings import Settings
 from referentials.directory import imports
 from ror_sync import jobs as ror_jobs
@@ -39,6 +42,7 @@ def run_source(
             location=location,
             trigger="schedule",
             settings=settings.directory,
+            activities=imports.configured_activities(settings, source),
         )
     except AppError as exc:
         log.warning("scheduled import of %s not done: %s", source, exc.message)
@@ -109,25 +113,66 @@ def add_jobs(
         )
 
 
+class ElectedScheduler:
+    """The scheduler of the one process the database elects: never once per worker or instance."""
+
+    def __init__(self, engine: Engine, factory: sessionmaker[Session], settings: Settings) -> None:
+        self.engine, self.factory, self.settings = engine, factory, settings
+        self.running: BackgroundScheduler | None = None
+        self.election = Election(
+            engine,
+            "scheduler",
+            on_elected=self._run_jobs,
+            on_deposed=self._stop_jobs,
+            lease_seconds=settings.scheduler.leader_lease_seconds,
+        )
+
+    @property
+    def leading(self) -> bool:
+        return self.running is not None
+
+    def start(self) -> ElectedScheduler:
+        self.election.start()
+        return self
+
+    def shutdown(self, wait: bool = False) -> None:
+        self.election.stop()
+        self._stop_jobs(wait)
+
+    def _run_jobs(self) -> None:
+        scheduler = BackgroundScheduler(timezone=self.settings.scheduler.timezone)
+        add_jobs(scheduler, self.engine, self.factory, self.settings)
+        scheduler.start()
+        self.running = scheduler
+        log.info("scheduler elected; jobs %s", [job.id for job in scheduler.get_jobs()])
+
+    def _stop_jobs(self, wait: bool = False) -> None:
+        if self.running is not None:
+            self.running.shutdown(wait=wait)
+            self.running = None
+
+
 def start_background(
     engine: Engine, factory: sessionmaker[Session], settings: Settings
-) -> BackgroundScheduler | None:
-    """Start the embedded scheduler (None when turned off by settings)."""
+) -> ElectedScheduler | None:
+    """Stand for election as the embedded scheduler (None when turned off by settings)."""
     if not settings.scheduler.enabled:
         return None
-    scheduler = BackgroundScheduler(timezone=settings.scheduler.timezone)
-    add_jobs(scheduler, engine, factory, settings)
-    scheduler.start()
-    log.info("scheduler started with jobs %s", [job.id for job in scheduler.get_jobs()])
-    return scheduler
+    return ElectedScheduler(engine, factory, settings).start()
 
 
 def run_blocking(engine: Engine, factory: sessionmaker[Session], settings: Settings) -> None:
-    """Run the scheduled imports in this process until interrupted (`socle scheduler`)."""
-    scheduler = BlockingScheduler(timezone=settings.scheduler.timezone)
-    add_jobs(scheduler, engine, factory, settings)
-    log.info("scheduler running jobs %s", [job.id for job in scheduler.get_jobs()])
+    """Run the scheduled jobs from this process until interrupted (`socle scheduler`).
+
+    It stands for the same election as the embedded schedulers, so a `socle scheduler` beside
+    servers whose scheduler is left on still never runs a job twice.
+    """
+    elected = ElectedScheduler(engine, factory, settings).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        elected.shutdown()

@@ -22,8 +22,9 @@ HEALTHCARE_SERVICE_INCLUDES: list[tuple[str, str]] = [
     ("_include:iterate", "Organization:partof"),
     ("_include", "HealthcareService:location"),
 ]
-# Organisations and places changed without their offers are searched on their own too.
-SEARCHES = ("HealthcareService", "Organization", "Location")
+# Organisations and places changed without their offers are searched on their own too, and
+# the professionals' roles in the offers where the ROR holds some.
+SEARCHES = ("HealthcareService", "Organization", "Location", "PractitionerRole")
 MAX_PAGES = 1_000_000
 
 

@@ -19,11 +19,12 @@ from ror_sync.fhir_types import (
     ParsedLocation,
     ParsedOffer,
     ParsedOrganization,
+    ParsedRole,
     ParsedTelecom,
 )
 from ror_sync.fhir_values import JsonObj, Reader
 
-KINDS = ("Organization", "HealthcareService", "Location")
+KINDS = ("Organization", "HealthcareService", "Location", "PractitionerRole")
 
 
 def parse(item: Located) -> Parsed | None:
@@ -36,6 +37,8 @@ def parse(item: Located) -> Parsed | None:
         return parse_offer(reader)
     if kind == "Location":
         return parse_location(reader)
+    if kind == "PractitionerRole":
+        return parse_role(reader)
     return None
 
 
@@ -290,5 +293,23 @@ def parse_location(r: Reader) -> ParsedLocation:
         latitude=float(lat) if lat is not None else None,
         longitude=float(lon) if lon is not None else None,
         capacities=_capacities(r),
+        last_updated=r.last_updated(),
+    )
+
+
+def parse_role(r: Reader) -> ParsedRole:
+    """A PractitionerRole of the ROR: who, in which offer and organisation, which profession."""
+    res = r.resource
+    identifiers = r.objects(res, "identifier", "identifier")
+    services = r.objects(res, "healthcareService", "healthcareService")
+    return ParsedRole(
+        resource_id=r.resource_id(),
+        identifier=r.text(identifiers[0], "value", "identifier[0].value") if identifiers else None,
+        practitioner=r.reference(res, "practitioner", "practitioner"),
+        offer=r.reference({"s": services[0]}, "s", "healthcareService[0]") if services else None,
+        organization=r.reference(res, "organization", "organization"),
+        profession=r.first_code(r.objects(res, "code", "code"), codes.SYS_PROFESSION, "code"),
+        region=r.region(),
+        active=res.get("active") is not False,
         last_updated=r.last_updated(),
     )

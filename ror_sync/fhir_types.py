@@ -95,4 +95,17 @@ class ParsedOffer:
     last_updated: datetime | None
 
 
-Parsed = ParsedOrganization | ParsedLocation | ParsedOffer
+@dataclass(frozen=True)
+class ParsedRole:
+    resource_id: str
+    identifier: str | None
+    practitioner: str | None
+    offer: str | None
+    organization: str | None
+    profession: str | None
+    region: str | None
+    active: bool
+    last_updated: datetime | None
+
+
+Parsed = ParsedOrganization | ParsedLocation | ParsedOffer | ParsedRole

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
 )
@@ -47,7 +48,7 @@ class RorOrganization(AddressColumns, Base):
     name: Mapped[str | None] = mapped_column(String(300))
     finess: Mapped[str | None] = mapped_column(String(9), index=True)
     category: Mapped[str | None] = mapped_column(String(8))
-    part_of: Mapped[str | None] = mapped_column(String(64))
+    part_of: Mapped[str | None] = mapped_column(String(64), index=True)
     # The EG above this organisation (itself for an EG), resolved after each sync.
     eg_resource_id: Mapped[str | None] = mapped_column(String(64), index=True)
     region: Mapped[str | None] = mapped_column(String(3))
@@ -57,8 +58,15 @@ class RorOrganization(AddressColumns, Base):
     closing_type: Mapped[str | None] = mapped_column(String(8))
     # At least one complete contact (completeness.contact_complete) among its own.
     contact_ok: Mapped[bool] = mapped_column(Boolean, default=False)
-    last_updated: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # An EG's FINESS coordinates, copied at each sync: they place the offers whose own place
+    # has none, inside the same indexed spatial prefilter as the places.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    lat_band: Mapped[int | None] = mapped_column(Integer)  # geo.band_of(latitude)
+    last_updated: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (Index("ix_ror_organizations_band", "lat_band", "longitude"),)
 
 
 class RorOffer(Base):
@@ -86,7 +94,7 @@ class RorOffer(Base):
     closed_on: Mapped[date | None] = mapped_column(Date)
     closing_type: Mapped[str | None] = mapped_column(String(8))
     contact_ok: Mapped[bool] = mapped_column(Boolean, default=False)
-    last_updated: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_updated: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -126,7 +134,30 @@ class RorLocation(AddressColumns, Base):
     address_ok: Mapped[bool] = mapped_column(Boolean, default=False)
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
-    last_updated: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lat_band: Mapped[int | None] = mapped_column(Integer)  # geo.band_of(latitude)
+    last_updated: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    # The orientation search's bounding box: a longitude range in each latitude band.
+    __table_args__ = (Index("ix_ror_locations_band", "lat_band", "longitude"),)
+
+
+class RorPractitionerRole(Base):
+    """A professional's role in an offer (PractitionerRole), as the ROR exposes some."""
+
+    __tablename__ = "ror_practitioner_roles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(64), unique=True)
+    identifier: Mapped[str | None] = mapped_column(String(64), index=True)
+    practitioner: Mapped[str | None] = mapped_column(String(64))
+    # The HealthcareService (offer) and the Organization the role is exercised in.
+    offer: Mapped[str | None] = mapped_column(String(64), index=True)
+    organization: Mapped[str | None] = mapped_column(String(64), index=True)
+    profession: Mapped[str | None] = mapped_column(String(8))
+    region: Mapped[str | None] = mapped_column(String(3))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_updated: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -1,8 +1,13 @@
-"""Orientation search: open offers near a commune for a patient's age, nearest first."""
+"""Orientation search: open offers near a point or a commune, nearest first, explained.
+
+The cost is bounded by the area searched, not by the size of the ROR: one statement
+prefilters offers × places on a bounding box of indexed coordinates, the exact great-circle
+distance is then computed on those rows only, and the capacities of the page shown are read
+in one more statement.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,11 +16,13 @@ from sqlalchemy.orm import Session
 from referentials.core.db import utcnow
 from referentials.core.errors import ValidationFailed
 from referentials.directory import service as directory_service
-from ror_sync import codes, completeness, repository
+from ror_sync import codes, completeness, repository, repository_search
 from ror_sync.errors import UnknownCommune
-from ror_sync.models import RorLocation, RorOffer
+from ror_sync.geo import bounding_box, haversine_km
+from ror_sync.models import RorLocation
+from ror_sync.repository_search import NearRow, OfferFilter
 
-EARTH_RADIUS_KM = 6371.0088
+__all__ = ["Match", "NearQuery", "OfferQuery", "haversine_km", "search", "search_near"]
 
 
 @dataclass(frozen=True)
@@ -27,12 +34,30 @@ class OfferQuery:
     age: float | None = None
 
 
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance between two WGS84 points."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+@dataclass(frozen=True)
+class NearQuery:
+    """Offers within ``radius_km`` of a WGS84 point."""
+
+    latitude: float
+    longitude: float
+    radius_km: float
+    activities: tuple[str, ...] = ()
+    champ: str | None = None
+    age: float | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """An offer at its nearest place, with why it was found."""
+
+    distance_km: float
+    row: NearRow
+    query: NearQuery
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        # Worded on demand: only the page shown needs it, not every offer of the area.
+        return _reasons(self.query, self.row, self.distance_km)
 
 
 def _department_of_cog(cog: str) -> str:
@@ -74,71 +99,109 @@ def champ_code(value: str | None) -> str | None:
     )
 
 
-def _position(
-    session: Session, offer: RorOffer, place: RorLocation | None, cache: dict[str, Any]
-) -> tuple[float, float] | None:
-    if place is not None and place.latitude is not None and place.longitude is not None:
-        return place.latitude, place.longitude
-    if not offer.eg_finess:
-        return None
-    if offer.eg_finess not in cache:
-        cache[offer.eg_finess] = directory_service.get_structure_facts(session, offer.eg_finess)
-    facts = cache[offer.eg_finess]
-    if facts is None or facts.latitude is None or facts.longitude is None:
-        return None
-    return facts.latitude, facts.longitude
+def _age_reason(age: float, row: NearRow) -> str:
+    low = "no minimum" if row.age_min is None else f"{row.age_min:g}"
+    high = "no maximum" if row.age_max is None else f"{row.age_max:g}"
+    return f"takes a patient aged {age:g}: ages {low} to {high}"
 
 
-def search(session: Session, query: OfferQuery) -> list[dict[str, Any]]:
-    """Offers within the radius, one line per offer at its nearest place, nearest first."""
-    origin = commune_position(session, query.commune)
-    today = utcnow().date()
-    best: dict[int, tuple[float, RorOffer, RorLocation | None, tuple[float, float]]] = {}
-    cache: dict[str, Any] = {}
-    candidates = repository.offer_candidates(
-        session, activity=query.activity, champ=champ_code(query.champ), age=query.age
+def _reasons(query: NearQuery, row: NearRow, distance: float) -> tuple[str, ...]:
+    where = (
+        f"its EG's FINESS position (FINESS {row.eg_finess}; its place has no coordinates)"
+        if row.by_eg
+        else f"its place {row.place_resource_id}"
     )
-    for offer, place in candidates:
-        if completeness.closed_for_good(offer.closed_on, offer.closing_type, today):
+    found = [
+        f"{distance:.1f} km from the point searched (radius {query.radius_km:g} km), at {where}"
+    ]
+    offered = [a for a in row.activities.split(",") if a in query.activities]
+    if offered:
+        found.append("offers activité opérationnelle " + ", ".join(offered) + " (TRE_R211)")
+    if query.champ:
+        found.append(f"champ d'activité {query.champ} {codes.CHAMPS.get(query.champ, '')}".strip())
+    if query.age is not None:
+        found.append(_age_reason(query.age, row))
+    found.append("open: no definitive closing")
+    return tuple(found)
+
+
+def search_near(session: Session, query: NearQuery) -> list[Match]:
+    """Open offers within the radius, each at its nearest place, nearest first."""
+    today = utcnow().date()
+    box = bounding_box(query.latitude, query.longitude, query.radius_km)
+    wanted = OfferFilter(activities=query.activities, champ=query.champ, age=query.age)
+    best: dict[int, tuple[float, NearRow]] = {}
+    for row in repository_search.near_rows(session, box, wanted):
+        if completeness.closed_for_good(row.closed_on, row.closing_type, today):
             continue
-        position = _position(session, offer, place, cache)
-        if position is None:
-            continue
-        distance = haversine_km(origin[0], origin[1], *position)
-        if distance <= query.radius_km and (offer.id not in best or distance < best[offer.id][0]):
-            best[offer.id] = (distance, offer, place, position)
+        distance = haversine_km(query.latitude, query.longitude, row.latitude, row.longitude)
+        if distance <= query.radius_km and (
+            row.offer_id not in best or distance < best[row.offer_id][0]
+        ):
+            best[row.offer_id] = (distance, row)
     ranked = sorted(best.values(), key=lambda item: (item[0], item[1].resource_id))
-    capacities = repository.capacities(session, [p.id for _, _, p, _ in ranked if p is not None])
-    return [_item(d, o, p, pos, capacities) for d, o, p, pos in ranked]
+    return [Match(d, row, query) for d, row in ranked]
 
 
-def _item(
-    distance: float,
-    offer: RorOffer,
-    place: RorLocation | None,
-    position: tuple[float, float],
-    capacities: dict[int, list[Any]],
-) -> dict[str, Any]:
-    caps = capacities.get(place.id, []) if place is not None else []
+def places_near(
+    session: Session, latitude: float, longitude: float, radius_km: float
+) -> list[tuple[float, RorLocation]]:
+    """Places within the radius, nearest first."""
+    box = bounding_box(latitude, longitude, radius_km)
+    found = []
+    for place in repository_search.places_in_box(session, box):
+        distance = haversine_km(latitude, longitude, place.latitude or 0, place.longitude or 0)
+        if distance <= radius_km:
+            found.append((distance, place))
+    return sorted(found, key=lambda item: (item[0], item[1].resource_id))
+
+
+def search(session: Session, query: OfferQuery) -> list[Match]:
+    """The orientation search of the REST API: around a commune's position."""
+    lat, lon = commune_position(session, query.commune)
+    return search_near(
+        session,
+        NearQuery(
+            latitude=lat,
+            longitude=lon,
+            radius_km=query.radius_km,
+            activities=(query.activity,) if query.activity else (),
+            champ=champ_code(query.champ),
+            age=query.age,
+        ),
+    )
+
+
+def describe(session: Session, matches: list[Match]) -> list[dict[str, Any]]:
+    """The REST lines of a page of matches, with their places' capacities."""
+    places = [m.row.place_id for m in matches if m.row.place_id is not None]
+    capacities = repository.capacities(session, places)
+    return [_item(m, capacities) for m in matches]
+
+
+def _item(match: Match, capacities: dict[int, list[Any]]) -> dict[str, Any]:
+    row = match.row
+    has_place = row.place_id is not None
+    caps = capacities.get(row.place_id, []) if row.place_id is not None else []
     return {
-        "offer_id": offer.resource_id,
-        "identifier": offer.identifier,
-        "name": offer.name,
-        "champ": offer.champ,
-        "champ_label": codes.CHAMPS.get(offer.champ or ""),
-        "activities": [a for a in offer.activities.split(",") if a],
-        "care_mode": offer.care_mode,
-        "age_min": offer.age_min,
-        "age_max": offer.age_max,
-        "eg_finess": offer.eg_finess,
-        "place": place.name if place else None,
-        "address": " ".join(filter(None, [place.address_line, place.postal_code, place.city]))
-        if place
+        "offer_id": row.resource_id,
+        "identifier": row.identifier,
+        "name": row.name,
+        "champ": row.champ,
+        "champ_label": codes.CHAMPS.get(row.champ or ""),
+        "activities": [a for a in row.activities.split(",") if a],
+        "care_mode": row.care_mode,
+        "age_min": row.age_min,
+        "age_max": row.age_max,
+        "eg_finess": row.eg_finess,
+        "place": row.place_name if has_place else None,
+        "address": " ".join(filter(None, [row.address_line, row.postal_code, row.city]))
+        if has_place
         else None,
-        "commune_cog": place.commune_cog if place else None,
-        "latitude": position[0],
-        "longitude": position[1],
-        "distance_km": round(distance, 2),
+        "commune_cog": row.commune_cog if has_place else None,
+        "latitude": row.latitude,
+        "longitude": row.longitude,
+        "distance_km": round(match.distance_km, 2),
         "capacity": sum(c.count for c in caps) if caps else None,
         "capacities": [
             {
@@ -149,4 +212,5 @@ def _item(
             }
             for c in caps
         ],
+        "why": list(match.reasons),
     }

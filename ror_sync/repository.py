@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from ror_sync.completeness import UnitFacts
@@ -15,9 +15,9 @@ from ror_sync.models import (
     RorContact,
     RorLocation,
     RorOffer,
-    RorOfferActivity,
     RorOfferLocation,
     RorOrganization,
+    RorPractitionerRole,
     RorSnapshot,
     RorSnapshotRow,
 )
@@ -31,7 +31,9 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 
 
 def ids_by_resource(
-    session: Session, model: type[RorOrganization | RorOffer | RorLocation], ids: Sequence[str]
+    session: Session,
+    model: type[RorOrganization | RorOffer | RorLocation | RorPractitionerRole],
+    ids: Sequence[str],
 ) -> dict[str, int]:
     """Database ids of the rows holding these FHIR resource ids."""
     found: dict[str, int] = {}
@@ -161,32 +163,6 @@ def snapshot_rows(
     return list(session.scalars(stmt))
 
 
-def offer_candidates(
-    session: Session, *, activity: str | None, champ: str | None, age: float | None
-) -> list[tuple[RorOffer, RorLocation | None]]:
-    """Active offers matching the filters, with each of their places."""
-    stmt = (
-        select(RorOffer, RorLocation)
-        .outerjoin(RorOfferLocation, RorOfferLocation.offer_id == RorOffer.id)
-        .outerjoin(RorLocation, RorLocation.resource_id == RorOfferLocation.location_resource_id)
-        .where(RorOffer.active.is_(True))
-    )
-    if activity:
-        stmt = stmt.where(
-            exists().where(
-                RorOfferActivity.offer_id == RorOffer.id, RorOfferActivity.code == activity
-            )
-        )
-    if champ:
-        stmt = stmt.where(RorOffer.champ == champ)
-    if age is not None:
-        stmt = stmt.where(
-            (RorOffer.age_min.is_(None) | (RorOffer.age_min <= age))
-            & (RorOffer.age_max.is_(None) | (RorOffer.age_max >= age))
-        )
-    return [(offer, loc) for offer, loc in session.execute(stmt)]
-
-
 def organizations(session: Session, resource_ids: Sequence[str]) -> dict[str, RorOrganization]:
     found: dict[str, RorOrganization] = {}
     for part in chunks(sorted(set(resource_ids))):
@@ -224,3 +200,14 @@ def contacts_of(session: Session, offer_ids: Sequence[int]) -> dict[int, list[Ro
 def last_sync_date(session: Session) -> date | None:
     value = session.scalar(select(func.max(RorOffer.synced_at)))
     return value.date() if value else None
+
+
+def eg_positions(session: Session) -> list[tuple[int, str | None, float | None, float | None]]:
+    """(id, FINESS, latitude, longitude) of every EG."""
+    stmt = select(
+        RorOrganization.id,
+        RorOrganization.finess,
+        RorOrganization.latitude,
+        RorOrganization.longitude,
+    ).where(RorOrganization.kind == "EG")
+    return [(r[0], r[1], r[2], r[3]) for r in session.execute(stmt)]

@@ -23,6 +23,10 @@ router = APIRouter(prefix="/api/v1/ror", tags=["ror"])
 indicators_router = APIRouter(prefix="/api/v1/indicators", tags=["indicators"])
 read_scope = require("ror:read")
 FORMAT = Query(None, pattern="^(json|csv)$", description="json (default) or csv")
+# Routes that answer CSV with format=csv (or Accept: text/csv) declare it.
+CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 
 
 def _settings(request: Request) -> RorSettings:
@@ -36,7 +40,7 @@ def _structure_read(r: StructureResult) -> StructureStatusRead:
     )
 
 
-@router.get("/completeness", response_model=CompletenessRead)
+@router.get("/completeness", response_model=CompletenessRead, responses=CSV)
 def completeness(
     request: Request,
     session: DbSession,
@@ -59,7 +63,7 @@ def completeness(
     return result
 
 
-@router.get("/completeness/structures", response_model=Page[StructureStatusRead])
+@router.get("/completeness/structures", response_model=Page[StructureStatusRead], responses=CSV)
 def completeness_structures(
     request: Request,
     session: DbSession,
@@ -111,7 +115,8 @@ def offers(
     page: PageParams = Depends(page_params),
     _principal: Principal = Depends(read_scope),
 ) -> Any:
-    """Open offers near a commune for a patient's age, nearest first, with capacities."""
+    """Open offers near a commune for a patient's age, nearest first, with capacities and
+    why each matches (distance and place, activity, champ, age)."""
     found = orientation.search(
         session,
         orientation.OfferQuery(
@@ -119,14 +124,17 @@ def offers(
         ),
     )
     return Page[OfferRead](
-        items=[OfferRead.model_validate(o) for o in found[page.offset : page.offset + page.limit]],
+        items=[
+            OfferRead.model_validate(o)
+            for o in orientation.describe(session, found[page.offset : page.offset + page.limit])
+        ],
         total=len(found),
         limit=page.limit,
         offset=page.offset,
     )
 
 
-@indicators_router.get("/e-parcours", response_model=EParcoursRead)
+@indicators_router.get("/e-parcours", response_model=EParcoursRead, responses=CSV)
 def e_parcours(
     request: Request,
     session: DbSession,

@@ -90,6 +90,9 @@ class OfferRead(BaseModel):
     distance_km: float
     capacity: int | None = Field(None, description="sum of the place's capacity records")
     capacities: list[CapacityRead]
+    why: list[str] = Field(
+        description="why the offer matches: distance and where it is placed, then each filter"
+    )
 
 
 class IndicatorRead(BaseModel):

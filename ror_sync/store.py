@@ -19,7 +19,9 @@ from ror_sync.fhir_types import (
     ParsedLocation,
     ParsedOffer,
     ParsedOrganization,
+    ParsedRole,
 )
+from ror_sync.geo import band_of
 from ror_sync.models import (
     RorCapacity,
     RorContact,
@@ -28,6 +30,7 @@ from ror_sync.models import (
     RorOfferActivity,
     RorOfferLocation,
     RorOrganization,
+    RorPractitionerRole,
     RorSnapshot,
     RorSnapshotRow,
 )
@@ -155,6 +158,7 @@ def upsert_locations(
             "address_ok": address_complete(p.address),
             "latitude": p.latitude,
             "longitude": p.longitude,
+            "lat_band": band_of(p.latitude) if p.latitude is not None else None,
             "last_updated": p.last_updated,
             "synced_at": now,
             **_address(p.address),
@@ -220,6 +224,28 @@ def upsert_offers(
     _replace_children(session, RorContact, RorContact.offer_id, old_ids, contacts)
 
 
+def upsert_roles(
+    session: Session, records: Sequence[ParsedRole], now: datetime, written: Written
+) -> None:
+    rows = [
+        {
+            "resource_id": p.resource_id,
+            "identifier": _cut(p.identifier, 64),
+            "practitioner": _cut(p.practitioner, 64),
+            "offer": _cut(p.offer, 64),
+            "organization": _cut(p.organization, 64),
+            "profession": _cut(p.profession, 8),
+            "region": _cut(p.region, 3),
+            "active": p.active,
+            "last_updated": p.last_updated,
+            "synced_at": now,
+        }
+        for p in _last_wins(records)
+    ]
+    if rows:
+        _upsert(session, RorPractitionerRole, rows, written)
+
+
 def _eg_resolver(links: list[tuple[Any, ...]]) -> tuple[dict[str, str | None], dict[str, Any]]:
     """The EG above every organisation, walking partOf (memoised)."""
     by_rid = {row[1]: row for row in links}
@@ -263,6 +289,22 @@ def resolve_hierarchy(session: Session) -> int:
     if offer_changes:
         session.execute(update(RorOffer), offer_changes)
     return len(org_changes) + len(offer_changes)
+
+
+def set_eg_positions(session: Session, positions: dict[str, tuple[float, float]]) -> int:
+    """Copy the FINESS coordinates of each EG (by its FINESS number); returns the changes."""
+    changes = []
+    for row_id, finess, lat, lon in repository.eg_positions(session):
+        new = positions.get(finess or "")
+        if (new or (None, None)) != (lat, lon):
+            latitude, longitude = new or (None, None)
+            band = band_of(latitude) if latitude is not None else None
+            changes.append(
+                {"id": row_id, "latitude": latitude, "longitude": longitude, "lat_band": band}
+            )
+    if changes:
+        session.execute(update(RorOrganization), changes)
+    return len(changes)
 
 
 def save_snapshot(

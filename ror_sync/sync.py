@@ -15,12 +15,13 @@ from referentials.core import runs
 from referentials.core.db import session_scope, utcnow
 from referentials.core.errors import Conflict
 from referentials.core.settings import RorSettings
+from referentials.directory import service as directory_service
 from ror_sync import store
 from ror_sync.client import RorFhirClient
 from ror_sync.errors import RorFormatError
 from ror_sync.fhir_parse import parse
 from ror_sync.fhir_reader import Located, read_path
-from ror_sync.fhir_types import ParsedLocation, ParsedOffer, ParsedOrganization
+from ror_sync.fhir_types import ParsedLocation, ParsedOffer, ParsedOrganization, ParsedRole
 
 log = logging.getLogger("socle.ror.sync")
 
@@ -44,6 +45,7 @@ class SyncSummary:
     organizations: store.Written = field(default_factory=store.Written)
     offers: store.Written = field(default_factory=store.Written)
     locations: store.Written = field(default_factory=store.Written)
+    roles: store.Written = field(default_factory=store.Written)
     resolved: int = 0
     errors: list[str] = field(default_factory=list)
     run_id: int | None = None
@@ -57,6 +59,7 @@ class SyncSummary:
             "organizations": vars(self.organizations),
             "offers": vars(self.offers),
             "locations": vars(self.locations),
+            "practitioner_roles": vars(self.roles),
             "resolved": self.resolved,
         }
 
@@ -78,14 +81,16 @@ class _Batch:
         self.organizations: list[ParsedOrganization] = []
         self.offers: list[ParsedOffer] = []
         self.locations: list[ParsedLocation] = []
+        self.roles: list[ParsedRole] = []
 
     def __len__(self) -> int:
-        return len(self.organizations) + len(self.offers) + len(self.locations)
+        return len(self.organizations) + len(self.offers) + len(self.locations) + len(self.roles)
 
     def flush(self, session: Session, summary: SyncSummary, now: datetime) -> None:
         store.upsert_organizations(session, self.organizations, now, summary.organizations)
         store.upsert_locations(session, self.locations, now, summary.locations)
         store.upsert_offers(session, self.offers, now, summary.offers)
+        store.upsert_roles(session, self.roles, now, summary.roles)
         self.clear()
 
 
@@ -114,6 +119,8 @@ def import_resources(
             batch.offers.append(record)
         elif isinstance(record, ParsedLocation):
             batch.locations.append(record)
+        elif isinstance(record, ParsedRole):
+            batch.roles.append(record)
         else:
             summary.ignored += 1
         if len(batch) >= BATCH:
@@ -122,9 +129,19 @@ def import_resources(
                 progress(summary.resources)
     batch.flush(session, summary, now)
     summary.resolved = store.resolve_hierarchy(session)
+    store.set_eg_positions(session, finess_positions(session))
     if progress:
         progress(summary.resources)
     return summary
+
+
+def finess_positions(session: Session) -> dict[str, tuple[float, float]]:
+    """FINESS coordinates of every structure the directory holds (open or not)."""
+    return {
+        f.finess: (f.latitude, f.longitude)
+        for f in directory_service.structure_facts(session, active_only=False)
+        if f.latitude is not None and f.longitude is not None
+    }
 
 
 def is_url(source: str) -> bool:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from sqlalchemy import delete, insert
@@ -102,6 +103,23 @@ def _light_records(session: Session, ids: set[int]) -> list[IdentityRecord]:
     ]
 
 
+# The referential's size sets the prior of every pair. A count over a million rows costs more
+# than a duplicate check and moves slowly, so a large size is read at most every
+# SIZE_TTL_SECONDS per process; a small referential is counted every time (cheap, and exact).
+SIZE_TTL_SECONDS = 300.0
+SIZE_CACHE_MIN = 10_000
+_sizes: dict[int, tuple[int, float]] = {}  # per engine: (count, monotonic time read)
+
+
+def referential_size(session: Session) -> int:
+    """Number of identities in the referential (cached when large)."""
+    now, engine = time.monotonic(), id(session.get_bind())
+    found = _sizes.get(engine)
+    if found is None or found[0] < SIZE_CACHE_MIN or now - found[1] > SIZE_TTL_SECONDS:
+        found = _sizes[engine] = (repository.count(session), now)
+    return found[0]
+
+
 def find(
     session: Session,
     record: IdentityRecord,
@@ -115,6 +133,11 @@ def find(
     ids = candidate_ids(session, record, exclude)
     if not ids:
         return []
+    if not config.referential_size:
+        # Never below the model's reference size: a young referential holds the first patients
+        # of a region, and a tiny size would give every pair a high prior (a flooded queue).
+        size = max(referential_size(session), model.reference_size)
+        config = replace(config, referential_size=size)
     pairs = score_against(record, _light_records(session, ids), model, config)
     pairs.sort(key=lambda p: (-p.score, int(p.right_id)))
     pairs = pairs[:limit]

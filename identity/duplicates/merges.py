@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from identity.duplicates import matcher
 from identity.errors import IdentityNotFound, RuleConflict
 from identity.referential import repository, rules
-from identity.referential.history import ENTITY, begin_write, emit, snapshot
+from identity.referential.history import ENTITY, emit, snapshot
 from identity.referential.models import Identity, Merge
 from referentials.core import audit
 from referentials.core.auth import Principal
@@ -36,8 +36,7 @@ def ins_conflict(a: Identity, b: Identity) -> bool:
 
 
 def _lock_pair(session: Session, first: int, second: int) -> tuple[Identity, Identity]:
-    # The feed lock first (as every identity write), then the rows in id order.
-    begin_write(session)
+    # The rows in id order, so two merges sharing an identity cannot deadlock.
     found = repository.lock_identities(session, (first, second))
     for ident in (first, second):
         if ident not in found:

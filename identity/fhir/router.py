@@ -60,11 +60,12 @@ def search_patients(
     session: DbSession,
     principal: Principal = Depends(read_scope),
 ) -> FhirResponse:
-    """PDQm search: family, given, birthdate, gender, identifier, active, _id; _count/_offset."""
+    """PDQm search; needs a discriminating criterion (identifier, _id, family, given, birthdate)."""
     local = local_systems(request)
     query = search.parse(request.query_params, local)
     count = parse_count(request.query_params.get("_count"))
     offset = parse_offset(request.query_params.get("_offset"))
+    search.check_depth(offset, count)
     rows, total = repository.search(session, query, limit=count, offset=offset)
     _seen(session, principal, request, [i.id for i in rows], "search")
     entries = [entry(request, p) for p in _patients(session, rows, local)]

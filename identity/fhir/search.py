@@ -27,6 +27,12 @@ SUPPORTED = (
 )
 _PREFIXES = ("eq", "ge", "le", "gt", "lt")
 SEXES = {"male": "M", "female": "F"}
+# A name matched as a prefix must give this many characters to discriminate: `family=A`
+# would page through every name starting with A.
+MIN_PREFIX = 3
+# Paging stops here (offset + _count): past it, the caller refines the criteria instead of
+# walking through the referential page by page.
+MAX_DEPTH = 1000
 
 
 def _trait(value: str, parameter: str, *, birth_name: bool = False) -> str:
@@ -126,9 +132,39 @@ def _one(query: PatientQuery, name: str, value: str, local: fs.LocalIdSystems) -
 
 
 def parse(params: QueryParams, local: fs.LocalIdSystems) -> PatientQuery:
-    """Every supported parameter, ANDed; unknown parameters are ignored (FHIR lenient mode)."""
+    """Every supported parameter, ANDed; unknown parameters are ignored (FHIR lenient mode).
+
+    A search with no discriminating criterion is refused (400), as the REST search refuses one.
+    """
     query = PatientQuery()
     for name, value in params.multi_items():
         if name.partition(":")[0] in SUPPORTED and name not in ("_count", "_offset"):
             query = _one(query, name, value, local)
+    if not discriminates(query):
+        raise FhirBadRequest(
+            "give a discriminating criterion: identifier, _id, family or given "
+            f"(at least {MIN_PREFIX} characters, or :exact), or a birthdate of one day; "
+            "gender, active and date ranges only narrow a search",
+            fields={"query": "not discriminating"},
+        )
     return query
+
+
+def discriminates(query: PatientQuery) -> bool:
+    """True when the criteria name a patient closely enough to not list the referential."""
+    if query.identity_id is not None or query.source or query.ins or query.impossible:
+        return True
+    for value, exact in ((query.family, query.family_exact), (query.given, query.given_exact)):
+        if value and (exact or len(value.replace(" ", "")) >= MIN_PREFIX):
+            return True
+    one_day = query.birth_from is not None and query.birth_from == query.birth_to
+    return one_day
+
+
+def check_depth(offset: int, count: int) -> None:
+    """Refuse a page past MAX_DEPTH results: refine the search rather than page on."""
+    if offset + count > MAX_DEPTH:
+        raise FhirBadRequest(
+            f"paging stops at {MAX_DEPTH} results (_offset + _count); refine the criteria",
+            fields={"_offset": str(offset)},
+        )

@@ -13,9 +13,9 @@ from identity.duplicates import merges
 from identity.errors import TraitError
 from identity.hl7v2.message import Adt, Hl7Problem
 from identity.hl7v2.policy import InsVerdict
-from identity.referential import service
+from identity.referential import local_ids, service
 from identity.referential.history import ENTITY, emit
-from identity.referential.models import Identity, SourceRecord
+from identity.referential.models import Identity
 from identity.referential.schemas import IdentityCreate, IdentityUpdate, SourceRef
 from identity.referential.traits import STRICT_TRAITS, normalized_fields
 from referentials.core import audit
@@ -65,18 +65,14 @@ def _twin(session: Session, data: IdentityCreate, ins: InsVerdict) -> Identity |
 
 
 def _attach(session: Session, principal: Principal, identity: Identity, ref: SourceRef) -> None:
-    session.add(SourceRecord(identity_id=identity.id, finess=ref.finess, local_id=ref.local_id))
-    session.flush()
-    audit.record(
+    local_ids.attach(
         session,
         principal,
-        entity_type=ENTITY,
-        entity_id=identity.id,
-        action="local_id_attached",
-        after={"finess": ref.finess, "local_id": ref.local_id},
+        identity,
+        finess=ref.finess,
+        local_id=ref.local_id,
         reason="HL7 ADT with the qualified INS of this identity",
     )
-    emit(session, "identity.local_id_attached", identity.id, finess=ref.finess)
 
 
 def create_identity(

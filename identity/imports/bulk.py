@@ -24,7 +24,9 @@ from identity.imports.plan import ChunkPlan, plan_chunk
 from identity.imports.queue import pair_rows
 from identity.imports.rows import read_rows
 from identity.imports.service import ImportSummary
-from identity.referential.history import ENTITY, begin_write, emit_many, snapshot
+from identity.referential.history import ENTITY, emit_many, snapshot
+from identity.referential.local_ids import ACTION as ATTACHED
+from identity.referential.local_ids import EVENT as ATTACHED_EVENT
 from identity.referential.models import DuplicatePair, Identity, MatchKey, SourceRecord
 from referentials.core import audit
 from referentials.core.auth import Principal
@@ -86,16 +88,17 @@ def _write(
     summary: ImportSummary,
 ) -> None:
     rows = [_identity_row(c.fields) for c in plan.creates]
-    # The feed's writer lock (PostgreSQL) is taken here, after the reads and the scoring.
-    begin_write(session)
     ids = reads.insert_identities(session, rows)
     sources = [
         {"identity_id": i, "finess": finess, "local_id": c.local_id}
         for i, c in zip(ids, plan.creates, strict=True)
     ]
+    attached: list[tuple[int, str]] = []
     for a in plan.attaches:
         target = a.identity_id if a.new_index is None else ids[a.new_index]
         sources.append({"identity_id": target, "finess": finess, "local_id": a.local_id})
+        assert target is not None  # an attach names a stored identity or a created row
+        attached.append((target, a.local_id))
     reads.insert_rows(session, SourceRecord, sources)
     reads.insert_rows(
         session,
@@ -114,6 +117,17 @@ def _write(
         entries=[(i, snapshot(Identity(id=i, **row))) for i, row in zip(ids, rows, strict=True)],
     )
     emit_many(session, [("identity.created", i, {"status": "PROV"}) for i in ids])
+    # A local id joining an identity with the same strict traits: audited, with its event, as
+    # the shared attach does on the per-row path.
+    audit.record_many(
+        session,
+        principal,
+        entity_type=ENTITY,
+        action=ATTACHED,
+        entries=[(i, {"finess": finess, "local_id": lid}) for i, lid in attached],
+        reason="identity file import: same strict traits",
+    )
+    emit_many(session, [(ATTACHED_EVENT, i, {"finess": finess}) for i, _ in attached])
     pairs = pair_rows(session, found, ids, finess)
     reads.insert_rows(session, DuplicatePair, pairs)
     summary.rows += plan.rows

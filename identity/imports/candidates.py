@@ -10,12 +10,13 @@ slice followed by the chunk's own rows. The pairs found are then scored in one v
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
+from identity.duplicates import matcher
 from identity.duplicates.matcher import PER_KEY_CAP, keys_of
 from identity.imports import repository as reads
 from matching.batch import ScoredArrays
@@ -102,6 +103,12 @@ def find(
     session: Session, created: list[dict[str, Any]], model: MatchModel, config: MatchConfig
 ) -> Found:
     """The pairs the real-time check would queue for each created row, in queue order."""
+    if not config.referential_size:
+        # The prior of the real-time check: the referential's size at the chunk's start (a
+        # per-row load adds one per creation, which moves a large referential's prior by
+        # nothing measurable), never below the model's reference size.
+        size = max(matcher.referential_size(session), model.reference_size)
+        config = replace(config, referential_size=size)
     records = [record_of(str(j), f) for j, f in enumerate(created)]
     keys = [keys_of(r) for r in records]
     stored_blocks = reads.key_blocks(
@@ -138,4 +145,5 @@ def _best(arrays: ScoredArrays, rows: list[Any], created: int) -> ScoredArrays:
     starts = np.searchsorted(left_sorted, left_sorted, side="left")
     keep = order[(np.arange(len(order)) - starts) < LIMIT]
     names = ("left", "right", "scores", "bands", "levels", "weights", "flags")
-    return ScoredArrays(*(getattr(arrays, n)[keep] for n in names))
+    left, right, scores, bands, levels, weights, flags = (getattr(arrays, n)[keep] for n in names)
+    return ScoredArrays(left, right, scores, bands, levels, weights, flags, arrays.prior)

@@ -52,7 +52,7 @@ def pair_rows(session: Session, found: Found, ids: list[int], finess: str) -> li
         right = _strict(int(arrays.right[i]), found, ids)
         scored = build_pair(
             str(left[0]), str(right[0]), arrays.levels[i], arrays.weights[i],
-            float(arrays.scores[i]), int(arrays.bands[i]), int(arrays.flags[i]),
+            float(arrays.scores[i]), int(arrays.bands[i]), int(arrays.flags[i]), arrays.prior,
         )  # fmt: skip
         low, high = sorted((left[0], right[0]))
         out.append(

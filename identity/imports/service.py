@@ -11,8 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from identity.imports.rows import body_of, message_of, read_rows
-from identity.referential import repository, service
-from identity.referential.models import SourceRecord
+from identity.referential import local_ids, repository, service
 from identity.referential.schemas import IdentityCreate
 from identity.referential.traits import normalized_fields
 from referentials.core.auth import Principal
@@ -43,12 +42,14 @@ def _load_row(
     # An active identity with exactly these strict traits: the local id joins it.
     twin = repository.same_strict_traits(session, fields)
     if twin is not None:
-        session.add(
-            SourceRecord(
-                identity_id=twin.id, finess=data.source.finess, local_id=data.source.local_id
-            )
+        local_ids.attach(
+            session,
+            principal,
+            twin,
+            finess=data.source.finess,
+            local_id=data.source.local_id,
+            reason="identity file import: same strict traits",
         )
-        session.flush()
         summary.attached += 1
         return
     outcome = service.create(session, principal, data=data, fields=fields)

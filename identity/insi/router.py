@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
+from identity.insi import creation
 from identity.insi import service as insi
 from identity.insi.port import InsiPort
 from identity.insi.service import QualificationResult
@@ -39,6 +40,7 @@ def call_read(call: InsiCall, principal: Principal) -> InsiCallRead:
         cr_code=call.cr_code,
         cr_label=call.cr_label,
         outcome=call.outcome,
+        protocol_warnings=call.protocol_warnings or [],
         request_xml=call.request_xml if raw else None,
         response_xml=call.response_xml if raw else None,
     )
@@ -67,8 +69,8 @@ def insi_create(
     session: DbSession,
     principal: Principal = Depends(write_scope),
 ) -> QualificationRead:
-    """Front desk: call INSi with the typed traits; on CR 00 create a RECUP identity."""
-    result = insi.create_from_insi(session, principal, body, _port(request))
+    """Front desk: INSi with the typed traits; a coherent CR 00 makes (or finds) the identity."""
+    result = creation.create_from_insi(session, principal, body, _port(request))
     if result.outcome == "applied":
         response.status_code = status.HTTP_201_CREATED
     return _read(result, principal)

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from identity.duplicates import service as duplicates
-from identity.errors import RuleConflict
 from identity.insi.port import InsiAnswer, InsiPort, InsNumber
-from identity.referential import repository, rules
-from identity.referential.history import ENTITY, begin_write, emit, snapshot
-from identity.referential.models import Identity, InsiCall, SourceRecord
-from identity.referential.schemas import IdentityCreate, StatusChange
-from identity.referential.service import finish_change, get, get_active, recompute_status
-from identity.referential.traits import normalized_fields
-from referentials.core import audit
+from identity.insi.window import read_for_call, reload
+from identity.referential import cog, repository, rules
+from identity.referential.history import snapshot
+from identity.referential.models import Identity, InsiCall
+from identity.referential.schemas import StatusChange
+from identity.referential.service import finish_change, get
+from identity.referential.status import recompute_status
 from referentials.core.auth import Principal
 from referentials.core.db import utcnow
+
+log = logging.getLogger("socle.identity.insi")
 
 OUTCOME_OF_CR = {"01": "not_found", "02": "several"}
 
@@ -38,7 +41,7 @@ class QualificationResult:
     ins_key_valid: bool | None = None
 
 
-def _record_call(
+def record_call(
     session: Session,
     principal: Principal,
     identity_id: int | None,
@@ -57,13 +60,58 @@ def _record_call(
         outcome=outcome,
         request_xml=answer.request_xml,
         response_xml=answer.response_xml,
+        protocol_warnings=list(answer.warnings) or None,
     )
     session.add(call)
     session.flush()
+    if call.protocol_warnings:
+        # By ids only: the warnings name elements, the traits stay in the call record.
+        log.warning(
+            "INSi call %s (identity %s): %d protocol warning(s) tolerated",
+            call.id,
+            identity_id,
+            len(call.protocol_warnings),
+        )
     return call
 
 
-def incoherences(identity: Identity, answer: InsiAnswer, matched: str | None) -> list[str]:
+class LocalTraits(Protocol):
+    """The strict traits the coherence check compares: a stored identity or typed ones."""
+
+    @property
+    def birth_name(self) -> str: ...
+    @property
+    def first_name_list(self) -> list[str]: ...
+    @property
+    def sex(self) -> str: ...
+    @property
+    def birth_date(self) -> date: ...
+    @property
+    def birth_place_code(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class TypedTraits:
+    """Traits typed at the front desk, normalised (for the check before any identity exists)."""
+
+    birth_name: str
+    first_name_list: list[str]
+    sex: str
+    birth_date: date
+    birth_place_code: str | None
+
+    @classmethod
+    def of(cls, fields: dict[str, Any]) -> TypedTraits:
+        return cls(
+            fields["birth_name"],
+            fields["first_names"].split(" "),
+            fields["sex"],
+            fields["birth_date"],
+            fields.get("birth_place_code"),
+        )
+
+
+def incoherences(identity: LocalTraits, answer: InsiAnswer, matched: str | None) -> list[str]:
     """Traits INSi returned that contradict the local ones (empty when coherent)."""
     traits = answer.traits
     if traits is None:
@@ -75,6 +123,12 @@ def incoherences(identity: Identity, answer: InsiAnswer, matched: str | None) ->
         diffs.append("birth_date")
     if _norm(traits.birth_name) != identity.birth_name:
         diffs.append("birth_name")
+    # INSi gives the commune at the birth date; a commune merged since then is the same place.
+    history = cog.current()
+    if not history.same_place(
+        identity.birth_place_code, traits.birth_place_code, identity.birth_date
+    ):
+        diffs.append("birth_place_code")
     returned = _norm(traits.first_names_list).split()
     local = identity.first_name_list
     # The first given name must agree, unless the given-name retry explains the difference.
@@ -98,7 +152,7 @@ def _history(answer: InsiAnswer) -> list[dict[str, str | None]]:
     ]
 
 
-def _apply(identity: Identity, answer: InsiAnswer, method: str) -> InsNumber:
+def apply_answer(identity: Identity, answer: InsiAnswer, method: str) -> InsNumber:
     """Store the INS and replace the strict traits with INSi's values, verbatim."""
     active, traits = answer.active, answer.traits
     assert active is not None and traits is not None
@@ -114,32 +168,23 @@ def _apply(identity: Identity, answer: InsiAnswer, method: str) -> InsNumber:
     return active
 
 
-def _check_callable(identity: Identity) -> None:
-    if rules.forbids_insi(identity.attribute_set):
-        raise RuleConflict(
-            "a DOUT or FICT identity is never sent to INSi",
-            fields={"attributes": sorted(identity.attribute_set)},
-        )
-
-
 def qualify(
     session: Session, principal: Principal, identity_id: int, port: InsiPort
 ) -> QualificationResult:
     """Traits search for a stored identity; on a coherent CR 00, PROV→RECUP or VALI→QUAL."""
-    identity = get_active(session, identity_id)
-    _check_callable(identity)
+    sent = read_for_call(session, identity_id)
     search = port.search_by_traits(
-        identity.birth_name,
-        identity.first_name_list,
-        identity.sex,
-        identity.birth_date,
-        identity.birth_place_code,
+        sent.birth_name,
+        list(sent.first_names),
+        sent.sex,
+        sent.birth_date,
+        sent.birth_place_code,
     )
     calls = [
-        _record_call(
+        record_call(
             session,
             principal,
-            identity.id,
+            sent.identity_id,
             "traits",
             t.result,
             t.given_name_sent,
@@ -147,6 +192,7 @@ def qualify(
         )
         for t in search.attempts
     ]
+    identity = reload(session, sent, calls)
     result = _conclude(
         session,
         principal,
@@ -170,20 +216,20 @@ def qualify_by_carte_vitale(
     birth_rank: str | None,
 ) -> QualificationResult:
     """RECVITALE search with the Carte Vitale's matricule (collection method CV)."""
-    identity = get_active(session, identity_id)
-    _check_callable(identity)
+    sent = read_for_call(session, identity_id)
     answer = port.search_by_carte_vitale(
-        matricule[:13], matricule[13:], identity.birth_name, identity.birth_date, birth_rank
+        matricule[:13], matricule[13:], sent.birth_name, sent.birth_date, birth_rank
     )
-    call = _record_call(
+    call = record_call(
         session,
         principal,
-        identity.id,
+        sent.identity_id,
         "carte_vitale",
         answer,
         None,
         OUTCOME_OF_CR.get(answer.cr_code, "pending"),
     )
+    identity = reload(session, sent, [call])
     result = _conclude(session, principal, identity, answer, None, method="CV", last_call=call)
     result.calls = [call]
     return result
@@ -215,7 +261,7 @@ def _conclude(
         return result
     last_call.outcome = "applied"
     before = snapshot(identity)
-    active = _apply(identity, answer, method)
+    active = apply_answer(identity, answer, method)
     result.ins_key_valid = rules.nir_key_is_valid(active.full)
     result.status_change = recompute_status(identity, f"INS retrieved from INSi ({method})")
     finish_change(
@@ -229,84 +275,6 @@ def _conclude(
     )
     duplicates.check_after_write(session, principal, identity)
     return result
-
-
-def create_from_insi(
-    session: Session, principal: Principal, data: IdentityCreate, port: InsiPort
-) -> QualificationResult:
-    """The front desk's flow: INSi first, then a RECUP identity made of the returned traits."""
-    fields = normalized_fields(data, date.today())
-    search = port.search_by_traits(
-        fields["birth_name"],
-        fields["first_names"].split(" "),
-        fields["sex"],
-        fields["birth_date"],
-        fields.get("birth_place_code"),
-    )
-    answer = search.final
-    calls = [
-        _record_call(
-            session,
-            principal,
-            None,
-            "traits",
-            t.result,
-            t.given_name_sent,
-            OUTCOME_OF_CR.get(t.result.cr_code, "applied"),
-        )
-        for t in search.attempts
-    ]
-    result = QualificationResult(
-        cr_code=answer.cr_code,
-        cr_label=answer.cr_label,
-        outcome=OUTCOME_OF_CR.get(answer.cr_code, "applied"),
-        identity=None,
-        matched_given_name=search.matched_given_name,
-        calls=calls,
-    )
-    if answer.cr_code != "00" or answer.active is None or answer.traits is None:
-        return result
-    existing = repository.by_active_ins(session, answer.active.full)
-    if existing is not None:
-        result.identity, result.outcome = existing, "existing"
-    else:
-        result.identity = _create_recup(session, principal, data, answer)
-        result.ins_key_valid = rules.nir_key_is_valid(answer.active.full)
-    for call in calls:
-        call.identity_id = result.identity.id
-    return result
-
-
-def _create_recup(
-    session: Session, principal: Principal, data: IdentityCreate, answer: InsiAnswer
-) -> Identity:
-    begin_write(session)
-    fields = normalized_fields(data, date.today())
-    identity = Identity(status="PROV", attributes="", **fields)
-    session.add(identity)
-    _apply(identity, answer, "INSI")
-    identity.status = "RECUP"
-    session.flush()
-    if data.source is not None:
-        session.add(
-            SourceRecord(
-                identity_id=identity.id, finess=data.source.finess, local_id=data.source.local_id
-            )
-        )
-        session.flush()
-    session.refresh(identity)
-    audit.record(
-        session,
-        principal,
-        entity_type=ENTITY,
-        entity_id=identity.id,
-        action="create_from_insi",
-        after=snapshot(identity),
-        reason="INSi CR 00",
-    )
-    emit(session, "identity.created", identity.id, status=identity.status)
-    duplicates.check_after_write(session, principal, identity)
-    return identity
 
 
 def calls_of(session: Session, identity_id: int) -> list[InsiCall]:

@@ -118,9 +118,15 @@ def undo_page(
     return RedirectResponse(f"/ui/merges?done=undone&merge={merge_id}", status_code=303)
 
 
+def _precisions(figures: indicators.Indicators, band: str) -> list[float]:
+    values = (w.bands[band].precision for w in figures.decisions)
+    return [round(100 * p, 1) if p is not None else 0.0 for p in values]
+
+
 @router.get("/indicators", response_class=HTMLResponse)
 def indicators_page(request: Request, *, session: DbSession, user: User = Officer) -> HTMLResponse:
-    """Identities by status, share qualified, the queue's load, merges and undos per week."""
+    """Identities by status, share qualified, the queue's load, merges and undos per week, and
+    the precision per band observed in the decisions."""
     figures = indicators.compute(session)
     status_items = [(IDENTITY_STATUS.get(s, s), float(n)) for s, n in figures.by_status.items()]
     band_items = [(BAND[b], float(n)) for b, n in figures.pending_by_band.items()]
@@ -145,6 +151,15 @@ def indicators_page(request: Request, *, session: DbSession, user: User = Office
             [
                 charts.Series("Fusions", [w.merges for w in figures.weeks], charts.NEUTRAL),
                 charts.Series("Annulations", [w.undos for w in figures.weeks], charts.AGAINST),
+            ],
+        ),
+        "BANDS_SHOWN": indicators.BANDS,
+        "precision_chart": charts.column_chart(
+            "Précision observée par niveau, en % des paires décidées (semaines sans décision : 0)",
+            weeks,
+            [
+                charts.Series(BAND[b], _precisions(figures, b), colour)
+                for b, colour in zip(indicators.BANDS, (charts.FOR, charts.NEUTRAL), strict=True)
             ],
         ),
     }

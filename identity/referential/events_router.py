@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from identity.referential import repository
 from identity.referential.schemas import EventRead
+from referentials.core import metrics
 from referentials.core.auth import DbSession, Principal, require
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
@@ -26,9 +27,16 @@ def list_events(
     principal: Principal = Depends(require("identity:read")),
 ) -> EventPage:
     """Events after a cursor, oldest first; pass `next_cursor` back as `after`."""
+    metrics.record_feed_cursor(principal.client_name, after)
     events = repository.events_after(session, after, limit)
     items = [
-        EventRead(cursor=e.id, type=e.type, identity_id=e.identity_id, at=e.at, payload=e.payload)
+        EventRead(
+            cursor=int(e.feed_cursor or 0),
+            type=e.type,
+            identity_id=e.identity_id,
+            at=e.at,
+            payload=e.payload,
+        )
         for e in events
     ]
     return EventPage(items=items, next_cursor=items[-1].cursor if items else after)

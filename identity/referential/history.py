@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, insert, text
+from sqlalchemy import Engine, event, insert
 from sqlalchemy.orm import Session
 
+from identity.referential import feed
 from identity.referential.models import Identity, IdentityEvent
 
 ENTITY = "identity"
@@ -42,43 +43,43 @@ def snapshot(identity: Identity) -> dict[str, Any]:
     }
 
 
-# Any constant: the advisory lock that orders the feed's writers on PostgreSQL.
-FEED_LOCK = 7_311_001
-
-
-def begin_write(session: Session) -> None:
-    """Hold the feed lock until commit, so cursors commit in increasing order.
-
-    Without it, two concurrent transactions could commit ids 6 then 5, and a consumer that
-    had already read 6 would never see 5. Every identity write calls this first, before any row
-    lock, so all writers take locks in one order and cannot deadlock. SQLite has a single
-    writer, so it needs nothing.
-    """
-    if session.info.get("feed_locked"):
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
-    session.info["feed_locked"] = True
-
-
 def emit(session: Session, event_type: str, identity_id: int, **payload: Any) -> None:
-    """Append an event to the feed, in the transaction of the change."""
-    begin_write(session)
+    """Append an event to the feed, in the transaction of the change (its cursor comes later)."""
     session.add(IdentityEvent(type=event_type, identity_id=identity_id, payload=payload))
+    session.info[_EMITTED] = True
 
 
-@event.listens_for(Session, "after_transaction_end")
-def _forget_feed_lock(session: Session, transaction: Any) -> None:
-    # The lock ends with the outermost transaction; a reused session must take it again.
-    if transaction.parent is None:
-        session.info.pop("feed_locked", None)
+_EMITTED = "feed_events_emitted"
 
 
 def emit_many(session: Session, events: list[tuple[str, int, dict[str, Any]]]) -> None:
     """Append many (type, identity id, payload) events in one statement (bulk loads)."""
-    begin_write(session)
     if events:
         session.execute(
             insert(IdentityEvent),
             [{"type": t, "identity_id": i, "payload": p} for t, i, p in events],
         )
+        session.info[_EMITTED] = True
+
+
+_COMMITTED = "feed_events_committed"
+
+
+@event.listens_for(Session, "after_commit")
+def _events_committed(session: Session) -> None:
+    # A savepoint's release fires this event too: only the real commit counts.
+    if not session.in_nested_transaction() and session.info.pop(_EMITTED, False):
+        session.info[_COMMITTED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _relay_after_commit(session: Session, transaction: Any) -> None:
+    # The writer orders its own events before answering, so a client that follows the feed
+    # right after a write sees it; the periodic relay covers a process that died in between.
+    # Here the session's connection is back in the pool, so the relay never waits on it.
+    if transaction.parent is not None:
+        return
+    session.info.pop(_EMITTED, None)
+    if session.info.pop(_COMMITTED, False):
+        bind = session.get_bind()
+        feed.relay_now(bind if isinstance(bind, Engine) else bind.engine)

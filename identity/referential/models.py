@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     Float,
@@ -95,11 +96,13 @@ class SourceRecord(Base):
 
 
 class IdentityEvent(Base):
-    """The feed consumers follow; the autoincrement id is the cursor."""
+    """The feed consumers follow, an outbox: ``feed_cursor`` is set by the relay after commit."""
 
     __tablename__ = "identity_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # NULL until the relay orders the committed event; unique, so a cursor is never reused.
+    feed_cursor: Mapped[int | None] = mapped_column(BigInteger, index=True, unique=True)
     type: Mapped[str] = mapped_column(String(40))
     identity_id: Mapped[int] = mapped_column(Integer, index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -195,3 +198,5 @@ class InsiCall(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     request_xml: Mapped[str] = mapped_column(Text)
     response_xml: Mapped[str] = mapped_column(Text)
+    # Deviations from the contract the client tolerated (element names, never values).
+    protocol_warnings: Mapped[list[str] | None] = mapped_column(JSON)

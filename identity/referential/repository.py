@@ -88,8 +88,25 @@ def count(session: Session) -> int:
 
 
 def events_after(session: Session, cursor: int, limit: int) -> list[IdentityEvent]:
-    stmt = select(IdentityEvent).where(IdentityEvent.id > cursor).order_by(IdentityEvent.id)
+    # Only relayed events: their cursors were committed in order (identity/referential/feed.py).
+    stmt = (
+        select(IdentityEvent)
+        .where(IdentityEvent.feed_cursor > cursor)
+        .order_by(IdentityEvent.feed_cursor)
+    )
     return list(session.scalars(stmt.limit(limit)))
+
+
+def feed_head(session: Session) -> int:
+    """The newest event's cursor (0 on an empty feed)."""
+    return int(session.scalar(select(func.max(IdentityEvent.id))) or 0)
+
+
+def first_unread_at(session: Session, cursor: int) -> datetime | None:
+    """When the oldest event after ``cursor`` was written (None: nothing left to read)."""
+    stmt = select(func.min(IdentityEvent.at)).where(IdentityEvent.id > cursor)
+    at: datetime | None = session.scalar(stmt)
+    return at
 
 
 def list_pairs(
@@ -133,6 +150,27 @@ def pair_counts(session: Session) -> dict[tuple[str, str], int]:
         DuplicatePair.status, DuplicatePair.band
     )
     return {(s, b): int(n) for s, b, n in session.execute(stmt)}
+
+
+def decided_pairs(session: Session, statuses: tuple[str, ...]) -> list[DuplicatePair]:
+    """Pairs in the given decided statuses, oldest decision first."""
+    stmt = select(DuplicatePair).where(DuplicatePair.status.in_(statuses))
+    return list(session.scalars(stmt.order_by(DuplicatePair.decided_at, DuplicatePair.id)))
+
+
+def open_pairs(session: Session, statuses: tuple[str, ...]) -> list[DuplicatePair]:
+    """Pairs still waiting for a decision."""
+    stmt = select(DuplicatePair).where(DuplicatePair.status.in_(statuses))
+    return list(session.scalars(stmt.order_by(DuplicatePair.id)))
+
+
+def decisions_since(session: Session, since: datetime) -> list[tuple[str, str, datetime]]:
+    """(band when decided, status, decided_at) of the pairs decided since `since`."""
+    stmt = select(DuplicatePair.band, DuplicatePair.status, DuplicatePair.decided_at).where(
+        DuplicatePair.decided_at >= since,
+        DuplicatePair.status.in_(("merged", "not_duplicate")),
+    )
+    return [(b, s, at) for b, s, at in session.execute(stmt) if at is not None]
 
 
 def by_active_ins(session: Session, matricule: str) -> Identity | None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from identity.duplicates import service as duplicates
-from identity.referential import presenter, service
+from identity.insi import service as insi
+from identity.referential import local_ids, presenter, service
 from identity.referential.history import ENTITY
 from identity.referential.schemas import (
     AttributeRequest,
@@ -17,12 +18,20 @@ from identity.referential.schemas import (
     IdentityRead,
     IdentityUpdate,
     IdentityWriteResult,
+    LocalIdRequest,
     MatchRequest,
+    StatusChange,
     ValidationRequest,
 )
 from referentials.core import audit
 from referentials.core.auth import DbSession, Principal, require
-from referentials.core.errors import PreconditionRequired, ValidationFailed
+from referentials.core.errors import (
+    PreconditionRequired,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
 from referentials.core.pagination import Page, PageParams, page_params
 
 router = APIRouter(prefix="/api/v1/identities", tags=["identities"])
@@ -152,17 +161,45 @@ def update_identity(
     *,
     identity_id: int,
     body: IdentityUpdate,
+    request: Request,
     if_match: str | None = Header(None, alias="If-Match"),
     session: DbSession,
     principal: Principal = Depends(write_scope),
 ) -> IdentityWriteResult:
-    """Change traits (If-Match required); says when the status dropped."""
+    """Change traits (If-Match required); a strict-trait change clears the document check
+    unless `document_type` gives the document the new traits were checked on."""
     outcome = service.update(
         session, principal, identity_id, data=body, expected_version=_if_match(if_match)
     )
-    return presenter.to_write_result(
+    check = _insi_check(session, principal, request, outcome) if outcome.recheck_insi else None
+    result = presenter.to_write_result(
         outcome.identity, principal, change=outcome.status_change, duplicates=outcome.duplicates
     )
+    result.insi_check = check
+    return result
+
+
+def _insi_check(
+    session: DbSession, principal: Principal, request: Request, outcome: service.WriteOutcome
+) -> str:
+    """INSi again for traits just checked on a document: VALI -> QUAL when coherent.
+
+    The change is committed first, so no transaction is open during the INSi call; a failed
+    call leaves the identity VALI, to be searched again later.
+    """
+    session.commit()
+    try:
+        found = insi.qualify(session, principal, outcome.identity.id, request.app.state.insi)
+    except (UpstreamUnavailable, UpstreamTimeout, UpstreamError):
+        session.rollback()
+        return "unavailable"
+    if found.status_change is not None and outcome.status_change is not None:
+        outcome.status_change = StatusChange(
+            before=outcome.status_change.before,
+            after=found.status_change.after,
+            reason=f"{outcome.status_change.reason}; {found.status_change.reason}",
+        )
+    return found.outcome
 
 
 @router.post("/{identity_id}/validation", response_model=IdentityWriteResult)
@@ -176,6 +213,21 @@ def validate_identity(
     """Record a check against a high-trust identity document."""
     identity, change = service.validate(session, principal, identity_id, data=body)
     return presenter.to_write_result(identity, principal, change=change)
+
+
+@router.post("/{identity_id}/local-ids", response_model=IdentityWriteResult)
+def attach_local_id(
+    *,
+    identity_id: int,
+    body: LocalIdRequest,
+    response: Response,
+    session: DbSession,
+    principal: Principal = Depends(write_scope),
+) -> IdentityWriteResult:
+    """Attach an establishment's local id (201; 200 when already attached; 409 when taken)."""
+    identity, attached = local_ids.attach_by_request(session, principal, identity_id, data=body)
+    response.status_code = status.HTTP_201_CREATED if attached else status.HTTP_200_OK
+    return presenter.to_write_result(identity, principal)
 
 
 @router.post("/{identity_id}/attributes", response_model=IdentityWriteResult)

@@ -17,6 +17,12 @@ class SourceRef(BaseModel):
     local_id: str = Field(min_length=1, max_length=64)
 
 
+class LocalIdRequest(SourceRef):
+    """A local id to attach to an identity, with why."""
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
 class IdentityCreate(BaseModel):
     """Traits of a new identity, as typed at the front desk (case and accents are fine)."""
 
@@ -47,6 +53,10 @@ class IdentityUpdate(BaseModel):
     used_name: str | None = Field(default=None, max_length=100)
     used_first_name: str | None = Field(default=None, max_length=100)
     reason: str | None = Field(default=None, max_length=500)
+    # The high-trust document the new strict traits were checked on, in the same request:
+    # without it, a strict-trait change clears the document validation.
+    document_type: str | None = Field(default=None, min_length=1, max_length=5)
+    validated_at: date | None = None
 
 
 class ValidationRequest(BaseModel):
@@ -124,6 +134,9 @@ class IdentityWriteResult(IdentityRead):
 
     status_change: StatusChange | None = None
     created: bool | None = None
+    # After strict traits checked on a document on an identity that held an INS: what the new
+    # INSi check gave (applied, incoherent, not_found, several, unavailable...).
+    insi_check: str | None = None
     possible_duplicates: list[PossibleDuplicate] = []
 
 
@@ -273,6 +286,8 @@ class InsiCallRead(BaseModel):
     cr_code: str
     cr_label: str
     outcome: str
+    # Where INSi's answer departed from the contract and was tolerated (element names only).
+    protocol_warnings: list[str] = Field(default_factory=list)
     request_xml: str | None = None
     response_xml: str | None = None
 

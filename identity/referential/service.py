@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from identity.duplicates import service as duplicates
 from identity.duplicates.matcher import Candidate
 from identity.errors import IdentityNotFound, RuleConflict, StaleVersion
-from identity.referential import repository, rules
-from identity.referential.history import ENTITY, begin_write, emit, snapshot
+from identity.referential import repository, rules, status
+from identity.referential.history import ENTITY, emit, snapshot
 from identity.referential.models import Identity, SourceRecord
 from identity.referential.schemas import (
     AttributeRequest,
@@ -66,6 +66,8 @@ class WriteOutcome:
     created: bool = False
     status_change: StatusChange | None = None
     duplicates: list[Candidate] = field(default_factory=list)
+    # The INS was cleared by traits checked on a document: INSi is to be asked again.
+    recheck_insi: bool = False
 
 
 def create(
@@ -84,7 +86,6 @@ def create(
         if existing is not None:
             return WriteOutcome(existing)
     fields = fields or normalized_fields(data, date.today())
-    begin_write(session)
     identity = Identity(status="PROV", attributes="", **fields)
     try:
         # A savepoint, so a concurrent creation with the same source ends in a lookup, not a 500.
@@ -119,34 +120,6 @@ def create(
     emit(session, "identity.created", identity.id, status=identity.status)
     found = duplicates.check_after_write(session, principal, identity)
     return WriteOutcome(identity, created=True, duplicates=found)
-
-
-def _clear_ins(identity: Identity, reason: str) -> None:
-    if identity.ins_matricule:
-        old = list(identity.ins_old or [])
-        old.append(
-            {
-                "matricule": identity.ins_matricule,
-                "oid": identity.ins_oid,
-                "reason": reason,
-                "at": utcnow().isoformat(),
-            }
-        )
-        identity.ins_old = old
-    identity.ins_matricule = None
-    identity.ins_oid = None
-    identity.ins_history = None
-    identity.ins_retrieved_at = None
-    identity.ins_collection_method = None
-
-
-def recompute_status(identity: Identity, reason: str) -> StatusChange | None:
-    before = identity.status
-    after = rules.status_for(
-        has_ins=bool(identity.ins_matricule), validated=bool(identity.validation_document)
-    )
-    identity.status = after
-    return StatusChange(before=before, after=after, reason=reason) if before != after else None
 
 
 def _check_version(identity: Identity, expected_version: int | None) -> None:
@@ -206,28 +179,32 @@ def update(
     data: IdentityUpdate,
     expected_version: int | None,
 ) -> WriteOutcome:
-    """Change traits; a strict-trait change on RECUP/QUAL clears the INS (→ PROV/VALI)."""
+    """Change traits; a strict-trait change clears the INS and the document validation,
+    unless the request gives the document the new traits were checked on."""
     identity = get_active(session, identity_id)
     _check_version(identity, expected_version)
     fields = normalized_fields(data, date.today())
+    document = status.document_of(identity, data.document_type) if data.document_type else None
     before = snapshot(identity)
     strict_changed = [f for f in STRICT_TRAITS if f in fields and fields[f] != getattr(identity, f)]
+    had_ins = bool(identity.ins_matricule)
     for name, value in fields.items():
         setattr(identity, name, value)
     change = None
-    if strict_changed and identity.ins_matricule:
-        reason = f"strict trait(s) changed: {', '.join(strict_changed)}; INS cleared"
-        _clear_ins(identity, reason)
-        change = recompute_status(identity, reason)
+    if strict_changed:
+        change = status.after_strict_change(identity, strict_changed, document, data.validated_at)
+    elif document is not None:
+        status.set_validation(identity, document, data.validated_at)
+        change = status.recompute_status(identity, f"identity document checked ({document})")
     finish_change(
         session, principal, identity, before, action="update", reason=data.reason, change=change
     )
     found = duplicates.check_after_write(session, principal, identity)
-    return WriteOutcome(identity, status_change=change, duplicates=found)
+    recheck = bool(strict_changed) and had_ins and document is not None
+    return WriteOutcome(identity, status_change=change, duplicates=found, recheck_insi=recheck)
 
 
 def get_active(session: Session, identity_id: int) -> Identity:
-    begin_write(session)
     identity = get(session, identity_id)
     if not identity.active:
         raise RuleConflict(
@@ -242,19 +219,10 @@ def validate(
 ) -> tuple[Identity, StatusChange | None]:
     """Record a high-trust document check: PROV→VALI, RECUP→QUAL."""
     identity = get_active(session, identity_id)
-    document = rules.check_document(data.document_type)
-    if rules.forbids_insi(identity.attribute_set):
-        raise RuleConflict(
-            "a DOUT or FICT identity stays PROV: remove the attribute before validating",
-            fields={"attributes": sorted(identity.attribute_set)},
-        )
-    validated_at = data.validated_at or date.today()
-    if validated_at > date.today():
-        raise rules.TraitError("validated_at", "validated_at is in the future")
+    document = status.document_of(identity, data.document_type)
     before = snapshot(identity)
-    identity.validation_document = document
-    identity.validation_date = validated_at
-    change = recompute_status(identity, f"identity document checked ({document})")
+    status.set_validation(identity, document, data.validated_at)
+    change = status.recompute_status(identity, f"identity document checked ({document})")
     finish_change(
         session, principal, identity, before, action="validate", reason=document, change=change
     )
@@ -273,10 +241,10 @@ def add_attribute(
     change = None
     if rules.forbids_insi(attributes):
         reason = f"attribute {data.code} forces PROV and invalidates the INS"
-        _clear_ins(identity, reason)
+        status.clear_ins(identity, reason)
         identity.validation_document = None
         identity.validation_date = None
-        change = recompute_status(identity, reason)
+        change = status.recompute_status(identity, reason)
     finish_change(
         session,
         principal,

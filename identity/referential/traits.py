@@ -16,7 +16,9 @@ def normalized_fields(
     data: IdentityCreate | IdentityUpdate | MatchRequest, today: date
 ) -> dict[str, Any]:
     """The given fields in their stored form; raises TraitError naming the bad field."""
-    given = data.model_dump(exclude_unset=True, exclude={"source", "reason", "limit"})
+    given = data.model_dump(
+        exclude_unset=True, exclude={"source", "reason", "limit", "document_type", "validated_at"}
+    )
     if isinstance(data, MatchRequest):
         # A search: an unknown trait is simply not searched on (null is not "empty it").
         given = {k: v for k, v in given.items() if v is not None}

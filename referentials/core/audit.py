@@ -8,9 +8,22 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Header
-from sqlalchemy import JSON, Index, Integer, String, Text, delete, func, insert, select
+from sqlalchemy import (
+    JSON,
+    Engine,
+    Index,
+    Integer,
+    String,
+    Text,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from referentials.core.access_writer import writer_for
 from referentials.core.auth import Principal
 from referentials.core.db import Base, UTCDateTime, utcnow
 from referentials.core.principal import SYSTEM
@@ -85,6 +98,7 @@ def record_many(
     entity_type: str,
     action: str,
     entries: Iterable[tuple[str | int, dict[str, Any] | None]],
+    reason: str | None = None,
 ) -> None:
     """Append one entry per (entity id, after) in one statement: a bulk load's trail."""
     rows = [
@@ -95,6 +109,7 @@ def record_many(
             "entity_id": str(entity_id),
             "action": action,
             "after": after,
+            "reason": reason,
         }
         for entity_id, after in entries
     ]
@@ -149,7 +164,11 @@ def record_access(
     action: str = "read",
     purpose: str | None = None,
 ) -> None:
-    """Record that ``principal`` saw these records (one row each), in the current transaction."""
+    """Record that ``principal`` saw these records (one row each), stored when the request commits.
+
+    The rows wait in the session and go to the access writer once the transaction commits
+    (``commit()`` returns only when they are stored); a rolled-back request records nothing.
+    """
     if action not in READ_ACTIONS:
         raise ValueError(f"not a read action: {action}")
     now = utcnow()
@@ -165,8 +184,34 @@ def record_access(
         }
         for ident in dict.fromkeys(entity_ids)
     ]
+    session.info.setdefault(_PENDING, []).extend(rows)
+
+
+_PENDING = "access_rows"
+
+
+_COMMITTED = "access_rows_committed"
+
+
+@event.listens_for(Session, "after_commit")
+def _access_committed(session: Session) -> None:
+    # A savepoint's release fires this event too: only the real commit counts.
+    if not session.in_nested_transaction() and _PENDING in session.info:
+        session.info[_COMMITTED] = session.info.pop(_PENDING)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _store_access(session: Session, transaction: Any) -> None:
+    # Here the session's connection is back in the pool: the writer never waits for a
+    # connection that a waiting request holds. Rolled back: the read was not answered.
+    if transaction.parent is not None:
+        return
+    session.info.pop(_PENDING, None)
+    rows = session.info.pop(_COMMITTED, None)
     if rows:
-        session.execute(insert(AuditEntry), rows)
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        writer_for(engine, AuditEntry.__table__).write(rows)  # type: ignore[arg-type]
 
 
 def purge_access(session: Session, *, older_than_days: int, principal: Principal = SYSTEM) -> int:

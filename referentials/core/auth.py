@@ -15,6 +15,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from referentials.core.db import Base, UTCDateTime, utcnow
 from referentials.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from referentials.core.oauth.keys import looks_like_jwt, verify_access_token
+from referentials.core.oauth.models import OAuthClient
 from referentials.core.principal import SCOPES, SYSTEM, Principal
 from referentials.core.usage import record_call
 
@@ -123,19 +125,37 @@ def revoke_api_key(session: Session, key_id: int) -> ApiKey:
 def authenticate(session: Session, secret: str) -> Principal:
     """The principal for a presented secret, or 401."""
     key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret)))
+    return _principal_of(key)
+
+
+def _principal_of(key: ApiKey | None, scopes: set[str] | None = None) -> Principal:
     if key is None or key.revoked:
         raise Unauthorized("invalid or revoked API key")
     if key.expires_at is not None and key.expires_at <= utcnow():
         raise Unauthorized("expired API key")
+    granted = set(key.scope_list) if scopes is None else scopes & set(key.scope_list)
     return Principal(
         key_id=key.id,
         client_name=key.client_name,
         finess=key.finess,
-        scopes=frozenset(key.scope_list),
+        scopes=frozenset(granted),
     )
 
 
-_bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer <key>`")
+def authenticate_token(session: Session, token: str, *, issuer: str) -> Principal:
+    """The principal of an OAuth access token: the key it was issued for, checked anew."""
+    claims = verify_access_token(session, token, issuer=issuer)
+    client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == claims["sub"]))
+    if client is None or client.revoked:
+        raise Unauthorized("invalid access token: the client was revoked", code="invalid_token")
+    key = session.get(ApiKey, client.api_key_id)
+    return _principal_of(key, set(str(claims.get("scope", "")).split()))
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="API key or OAuth access token: `Authorization: Bearer <key or token>`",
+)
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -165,7 +185,12 @@ def get_principal(
     """The caller, from its bearer key (401 when missing or bad)."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
-    principal = authenticate(session, credentials.credentials)
+    secret = credentials.credentials
+    if looks_like_jwt(secret):
+        issuer = request.app.state.settings.base_url
+        principal = authenticate_token(session, secret, issuer=issuer)
+    else:
+        principal = authenticate(session, secret)
     request.state.principal = principal
     return principal
 

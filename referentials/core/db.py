@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -70,18 +74,65 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
+_WRITER = "sqlite_write_turn"
+
+
+def _queue_sqlite_writers(engine: Engine, database: str) -> None:
+    """Let SQLite writers queue on a lock instead of polling the database file's lock.
+
+    SQLite has one writer at a time and makes the others retry with growing sleeps (up to
+    100 ms each), so under many concurrent writers some starve for seconds. A connection takes
+    the turn before its first write and gives it back at commit or rollback (or when it returns
+    to the pool): a thread lock within the process, then an ``flock`` on a file beside the
+    database across the processes (the workers of `socle serve`). Waiters sleep in the kernel
+    and are woken as soon as the turn is free.
+    """
+    turn = threading.Lock()
+    path = f"{database}.writers"
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    weakref.finalize(engine, os.close, handle)
+
+    def take(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not conn.info.get(_WRITER) and statement.lstrip()[:6].upper() in _WRITES:
+            turn.acquire()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            conn.info[_WRITER] = True
+
+    def give_back(info: dict[str, Any]) -> None:
+        if info.pop(_WRITER, False):
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            turn.release()
+
+    event.listen(engine, "before_cursor_execute", take)
+    event.listen(engine, "commit", lambda conn: give_back(conn.info))
+    event.listen(engine, "rollback", lambda conn: give_back(conn.info))
+    event.listen(engine.pool, "checkin", lambda _dbapi, record: give_back(record.info))
+
+
 def make_engine(url: str, *, schema: str = "", **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite files get their folder, WAL and foreign keys.
 
     ``schema`` (PostgreSQL) sets the search_path, so one database can hold several instances.
     """
     parsed = make_url(url)
+    # A failed statement's message (and any traceback logging it) never carries the bound
+    # values: they are identity traits.
+    kwargs.setdefault("hide_parameters", True)
+    # A request holds one connection for its length; the thread pool runs up to 40 requests,
+    # and the access writer, the usage flush and the feed relay take their own. Requests
+    # beyond the pool wait their turn (a queue), rather than fail.
+    if parsed.database != ":memory:":
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 30)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if parsed.database and parsed.database != ":memory:":
+            _queue_sqlite_writers(engine, parsed.database)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if schema:
@@ -106,3 +157,15 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def end_transaction(session: Session) -> None:
+    """Close the current transaction before a network call (nothing held while it waits).
+
+    The one place where a request's transaction ends early: INSi searches read what they
+    need, end it here (on SQLite this also ends the read snapshot, so a checkpoint or a
+    writer never waits on it), call out, and apply the answer in a new, short transaction.
+    Loaded objects are expired, so the next access reads them again.
+    """
+    session.commit()
+    session.expire_all()

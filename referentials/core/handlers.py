@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -30,6 +30,14 @@ def _validation_fields(exc: RequestValidationError) -> dict[str, Any]:
         # The input itself is not echoed: it may carry identity traits.
         fields[".".join(loc) or "body"] = err.get("msg", "invalid")
     return fields
+
+
+# PostgreSQL's deadlock and serialization failures: two writers met, nothing was changed.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def _is_conflict(exc: Exception) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def _is_fhir(request: Request) -> bool:
@@ -88,6 +96,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     def _db_down(_request: Request, exc: Exception) -> JSONResponse:
+        if _is_conflict(exc):
+            return JSONResponse(
+                error_body("conflict", "a concurrent change got there first: retry"),
+                status_code=409,
+            )
         log.error("database unavailable: %s", type(getattr(exc, "orig", exc)).__name__)
         return JSONResponse(
             error_body("database_unavailable", "the database is unavailable; retry shortly"),
@@ -101,6 +114,22 @@ def install_error_handlers(app: FastAPI) -> None:
         if _is_fhir(request):
             return _outcome(400, detail)
         return JSONResponse(error_body("out_of_range", detail), status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Expected conflicts are answered where they happen; one that is not must still not
+        # log the database's message: PostgreSQL's DETAIL repeats the key's values (traits).
+        diag = getattr(getattr(exc, "orig", None), "diag", None)
+        log.error(
+            "integrity error on %s %s: %s",
+            request.method,
+            request.url.path,
+            getattr(diag, "constraint_name", None) or type(getattr(exc, "orig", exc)).__name__,
+        )
+        detail = "the change conflicts with a stored record; reload it and retry"
+        if _is_fhir(request):
+            return _outcome(409, detail)
+        return JSONResponse(error_body("conflict", detail), status_code=409)
 
     for too_large in (OverflowError, DataError):
         app.add_exception_handler(too_large, _out_of_range)

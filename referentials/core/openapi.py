@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
+from referentials.core.oauth.docs import add_token_scheme
+
 API_PREFIXES = ("/api/", "/fhir/")
 REF = "#/components/schemas/ErrorBody"
 OUTCOME = {
@@ -21,7 +23,7 @@ OUTCOME = {
 }
 DESCRIPTIONS = {
     "400": "The body could not be parsed (not JSON, or not UTF-8)",
-    "401": "No key, or an unknown, revoked or expired key",
+    "401": "No key or token, or an unknown, revoked or expired one",
     "403": "The key lacks the scope this operation needs",
     "404": "Not found",
     "409": "Conflict with the record's current state or version",
@@ -103,7 +105,7 @@ def install_error_responses(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        app.openapi_schema = add_error_responses(build())
+        app.openapi_schema = add_token_scheme(add_error_responses(build()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

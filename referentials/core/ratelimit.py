@@ -94,9 +94,12 @@ class RateLimit:
         burst: int,
         unknown: Budget | None = None,
         resolver: KeyResolver | None = None,
+        identify: Callable[[bytes], str | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app, self.clock, self.resolver = app, clock, resolver
+        # Names the bucket of a credential that stands for a key (an OAuth token Socle signed).
+        self.identify = identify
         self.known = Budget(per_minute, burst)
         self.unknown = unknown or Budget(per_minute, burst)
         self.buckets: dict[str, _Bucket] = {}
@@ -128,6 +131,10 @@ class RateLimit:
     async def wait_for(self, scope: Scope) -> float:
         """Seconds this request must wait (0: let through)."""
         secret = bearer(scope)
+        if secret and self.identify is not None:
+            named = self.identify(b"Bearer " + secret.encode("latin-1"))
+            if named:
+                return self.take(named)
         digest = hash_key(secret) if secret else None
         if digest is not None and self.resolver is not None:
             key_id = self.resolver.cached(digest)

@@ -248,3 +248,11 @@ def list_runs(
         count = count.where(ImportRun.source == source)
     rows = session.scalars(stmt.order_by(ImportRun.id.desc()).limit(limit).offset(offset))
     return list(rows), int(session.scalar(count) or 0)
+
+
+def run_counts(session: Session) -> dict[tuple[str, str], int]:
+    """Runs by (source, outcome), every run ever recorded."""
+    stmt = select(ImportRun.source, ImportRun.outcome, func.count()).group_by(
+        ImportRun.source, ImportRun.outcome
+    )
+    return {(str(s), str(o)): int(n) for s, o, n in session.execute(stmt)}

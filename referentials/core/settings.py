@@ -24,6 +24,9 @@ class InsiSettings(BaseModel):
     client_cert: str = ""
     client_key: str = ""
     ca_bundle: str = ""
+    # INSEE's published file of commune events (v_mvt_commune_AAAA.csv) for the birth-place
+    # coherence check of INSi answers; empty: the shipped extract.
+    cog_moves_file: str = ""
     # Mock teleservice switches (only used by the embedded mock).
     mock_enabled: bool = True
     mock_population_file: str = ""
@@ -37,12 +40,13 @@ class InsiSettings(BaseModel):
 
 
 class MatchingSettings(BaseModel):
-    """Duplicate detection (scores are match weights in bits: log2 likelihood ratios)."""
+    """Duplicate detection (scores are posterior log2-odds; thresholds are probabilities)."""
 
-    # A model trained with the matching library; empty: the built-in model.
+    # A model trained with the matching library (`socle matching fit`); empty: the built-in one.
     model_file: str = ""
-    match_threshold: float = 12.0
-    review_threshold: float = 2.0
+    # Automatic-match and review thresholds, as probabilities that a pair is one person.
+    match_probability: float = 0.95
+    review_probability: float = 1e-4
     # Automatic merges for one narrow rule: same qualified INS and same strict traits.
     auto_merge: bool = False
 
@@ -107,6 +111,10 @@ class SchedulerSettings(BaseModel):
     rpps_source: str = ""
     finess_cron: str = "0 4 * * *"
     finess_source: str = ""
+    # The FINESS+ activities file (path or URL) imported with finess_source; never guessed.
+    finess_activities_source: str = ""
+    # The elected scheduler renews its lease every third of this; a dead one is replaced after it.
+    leader_lease_seconds: float = 15.0
 
 
 class Hl7Settings(BaseModel):
@@ -173,6 +181,42 @@ class AuditSettings(BaseModel):
     purge_cron: str = "15 2 * * *"
 
 
+class PscSettings(BaseModel):
+    """Pro Santé Connect (OpenID Connect) sign-in for the pages; off without a discovery_url."""
+
+    # The provider's discovery document, e.g. PSC's
+    # https://auth.esante.gouv.fr/auth/realms/esante-wallet/.well-known/wallet-openid-configuration
+    discovery_url: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    scopes: str = "openid scope_all"
+    # Asked of the provider (PSC: eidas1, the e-CPS / CPS level).
+    acr_values: str = "eidas1"
+    # When set, an ID token whose acr differs is refused.
+    required_acr: str = ""
+    # Local password logins beside PSC; false: only PSC signs people in.
+    local_login: bool = True
+    timeout_seconds: float = 10.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.discovery_url and self.client_id)
+
+
+class OAuthSettings(BaseModel):
+    """OAuth 2 client credentials (private_key_jwt) for integrators, beside API keys."""
+
+    # Lifetime of the access tokens Socle signs.
+    token_ttl_seconds: int = 300
+    # A signing key older than this is replaced by a new one (the old stays published a while).
+    key_rotation_days: int = 30
+    # A client assertion may live this long at most (SMART Backend Services: 5 minutes).
+    assertion_max_seconds: int = 300
+    # A client's JWKS URL is fetched again after this many seconds.
+    jwks_cache_seconds: int = 300
+    jwks_timeout_seconds: float = 5.0
+
+
 class Settings(BaseSettings):
     """Every setting of the service; override with ``SOCLE_<NAME>`` environment variables."""
 
@@ -196,6 +240,10 @@ class Settings(BaseSettings):
     session_secret: str = ""
     # Send the session cookie over HTTPS only (set it behind TLS).
     secure_cookies: bool = False
+    # A bearer token that may read /metrics only (for a scraper); empty: admin keys only.
+    metrics_token: str = ""
+    # `socle serve` prepares the database once, then tells its worker processes not to.
+    prepare_on_start: bool = True
     insi: InsiSettings = Field(default_factory=InsiSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
@@ -204,6 +252,8 @@ class Settings(BaseSettings):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     hl7: Hl7Settings = Field(default_factory=Hl7Settings)
+    psc: PscSettings = Field(default_factory=PscSettings)
+    oauth: OAuthSettings = Field(default_factory=OAuthSettings)
 
 
 @lru_cache(maxsize=1)

@@ -155,6 +155,7 @@ class Pages:
         user_id = request.session.get("user_id")
         base = {"csrf_token": csrf_token(request), "logged_in": bool(user_id)}
         base["username"] = request.session.get("username")
+        base["profession"] = request.session.get("profession")
         return self.templates.TemplateResponse(
             request, name, {**base, **context}, status_code=status_code
         )

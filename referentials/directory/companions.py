@@ -48,7 +48,7 @@ class Companions:
                         batch = []
                 self._flush(conn, stage, columns, batch, kind)
             # Their malformed lines are warnings: they do not weigh on the main file's share.
-            self.report.warnings.extend(local.problems)
+            self.report.warnings.extend(local.problems + local.warnings)
 
     def _flush(
         self, conn: Connection, stage: str, columns: dict[str, str], batch: list[Any], kind: str

@@ -17,12 +17,16 @@ from referentials.directory import companions, repository
 from referentials.directory.limits import Counts, Limits
 from referentials.directory.parallel import SpannedFile
 from referentials.directory.parsers.common import Entity, ParseReport
+from referentials.directory.parsers.finess_activities import (
+    ACTIVITY_FIELDS as STRUCTURE_ACTIVITY_FIELDS,
+)
+from referentials.directory.parsers.finess_activities import Authorisations, read_activities
 from referentials.directory.parsers.finess_csv import (
     STRUCTURE_FIELDS,
     STRUCTURE_KINDS,
     parse_etalab,
 )
-from referentials.directory.parsers.finess_json import parse_finess_json, read_authorisations
+from referentials.directory.parsers.finess_json import parse_finess_json
 from referentials.directory.parsers.rpps import (
     ACTIVITY_FIELDS,
     PERSON_FIELDS,
@@ -48,7 +52,13 @@ PROFESSIONALS = SnapshotSpec(
     direct_load=True,
 )
 STRUCTURES = SnapshotSpec(
-    "structure", "dir_structures", "finess", STRUCTURE_FIELDS, kinds=STRUCTURE_KINDS
+    "structure",
+    "dir_structures",
+    "finess",
+    STRUCTURE_FIELDS,
+    "dir_structure_activities",
+    STRUCTURE_ACTIVITY_FIELDS,
+    kinds=STRUCTURE_KINDS,
 )
 
 
@@ -152,8 +162,16 @@ def finess(
 ) -> None:
     previous = summary.pop("previous_seen")
     kind, structures, activity_file = finess_files(path, activities)
-    authorisations = read_authorisations(activity_file.open) if activity_file else {}
     report = ParseReport()
+    authorisations = Authorisations()
+    if activity_file is not None:
+        authorisations = read_activities(activity_file.open, name=activity_file.name)
+        report.warnings.extend(authorisations.warnings)
+    elif kind == "json":
+        report.warnings.append(
+            f"{structures.name}: no activities file given: no activity or authorisation read "
+            "(sanitary sites then count for no champ of the ROR completeness)"
+        )
 
     def source(rep: ParseReport) -> Iterator[Entity]:
         with structures.open() as stream:
@@ -165,6 +183,7 @@ def finess(
                 yield from parse_etalab(stream, name=structures.name, report=rep)
 
     summary["activities_file"] = activity_file.name if activity_file else None
+    summary["authorisations_without_site"] = authorisations.without_site
     import_snapshot(
         engine,
         STRUCTURES,

@@ -77,7 +77,7 @@ def execute(
     *,
     settings: DirectorySettings,
     progress: Progress | None = None,
-    activities: Path | None = None,
+    activities: Path | str | None = None,
 ) -> dict[str, Any]:
     """Run a begun import to its end, record its outcome, release the lock; the summary."""
     started = time.monotonic()
@@ -93,8 +93,10 @@ def execute(
         with factory() as session:
             previous = runs.last_success(session, ticket.source, before=ticket.run_id)
             summary["previous_seen"] = previous.finished_at if previous else None
+        # The FINESS+ activities file: a path or a URL, fetched like the main file.
+        extra = _fetch(str(activities), settings)[0] if activities else None
         importer = importers.rpps if ticket.source == "rpps" else importers.finess
-        importer(engine, ticket.run_id, path, summary, settings, beat, started, activities)
+        importer(engine, ticket.run_id, path, summary, settings, beat, started, extra)
         # The run record was written in the applying transaction; the caller's figure also
         # counts that transaction's commit (seconds, for a national first load).
         summary["seconds"] = round(time.monotonic() - started, 2)
@@ -153,7 +155,7 @@ def run(
     trigger: str,
     settings: DirectorySettings,
     progress: Progress | None = None,
-    activities: Path | None = None,
+    activities: Path | str | None = None,
 ) -> dict[str, Any]:
     """Begin and execute an import in this thread."""
     ticket = begin(factory, source=source, location=location, trigger=trigger, settings=settings)
@@ -166,6 +168,7 @@ DEFAULT_FIXTURES = {
     "rpps": Path("directory/rpps/PS_LibreAcces_Personne_activite_202605040000.txt"),
     "finess": Path("directory/finess/finess-structures-journalier-20260504.json"),
 }
+DEFAULT_ACTIVITIES = Path("directory/finess/finess-activites-journalier-20260504.json")
 
 
 def configured_location(settings: Settings, source: str) -> str:
@@ -182,14 +185,33 @@ def configured_location(settings: Settings, source: str) -> str:
     return configured[source] or str(settings.fixtures_dir / DEFAULT_FIXTURES[source])
 
 
+def configured_activities(settings: Settings, source: str) -> str | None:
+    """The FINESS+ activities file that goes with the configured FINESS source, if any.
+
+    Never guessed: the configured one, or the shipped sample's when the sample is imported.
+    """
+    if source != "finess":
+        return None
+    scheduler = settings.scheduler
+    if scheduler.finess_activities_source:
+        return scheduler.finess_activities_source
+    if scheduler.finess_source:
+        return None
+    return str(settings.fixtures_dir / DEFAULT_ACTIVITIES)
+
+
 def run_in_background(
-    engine: Engine, factory: sessionmaker[Session], ticket: Ticket, settings: DirectorySettings
+    engine: Engine,
+    factory: sessionmaker[Session],
+    ticket: Ticket,
+    settings: DirectorySettings,
+    activities: str | None = None,
 ) -> threading.Thread:
     """Execute a begun import in a daemon thread (its outcome lands in the run record)."""
 
     def work() -> None:
         try:
-            execute(engine, factory, ticket, settings=settings)
+            execute(engine, factory, ticket, settings=settings, activities=activities)
         except Exception:
             log.exception("import run %s of %s failed", ticket.run_id, ticket.source)
 

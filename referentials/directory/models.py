@@ -194,6 +194,7 @@ class Structure(Tracked, Base):
     commune_cog: Mapped[str | None] = mapped_column(String(5))
     phone: Mapped[str | None] = mapped_column(String(30))
     fax: Mapped[str | None] = mapped_column(String(30))
+    email: Mapped[str | None] = mapped_column(String(200))
     opened_on: Mapped[date | None] = mapped_column(Date)
     closed_on: Mapped[date | None] = mapped_column(Date)
     source_updated_on: Mapped[date | None] = mapped_column(Date)
@@ -201,6 +202,36 @@ class Structure(Tracked, Base):
     longitude: Mapped[float | None] = mapped_column(Float)
     # Active activiteSanitaireRegulee codes, sorted, comma-separated ("01,04,50").
     sanitary_authorisations: Mapped[str | None] = mapped_column(String(300))
+
+    activities: Mapped[list[StructureActivity]] = relationship(
+        back_populates="structure", order_by="StructureActivity.id", lazy="selectin"
+    )
+
+
+class StructureActivity(Base):
+    """One activity of a site as the FINESS+ activities file gives it (authorisation or
+    exercise), with its modality and form; dates as ISO text, as in the file."""
+
+    __tablename__ = "dir_structure_activities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finess: Mapped[str] = mapped_column(
+        ForeignKey("dir_structures.finess", ondelete="CASCADE"), index=True
+    )
+    level: Mapped[str] = mapped_column(String(10))  # authorised | exercised
+    nature: Mapped[str] = mapped_column(String(10))  # AMF, AASA, ASR, AMM, EML, ASDR ...
+    activity_code: Mapped[str | None] = mapped_column(String(10), index=True)
+    # Modality (modaliteActivite; modeFonctionnement for social natures; modaliteAMM).
+    modality_code: Mapped[str | None] = mapped_column(String(10))
+    # Form (formeActivite; the public for social natures; the mention for AMM).
+    form_code: Mapped[str | None] = mapped_column(String(10))
+    authorisation_id: Mapped[str | None] = mapped_column(String(20))
+    arhgos_number: Mapped[str | None] = mapped_column(String(40))
+    starts_on: Mapped[str | None] = mapped_column(String(10))
+    ends_on: Mapped[str | None] = mapped_column(String(10))
+    state: Mapped[str | None] = mapped_column(String(2))
+
+    structure: Mapped[Structure] = relationship(back_populates="activities")
 
 
 # ``entity_key`` of a run-level change: the first load into an empty directory records one

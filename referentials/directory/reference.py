@@ -11,9 +11,26 @@ from pyproj import Transformer
 SECTORS = ("sanitaire", "medico_social", "social", "coordination", "ville")
 # Overseas departments are written 9A..9F in the legacy FINESS extract.
 OVERSEAS = {"9A": "971", "9B": "972", "9C": "973", "9D": "974", "9E": "975", "9F": "976"}
-# Coordinates of the FINESS extracts are in the legal projection of each territory.
-EPSG_BY_DEPARTMENT = {"971": 5490, "972": 5490, "973": 2972, "974": 2975, "976": 4471}
+# Coordinates of the FINESS extracts are in the legal projection of each territory:
+# Lambert-93 in metropolitan France, the local UTM zone overseas (Lambert NC in New Caledonia).
+EPSG_BY_DEPARTMENT = {
+    "971": 5490, "972": 5490, "973": 2972, "974": 2975, "975": 4467, "976": 4471,
+    "977": 5490, "978": 5490, "986": 8903, "987": 3297, "988": 3163,
+}  # fmt: skip
 EPSG_METROPOLE = 2154
+# Overseas departments and collectivities: their COG codes (and department) have 3 digits.
+OVERSEAS_PREFIXES = ("97", "98")
+# Rough (lat min, lat max, lon min, lon max) of each territory: a position outside is not
+# that site's (swapped pairs, a projected pair read as degrees, a corrupted 0,0).
+BOUNDS = {
+    "metropole": (41.0, 51.5, -5.5, 10.0),
+    "971": (15.8, 18.2, -63.2, -60.9), "972": (14.3, 15.0, -61.3, -60.7),
+    "973": (2.0, 6.0, -54.7, -51.5), "974": (-21.5, -20.8, 55.1, 55.9),
+    "975": (46.7, 47.2, -56.5, -56.0), "976": (-13.1, -12.5, 44.9, 45.4),
+    "977": (17.8, 18.0, -63.0, -62.7), "978": (18.0, 18.2, -63.2, -62.9),
+    "986": (-14.5, -13.1, -178.3, -176.0), "987": (-28.0, -7.0, -155.0, -134.0),
+    "988": (-23.0, -19.5, 163.5, 168.5),
+}  # fmt: skip
 
 
 def _read(name: str) -> list[dict[str, str]]:
@@ -53,8 +70,18 @@ def normalise_department(code: str) -> str:
 
 
 def department_of_commune(cog: str) -> str:
-    """The department of a commune COG code (overseas communes carry three digits)."""
-    return cog[:3] if cog.startswith("97") else cog[:2]
+    """The department of a commune COG code (overseas communes carry three digits).
+
+    97x are the overseas departments and Saint-Pierre, Saint-Barthélemy, Saint-Martin; 98x
+    Wallis-et-Futuna (986), French Polynesia (987), New Caledonia (988).
+    """
+    return cog[:3] if cog.startswith(OVERSEAS_PREFIXES) else cog[:2]
+
+
+def plausible(lat: float, lon: float, department: str) -> bool:
+    """Whether a WGS84 position lies in the territory of ``department``."""
+    south, north, west, east = BOUNDS.get(department, BOUNDS["metropole"])
+    return south <= lat <= north and west <= lon <= east
 
 
 @lru_cache(maxsize=8)

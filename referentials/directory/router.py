@@ -151,6 +151,12 @@ def trigger_run(
         trigger="api",
         settings=state.settings.directory,
     )
-    imports.run_in_background(state.engine, state.session_factory, ticket, state.settings.directory)
+    imports.run_in_background(
+        state.engine,
+        state.session_factory,
+        ticket,
+        state.settings.directory,
+        activities=imports.configured_activities(state.settings, source),
+    )
     run = runs.get_run(session, ticket.run_id)
     return ImportRunRead.model_validate(run)

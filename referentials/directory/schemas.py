@@ -131,6 +131,8 @@ class StructureRead(Snapshot):
     region: str | None = None
     commune_cog: str | None
     phone: str | None
+    fax: str | None = None
+    email: str | None = None
     opened_on: date | None
     closed_on: date | None
     latitude: float | None
@@ -145,6 +147,23 @@ class StructureRead(Snapshot):
         return list(value)
 
 
+class StructureActivityRead(BaseModel):
+    """One activity of the site from the FINESS+ activities file (authorised or exercised)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    level: str
+    nature: str
+    activity_code: str | None
+    modality_code: str | None
+    form_code: str | None
+    authorisation_id: str | None
+    arhgos_number: str | None
+    starts_on: str | None
+    ends_on: str | None
+    state: str | None
+
+
 class LegalEntityRead(BaseModel):
     """A FINESS legal entity (EJ), known through the sites (EG) it runs."""
 
@@ -157,6 +176,7 @@ class LegalEntityRead(BaseModel):
 
 class StructureDetail(StructureRead):
     professionals_count: int
+    activities: list[StructureActivityRead] = []
     history: list[ChangeRead]
 
 

@@ -26,6 +26,7 @@ from referentials.directory.schemas import (
     ProfessionalRead,
     SkillRead,
     Snapshot,
+    StructureActivityRead,
     StructureDetail,
     StructureRead,
 )
@@ -207,6 +208,7 @@ def get_structure(session: Session, finess: str) -> StructureDetail:
     return StructureDetail(
         **_structure_read(structure, _seen_now(session, "finess")).model_dump(),
         professionals_count=repository.professionals_at(session, finess),
+        activities=[StructureActivityRead.model_validate(a) for a in structure.activities],
         history=[
             ChangeRead.model_validate(c)
             for c in repository.changes_of(

@@ -117,19 +117,26 @@ def rpps_files(path: Path) -> tuple[Member, Member | None, Member | None]:
 
 
 def finess_files(path: Path, activities: Path | None = None) -> tuple[str, Member, Member | None]:
-    """("json" | "csv", the structures file, the FINESS+ activities file if any)."""
+    """("json" | "csv", the structures file, the FINESS+ activities file if given).
+
+    The activities file is only ever the one given: a file lying beside the structures one
+    may be anything (a JSON Schema, another day's file).
+    """
     if not path.exists():
         raise ImportFileError(f"{path}: no such file", fields={"path": str(path)})
     name = path.name.lower()
     if name.endswith((".json", ".json.gz")):
-        if activities is None:
-            found = _find(
-                [p.name for p in path.parent.iterdir() if p != path and ".json" in p.name],
-                "activite",
+        if activities is not None and not activities.is_file():
+            raise ImportFileError(
+                f"{activities}: no such activities file", fields={"activities": str(activities)}
             )
-            activities = path.parent / found if found else None
         return "json", _file(path), _file(activities) if activities else None
     if name.endswith((".csv", ".csv.gz", ".txt")):
+        if activities is not None:
+            raise ImportFileError(
+                f"{path.name}: an activities file goes with a FINESS+ .json file only",
+                fields={"activities": str(activities)},
+            )
         return "csv", _file(path), None
     raise ImportFileError(
         f"{path.name}: expected a FINESS+ .json(.gz) or an etalab .csv file",

@@ -10,10 +10,12 @@ from sqlalchemy import Engine, create_engine
 import identity.referential.models  # noqa: F401  (registers the tables)
 import referentials.core.audit
 import referentials.core.auth
+import referentials.core.oauth.models
 import referentials.core.runs
 import referentials.core.usage
 import referentials.core.web
-import referentials.directory.models  # noqa: F401
+import referentials.directory.models
+import referentials.psc.models  # noqa: F401
 import ror_sync.models  # noqa: F401
 from referentials.core.db import Base, UTCDateTime
 

@@ -25,6 +25,7 @@ from soap_clients.insi.errors import (
 )
 from soap_clients.insi.models import InsiAttempt, InsiResult, InsiSearchOutcome
 from soap_clients.insi.parsing import fault_to_error, to_result
+from soap_clients.insi.tolerance import TolerancePlugin
 from soap_clients.insi.transport import CapturePlugin, StatusTransport, wsdl_document
 
 logger = logging.getLogger(__name__)
@@ -87,8 +88,12 @@ class InsiClient:
             requests.Session(), config.timeout_seconds, config.ca_bundle or True, cert
         )
         self._capture = CapturePlugin()
+        self._tolerance = TolerancePlugin()
+        # Capture first: the stored raw answer is the one received, before any tolerance.
         self._zeep = zeep.Client(
-            wsdl=wsdl_document(), transport=self._transport, plugins=[self._capture]
+            wsdl=wsdl_document(),
+            transport=self._transport,
+            plugins=[self._capture, self._tolerance],
         )
         self._service = self._zeep.create_service(contract.BINDING_QNAME, config.endpoint)
         self._lps = self._zeep.get_element(f"{{{contract.NS_CTXLPS}}}ContexteLPS")
@@ -176,15 +181,24 @@ class InsiClient:
     def _call_once(self, operation: str, body: dict[str, Any]) -> InsiResult:
         method: Callable[..., Any] = getattr(self._service, operation)
         self._capture.reset()
+        self._tolerance.reset()
         self._transport.reset()
+        headers = self._headers(operation)
+        message_id = headers[-1].text  # wsa:MessageID: how a call is named in the logs
         try:
-            resultat = method(**body, _soapheaders=self._headers(operation))
+            resultat = method(**body, _soapheaders=headers)
         except Exception as exc:
             translated = self._translate(exc)
             if translated is None:
                 raise
             raise translated from exc
-        return to_result(resultat, self._capture.request_xml, self._capture.response_xml)
+        warnings = self._tolerance.warnings
+        for warning in warnings:
+            # Element names only, and the message id: never a value (they are traits).
+            logger.warning("INSi %s %s: protocol warning: %s", operation, message_id, warning)
+        return to_result(
+            resultat, self._capture.request_xml, self._capture.response_xml, warnings=warnings
+        )
 
     def _translate(self, exc: Exception) -> InsiError | _Retryable | None:
         """Our error for a zeep/requests exception, wrapped in _Retryable when worth it.

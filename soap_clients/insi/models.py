@@ -47,6 +47,8 @@ class InsiResult:
     traits: InsTraits | None
     request_xml: str = field(repr=False)
     response_xml: str = field(repr=False)
+    # Deviations from the contract that were tolerated (element names only, no values).
+    warnings: tuple[str, ...] = ()
 
     @property
     def found(self) -> bool:

@@ -69,7 +69,9 @@ def _traits(tiq: Any) -> InsTraits:
     )
 
 
-def to_result(resultat: Any, request_xml: str, response_xml: str) -> InsiResult:
+def to_result(
+    resultat: Any, request_xml: str, response_xml: str, *, warnings: tuple[str, ...] = ()
+) -> InsiResult:
     """InsiResult from zeep's RESULTAT; InsiProtocolError when it breaks the contract."""
     report: Any = getattr(resultat, "CR", None)
     code = getattr(report, "CodeCR", None)
@@ -89,4 +91,5 @@ def to_result(resultat: Any, request_xml: str, response_xml: str) -> InsiResult:
         traits=_traits(individu.TIQ) if individu is not None else None,
         request_xml=request_xml,
         response_xml=response_xml,
+        warnings=warnings,
     )

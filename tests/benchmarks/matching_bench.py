@@ -11,6 +11,7 @@ Metrics are pairwise: a predicted pair is right when both records carry the same
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -24,6 +25,8 @@ csv.field_size_limit(1 << 20)
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path[:0] = [str(ROOT), str(HERE)]
+
+from matching_report import Pair, print_report, report  # noqa: E402
 
 
 def load_truth(path: Path) -> dict[str, str]:
@@ -60,19 +63,36 @@ def metrics(pairs: list[tuple[str, str, str]], truth: dict[str, str]) -> dict[st
     return out
 
 
-def run_socle(input_path: Path, workers: int, model: str | None) -> dict[str, float]:
+def read_pairs(path: Path, truth: dict[str, str]) -> list[Pair]:
+    """The pairs CSV of `socle dedupe`, each pair with whether it joins one person."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        return [
+            Pair(left, right, float(score), band, text, truth[left] == truth[right])
+            for left, right, score, band, text in reader
+        ]
+
+
+def run_socle(input_path: Path, workers: int, model: str | None) -> dict[str, object]:
     from matching.dedupe_csv import run_dedupe
 
     out = Path(f"/tmp/socle_pairs_{os.getpid()}.csv")
     start = time.perf_counter()
     summary = run_dedupe(input_path, out, model_path=model, workers=workers)
     seconds = time.perf_counter() - start
-    with out.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        next(reader)
-        pairs = [(left, right, decision) for left, right, _, decision, _ in reader]
-    result = metrics(pairs, load_truth(input_path))
+    truth = load_truth(input_path)
+    pairs = read_pairs(out, truth)
+    out.unlink()
+    result: dict[str, object] = dict(metrics([(p.left, p.right, p.band) for p in pairs], truth))
+    accuracy = report(pairs, true_pair_count(truth))
+    # The human-readable report goes to stderr: stdout's last line is the JSON summary.
+    with contextlib.redirect_stdout(sys.stderr):
+        print_report(accuracy)
     result.update(
+        review_precision=accuracy["bands"]["review"]["precision"],  # type: ignore[index]
+        calibration=accuracy["calibration"],
+        false_match_patterns=accuracy["false_match_patterns"],
         records=summary.records,
         candidate_pairs=summary.candidate_pairs,
         seconds=round(seconds, 2),

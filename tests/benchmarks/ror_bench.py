@@ -42,6 +42,7 @@ def main() -> None:
         location=str(finess),
         trigger="bench",
         settings=DirectorySettings(max_removed_share=1.0),
+        activities=args.data / "finess" / "finess-activites-journalier-20260504.json",
     )
     print(f"FINESS import (not the ROR's): {time.perf_counter() - started:.1f} s", flush=True)
 

@@ -46,6 +46,22 @@ DEPARTMENTS = [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"]
 REGION = {d: "84" for d in DEPARTMENTS}  # the tag region is not what completeness groups on
 
 
+# Metropolitan France as a 12 x 8 grid of department-sized cells (about 80 km x 78 km):
+# places spread like a national ROR, so that a 30 km search sees a realistic share of them.
+GRID_COLUMNS, LAT0, LON0, CELL_LAT, CELL_LON = 12, 42.5, -4.5, 0.7, 1.05
+
+
+def department_cell(index: int) -> tuple[float, float]:
+    """South-west corner (latitude, longitude) of the cell of the index-th department."""
+    row, column = divmod(index % 96, GRID_COLUMNS)
+    return LAT0 + row * CELL_LAT, LON0 + column * CELL_LON
+
+
+def place_position(rng: random.Random, index: int) -> tuple[float, float]:
+    lat, lon = department_cell(index)
+    return lat + rng.random() * CELL_LAT, lon + rng.random() * CELL_LON
+
+
 def finess_of(department: str, seq: int) -> str:
     body = f"{department}{seq:06d}"[:8].replace("A", "0").replace("B", "0")
     if department in ("2A", "2B"):
@@ -98,15 +114,11 @@ def generate(out: Path, eg_count: int, seed: int = 7) -> dict[str, int]:
                 counts["organizations"] += 1
             eg_id, loc = f"eg-{i}", f"loc-{i}"
             _dump(orgs, b.eg(eg_id, finess, category, ej_id))
+            lat, lon = place_position(rng, i % len(DEPARTMENTS))
+            cog = f"{dept}001" if dept not in ("2A", "2B") else f"{dept}004"
             _dump(
                 places,
-                b.location(
-                    loc,
-                    eg_id,
-                    lat=45 + rng.random(),
-                    lon=4 + rng.random(),
-                    capacity=rng.randint(5, 80),
-                ),
+                b.location(loc, eg_id, cog=cog, lat=lat, lon=lon, capacity=rng.randint(5, 80)),
             )
             counts["organizations"] += 1
             counts["locations"] += 1
@@ -130,66 +142,77 @@ def generate(out: Path, eg_count: int, seed: int = 7) -> dict[str, int]:
 
 
 def _structure(finess: str, ej: str, category: str, dept: str) -> dict[str, Any]:
+    """One legal entity with its site, in the shape of ANS's published structures file."""
     cog = f"{dept}001" if dept not in ("2A", "2B") else f"{dept}004"
     return {
         "informationsGeneralesPMEJ": {
             "numFinessPm": ej,
-            "siren": None,
-            "statutJuridique": {"code": "13", "libelle": None},
+            "statutJuridique": "13",
             "denominationPm": f"EJ {ej}",
         },
         "ege": [
             {
                 "informationsGeneralesEGE": {
+                    "egeId": finess,
                     "numFinessEge": finess,
                     "nomEgeCourt": f"EG {finess}",
-                    "nomEgeLong": None,
-                    "siret": None,
                     "dateOuverture": "2000-01-01",
-                    "dateFermeture": None,
                 },
-                "categorieentiteGeographiqueExercice": {"code": category, "libelle": None},
+                "categorieentiteGeographiqueExercice": category,
                 "adresse": [
                     {
+                        "usageAdresse": "03",
                         "numeroVoie": "1",
-                        "typeVoie": None,
                         "libelleVoie": "RUE",
-                        "lieuDit": None,
                         "cogCommune": cog,
                         "codePostal": f"{dept}000",
-                        "ligneAcheminement": None,
                     }
                 ],
-                "telecommunication": [],
+                "contact": [],
                 "etatObjet": "A",
-                "dateDerniereMaj": "2026-05-01",
+                "dateDerniereMaj": "2026-05-01 00:00:00",
             }
         ],
     }
 
 
-def _activity(finess: str, code: str) -> dict[str, Any]:
-    return {
-        "numFinessEge": finess,
-        "numFinessEj": None,
-        "activiteSanitaireRegulee": {"code": code, "libelle": None},
-        "modalite": {"code": "00", "libelle": None},
-        "forme": {"code": "01", "libelle": None},
-        "dateAutorisation": "2010-01-01",
-        "dateMiseEnOeuvre": "2010-01-01",
-        "dateFinAutorisation": None,
-        "etatObjet": "A",
+def _activity(finess: str, code: str) -> tuple[str, dict[str, Any]]:
+    """(site, one AMF activity exercised there), as the published activities file has it."""
+    return finess, {
+        "caracteristiquesGeneriques": {
+            "activiteAeId": f"{finess}-{code}",
+            "etatObjet": "A",
+            "dateDebutActiviteAutorisee": "2010-01-01",
+            "egeId": finess,
+        },
+        "nature": {
+            "codeNature": "AMF",
+            "caracteristiquesSpecifiques": {
+                "typeActiviteAMF": {
+                    "activiteAMF": code,
+                    "modaliteActivite": "00",
+                    "formeActivite": "01",
+                }
+            },
+        },
     }
 
 
 def _write_finess(folder: Path, structures: list[Any], activities: list[Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    head = {"schemaVersion": "1.0", "generatedAt": "2026-05-04T02:15:00Z"}
+    head = {"schemaVersion": "v1.0.0", "generatedAt": "2026-05-04T02:15:00Z"}
     (folder / "finess-structures-journalier-20260504.json").write_text(
-        json.dumps({**head, "typeExtraction": "journalier", "pmej": structures}), encoding="utf-8"
+        json.dumps({**head, "pmej": structures}), encoding="utf-8"
     )
+    by_site: dict[str, list[Any]] = {}
+    for site, activity in activities:
+        by_site.setdefault(site, []).append(activity)
+    pmej = [
+        {"numFiness": site, "ege": [{"egeId": site, "numFinessEge": site, "activitesExercees": a}]}
+        for site, a in by_site.items()
+    ]
     (folder / "finess-activites-journalier-20260504.json").write_text(
-        json.dumps({**head, "activitesAutorisees": activities, "ege": []}), encoding="utf-8"
+        json.dumps({**head, "pmej": pmej}), encoding="utf-8"
     )
 
 

@@ -111,7 +111,7 @@ def test_strict_trait_change_on_recup_drops_to_prov_and_clears_ins(
     assert "birth_date" in body["status_change"]["reason"]
 
 
-def test_strict_trait_change_on_qual_drops_to_vali(
+def test_strict_trait_change_on_qual_drops_to_prov(
     api: Api, session_factory: sessionmaker[Session]
 ) -> None:
     created = create(api)
@@ -124,7 +124,12 @@ def test_strict_trait_change_on_qual_drops_to_vali(
         json={"first_names": ["Hélène"]},
         headers={"If-Match": str(current["version"])},
     )
-    assert response.json()["status"] == "VALI" and response.json()["ins"] is None
+    # The document checked the old traits: both the INS and the validation are cleared.
+    body = response.json()
+    assert body["status"] == "PROV" and body["ins"] is None
+    assert body["validation_document"] is None
+    assert body["status_change"]["before"] == "QUAL"
+    assert "document validation cleared" in body["status_change"]["reason"]
 
 
 def test_complementary_trait_change_keeps_status(

@@ -122,13 +122,17 @@ def _state(factory: sessionmaker[Session]) -> dict[str, Any]:
                 )
                 for p in s.scalars(select(DuplicatePair).order_by(DuplicatePair.id))
             ],
+            # Each identity's events and trail in order; a chunk's rows are written table by
+            # table, so across identities only the per-identity order is compared.
             "events": [
-                (e.type, e.identity_id, e.payload)
-                for e in s.scalars(select(IdentityEvent).order_by(IdentityEvent.id))
+                (e.identity_id, e.type, e.payload)
+                for e in sorted(
+                    s.scalars(select(IdentityEvent)), key=lambda e: (e.identity_id, e.id)
+                )
             ],
             "audit": [
-                (a.entity_id, a.action, a.after)
-                for a in s.scalars(select(AuditEntry).order_by(AuditEntry.id))
+                (a.entity_id, a.action, a.after, a.reason)
+                for a in sorted(s.scalars(select(AuditEntry)), key=lambda a: (a.entity_id, a.id))
             ],
         }
 

@@ -96,9 +96,10 @@ def test_match_by_qualified_ins_is_certain(
 
 
 def test_grades_follow_bands() -> None:
+    # Scores are posterior log2-odds: the review band's middle splits probable from possible.
     assert grade_of(20.0, "match") == "certain"
-    assert grade_of(9.0, "review") == "probable"
-    assert grade_of(3.0, "review") == "possible"
+    assert grade_of(3.0, "review") == "probable"
+    assert grade_of(-9.0, "review") == "possible"
 
 
 def test_match_refuses_bad_input(api: Api) -> None:

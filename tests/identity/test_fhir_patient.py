@@ -138,8 +138,9 @@ def test_search_parameters_and_paging(api: Api) -> None:
     assert found(given="helene") == [str(i) for i in ids]
     assert found(given="berth") == [str(ids[1])]
     assert found(**{"given:exact": "BERTH"}) == []
-    assert found(birthdate="1980-05") == [str(i) for i in [*ids, other]]
-    assert found(birthdate="gt1980-05-17") == []
+    assert found(birthdate="1980-05-17") == [str(i) for i in [*ids, other]]
+    assert found(given="paul", birthdate="1980-05") == [str(other)]
+    assert found(family="DURAND", birthdate="gt1980-05-17") == []
     assert found(**{"family:exact": "LEFEB"}) == []
     assert found(_id=str(other)) == [str(other)]
 

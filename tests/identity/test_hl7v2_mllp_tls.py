@@ -26,7 +26,7 @@ from identity.referential.models import SourceRecord
 from referentials.core.auth import create_api_key, revoke_api_key
 from referentials.core.db import session_scope
 from referentials.core.settings import Hl7Settings
-from referentials.core.usage import ApiUsage
+from referentials.core.usage import ApiUsage, flush_all
 from tests.identity.test_hl7v2 import sample
 from tests.identity.test_hl7v2_mllp import msa, receive
 
@@ -168,8 +168,10 @@ def test_a_mapped_certificate_sends_for_its_establishment(
     assert exchange(world, world.chfm, "a40_merge.hl7")[1] == "AA"
     assert sources(session_factory) == [(CHFM, "IPP-1001"), (CHFM, "IPP-1002")]
     # Counted as the establishment's use of the identity service, as a bearer call would be.
+    flush_all()
     with session_scope(session_factory) as sess:
-        usage = [(u.key_id, u.finess, u.area, u.calls) for u in sess.scalars(select(ApiUsage))]
+        rows = sess.scalars(select(ApiUsage).where(ApiUsage.key_id == world.chfm_key))
+        usage = [(u.key_id, u.finess, u.area, u.calls) for u in rows]
     assert usage == [(world.chfm_key, CHFM, "identity", 3)]
 
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from identity.insi import service as insi
 from referentials.core.auth import SYSTEM
@@ -18,6 +23,7 @@ from soap_clients.insi.mock import MockConfig, create_mock_app
 from tests.conftest import Api, ThreadedServer, free_port
 
 IDS = "/api/v1/identities"
+INSI_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "insi"
 
 
 def _create(
@@ -198,6 +204,58 @@ def test_insi_failures_change_nothing(
     assert api.get(f"{IDS}/{created['id']}/insi-calls").json() == []
 
 
+def _answering(body: bytes) -> Starlette:
+    async def endpoint(request: Request) -> Response:
+        return Response(body, media_type="application/soap+xml")
+
+    return Starlette(routes=[Route("/", endpoint, methods=["POST"])])
+
+
+@pytest.fixture()
+def harness_answer(live_app: ThreadedServer) -> Iterator[Any]:
+    """Point the app at a server answering one raw INSi response, as the harness sends it."""
+    original = live_app.app.state.insi
+    servers: list[ThreadedServer] = []
+
+    def use(body: bytes) -> None:
+        server = ThreadedServer(_answering(body)).__enter__()
+        servers.append(server)
+        insi_cfg = InsiSettings(endpoint=f"{server.url}/", timeout_seconds=2.0, retries=0)
+        live_app.app.state.insi = build_gateway(
+            live_app.app.state.settings.model_copy(update={"insi": insi_cfg})
+        )
+
+    yield use
+    live_app.app.state.insi = original
+    for server in servers:
+        server.__exit__()
+
+
+def test_harness_history_order_qualifies_and_keeps_the_warnings(
+    api: Api, harness_answer: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Why: INSHISTO with DateDeb/DateFin before IdIndividu left the identity unqualified."""
+    created = _create(api, "Ecetinsi", ["Pierre-Alain"], "M", "2009-07-14")
+    harness_answer((INSI_FIXTURES / "response_cr00_harness_histo_dates_first.xml").read_bytes())
+    response = api.post(f"{IDS}/{created['id']}/insi-search")
+    assert response.status_code == 200, response.text
+    assert response.json()["identity"]["status"] == "RECUP"
+    ins = api.get(f"{IDS}/{created['id']}", key="vigilance").json()["ins"]
+    assert [h["matricule"] for h in ins["history"]] == ["209076322083439", "209066322012355"]
+    calls = api.get(f"{IDS}/{created['id']}/insi-calls").json()
+    assert len(calls) == 1 and len(calls[0]["protocol_warnings"]) == 2
+    assert all("INSHISTO" in w for w in calls[0]["protocol_warnings"])
+    logged = [r.getMessage() for r in caplog.records if "protocol warning" in r.getMessage()]
+    assert any(f"INSi call {calls[0]['id']} (identity {created['id']})" in m for m in logged)
+    assert not any("ECETINSI" in m or "2090763220834" in m for m in logged)
+
+
+def test_an_answer_in_contract_order_records_no_warning(api: Api) -> None:
+    created = _create(api, "Adrun", ["Zoé"], "F", "1975-12-31")
+    api.post(f"{IDS}/{created['id']}/insi-search")
+    assert api.get(f"{IDS}/{created['id']}/insi-calls").json()[0]["protocol_warnings"] == []
+
+
 # --- Incoherent traits: a fake port returns traits that contradict the local ones. ---
 
 
@@ -233,6 +291,7 @@ class _Answer:
     history: tuple[_Num, ...] = ()
     request_xml: str = "<req/>"
     response_xml: str = "<resp/>"
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

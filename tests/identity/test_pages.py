@@ -235,11 +235,16 @@ def test_indicators_page_draws_its_charts(
     login_page(page, live_app.url, "alice", PASSWORD)
     page.goto(f"{live_app.url}/ui/indicators")
     expect(page.get_by_role("heading", name="Indicateurs d'identitovigilance")).to_be_visible()
-    assert page.locator("main svg[role=img]").count() == 4
+    assert page.locator("main svg[role=img]").count() == 5
     expect(page.locator("svg title").first).to_have_text("Identités actives par statut")
-    weeks = page.get_by_role("table").filter(has_text="Semaine du")
+    weeks = page.get_by_role("table", name="Fusions et annulations par semaine")
     assert weeks.locator("tbody tr").count() == 12
     expect(weeks.locator("tbody tr").last).to_contain_text("1")
+    # The merged pair is this week's only decision: its band shows 100 % observed precision.
+    precision = page.get_by_role("table", name="Précision observée par niveau et par semaine")
+    assert precision.locator("tbody tr").count() == 12
+    expect(precision.locator("tbody tr").last).to_contain_text("100,0 %")
+    expect(precision.locator("tbody tr").first).to_contain_text("—")
     page.screenshot(path="/tmp/socle-indicators.png", full_page=True)
     page.goto(f"{live_app.url}/ui/duplicates?status=all")
     page.screenshot(path="/tmp/socle-queue.png", full_page=True)

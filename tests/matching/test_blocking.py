@@ -57,6 +57,8 @@ def test_candidate_pairs_union_and_report() -> None:
             birth_place_code="13055",
             ins="",
             postcode="13001",
+            address="2 QUAI DU PORT",
+            city="MARSEILLE",
         ),
     ]
     pairs, report = candidate_pairs(records, MatchConfig())
@@ -116,3 +118,34 @@ def test_batch_pairs_are_the_blocks_of_the_stored_keys() -> None:
     config = MatchConfig(block_cap=100, loose_block_cap=100)
     pairs, _ = candidate_pairs(records, config)
     assert set(zip(pairs.left.tolist(), pairs.right.tolist(), strict=True)) == expected
+
+
+def test_address_pass_finds_a_record_whose_names_and_date_were_all_mistyped() -> None:
+    records = [
+        person(id="A", address="30 HOLDEN CRESCENT", city="ROCHESTER"),
+        person(
+            id="B",
+            birth_name="JAMES",
+            first_names=("SEBRETGS",),
+            birth_date="1904-04-04",
+            birth_place_code="",
+            ins="",
+            address="30 holden ctescent",
+            city="Rochester",
+        ),
+        person(
+            id="C",
+            birth_name="ZOLA",
+            first_names=("EMILE",),
+            birth_date="1940-04-02",
+            birth_place_code="",
+            ins="",
+            address="31 HOLDEN CRESCENT",
+            city="ROCHESTER",
+        ),
+    ]
+    pairs, report = candidate_pairs(records, MatchConfig())
+    assert (0, 1) in set(zip(pairs.left.tolist(), pairs.right.tolist(), strict=True))
+    assert report.passes["address"].new_pairs >= 1
+    assert dict(blocking_keys(records[0]))["address"] == dict(blocking_keys(records[1]))["address"]
+    assert dict(blocking_keys(records[0]))["address"] != dict(blocking_keys(records[2]))["address"]

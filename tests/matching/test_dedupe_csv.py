@@ -65,14 +65,17 @@ def test_malformed_rows_are_reported_with_line_numbers_and_skipped() -> None:
 
 
 def test_batch_matches_single_pair_scoring() -> None:
+    from matching.config import MatchConfig
     from matching.model import default_model
     from matching.scoring import score_pair
 
     records, _ = read_records(FIXTURES / "identities_small.csv")
     by_id = {r.id: r for r in records}
     model = default_model()
+    # The same referential size gives the same prior.
+    config = MatchConfig(referential_size=len(records))
     for pair in dedupe(records, model):
-        single = score_pair(by_id[pair.left_id], by_id[pair.right_id], model)
+        single = score_pair(by_id[pair.left_id], by_id[pair.right_id], model, config)
         assert single.band == pair.band
         assert abs(single.score - pair.score) < 1e-6
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
+
+import pytest
 
 from matching.config import MatchConfig
 from matching.model import default_model
@@ -18,7 +21,7 @@ def test_identical_records_match_with_positive_contributions() -> None:
     assert {c.field for c in pair.contributions} >= {"birth_name", "first_names", "birth_date"}
     assert all(c.weight > 0 for c in pair.contributions if c.level == "exact")
     assert (
-        abs(sum(c.weight for c in pair.contributions) + default_model().prior_weight - pair.score)
+        abs(sum(c.weight for c in pair.contributions) + default_model().prior_bits() - pair.score)
         < 0.01
     )
 
@@ -109,9 +112,19 @@ def test_frequent_name_weighs_less_than_a_rare_one() -> None:
     assert weight[frequent] < weight[rare]
 
 
-def test_thresholds_come_from_the_config() -> None:
-    pair = score_pair(person(), person(id="B"), default_model(), MatchConfig(match_threshold=1e6))
-    assert pair.band == "review"
+def test_thresholds_are_probabilities_from_the_config() -> None:
+    pair = score_pair(person(), person(id="B", ins=""), default_model())
+    above = MatchConfig(match_probability=pair.probability + (1 - pair.probability) / 2)
+    assert above.match_threshold > pair.score
+    assert score_pair(person(), person(id="B", ins=""), default_model(), above).band == "review"
+
+
+def test_the_same_pair_is_less_probable_in_a_larger_referential() -> None:
+    model = default_model()
+    small = score_pair(person(), person(id="B"), model, MatchConfig(referential_size=10_000))
+    large = score_pair(person(), person(id="B"), model, MatchConfig(referential_size=1_000_000))
+    assert large.score == pytest.approx(small.score - math.log2(999_999 / 9_999), abs=1e-2)
+    assert large.prior < small.prior and large.probability <= small.probability
 
 
 def test_explanation_names_fields_levels_and_rules_but_no_traits() -> None:

@@ -76,3 +76,18 @@ def test_dedupe_writes_pairs_and_a_summary(tmp_path: Path) -> None:
     pairs = {frozenset((r["left_id"], r["right_id"])) for r in rows}
     assert frozenset(("E2", "E3")) in pairs and frozenset(("E6", "E7")) in pairs
     assert all(r["decision"] in ("match", "review") for r in rows)
+
+
+def test_matching_fit_writes_a_versioned_model_and_rescores_the_queue(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    source = FIXTURES / "identity" / "establishment_a.csv"
+    assert _socle(db, "import", "identities", str(source), "--finess", "690999016").returncode == 0
+    models = tmp_path / "models"
+    result = _socle(db, "matching", "fit", "--out-dir", str(models), "--rescore")
+    assert result.returncode == 0, result.stderr
+    assert f"model v1 written to {models / 'model-v0001.json'}" in result.stdout
+    assert "1 open pairs re-scored" in result.stdout
+    assert "SOCLE_MATCHING__MODEL_FILE=" in result.stderr
+    again = _socle(db, "matching", "fit", "--out-dir", str(models))
+    assert "model v2 written" in again.stdout
+    assert sorted(p.name for p in models.iterdir()) == ["model-v0001.json", "model-v0002.json"]

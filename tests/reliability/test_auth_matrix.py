@@ -51,6 +51,13 @@ def on_identity(
     return build
 
 
+def attach_local_id(api: Api) -> Call:
+    # A fresh local id each time: an attachment that succeeded once answers 200 afterwards.
+    ident = new_identity(api)["id"]
+    local = {"finess": "690999016", "local_id": f"M-{ident}"}
+    return Call(f"/api/v1/identities/{ident}/local-ids", json=local)
+
+
 def on_pair(suffix: str = "", *, prefix: str = "/api/v1", **kw: object) -> Build:
     def build(api: Api) -> Call:
         return Call(f"{prefix}/duplicates/{new_pair(api)[0]}{suffix}", **kw)  # type: ignore[arg-type]
@@ -86,9 +93,16 @@ MATCH = json.dumps(
     }
 ).encode()
 PIX = "urn:oid:1.2.250.1.999.1.1|IPP-NONE"
+TOKEN_FORM = {
+    "grant_type": "client_credentials",
+    "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    "client_assertion": "eyJhbGciOiJSUzM4NCJ9.eyJpc3MiOiJvY19ub2JvZHkifQ.c2ln",
+}
 A28 = (FIXTURES / "hl7v2/a28_create.hl7").read_bytes()
 ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/health"): Entry(PUBLIC, 200, fixed("/health")),
+    ("GET", "/health/ready"): Entry(PUBLIC, 200, fixed("/health/ready")),
+    ("GET", "/metrics"): Entry("admin", 200, fixed("/metrics")),
     ("GET", "/openapi.json"): Entry(PUBLIC, 200, fixed("/openapi.json")),
     ("GET", "/docs"): Entry(PUBLIC, 200, fixed("/docs")),
     ("GET", "/docs/oauth2-redirect"): Entry(PUBLIC, 200, fixed("/docs/oauth2-redirect")),
@@ -102,6 +116,18 @@ ROUTES: dict[tuple[str, str], Entry] = {
         PUBLIC, 403, fixed("/login", data={"username": "u", "password": "p", "csrf": "forged"})
     ),
     ("POST", "/logout"): Entry(PUBLIC, 403, fixed("/logout")),
+    # Pro Santé Connect is not configured on the test server: nothing to start; a callback
+    # without a flow in progress is refused.
+    ("GET", "/login/psc"): Entry(PUBLIC, 404, fixed("/login/psc")),
+    ("GET", "/login/psc/callback"): Entry(
+        PUBLIC, 401, fixed("/login/psc/callback", params={"code": "c", "state": "s"})
+    ),
+    # OAuth: the token endpoint authenticates the client by its assertion, never by a key.
+    ("POST", "/oauth/token"): Entry(PUBLIC, 401, fixed("/oauth/token", data=TOKEN_FORM)),
+    ("GET", "/.well-known/jwks.json"): Entry(PUBLIC, 200, fixed("/.well-known/jwks.json")),
+    ("GET", "/.well-known/smart-configuration"): Entry(
+        PUBLIC, 200, fixed("/.well-known/smart-configuration")
+    ),
     # Pages take a login session, never an API key: without one they send to the login page.
     ("GET", "/ui/duplicates"): Entry(PAGE, 303, fixed("/ui/duplicates")),
     ("GET", "/ui/duplicates/{pair_id}"): Entry(PAGE, 303, fixed("/ui/duplicates/1")),
@@ -136,6 +162,7 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("POST", f"{IDS}/{{identity_id}}/attributes"): Entry(
         W, 200, on_identity("/attributes", json={"code": "HOMA"})
     ),
+    ("POST", f"{IDS}/{{identity_id}}/local-ids"): Entry(W, 201, attach_local_id),
     ("DELETE", f"{IDS}/{{identity_id}}/attributes/{{code}}"): Entry(
         W, 200, on_identity("/attributes/HOMA", homa=True)
     ),
@@ -197,7 +224,7 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ),
     # FHIR: Patient (identity:read), the directory's resources (directory:read).
     ("GET", "/fhir/metadata"): Entry(PUBLIC, 200, fixed("/fhir/metadata")),
-    ("GET", "/fhir/Patient"): Entry(R, 200, fixed("/fhir/Patient", params={"family": "X"})),
+    ("GET", "/fhir/Patient"): Entry(R, 200, fixed("/fhir/Patient", params={"family": "Xyz"})),
     ("GET", "/fhir/Patient/{patient_id}"): Entry(R, 200, on_identity(prefix="/fhir/Patient")),
     ("POST", "/fhir/Patient/$match"): Entry(
         R, 200, fixed("/fhir/Patient/$match", content=MATCH, headers={"Content-Type": FHIR})
@@ -216,6 +243,29 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ),
     ("GET", "/fhir/PractitionerRole/{role_id}"): Entry(
         "directory:read", 404, fixed("/fhir/PractitionerRole/nosuch")
+    ),
+    ("GET", "/fhir/ror/metadata"): Entry(PUBLIC, 200, fixed("/fhir/ror/metadata")),
+    ("GET", "/fhir/ror/Organization"): Entry("ror:read", 200, fixed("/fhir/ror/Organization")),
+    ("GET", "/fhir/ror/Organization/{resource_id}"): Entry(
+        "ror:read", 404, fixed("/fhir/ror/Organization/nosuch")
+    ),
+    ("GET", "/fhir/ror/HealthcareService"): Entry(
+        "ror:read",
+        200,
+        fixed("/fhir/ror/HealthcareService", params={"near": "45.76|4.83|30|km"}),
+    ),
+    ("GET", "/fhir/ror/HealthcareService/{resource_id}"): Entry(
+        "ror:read", 404, fixed("/fhir/ror/HealthcareService/nosuch")
+    ),
+    ("GET", "/fhir/ror/Location"): Entry("ror:read", 200, fixed("/fhir/ror/Location")),
+    ("GET", "/fhir/ror/Location/{resource_id}"): Entry(
+        "ror:read", 404, fixed("/fhir/ror/Location/nosuch")
+    ),
+    ("GET", "/fhir/ror/PractitionerRole"): Entry(
+        "ror:read", 200, fixed("/fhir/ror/PractitionerRole")
+    ),
+    ("GET", "/fhir/ror/PractitionerRole/{resource_id}"): Entry(
+        "ror:read", 404, fixed("/fhir/ror/PractitionerRole/nosuch")
     ),
     ("GET", "/fhir/Organization"): Entry("directory:read", 200, fixed("/fhir/Organization")),
     ("GET", "/fhir/Organization/{organization_id}"): Entry(

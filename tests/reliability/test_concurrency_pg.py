@@ -14,20 +14,31 @@ Conflicts surface as 409 (or 404 for a pair gone), never as a 5xx or a lost upda
 
 from __future__ import annotations
 
+import itertools
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from identity.referential.history import emit
 from identity.referential.models import Identity, Merge, SourceRecord
 from referentials.core.audit import AuditEntry
-from tests.conftest import PG_URL, Api
+from referentials.core.db import utcnow
+from referentials.core.runs import RunLock
+from referentials.core.settings import Settings
+from tests.conftest import PG_URL, ROOT, Api, free_port
 from tests.factories import identity_body
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (SOCLE_TEST_DATABASE_URL)")
@@ -209,9 +220,29 @@ def _check_feed(api: Api, tally: Tally, seen: list[int]) -> None:
 def test_concurrent_merges_undos_updates_and_checks_keep_the_invariants(
     api: Api, keys: dict[str, str], session_factory: sessionmaker[Session]
 ) -> None:
-    ids = _population(api)
     base = str(api.client.base_url)
-    tally, seen = _run(lambda: Api(base, keys), ids)
+    _run_and_check(api, keys, session_factory, [base])
+
+
+def test_two_serve_instances_on_one_database_keep_the_invariants(
+    api: Api, keys: dict[str, str], session_factory: sessionmaker[Session], db_settings: Settings
+) -> None:
+    """Requests spread over two `socle serve` processes (one elected scheduler between them)."""
+    with _serve(db_settings) as first, _serve(db_settings) as second:
+        _run_and_check(api, keys, session_factory, [first, second])
+        with session_factory() as session:
+            leases = list(
+                session.scalars(select(RunLock).where(RunLock.name == "leader:scheduler"))
+            )
+        assert len(leases) == 1 and leases[0].expires_at > utcnow()
+
+
+def _run_and_check(
+    api: Api, keys: dict[str, str], session_factory: sessionmaker[Session], bases: list[str]
+) -> None:
+    ids = _population(Api(bases[-1], keys))
+    spread = itertools.cycle(bases)
+    tally, seen = _run(lambda: Api(next(spread), keys), ids)
     errors = {k: n for k, n in tally.statuses.items() if k[1] not in OK | REFUSED}
     assert errors == {}, f"unexpected statuses: {errors}"
     assert tally.successes["merge"] >= 3 and tally.successes["update"] >= 3, tally.statuses
@@ -219,3 +250,72 @@ def test_concurrent_merges_undos_updates_and_checks_keep_the_invariants(
         _check_identities(session)
         _check_audit(session, tally)
     _check_feed(api, tally, seen)
+
+
+def test_writers_overlap_and_a_follower_still_misses_nothing(
+    api: Api, keys: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    """A writer still in flight does not hold the others back, nor hide its event for good."""
+    slow = api.post("/api/v1/identities", json=identity_body(birth_name="Lente")).json()
+    cursor = _feed_end(api)
+    with session_factory() as session:
+        # An identity write left open, as a long transaction would be.
+        emit(session, "identity.updated", slow["id"], note="slow writer")
+        session.flush()
+        quick = api.post("/api/v1/identities", json=identity_body(birth_name="Rapide"), timeout=5)
+        assert quick.status_code == 201, quick.text
+        page = api.get("/api/v1/events", params={"after": cursor}).json()
+        assert [e["identity_id"] for e in page["items"]] == [quick.json()["id"]]
+        cursor = page["next_cursor"]
+        session.commit()
+    page = api.get("/api/v1/events", params={"after": cursor}).json()
+    assert [(e["identity_id"], e["type"]) for e in page["items"]] == [
+        (slow["id"], "identity.updated")
+    ]
+    assert page["items"][0]["cursor"] > cursor
+
+
+def _feed_end(api: Api) -> int:
+    cursor = 0
+    while True:
+        page = api.get("/api/v1/events", params={"after": cursor, "limit": 1000}).json()
+        if not page["items"]:
+            return cursor
+        cursor = page["next_cursor"]
+
+
+@contextmanager
+def _serve(settings: Settings) -> Iterator[str]:
+    """A real `socle serve` process on the test database; its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SOCLE_DATABASE_URL": settings.database_url,
+        "SOCLE_DATABASE_SCHEMA": settings.database_schema,
+        "SOCLE_LOAD_DEMO_DATA": "false",
+        "SOCLE_SCHEDULER__LEADER_LEASE_SECONDS": "2",
+    }
+    command = [sys.executable, "-m", "referentials.cli", "serve", "--workers", "1"]
+    process = subprocess.Popen(
+        [*command, "--port", str(port)], cwd=ROOT, env=env, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(base):
+            assert time.monotonic() < deadline and process.poll() is None, "serve did not start"
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

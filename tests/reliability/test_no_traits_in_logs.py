@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,13 +56,11 @@ class Collect(logging.Handler):
         self.lines.append(f"{record.name}: {text}")
 
 
-@pytest.fixture()
-def debug_server(db_settings: Settings, engine: Any) -> Iterator[tuple[ThreadedServer, Collect]]:
+@contextmanager
+def collecting_server(settings: Settings) -> Iterator[tuple[ThreadedServer, Collect]]:
     """The app behind uvicorn at DEBUG with its access log, every log record collected."""
-    port = free_port()
-    settings = db_settings.model_copy(update={"host": "127.0.0.1", "port": port})
-    server = ThreadedServer(create_app(settings), port=port)
-    config = uvicorn.Config(server.app, host="127.0.0.1", port=port, log_level="debug")
+    server = ThreadedServer(create_app(settings), port=settings.port)
+    config = uvicorn.Config(server.app, host="127.0.0.1", port=settings.port, log_level="debug")
     server.server = uvicorn.Server(config)
     server.thread = threading.Thread(target=server.server.run, daemon=True)
     collect = Collect()
@@ -80,6 +79,15 @@ def debug_server(db_settings: Settings, engine: Any) -> Iterator[tuple[ThreadedS
             logger.removeHandler(collect)
 
 
+@pytest.fixture()
+def debug_server(db_settings: Settings, engine: Any) -> Iterator[tuple[ThreadedServer, Collect]]:
+    """The app at DEBUG on a free port, every log record collected."""
+    port = free_port()
+    update = {"host": "127.0.0.1", "port": port, "base_url": f"http://127.0.0.1:{port}"}
+    with collecting_server(db_settings.model_copy(update=update)) as served:
+        yield served
+
+
 def _flows(api: Api) -> None:
     created = api.post(IDS, json={**PERSON, "source": {"finess": "690999016", "local_id": "L1"}})
     ident = created.json()["id"]
@@ -94,6 +102,12 @@ def _flows(api: Api) -> None:
     adrun = api.post(IDS, json=ADRUN).json()["id"]
     assert api.post(f"{IDS}/{adrun}/insi-search").json()["cr_code"] == "00"
     api.get(f"{IDS}/{adrun}", key="vigilance")
+    # insi-create with a local id another identity holds, then with a new one (attached to
+    # the INS holder): no 500, and nothing of either path in the logs.
+    held = {**ADRUN, "source": {"finess": "690999016", "local_id": "L1"}}
+    assert api.post(f"{IDS}/insi-create", json=held).json()["identity"]["id"] == ident
+    fresh = {**ADRUN, "source": {"finess": "670999911", "local_id": "L2"}}
+    assert api.post(f"{IDS}/insi-create", json=fresh).json()["identity"]["id"] == adrun
     api.get("/fhir/Patient", params={"family": "Vauquelinot", "birthdate": "1961-08-23"})
     api.get(f"/fhir/Patient/{ident}")
     message = (FIXTURES / "hl7v2/a28_create.hl7").read_bytes()

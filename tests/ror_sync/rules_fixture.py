@@ -254,77 +254,116 @@ def build() -> dict[str, Any]:
 
 
 def _ege(e: Eg) -> dict[str, Any]:
+    """One site in the shape of ANS's published structures file."""
     cog, lat, lon = COMMUNES[e.department]
+    info: dict[str, Any] = {"egeId": e.finess[2:], "nomEgeCourt": f"EG {e.key}"}
+    if e.opened_on:
+        info["dateOuverture"] = e.opened_on.isoformat()
+    if e.closed_on:
+        info["dateFermeture"] = e.closed_on.isoformat()
+    info["numFinessEge"] = e.finess
     return {
-        "informationsGeneralesEGE": {
-            "numFinessEge": e.finess,
-            "nomEgeCourt": f"EG {e.key}",
-            "nomEgeLong": None,
-            "siret": None,
-            "dateOuverture": e.opened_on.isoformat() if e.opened_on else None,
-            "dateFermeture": e.closed_on.isoformat() if e.closed_on else None,
-        },
-        "categorieentiteGeographiqueExercice": {"code": e.category, "libelle": None},
+        "informationsGeneralesEGE": info,
+        "categorieentiteGeographiqueExercice": e.category,
         "adresse": [
             {
+                "usageAdresse": "03",
                 "numeroVoie": "1",
-                "typeVoie": {"code": "R", "libelle": "Rue"},
+                "typeVoie": "R",
                 "libelleVoie": f"DES REGLES {e.key}",
-                "lieuDit": None,
                 "cogCommune": cog,
                 "codePostal": f"{e.department}000",
-                "ligneAcheminement": None,
                 "coordonneesGeographique": {
-                    "latitude": lat,
-                    "longitude": lon,
-                    "systemeCoordonnees": "WGS84",
+                    "directionLatitude": str(lat),
+                    "directionLongitude": str(lon),
                 },
             }
         ],
-        "telecommunication": [],
+        "contact": [],
+        "engagement": [],
+        "evenement": [],
         "etatObjet": "A",
-        "dateDerniereMaj": "2026-05-01",
+        "dateDerniereMaj": "2026-05-01 00:00:00",
+    }
+
+
+def _activity(e: Eg, code: str, number: int, exercised: bool) -> dict[str, Any]:
+    """One AMF activity (the authorisation, or its exercise at the site)."""
+    activity_id = f"{e.finess}-{number}"
+    return {
+        "caracteristiquesGeneriques": {
+            "activiteAeId": activity_id,
+            "etatObjet": "A",
+            "identifiantAutorisation": activity_id if exercised else None,
+            "dateDebutActiviteAutorisee": "2010-01-01",
+            "dateFinActiviteAutorisee": None,
+            "egeId": e.finess[2:] if exercised else None,
+            "typeActiviteSMSSE": "178",
+        },
+        "nature": {
+            "codeNature": "AMF",
+            "caracteristiquesSpecifiques": {
+                "typeActiviteAMF": {
+                    "activiteAMF": code,
+                    "modaliteActivite": "00",
+                    "formeActivite": "01",
+                }
+            },
+        },
+        "evenement": [],
+        "engagement": [],
+        "capacite": [],
+        "zoneIntervention": None,
     }
 
 
 def finess_files() -> tuple[dict[str, Any], dict[str, Any]]:
-    """The FINESS+ structures and activities files of the rule fixture's EGs."""
+    """The FINESS+ structures and activities files of the rule fixture's EGs, as published."""
     structures = {
-        "schemaVersion": "1.0",
+        "schemaVersion": "v1.0.0",
         "generatedAt": "2026-05-04T02:15:00Z",
-        "typeExtraction": "journalier",
         "pmej": [
             {
                 "informationsGeneralesPMEJ": {
+                    "pmSmsseId": str(i + 1),
                     "numFinessPm": finess(e.department, 200 + i),
-                    "siren": None,
-                    "statutJuridique": {"code": "13", "libelle": None},
+                    "statutJuridique": "13",
                     "denominationPm": f"EJ {e.key}",
                 },
+                "adresse": [],
+                "evenement": [],
                 "ege": [_ege(e)],
+                "etatObjet": "A",
+                "dateDerniereMaj": "2026-05-01 00:00:00",
             }
             for i, e in enumerate(EGS)
         ],
     }
     activities = {
-        "schemaVersion": "1.0",
+        "schemaVersion": "v1.0.0",
         "generatedAt": "2026-05-04T02:15:00Z",
-        "activitesAutorisees": [
+        "pmej": [
             {
-                "numFinessEge": e.finess,
-                "numFinessEj": None,
-                "activiteSanitaireRegulee": {"code": code, "libelle": None},
-                "modalite": {"code": "00", "libelle": None},
-                "forme": {"code": "01", "libelle": None},
-                "dateAutorisation": "2010-01-01",
-                "dateMiseEnOeuvre": "2010-01-01",
-                "dateFinAutorisation": None,
-                "etatObjet": "A",
+                "numFiness": finess(e.department, 200 + i),
+                "pmSmsseId": str(i + 1),
+                "activitesAutorisees": [
+                    _activity(e, code, n, exercised=False)
+                    for n, code in enumerate(e.authorisations)
+                ],
+                "ege": [
+                    {
+                        "egeId": e.finess[2:],
+                        "numFinessEge": e.finess,
+                        "activitesExercees": [
+                            _activity(e, code, n, exercised=True)
+                            for n, code in enumerate(e.authorisations)
+                        ],
+                    }
+                ],
             }
-            for e in EGS
-            for code in e.authorisations
+            for i, e in enumerate(EGS)
+            if e.authorisations
         ],
-        "ege": [],
     }
     return structures, activities
 

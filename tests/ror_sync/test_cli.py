@@ -28,7 +28,15 @@ def _socle(db_url: str, *args: str) -> Result:
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'ror.db'}"
-    finess = _socle(url, "import", "finess", str(rf.FINESS_STRUCTURES), "--json")
+    finess = _socle(
+        url,
+        "import",
+        "finess",
+        str(rf.FINESS_STRUCTURES),
+        "--activities",
+        str(rf.FINESS_ACTIVITIES),
+        "--json",
+    )
     assert finess.exit_code == 0, finess.output
     yield url
 

@@ -48,7 +48,9 @@ def test_full_sync_follows_next_links_of_every_search(
     assert vars(summary.organizations)["created"] == 8
     assert vars(summary.locations)["created"] == 3
     pages = [r["kind"][0] for r in store.requests]
-    assert pages == ["HealthcareService"] * 2 + ["Organization"] * 4 + ["Location"] * 2
+    assert pages == (
+        ["HealthcareService"] * 2 + ["Organization"] * 4 + ["Location"] * 2 + ["PractitionerRole"]
+    )
     first = store.requests[0]
     assert first["_include"] == ["HealthcareService:organization", "HealthcareService:location"]
     assert first["_include:iterate"] == ["Organization:partof"]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from referentials.core.auth import Principal
 from referentials.core.db import utcnow
-from referentials.core.usage import record_call
+from referentials.core.usage import flush_all, record_call
 from ror_sync import indicators
 from tests.conftest import Api
 from tests.ror_sync import rules_fixture as rf
@@ -28,6 +28,8 @@ def _calls(session: Session, *keys: str, area: str = "identity") -> None:
             scopes=frozenset({"identity:read"}),
         )
         record_call(session, client, area)
+    # Counted in memory; written by the flush (every few seconds, or now).
+    flush_all()
 
 
 def test_quarter_bounds() -> None:

@@ -2,59 +2,21 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import math
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from ror_sync.fhir_reader import read_path
-from ror_sync.orientation import haversine_km
-from ror_sync.sync import SyncSummary, import_resources
+from ror_sync.geo import band_of, bounding_box
+from ror_sync.orientation import NearQuery, describe, haversine_km, search_near
 from tests.conftest import Api
-from tests.ror_sync import fhir_builders as b
-
-LYON = (45.7578, 4.8320)
+from tests.ror_sync.conftest import LYON
 
 
 def test_haversine_paris_lyon() -> None:
     assert haversine_km(48.8566, 2.3522, *LYON) == pytest.approx(391.5, abs=1.0)
-
-
-@pytest.fixture()
-def offers(rules_loaded: None, session: Session, tmp_path: Path) -> None:
-    """Places at 0, ~11 and ~56 km from Lyon, plus one offer placed by its FINESS EG."""
-    resources = [
-        b.ej("o-ej", "690099908"),
-        b.eg("o-eg", "690099916", "365", "o-ej"),
-        b.location("o-near", "o-eg", cog="69123", lat=LYON[0], lon=LYON[1], capacity=12),
-        b.location("o-mid", "o-eg", cog="69266", lat=45.8578, lon=4.8320),
-        b.location("o-far", "o-eg", cog="38185", lat=45.2578, lon=4.8320),
-        b.oi("o-ue", "o-eg"),
-        b.offer("o-hs-near", "o-ue", activities=("901",), ages=(0, 17, "a"), location_id="o-near"),
-        b.offer("o-hs-mid", "o-ue", activities=("901",), ages=(0, 120, "a"), location_id="o-mid"),
-        b.offer("o-hs-far", "o-ue", activities=("901",), location_id="o-far"),
-        b.offer(
-            "o-hs-adult", "o-ue", activities=("901",), ages=(18, 120, "a"), location_id="o-near"
-        ),
-        b.offer(
-            "o-hs-closed",
-            "o-ue",
-            activities=("901",),
-            location_id="o-near",
-            closed_on="2025-01-01",
-            closing_type="DEF",
-        ),
-        b.offer("o-hs-other", "o-ue", activities=("902",), location_id="o-near"),
-        # No coordinates on its place: positioned by the FINESS coordinates of EG A (Lyon),
-        # the EG of the rule fixture's ue-A1.
-        b.location("o-nopos", "eg-A", cog="69123"),
-        b.offer("o-hs-finess", "ue-A1", activities=("901",), location_id="o-nopos"),
-    ]
-    path = tmp_path / "orientation.json"
-    path.write_text(json.dumps(b.bundle(resources)))
-    import_resources(session, read_path(path), SyncSummary("orientation"))
-    session.commit()
 
 
 @pytest.mark.usefixtures("offers")
@@ -93,3 +55,48 @@ def test_unknown_commune_and_bad_champ(api: Api) -> None:
     assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_commune"
     bad = api.get("/api/v1/ror/offers", params={"commune": "69123", "champ": "XYZ"})
     assert bad.status_code == 422 and "champ" in bad.json()["fields"]
+
+
+@pytest.mark.usefixtures("offers")
+def test_the_search_costs_the_same_few_statements_whatever_it_finds(session: Session) -> None:
+    """Bounded cost: a spatial prefilter, then the page's capacities; nothing per offer."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        query = NearQuery(LYON[0], LYON[1], 100.0)
+        matches = search_near(session, query)
+        describe(session, matches)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(matches) >= 6
+    assert len(statements) == 2, statements
+    assert "BETWEEN" in statements[0]
+
+
+def test_the_bounding_box_holds_the_circle() -> None:
+    box = bounding_box(LYON[0], LYON[1], 30.0)
+    for bearing in range(0, 360, 5):
+        lat, lon = _destination(LYON[0], LYON[1], 29.99, bearing)
+        assert box.min_lat <= lat <= box.max_lat and box.min_lon <= lon <= box.max_lon
+    assert haversine_km(LYON[0], LYON[1], box.max_lat, LYON[1]) == pytest.approx(30.0, abs=0.01)
+
+
+def test_latitude_bands_floor_south_of_the_equator_too() -> None:
+    assert band_of(45.76) == 457 and band_of(-21.05) == -211 and band_of(0.0) == 0
+    assert bounding_box(-21.1, 55.5, 5.0).bands() == [-212, -211]
+    assert bounding_box(45.76, 4.83, 30.0).bands() == list(range(454, 461))
+
+
+def _destination(lat: float, lon: float, km: float, bearing: float) -> tuple[float, float]:
+    d, b = km / 6371.0088, math.radians(bearing)
+    p1, l1 = math.radians(lat), math.radians(lon)
+    p2 = math.asin(math.sin(p1) * math.cos(d) + math.cos(p1) * math.sin(d) * math.cos(b))
+    l2 = l1 + math.atan2(
+        math.sin(b) * math.sin(d) * math.cos(p1), math.cos(d) - math.sin(p1) * math.sin(p2)
+    )
+    return math.degrees(p2), math.degrees(l2)

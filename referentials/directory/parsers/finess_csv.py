@@ -22,7 +22,7 @@ STRUCTURE_FIELDS = (
     "finess", "finess_ej", "name", "long_name", "name_norm", "ej_name", "legal_status",
     "category", "category_label", "sector", "siret", "ape_code", "street_number", "street_type",
     "street_name", "address_complement", "place", "postal_line", "department", "commune_cog",
-    "phone", "fax", "opened_on", "closed_on", "source_updated_on", "latitude", "longitude",
+    "phone", "fax", "email", "opened_on", "closed_on", "source_updated_on", "latitude", "longitude",
     "sanitary_authorisations",
 )  # fmt: skip
 STRUCTURE_KINDS = {

@@ -26,6 +26,11 @@ from referentials.directory.parsers.common import (
     luhn_ok,
     split_header,
 )
+from referentials.directory.parsers.rpps_headers import (
+    canonical_header,
+    unknown_column_warning,
+    unknown_columns,
+)
 
 SEP = "|"
 IDNPS = "Identification nationale PP"
@@ -106,15 +111,35 @@ DIPLOMA_COLUMNS = {
     "authorisation_label": "Libellé discipline autorisation",
 }
 ID_LENGTHS = {"8": 11, "0": 9}
+# Every column some file of the extraction has that Socle reads (in one file or another).
+READ_COLUMNS = frozenset(
+    {
+        *PERSON_COLUMNS.values(),
+        *ACTIVITY_COLUMNS.values(),
+        *SKILL_COLUMNS.values(),
+        *DIPLOMA_COLUMNS.values(),
+    }
+)
 
 
 def _columns(
-    line: str, columns: dict[str, str], required: set[str], name: str
+    line: str,
+    columns: dict[str, str],
+    required: set[str],
+    name: str,
+    report: ParseReport | None = None,
 ) -> tuple[int, list[int]]:
-    """(width of the header, our columns' positions) from the header line."""
-    header = split_header(line, SEP)
+    """(width of the header, our columns' positions) from the header line.
+
+    Published header variants map to our names; columns nobody knows are reported in
+    ``report`` (once: only the parse that reads the header passes one).
+    """
+    header = canonical_header(split_header(line, SEP), set(READ_COLUMNS))
     index = column_index(header, columns, required, name=name)
     width = len(header)
+    unknown = unknown_columns(header, set(READ_COLUMNS))
+    if report is not None and unknown:
+        report.warnings.append(unknown_column_warning(name, unknown))
     # Absent columns (the older 52-column files) read the padding cell at ``width``: "".
     return width, [width if i is None else i for i in index.values()]
 
@@ -234,7 +259,9 @@ def parse_personne_activite(
     whole file; the stream must then be seekable.
     """
     reader, header, blocks = _lines(stream, name, span)
-    width, positions = _columns(header, _COLUMNS, REQUIRED, name)
+    # Of the parts of a file parsed in several processes, the first one reports the header.
+    first_part = span is None or reader.first_line == 2
+    width, positions = _columns(header, _COLUMNS, REQUIRED, name, report if first_part else None)
     expand = _expander(positions, width)
     key_at, name_at = positions[0], positions[5]
     current: RawEntity | None = None
@@ -273,7 +300,7 @@ def parse_simple(
     """Rows of a companion file (savoir-faire, diplomas), projected on ``columns``."""
     lines = iter(Lines(stream, name=name))
     header, first, start = _first_block(lines, name)
-    width, positions = _columns(header, columns, {IDNPS}, name)
+    width, positions = _columns(header, columns, {IDNPS}, name, report)
     getter = itemgetter(*positions)
     for number, block in _blocks(lines, first, start):
         for number, line in enumerate(block, start=number):  # noqa: B020

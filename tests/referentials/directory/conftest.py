@@ -48,7 +48,12 @@ def copy_rpps_with_companions(folder: Path) -> Path:
 def run_import(engine: Engine, session_factory: sessionmaker[Session]) -> Importer:
     """Import a file into the clean test database, as the CLI would."""
 
-    def run(source: str, path: Path | str, **settings: Any) -> dict[str, Any]:
+    def run(
+        source: str, path: Path | str, activities: Path | None = None, **settings: Any
+    ) -> dict[str, Any]:
+        # The shipped FINESS+ structures go with their activities file, as the feed does.
+        if activities is None and Path(path) == FINESS_JSON:
+            activities = FINESS_ACTIVITIES
         return imports.run(
             engine,
             session_factory,
@@ -56,6 +61,7 @@ def run_import(engine: Engine, session_factory: sessionmaker[Session]) -> Import
             location=str(path),
             trigger="test",
             settings=DirectorySettings(**settings),
+            activities=activities,
         )
 
     return run

@@ -107,7 +107,7 @@ def test_import_history_and_manual_trigger(
     assert runs_page["total"] == 1 and runs_page["items"][0]["id"] == run_id
     assert runs_page["items"][0]["outcome"] == "succeeded"
     assert runs_page["items"][0]["trigger"] == "api"
-    assert runs_page["items"][0]["counts"]["structures"] == 11
+    assert runs_page["items"][0]["counts"]["structures"] == 12
     every = api.get("/api/v1/imports", key="admin").json()
     assert every["total"] == 2 and {r["source"] for r in every["items"]} == {"rpps", "finess"}
 

@@ -19,6 +19,9 @@ def test_samples_imported_into_an_empty_directory_only(
     bootstrap.load_directory_samples(engine, session_factory, settings)
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Professional)) == 9
-        assert session.scalar(select(func.count()).select_from(Structure)) == 11
+        assert session.scalar(select(func.count()).select_from(Structure)) == 12
+        # The sample's activities file is given with it: its authorisations are read.
+        ch = session.get(Structure, "690999016")
+        assert ch is not None and ch.sanitary_authorisations == "01,04,50"
         triggers = session.scalars(select(ImportRun.trigger)).all()
     assert triggers == ["bootstrap", "bootstrap"]  # the second start found it loaded

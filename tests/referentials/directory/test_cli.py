@@ -48,7 +48,7 @@ def cli(
 def test_import_commands_print_one_json_summary(cli: CliRunner) -> None:
     for source, path, noun, count in (
         ("rpps", RPPS, "professionals", 9),
-        ("finess", FINESS_JSON, "structures", 11),
+        ("finess", FINESS_JSON, "structures", 12),
     ):
         result = cli.invoke(app, ["import", source, str(path), "--json"])
         assert result.exit_code == 0, result.output

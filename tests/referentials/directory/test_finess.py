@@ -27,7 +27,7 @@ def test_finess_json_with_activities(
     run_import: Importer, session_factory: sessionmaker[Session]
 ) -> None:
     summary = run_import("finess", FINESS_JSON)
-    assert summary["structures"] == 11 and summary["activities_file"] == FINESS_ACTIVITIES.name
+    assert summary["structures"] == 12 and summary["activities_file"] == FINESS_ACTIVITIES.name
     ch = structure(session_factory, "690999016")
     assert (ch.category, ch.sector, ch.department, ch.commune_cog) == (
         "355",
@@ -36,8 +36,7 @@ def test_finess_json_with_activities(
         "69264",
     )
     assert ch.finess_ej == "690999008" and ch.legal_status == "13" and ch.phone == "0400000002"
-    # Active authorisations only: 14 is in state F at the CHR, 11 expired at the dialysis unit,
-    # 19 comes from ege[].activitesExercees.
+    # Active authorisations only: 14 is inactive at the CHR, 11 expired at the dialysis unit.
     assert ch.sanitary_authorisations == "01,04,50"
     assert structure(session_factory, "670999911").sanitary_authorisations == "01,02,03"
     assert structure(session_factory, "210999611").sanitary_authorisations == "19"
@@ -56,7 +55,8 @@ def test_etalab_csv_matches_the_json_feed(
     run_import("finess", FINESS_JSON)
     from_json = {f: structure(session_factory, f) for f in ("690999016", "970999819", "2A0999910")}
     summary = run_import("finess", ETALAB)
-    assert summary["structures"] == 10 and summary["removed"] == 1  # the closed annex
+    # The closed annex and the Wallis hospital (absent from the legacy extract).
+    assert summary["structures"] == 10 and summary["removed"] == 2
     for finess, before in from_json.items():
         after = structure(session_factory, finess)
         assert (after.department, after.commune_cog) == (before.department, before.commune_cog)
@@ -95,14 +95,13 @@ def test_structure_diff_names_changed_fields(
     run_import: Importer, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
     run_import("finess", FINESS_JSON)
-    assert run_import("finess", FINESS_JSON)["unchanged"] == 11
+    assert run_import("finess", FINESS_JSON)["unchanged"] == 12
     doc = json.loads(FINESS_JSON.read_text("utf-8"))
     doc["pmej"][0]["ege"][0]["informationsGeneralesEGE"]["nomEgeCourt"] = "CH DES MONTS"
     changed = tmp_path / FINESS_JSON.name
     changed.write_text(json.dumps(doc), "utf-8")
-    (tmp_path / FINESS_ACTIVITIES.name).write_bytes(FINESS_ACTIVITIES.read_bytes())
-    summary = run_import("finess", changed)
-    assert (summary["updated"], summary["unchanged"]) == (1, 10)
+    summary = run_import("finess", changed, activities=FINESS_ACTIVITIES)
+    assert (summary["updated"], summary["unchanged"]) == (1, 11)
     with session_factory() as session:
         change = session.query(DirectoryChange).filter_by(change="updated").one()
         assert (change.entity_key, change.field_list()) == ("690999016", ["name", "name_norm"])
@@ -119,7 +118,7 @@ def test_structure_facts_contract(run_import: Importer, session: Session) -> Non
     ara = {f.finess for f in directory_service.structure_facts(session, region="84")}
     assert ara == {"690999016", "380999110"}  # the closed annex is left out
     every = {f.finess for f in directory_service.structure_facts(session, active_only=False)}
-    assert "690999024" in every and len(every) == 11
+    assert "690999024" in every and len(every) == 12
     reunion = list(directory_service.structure_facts(session, department="9D"))
     assert [f.finess for f in reunion] == ["970999819"] and reunion[0].region == "04"
     assert directory_service.get_structure_facts(session, "000000000") is None

@@ -1,0 +1,91 @@
+"""The window around an INSi call: read, call with nothing held, re-check, apply.
+
+A search reads what it sends, ends the transaction (no row lock, no SQLite snapshot or write
+lock while INSi answers, however slow it is), then applies the answer in a short transaction
+that reloads the identity and re-checks its version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from identity.errors import RuleConflict, StaleVersion
+from identity.referential import repository, rules
+from identity.referential.models import Identity, InsiCall
+from identity.referential.service import get_active
+from referentials.core.db import end_transaction
+
+
+def check_callable(identity: Identity) -> None:
+    if rules.forbids_insi(identity.attribute_set):
+        raise RuleConflict(
+            "a DOUT or FICT identity is never sent to INSi",
+            fields={"attributes": sorted(identity.attribute_set)},
+        )
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What was read and sent to INSi, kept while no transaction is open."""
+
+    identity_id: int
+    version: int
+    birth_name: str
+    first_names: tuple[str, ...]
+    sex: str
+    birth_date: date
+    birth_place_code: str | None
+
+
+def read_for_call(session: Session, identity_id: int) -> Sent:
+    """Read what the call needs, then end the transaction: nothing is held while INSi answers."""
+    identity = get_active(session, identity_id)
+    check_callable(identity)
+    sent = Sent(
+        identity.id,
+        identity.version,
+        identity.birth_name,
+        tuple(identity.first_name_list),
+        identity.sex,
+        identity.birth_date,
+        identity.birth_place_code,
+    )
+    end_transaction(session)
+    return sent
+
+
+def reload(session: Session, sent: Sent, calls: list[InsiCall]) -> Identity:
+    """The identity again, locked, if the answer still fits it; else 409 (calls kept).
+
+    A change made while INSi answered is re-evaluated: when the identity is still active,
+    callable and carries the traits that were sent, the answer is checked against its current
+    state; otherwise it is not applied, the calls are kept as ``stale`` and the caller retries.
+    """
+    identity = repository.get(session, sent.identity_id, for_update=True)
+    if identity is None or not _still_fits(identity, sent):
+        for call in calls:
+            call.outcome = "stale"
+        end_transaction(session)
+        raise StaleVersion(
+            f"identity {sent.identity_id} changed while INSi was answering; "
+            "the answer was not applied: search again",
+            fields={"version": identity.version if identity else None},
+        )
+    return identity
+
+
+def _still_fits(identity: Identity, sent: Sent) -> bool:
+    if not identity.active or rules.forbids_insi(identity.attribute_set):
+        return False
+    if identity.version == sent.version:
+        return True
+    return (
+        identity.birth_name,
+        tuple(identity.first_name_list),
+        identity.sex,
+        identity.birth_date,
+        identity.birth_place_code,
+    ) == (sent.birth_name, sent.first_names, sent.sex, sent.birth_date, sent.birth_place_code)

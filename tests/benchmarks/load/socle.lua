@@ -1,0 +1,117 @@
+-- wrk script of the load benchmark: one scenario (or a weighted mix) of Socle's API calls.
+-- Set by load_bench.py through environment variables: SCENARIO, KEY, IDS (max identity id),
+-- INSI_IDS (comma-separated ids searched in INSi), MATCH_FILE (one JSON body a line),
+-- UPDATE_FROM (the first of the identities never updated yet: still at version 1).
+
+local key = os.getenv("KEY")
+local scenario = os.getenv("SCENARIO")
+local max_id = tonumber(os.getenv("IDS"))
+local insi_ids, matches = {}, {}
+for id in string.gmatch(os.getenv("INSI_IDS") or "", "%d+") do
+  insi_ids[#insi_ids + 1] = id
+end
+for line in io.lines(os.getenv("MATCH_FILE")) do
+  matches[#matches + 1] = line
+end
+local names = {"MARTIN", "BERNARD", "THOMAS", "PETIT", "ROBERT", "RICHARD", "DURAND", "DUBOIS",
+  "MOREAU", "LAURENT", "SIMON", "MICHEL", "LEFEBVRE", "LEROY", "ROUX", "DAVID"}
+local firsts = {"MARIE", "JEAN", "PIERRE", "CAMILLE", "LOUISE", "LUCAS", "EMMA", "HUGO"}
+local letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+local update_from = tonumber(os.getenv("UPDATE_FROM"))
+local nthreads = tonumber(os.getenv("THREADS"))
+local headers = {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json"}
+
+local threads = {}
+
+function setup(thread)
+  thread:set("seed", math.random(1, 1000000))
+  thread:set("rank", #threads)
+  threads[#threads + 1] = thread
+end
+
+-- Per thread: how many answers of each status other than 2xx.
+codes = {}
+
+function response(status, headers, body)
+  if status >= 300 then
+    codes[status] = (codes[status] or 0) + 1
+  end
+end
+
+local updated = 0
+
+function init(args)
+  math.randomseed(seed or os.time())
+end
+
+local function suffix()
+  local out = ""
+  for _ = 1, 3 do
+    local n = math.random(1, 26)
+    out = out .. string.sub(letters, n, n)
+  end
+  return out
+end
+
+local function read()
+  return wrk.format("GET", "/api/v1/identities/" .. math.random(1, max_id), headers)
+end
+
+local function match()
+  return wrk.format("POST", "/api/v1/identities/match", headers, matches[math.random(#matches)])
+end
+
+local function create()
+  local body = string.format(
+    '{"birth_name":"%s%s","first_names":["%s"],"sex":"%s","birth_date":"%04d-%02d-%02d"}',
+    names[math.random(#names)], suffix(), firsts[math.random(#firsts)],
+    math.random(2) == 1 and "F" or "M",
+    math.random(1930, 2020), math.random(1, 12), math.random(1, 28))
+  return wrk.format("POST", "/api/v1/identities", headers, body)
+end
+
+local function update()
+  -- Each thread updates its own identities, once each, so If-Match 1 is the version read.
+  local id = update_from + rank + nthreads * updated
+  updated = updated + 1
+  local body = '{"used_name":"' .. names[math.random(#names)] .. '"}'
+  local h = {["If-Match"] = "1"}
+  for k, v in pairs(headers) do h[k] = v end
+  return wrk.format("PATCH", "/api/v1/identities/" .. id, h, body)
+end
+
+local function insi()
+  local id = insi_ids[math.random(#insi_ids)]
+  return wrk.format("POST", "/api/v1/identities/" .. id .. "/insi-search", headers, "{}")
+end
+
+local function mixed()
+  -- 70 % match/read, 20 % create/update, 10 % INSi.
+  local n = math.random(100)
+  if n <= 35 then return match() end
+  if n <= 70 then return read() end
+  if n <= 80 then return create() end
+  if n <= 90 then return update() end
+  return insi()
+end
+
+local kinds = {read = read, match = match, create = create, update = update, insi = insi,
+  mixed = mixed}
+request = kinds[scenario]
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  local statuses = ""
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("codes")) do
+      statuses = statuses .. string.format('"%d":%d,', status, n)
+    end
+  end
+  io.write(string.format(
+    'RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"mean_us":%.0f,' ..
+    '"socket_errors":%d,"http_errors":%d,"statuses":{%s}}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    latency.mean, e.connect + e.read + e.write + e.timeout, e.status,
+    string.sub(statuses, 1, -2)))
+end

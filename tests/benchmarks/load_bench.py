@@ -1,0 +1,262 @@
+"""Load benchmark: a region calling at once, with wrk against a real `socle serve` on loopback.
+
+    .venv/bin/python tests/benchmarks/load_bench.py                       # SQLite, 1 and 2 workers
+    .venv/bin/python tests/benchmarks/load_bench.py \\
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+Loads N generated identities (14,000 by default) with their blocking keys, starts
+`socle serve --workers W` (the per-key rate limit off, as a region's callers each have their own
+key; the embedded mock INSi slowed to 300 ms), then runs each scenario for a bounded time with
+wrk (Debian's `wrk` package: `apt-get install wrk`) and prints throughput, p50/p99, the mean and
+the errors (non-2xx answers and socket errors) per scenario, with the machine's load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from generate_identities import generate
+from identity_match_bench import load, query_of
+
+from identity.referential.schemas import MatchRequest
+from identity.referential.traits import normalized_fields
+from referentials.core.auth import SCOPES, create_api_key
+from referentials.core.db import make_engine, make_session_factory, session_scope
+from referentials.core.errors import AppError
+from tests.conftest import free_port
+
+HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+LUA = HERE / "load" / "socle.lua"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One wrk run inside a scenario."""
+
+    kind: str
+    clients: int
+
+
+# name: the wrk runs that go at the same time (the first one is the scenario's figure).
+SCENARIOS: dict[str, list[Part]] = {
+    "read x1": [Part("read", 1)],
+    "read x32": [Part("read", 32)],
+    "match x1": [Part("match", 1)],
+    "match x32": [Part("match", 32)],
+    "create x1": [Part("create", 1)],
+    "create x16": [Part("create", 16)],
+    "insi x8 alone": [Part("insi", 8)],
+    "create x16 + insi x8": [Part("create", 16), Part("insi", 8)],
+    "read x32 + insi x8": [Part("read", 32), Part("insi", 8)],
+    "mixed x32": [Part("mixed", 32)],
+}
+
+
+@dataclass
+class Bench:
+    url: str
+    schema: str
+    key: str
+    max_id: int
+    insi_ids: str
+    match_file: Path
+
+
+def prepare(args: argparse.Namespace, workdir: Path) -> Bench:
+    """A fresh database with the generated identities, a key, the INSi ids and match bodies."""
+    people = generate(int(args.identities / 1.35), args.seed)[: args.identities]
+    url, schema = args.database_url, ""
+    if url.startswith("postgresql"):
+        schema = f"bench_load_{uuid.uuid4().hex[:8]}"
+        with make_engine(url).begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    else:
+        url = f"sqlite:///{workdir / 'load.db'}"
+    loaded = load(url, schema, people)
+    engine = make_engine(url, schema=schema)
+    with session_scope(make_session_factory(engine)) as session:
+        _, key = create_api_key(session, client_name="load", scopes=list(SCOPES))
+        # One given name: an INSi search of one of them is one SOAP call (CR 01, unknown).
+        single = session.execute(
+            text("SELECT id FROM identities WHERE first_names NOT LIKE '% %' ORDER BY id LIMIT 400")
+        )
+        insi_ids = ",".join(str(row[0]) for row in single)
+    engine.dispose()
+    rng = random.Random(args.seed)
+    valid = [p for p in people if _accepted(query_of(p))]
+    match_file = workdir / "match.jsonl"
+    match_file.write_text(
+        # Only searches the service accepts (the generator also makes invalid traits).
+        "\n".join(json.dumps(query_of(p)) for p in rng.sample(valid, 500)) + "\n",
+        encoding="utf-8",
+    )
+    return Bench(url, schema, key, loaded, insi_ids, match_file)
+
+
+def _accepted(query: dict[str, object]) -> bool:
+    """Whether the service takes this search (the generator also makes invalid traits)."""
+    try:
+        normalized_fields(MatchRequest.model_validate(query), date.today())
+    except (ValueError, AppError):  # pydantic's ValidationError, the trait errors (422)
+        return False
+    return True
+
+
+def serve(
+    bench: Bench, workers: int, args: argparse.Namespace
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "SOCLE_DATABASE_URL": bench.url,
+        "SOCLE_DATABASE_SCHEMA": bench.schema,
+        "SOCLE_LOAD_DEMO_DATA": "false",
+        "SOCLE_LIMITS__RATE_PER_MINUTE": "0",
+        "SOCLE_INSI__MOCK_LATENCY_MS": str(args.insi_latency_ms),
+        "SOCLE_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "referentials.cli", "serve", "--workers", str(workers)]
+    log = Path(args.server_log or os.devnull).open("ab")  # noqa: SIM115 (the server's life)
+    process = subprocess.Popen(
+        [*command, "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit("the server did not start")
+        time.sleep(0.2)
+
+
+def wrk(
+    bench: Bench, base: str, part: Part, seconds: int, update_from: int
+) -> subprocess.Popen[str]:
+    threads = min(part.clients, 2)
+    env = {
+        **os.environ,
+        "THREADS": str(threads),
+        "SCENARIO": part.kind,
+        "KEY": bench.key,
+        "IDS": str(bench.max_id),
+        "INSI_IDS": bench.insi_ids,
+        "MATCH_FILE": str(bench.match_file),
+        # Updates send If-Match 1: identities from here on were never updated yet.
+        "UPDATE_FROM": str(update_from),
+    }
+    command = ["wrk", "-t", str(threads), "-c", str(part.clients), "-d", f"{seconds}s"]
+    command += ["--timeout", "30s", "-s", str(LUA), base]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+
+
+def result_of(process: subprocess.Popen[str], part: Part) -> dict[str, object]:
+    out, _ = process.communicate(timeout=600)
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    raw = json.loads(line[len("RESULT ") :])
+    seconds = raw["duration_us"] / 1e6
+    return {
+        "kind": part.kind,
+        "clients": part.clients,
+        "req_s": round(raw["requests"] / seconds, 1),
+        "p50_ms": round(raw["p50_us"] / 1000, 1),
+        "p99_ms": round(raw["p99_us"] / 1000, 1),
+        # In a closed loop the mean latency is clients / throughput.
+        "mean_ms": round(part.clients / (raw["requests"] / seconds) * 1000, 1),
+        "errors": raw["socket_errors"] + raw["http_errors"],
+        "statuses": raw["statuses"],
+    }
+
+
+def run_scenario(
+    bench: Bench, base: str, parts: list[Part], seconds: int, update_from: int = 1
+) -> list[dict[str, object]]:
+    processes = [wrk(bench, base, part, seconds, update_from) for part in parts]
+    results = [result_of(p, part) for p, part in zip(processes, parts, strict=True)]
+    load1 = round(os.getloadavg()[0], 1)
+    for result in results:
+        result["load"] = load1
+    return results
+
+
+def warm_up(bench: Bench, base: str) -> None:
+    """The first requests of each worker build caches and pools: not timed."""
+    for kind in ("read", "match", "create"):
+        run_scenario(bench, base, [Part(kind, 4)], 2)
+
+
+def _errors(result: dict[str, object]) -> str:
+    statuses = result["statuses"]
+    detail = ", ".join(f"{n}×{code}" for code, n in sorted(statuses.items())) if statuses else ""  # type: ignore[attr-defined]
+    return f"{result['errors']}" + (f" ({detail})" if detail else "")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default="sqlite")
+    parser.add_argument("--identities", type=int, default=14_000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--seconds", type=int, default=10, help="each scenario's duration")
+    parser.add_argument("--insi-latency-ms", type=int, default=300)
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--server-log", default="", help="append the servers' stderr to this file")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    workdir = Path(tempfile.mkdtemp(prefix="socle-load-"))
+    bench = prepare(args, workdir)
+    database = "postgresql" if bench.schema else "sqlite"
+    print(f"# {database}, {bench.max_id} identities, INSi mock at {args.insi_latency_ms} ms")
+    print("| workers | scenario | part | req/s | p50 ms | p99 ms | mean ms | errors | load |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    try:
+        for run, workers in enumerate(args.workers):
+            process, base = serve(bench, workers, args)
+            update_from = 1 + run * bench.max_id // len(args.workers)
+            try:
+                warm_up(bench, base)
+                for name in args.scenarios:
+                    parts = SCENARIOS[name]
+                    for r in run_scenario(bench, base, parts, args.seconds, update_from):
+                        print(
+                            f"| {workers} | {name} | {r['kind']} x{r['clients']} | {r['req_s']} "
+                            f"| {r['p50_ms']} | {r['p99_ms']} | {r['mean_ms']} | {_errors(r)} "
+                            f"| {r['load']} |",
+                            flush=True,
+                        )
+            finally:
+                process.send_signal(signal.SIGINT)
+                process.wait(timeout=30)
+    finally:
+        if bench.schema:
+            with make_engine(args.database_url).begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{bench.schema}" CASCADE'))
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
