@@ -34,7 +34,7 @@ def _token_flow(server: ThreadedServer, factory: sessionmaker[Session]) -> list[
         replayed = http.post("/oauth/token", data=client.form(assertion))
         assert replayed.status_code == 401
         auth = {"Authorization": f"Bearer {token}"}
-        assert http.get("/fhir/Patient", params={"family": "X"}, headers=auth).status_code == 200
+        assert http.get("/fhir/Patient", params={"family": "Xyz"}, headers=auth).status_code == 200
         forged = {"Authorization": f"Bearer {token[:-4]}AAAA"}
         assert http.get("/api/v1/identities", headers=forged).status_code == 401
         secrets += [assertion, assertion.split(".")[2], token, token.split(".")[2]]

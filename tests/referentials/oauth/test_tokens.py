@@ -19,7 +19,7 @@ from referentials.core.db import session_scope
 from referentials.core.oauth import service
 from referentials.core.oauth.keys import published_jwks, sign_access_token, verify_access_token
 from referentials.core.settings import Settings
-from referentials.core.usage import ApiUsage
+from referentials.core.usage import ApiUsage, flush_all
 from tests.conftest import ThreadedServer, free_port
 from tests.factories import identity_body
 from tests.referentials.oauth.conftest import Client, new_key, public_jwks
@@ -55,6 +55,7 @@ def test_a_client_calls_rest_and_fhir_with_its_token(
     # The token carries the key's scopes, no more.
     lacking = http.get("/api/v1/directory/professionals", headers=_bearer(token))
     assert lacking.status_code == 403 and "directory:read" in lacking.json()["detail"]
+    flush_all()  # usage counts are written by each process every few seconds
     with session_scope(session_factory) as session:
         entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "create"))
         assert entry is not None and entry.actor_key_id == client.key_id
