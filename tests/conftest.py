@@ -3,6 +3,7 @@ SOCLE_TEST_DATABASE_URL is set), a real uvicorn server, keys for each scope."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -19,6 +20,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from referentials.app import create_app
+from referentials.core import usage
 from referentials.core.auth import SCOPES, create_api_key
 from referentials.core.db import Base, make_engine, make_session_factory, session_scope
 from referentials.core.settings import LimitsSettings, SchedulerSettings, Settings
@@ -113,6 +115,10 @@ WINDOW = "audit_purge_window"
 
 
 def _truncate(eng: Engine) -> None:
+    # Usage counts are written by each process every few seconds: a previous test's pending
+    # counts are written now, before the tables are emptied, not into the next test's data.
+    with contextlib.suppress(Exception):
+        usage.flush_all()
     tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name != WINDOW]
     with eng.begin() as conn:
         # The audit trail is append-only: only an open purge window lets its rows go.
