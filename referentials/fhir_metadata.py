@@ -194,7 +194,7 @@ def capability_statement(base: str, *, service_base: str) -> dict[str, Any]:
     }
 
 
-def ror_capability_statement(base: str) -> dict[str, Any]:
+def ror_capability_statement(base: str, *, service_base: str) -> dict[str, Any]:
     """The ROR endpoint's statement: its resources, profiles, parameters and includes."""
     resources = [
         _resource(
@@ -221,9 +221,11 @@ def ror_capability_statement(base: str) -> dict[str, Any]:
                 "mode": "server",
                 "documentation": "Shaped like the national ROR API (ans.fhir.fr.ror). "
                 "Unsupported parameters are refused (400).",
+                # The same two schemes as the base statement (API keys and SMART tokens).
                 "security": {
-                    "description": "Every resource needs 'Authorization: Bearer <API key>' "
-                    "with the ror:read scope. This statement is public."
+                    **smart_security(service_base),
+                    "description": "Every resource needs 'Authorization: Bearer <API key or "
+                    "access token>' with the ror:read scope. This statement is public.",
                 },
                 "resource": resources,
             }
@@ -241,4 +243,7 @@ def metadata(request: Request) -> FhirResponse:
 @router.get("/ror/metadata")
 def ror_metadata(request: Request) -> FhirResponse:
     """The ROR endpoint's CapabilityStatement (public)."""
-    return FhirResponse(ror_capability_statement(base_url(request) + "/ror"))
+    service_base = request.app.state.settings.base_url.rstrip("/")
+    return FhirResponse(
+        ror_capability_statement(base_url(request) + "/ror", service_base=service_base)
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
@@ -82,25 +83,27 @@ def candidate_ids(session: Session, record: IdentityRecord, exclude: int | None)
     return ids
 
 
+def row_record(record_id: str, row: Any) -> IdentityRecord:
+    """A stored identity's match row as a plain record (the matching library's input)."""
+    return IdentityRecord(
+        id=record_id,
+        birth_name=row.birth_name,
+        first_names=tuple(row.first_names.split()),
+        used_name=row.used_name or "",
+        used_first_name=row.used_first_name or "",
+        sex=row.sex,
+        birth_date=row.birth_date.isoformat(),
+        birth_place_code=row.birth_place_code or "",
+        ins=row.ins_matricule or "",
+        ins_history=tuple(
+            str(h.get("matricule", "")) for h in (row.ins_history or []) if h.get("matricule")
+        ),
+    )
+
+
 def _light_records(session: Session, ids: set[int]) -> list[IdentityRecord]:
     """Candidates as plain records, read column-wise: most of them score below review."""
-    return [
-        IdentityRecord(
-            id=str(r.id),
-            birth_name=r.birth_name,
-            first_names=tuple(r.first_names.split()),
-            used_name=r.used_name or "",
-            used_first_name=r.used_first_name or "",
-            sex=r.sex,
-            birth_date=r.birth_date.isoformat(),
-            birth_place_code=r.birth_place_code or "",
-            ins=r.ins_matricule or "",
-            ins_history=tuple(
-                str(h.get("matricule", "")) for h in (r.ins_history or []) if h.get("matricule")
-            ),
-        )
-        for r in repository.match_rows(session, ids)
-    ]
+    return [row_record(str(r.id), r) for r in repository.match_rows(session, ids)]
 
 
 # The referential's size sets the prior of every pair. A count over a million rows costs more

@@ -60,22 +60,6 @@ def record_of(position: str, fields: dict[str, Any]) -> IdentityRecord:
     )
 
 
-def stored_record(position: str, row: Any) -> IdentityRecord:
-    history = row.ins_history or []
-    return IdentityRecord(
-        id=position,
-        birth_name=row.birth_name,
-        first_names=tuple(row.first_names.split()),
-        used_name=row.used_name or "",
-        used_first_name=row.used_first_name or "",
-        sex=row.sex,
-        birth_date=row.birth_date.isoformat(),
-        birth_place_code=row.birth_place_code or "",
-        ins=row.ins_matricule or "",
-        ins_history=tuple(str(h.get("matricule", "")) for h in history if h.get("matricule")),
-    )
-
-
 def _candidates(keys: list[list[str]], stored: dict[str, list[int]]) -> list[list[int]]:
     """Per created row, its candidates: stored ids (>= 0) and earlier created rows (-1 - j)."""
     own: dict[str, list[int]] = defaultdict(list)
@@ -117,7 +101,7 @@ def find(
     per_row = _candidates(keys, stored_blocks)
     rows = reads.match_rows(session, sorted({c for cs in per_row for c in cs if c >= 0}))
     position = {row.id: len(created) + i for i, row in enumerate(rows)}
-    records.extend(stored_record(str(position[r.id]), r) for r in rows)
+    records.extend(matcher.row_record(str(position[r.id]), r) for r in rows)
     left: list[int] = []
     right: list[int] = []
     for j, cands in enumerate(per_row):
