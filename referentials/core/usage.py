@@ -48,6 +48,9 @@ class _Buffer:
         self.engine = engine
         self.counts: Counter[_Key] = Counter()
         self.lock = threading.Lock()
+        # One flush at a time: a flush that returns has written every count taken before it,
+        # including those a concurrent flush (the periodic thread's) had already taken.
+        self.writing = threading.Lock()
         self.wake = threading.Event()
         self.thread = threading.Thread(target=self._run, name="usage-flush", daemon=True)
         self.thread.start()
@@ -66,16 +69,17 @@ class _Buffer:
                 log.warning("usage counts not written yet; retrying", exc_info=True)
 
     def flush(self) -> None:
-        with self.lock:
-            pending, self.counts = self.counts, Counter()
-        if not pending:
-            return
-        try:
-            _write(self.engine, pending)
-        except Exception:
+        with self.writing:
             with self.lock:
-                self.counts.update(pending)
-            raise
+                pending, self.counts = self.counts, Counter()
+            if not pending:
+                return
+            try:
+                _write(self.engine, pending)
+            except Exception:
+                with self.lock:
+                    self.counts.update(pending)
+                raise
 
 
 def _write(engine: Engine, pending: Counter[_Key]) -> None:
