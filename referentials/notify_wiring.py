@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from identity.referential.notify_source import IdentitySource
 from referentials.core.notify import registry
+from referentials.core.notify.outbox import ChangeSource
 from referentials.core.notify.webhook import WebhookChannel
+from referentials.core.settings import Settings
 
 
-def install() -> None:
+def install(settings: Settings) -> None:
     """Register every event source and channel (idempotent: by name)."""
-    registry.register_channel(WebhookChannel())
+    registry.register_source(IdentitySource())
+    registry.register_source(ChangeSource())
+    registry.register_channel(WebhookChannel(allow_plain_http=settings.notify.allow_plain_http))
