@@ -64,12 +64,13 @@ class IdentitySource:
     def visible(
         self, session: Session, audience: Audience, events: Sequence[SourceEvent]
     ) -> list[bool]:
-        if not audience.has("identity:read"):
+        merge = audience.has("identity:merge")
+        if not (merge or audience.has("identity:read")):
             return [False] * len(events)
-        if audience.has("identity:merge") and not audience.establishments:
+        if merge and not audience.establishments:
             return [True] * len(events)
         finess = set(audience.establishments or audience.finess)
-        if not audience.has("identity:merge") and audience.establishments:
+        if not merge and audience.establishments:
             finess &= set(audience.finess)
         wanted = {int(s.split(":")[1]) for e in events for s in e.subjects}
         held = repository.held_by(session, wanted, finess)
