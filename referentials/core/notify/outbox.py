@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from referentials.core.db import utcnow
 from referentials.core.notify.models import ChangeEvent
 from referentials.core.notify.sources import Audience, SourceEvent
 
@@ -45,6 +46,33 @@ def emit_change(session: Session, event_type: str, subject: str, **payload: Any)
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown change event type {event_type!r}")
     session.add(ChangeEvent(type=event_type, subject=subject, payload=payload))
+
+
+# The import sources whose runs are announced, and as what.
+RUN_EVENTS = {"rpps": "directory.imported", "finess": "directory.imported", "ror": "ror.imported"}
+
+
+def _counts(counts: Any) -> dict[str, Any]:
+    # Figures only (numbers, and groups of numbers): names of files and the like stay in the run.
+    def figure(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+
+    return {
+        k: v
+        for k, v in dict(counts).items()
+        if figure(v) or (isinstance(v, dict) and v and all(figure(x) for x in v.values()))
+    }
+
+
+def emit_run(session: Session | Connection, *, run_id: int, source: str, counts: Any) -> None:
+    """Announce a successful import run, in the transaction that records its end."""
+    event_type = RUN_EVENTS.get(source)
+    if event_type is None:
+        return
+    payload: dict[str, Any] = {"source": source, "run_id": run_id, "counts": _counts(counts)}
+    session.execute(
+        insert(ChangeEvent).values(type=event_type, subject=source, payload=payload, at=utcnow())
+    )
 
 
 def relay(conn: Connection) -> int:
