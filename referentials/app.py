@@ -36,6 +36,7 @@ from referentials.core.handlers import install_error_handlers
 from referentials.core.limits import BodySizeLimit
 from referentials.core.login import install_pages
 from referentials.core.login_throttle import LoginThrottle
+from referentials.core.notify.pages import router as notify_pages_router
 from referentials.core.notify.router import router as subscriptions_router
 from referentials.core.notify.worker import ElectedNotifier
 from referentials.core.oauth.keys import rate_key as token_rate_key
@@ -205,6 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ror_router)
     app.include_router(ror_indicators_router)
     app.include_router(ror_pages_router)
+    app.include_router(notify_pages_router)
     # FHIR R4 under /fhir (OperationOutcome errors) and the HL7 v2 ADT intake over HTTPS.
     app.include_router(fhir_metadata.router)
     app.include_router(patient_fhir_router)
