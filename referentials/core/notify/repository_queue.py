@@ -57,7 +57,8 @@ def queue(
         if e.cursor not in existing
     ]
     if fresh:
-        session.execute(insert(Delivery), fresh)
+        # The table, not the ORM entity: a burst queues thousands of rows per second.
+        session.execute(insert(Delivery.__table__), fresh)
     return len(events)
 
 
