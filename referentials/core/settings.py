@@ -217,6 +217,31 @@ class OAuthSettings(BaseModel):
     jwks_timeout_seconds: float = 5.0
 
 
+class NotifySettings(BaseModel):
+    """Notification delivery (subscriptions, webhooks and the other channels)."""
+
+    # Run the delivery worker inside `socle serve` (in the elected leader); production runs
+    # `socle notify` instead and turns this off.
+    embedded: bool = True
+    # Defaults of a new subscription.
+    max_attempts: int = 12
+    concurrency: int = 8
+    timeout_seconds: float = 10.0
+    # Exponential backoff of a failed delivery: base * 2^(failures-1), capped, with jitter.
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 600.0
+    # The circuit breaker opens after this many consecutive failures, for cooldown seconds.
+    breaker_threshold: int = 5
+    breaker_cooldown_seconds: float = 15.0
+    # How long the previous secret stays valid after a rotation.
+    secret_overlap_hours: float = 24.0
+    # How often the worker looks for new events (it is also woken by the feed's relay).
+    poll_seconds: float = 0.2
+    # Deliveries read per fan-out and per send batch.
+    batch_size: int = 200
+    leader_lease_seconds: float = 15.0
+
+
 class Settings(BaseSettings):
     """Every setting of the service; override with ``SOCLE_<NAME>`` environment variables."""
 
@@ -254,6 +279,7 @@ class Settings(BaseSettings):
     hl7: Hl7Settings = Field(default_factory=Hl7Settings)
     psc: PscSettings = Field(default_factory=PscSettings)
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,74 @@
+"""The notification tables' queries (the only place with ``select()`` for them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from referentials.core.db import utcnow
+from referentials.core.notify.models import Delivery, Subscription, SubscriptionCursor
+from referentials.core.notify.sources import EventSource
+
+
+def subscriptions(session: Session, *, client_name: str | None = None) -> list[Subscription]:
+    stmt = select(Subscription).order_by(Subscription.id)
+    if client_name is not None:
+        stmt = stmt.where(Subscription.client_name == client_name)
+    return list(session.scalars(stmt))
+
+
+def start_cursors(session: Session, subscription_id: int, sources: Iterable[EventSource]) -> None:
+    """Start a new subscription at the head of every source."""
+    for source in sources:
+        session.add(
+            SubscriptionCursor(
+                subscription_id=subscription_id, source=source.name, cursor=source.head(session)
+            )
+        )
+    session.flush()
+
+
+def cursors(session: Session, subscription_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(SubscriptionCursor.source, SubscriptionCursor.cursor).where(
+            SubscriptionCursor.subscription_id == subscription_id
+        )
+    )
+    return {source: int(cursor) for source, cursor in rows}
+
+
+def rewind(session: Session, subscription_id: int, source: str, cursor: int) -> None:
+    """Move a subscription's cursor back (or forward) in a source: the fan-out reads from there."""
+    found = session.get(SubscriptionCursor, (subscription_id, source))
+    if found is None:
+        session.add(SubscriptionCursor(subscription_id=subscription_id, source=source, cursor=cursor))
+    else:
+        found.cursor = cursor
+    session.flush()
+
+
+def requeue(session: Session, delivery: Delivery) -> None:
+    """Make a delivery due now, its failures forgotten (its key stays the same)."""
+    delivery.status = "pending"
+    delivery.failures = 0
+    delivery.next_attempt_at = utcnow()
+    delivery.delivered_at = None
+    session.flush()
+
+
+def delete_subscription(session: Session, subscription_id: int) -> None:
+    # Explicit deletes: SQLite enforces no ON DELETE CASCADE without the foreign-key pragma.
+    session.execute(delete(Delivery).where(Delivery.subscription_id == subscription_id))
+    session.execute(
+        delete(SubscriptionCursor).where(SubscriptionCursor.subscription_id == subscription_id)
+    )
+    session.execute(delete(Subscription).where(Subscription.id == subscription_id))
+    session.flush()
+
+
+def touch(session: Session, subscription_id: int) -> None:
+    session.execute(
+        update(Subscription).where(Subscription.id == subscription_id).values(updated_at=utcnow())
+    )

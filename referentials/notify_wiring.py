@@ -1,0 +1,11 @@
+"""Notification wiring (a composition root): the event sources and channels of the process."""
+
+from __future__ import annotations
+
+from referentials.core.notify import registry
+from referentials.core.notify.webhook import WebhookChannel
+
+
+def install() -> None:
+    """Register every event source and channel (idempotent: by name)."""
+    registry.register_channel(WebhookChannel())
