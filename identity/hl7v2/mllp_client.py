@@ -64,6 +64,7 @@ class AckOutcome:
     text: str  # MSA-3 (the receiver's words), or the transport problem
     error_code: str = ""  # ERR-3.1 (HL7 table 0357)
     control_id: str = ""
+    ack: str = ""  # the raw ACK, as received
 
 
 def check_target(target: MllpTarget) -> None:
@@ -124,24 +125,37 @@ def _fields(ack: str, name: str) -> list[str]:
 
 def classify(ack: str, control_id: str) -> AckOutcome:
     """The outcome of an ACK's MSA (and ERR-3) for the message sent with ``control_id``."""
+    outcome = _classify(ack, control_id)
+    return AckOutcome(
+        outcome.ok,
+        outcome.retryable,
+        outcome.code,
+        outcome.text,
+        outcome.error_code,
+        control_id,
+        ack,
+    )
+
+
+def _classify(ack: str, control_id: str) -> AckOutcome:
     msa = _fields(ack, "MSA")
     if len(msa) < 2:
-        return AckOutcome(False, True, "", "the answer has no MSA segment", control_id=control_id)
+        return AckOutcome(False, True, "", "the answer has no MSA segment")
     code, echoed = msa[1].strip().upper(), msa[2].strip() if len(msa) > 2 else ""
     text = msa[3].strip() if len(msa) > 3 else ""
     err = _fields(ack, "ERR")
     error_code = err[3].split("^", 1)[0].strip() if len(err) > 3 else ""
     if echoed != control_id:
         why = f"the ACK answers control id {echoed!r}, not {control_id!r}"
-        return AckOutcome(False, True, code, why, error_code, control_id)
+        return AckOutcome(False, True, code, why, error_code)
     if code in ("AA", "CA"):
-        return AckOutcome(True, False, code, text, error_code, control_id)
+        return AckOutcome(True, False, code, text, error_code)
     if code in ("AR", "CR"):
-        return AckOutcome(False, False, code, text, error_code, control_id)
+        return AckOutcome(False, False, code, text, error_code)
     if code in ("AE", "CE"):
         retry = not error_code or error_code in TRANSIENT_ERRORS
-        return AckOutcome(False, retry, code, text, error_code, control_id)
-    return AckOutcome(False, True, code, f"unknown MSA-1 {code!r}", error_code, control_id)
+        return AckOutcome(False, retry, code, text, error_code)
+    return AckOutcome(False, True, code, f"unknown MSA-1 {code!r}", error_code)
 
 
 def _one(sock: socket.socket, message: Outgoing, timeout: float) -> AckOutcome:
