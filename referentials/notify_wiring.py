@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from identity.fhir.notify import FhirChannel
 from identity.hl7v2.channel import Hl7v2Channel
 from referentials.core.notify import registry
 from referentials.core.notify.webhook import WebhookChannel
@@ -11,3 +12,4 @@ def install() -> None:
     """Register every event source and channel (idempotent: by name)."""
     registry.register_channel(WebhookChannel())
     registry.register_channel(Hl7v2Channel())
+    registry.register_channel(FhirChannel())
