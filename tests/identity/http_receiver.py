@@ -25,7 +25,7 @@ class Post:
 class _Handler(BaseHTTPRequestHandler):
     server: HttpReceiver
 
-    def do_POST(self) -> None:  # noqa: N802  (http.server's naming)
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         srv = self.server
@@ -46,7 +46,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             return
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 
