@@ -25,12 +25,20 @@ from referentials.core.fhir import (
     parse_offset,
     searchset,
 )
+from referentials.core.notify import registry
 from referentials.core.notify import service as notify_service
+from referentials.core.notify.channels import ChannelConfigError
 from referentials.core.notify.models import Subscription
 
 router = APIRouter(prefix="/fhir", tags=["fhir"], default_response_class=FhirResponse)
 admin = require("admin")
 SEARCH_PARAMS = ("_id", "status", "url", "_count", "_offset")
+# The channel's config fields as the Subscription names them.
+FHIR_PATHS = {
+    "config.endpoint": "channel.endpoint",
+    "config.payload": "channel.payload",
+    "config.headers": "channel.header",
+}
 
 
 def _get(session: DbSession, subscription_id: str) -> Subscription:
@@ -53,6 +61,11 @@ def create_subscription(
     """A rest-hook Subscription on Patient changes (criteria: see the CapabilityStatement)."""
     local = LocalIdSystems.from_settings(request.app.state.settings)
     data = to_create(resource, client_name=principal.client_name, local=local)
+    try:
+        registry.channel(CHANNEL).validate(data.config)
+    except ChannelConfigError as exc:
+        where = FHIR_PATHS.get(exc.field_name, exc.field_name)
+        raise FhirBadRequest(f"{where}: {exc.message}", fields={where: exc.message}) from exc
     sub, _secret = notify_service.create(session, principal, data=data)
     body = to_resource(sub, utcnow())
     location = f"{base_url(request)}/Subscription/{sub.id}"

@@ -87,8 +87,8 @@ def test_establishments_narrow_by_local_id_system(api: Api) -> None:
         ({"channel": {"type": "websocket"}}, 400, "only rest-hook"),
         (
             {"channel": {"type": "rest-hook", "endpoint": "http://dpi.example/x"}},
-            422,
-            "payload",
+            400,
+            "channel.payload: must be application/fhir+json",
         ),
         (
             {
@@ -98,8 +98,8 @@ def test_establishments_narrow_by_local_id_system(api: Api) -> None:
                     "payload": "application/fhir+json",
                 }
             },
-            422,
-            "http is allowed on a loopback address only",
+            400,
+            "channel.endpoint: http is allowed on a loopback address only",
         ),
         (
             {
@@ -110,8 +110,8 @@ def test_establishments_narrow_by_local_id_system(api: Api) -> None:
                     "header": ["Content-Type: text/plain"],
                 }
             },
-            422,
-            "set by Socle",
+            400,
+            "channel.header: Content-Type is set by Socle",
         ),
     ],
 )
