@@ -9,6 +9,9 @@ Bundle is built.
 - unmerge: the restored identity (``focus``, active again, its local ids back) and the survivor;
 - any other event: the identity.
 
+A subscription narrowed to some establishments gets only their local ids in
+``Patient.identifier``: it is not told which other establishments know the patient.
+
 The event's key (``identity-<cursor>``) is ``Bundle.identifier``, the same on every resend; its
 type (``identity.merged``...) is a ``meta.tag``.
 """
@@ -53,6 +56,21 @@ def concerned(
     return [service.get(session, identity_id)]
 
 
+def _narrowed(
+    patient: dict[str, Any], local: LocalIdSystems, establishments: frozenset[str]
+) -> dict[str, Any]:
+    """Only the local ids of the subscription's establishments (the INS and others stay)."""
+    if not establishments or "identifier" not in patient:
+        return patient
+    kept = [
+        i for i in patient["identifier"] if local.finess_for(i["system"]) in (None, *establishments)
+    ]
+    out = {k: v for k, v in patient.items() if k != "identifier"}
+    if kept:
+        out = {**out, "identifier": kept}
+    return out
+
+
 def _status(
     base: str, subscription_id: int, number: int, at: datetime, refs: list[str]
 ) -> dict[str, Any]:
@@ -91,11 +109,15 @@ def bundle(
     cursor: int,
     base: str,
     local: LocalIdSystems,
+    establishments: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The notification Bundle of one event for one subscription (``base``: Socle's /fhir)."""
     identities = concerned(session, kind, identity_id, payload)
     replaces = repository.replaced_by(session, [i.id for i in identities])
-    patients = [to_patient(i, local, replaces=replaces.get(i.id, [])) for i in identities]
+    patients = [
+        _narrowed(to_patient(i, local, replaces=replaces.get(i.id, [])), local, establishments)
+        for i in identities
+    ]
     number = repository.events_until(session, subscription_id, "identity", cursor)
     refs = [f"{base}/Patient/{p['id']}" for p in patients]
     status_entry = {

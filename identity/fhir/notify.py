@@ -129,6 +129,8 @@ class FhirChannel:
                 cursor=notification_.cursor,
                 base=settings.base_url.rstrip("/") + "/fhir",
                 local=LocalIdSystems.from_settings(settings),
+                # The subscription's establishments, when the engine's Target carries them.
+                establishments=frozenset(getattr(target, "establishments", ())),
             )
         except IdentityNotFound as exc:
             raise Unrenderable(str(exc)) from exc

@@ -15,7 +15,7 @@ identity's messages in the order they are sent.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -112,7 +112,7 @@ class Hl7v2Channel:
     def supports(self, event_type: str) -> bool:
         return event_type in notify.SUPPORTED_EVENTS
 
-    def parties(self, config: Mapping[str, Any]) -> Parties:
+    def parties(self, config: Mapping[str, Any], establishments: Iterable[str] = ()) -> Parties:
         hl7 = self.settings.hl7
         return Parties(
             sending_application=hl7.receiving_application,
@@ -123,6 +123,7 @@ class Hl7v2Channel:
             authority=hl7.notify_authority,
             authority_oid=hl7.notify_authority_oid,
             authorities=dict(hl7.authorities),
+            establishments=frozenset(establishments),
         )
 
     def render(
@@ -132,9 +133,9 @@ class Hl7v2Channel:
         identity_id = int(notification.payload.get("identity_id", 0))
         notice = Notice(notification.type, identity_id, notification.payload, notification.at)
         try:
-            return notify.render(
-                session, notice, self.parties(target.config), key=notification.event_id
-            )
+            # The subscription's establishments, when the engine's Target carries them.
+            parties = self.parties(target.config, getattr(target, "establishments", ()))
+            return notify.render(session, notice, parties, key=notification.event_id)
         except (UnsupportedEvent, IdentityNotFound) as exc:
             raise Unrenderable(str(exc)) from exc
         except (KeyError, ValueError) as exc:
@@ -142,6 +143,8 @@ class Hl7v2Channel:
 
     def send(self, message: list[Outgoing], notification: Notification, target: Target) -> Outcome:
         """Send the message(s) in order on one connection; the ACK decides (``mllp_client``)."""
+        if not message:
+            return Outcome.ok(detail="nothing concerns this receiver")
         result = mllp_client.send(target_of(target.config, target.timeout_seconds), message)
         detail = " ".join(p for p in (result.code, result.error_code, result.text) if p)
         if result.ok:

@@ -96,7 +96,8 @@ def _snapshot(identity: Identity, parties: Parties) -> list[str]:
 
 
 def render(session: Session, notice: Notice, parties: Parties, *, key: str) -> list[Outgoing]:
-    """The message(s) of one event, in sending order; ``key`` is the event's idempotency key."""
+    """The message(s) of one event, in sending order (none when nothing concerns the
+    receiver); ``key`` is the event's idempotency key."""
     kind = notice.type
     if kind not in EVENT_MESSAGES:
         raise UnsupportedEvent(f"{kind}: HL7 v2 notifications cover identity events only")
@@ -117,6 +118,9 @@ def render(session: Session, notice: Notice, parties: Parties, *, key: str) -> l
     if kind == "identity.local_id_changed":
         finess = str(notice.payload["finess"])
         old = LocalId(finess, str(notice.payload["old"]))
+        if not parties.shows(old):
+            # Another establishment renumbered its own id: nothing this receiver knows changed.
+            return []
         # ADT_A30: no PV1.
         body = [seg.pid(identity, parties), seg.mrg(None, [old], parties)]
         return [_message(A47, key, notice, parties, body)]

@@ -53,6 +53,12 @@ class Parties:
     authority_oid: str = ""
     # SOCLE_HL7__AUTHORITIES: an establishment's id authority (namespace or OID) -> FINESS.
     authorities: dict[str, str] = field(default_factory=dict)
+    # Only these establishments' local ids are sent (a subscription narrowed to them: the
+    # receiver is not told which other establishments know the patient); empty: all.
+    establishments: frozenset[str] = frozenset()
+
+    def shows(self, local: LocalId) -> bool:
+        return not self.establishments or local.finess in self.establishments
 
 
 def _ts(value: datetime) -> str:
@@ -142,7 +148,8 @@ def pid(identity: Identity, parties: Parties, *, leave_out: Iterable[LocalId] = 
     """PID of an identity as Socle holds it; ``leave_out``: local ids that go in MRG-1."""
     left = set(leave_out)
     ids = [socle_cx(identity.id, parties)]
-    ids += [local_cx(x, parties) for x in local_ids(identity) if x not in left]
+    shown = [x for x in local_ids(identity) if x not in left and parties.shows(x)]
+    ids += [local_cx(x, parties) for x in shown]
     ins = ins_cx(identity)
     if ins:
         ids.append(ins)
@@ -161,5 +168,5 @@ def mrg(identity_id: int | None, moved: Iterable[LocalId], parties: Parties) -> 
     """MRG-1: the ids that cease: an absorbed identity's (Socle's id, and the local ids it
     brought), or a renumbered local id (``identity_id`` None)."""
     ids = [socle_cx(identity_id, parties)] if identity_id is not None else []
-    ids += [local_cx(x, parties) for x in moved]
+    ids += [local_cx(x, parties) for x in moved if parties.shows(x)]
     return f"MRG|{'~'.join(ids)}"

@@ -12,10 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from identity.duplicates import merges
+from identity.fhir import notification
 from identity.fhir.notify import FhirChannel
-from identity.referential import service
+from identity.fhir.systems import LocalIdSystems
+from identity.referential import local_ids, service
 from identity.referential.models import IdentityEvent, Merge
-from identity.referential.schemas import IdentityCreate, SourceRef
+from identity.referential.schemas import IdentityCreate, LocalIdRequest, SourceRef
 from referentials.core.db import session_scope
 from referentials.core.notify.channels import (
     ChannelConfigError,
@@ -240,3 +242,36 @@ def test_a_wrong_config_is_refused_naming_the_field(
     with pytest.raises(ChannelConfigError) as caught:
         channel.validate(config)
     assert caught.value.field_name == field and words in caught.value.message
+
+
+def test_a_narrowed_subscription_gets_only_its_establishments_local_ids(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_scope(session_factory) as session:
+        ident = _identity(session, "IPP-A")
+        request = LocalIdRequest(finess="690781810", local_id="HCL-1")
+        local_ids.attach_by_request(session, SYSTEM, ident, data=request)
+    local = LocalIdSystems.from_settings(SETTINGS)
+    with session_scope(session_factory) as session:
+        row = _notification(session, "identity.local_id_attached")
+
+        def ids(establishments: frozenset[str]) -> set[str]:
+            found = notification.bundle(
+                session,
+                kind=row.type,
+                identity_id=ident,
+                payload=row.payload,
+                at=row.at,
+                key=row.event_id,
+                subscription_id=3,
+                cursor=row.cursor,
+                base=BASE,
+                local=local,
+                establishments=establishments,
+            )
+            patient = validate(found)["entry"][1]["resource"]
+            return {i["value"] for i in patient.get("identifier", [])}
+
+        assert ids(frozenset()) == {"IPP-A", "HCL-1"}
+        assert ids(frozenset({"690999016"})) == {"IPP-A"}
+        assert ids(frozenset({"750000001"})) == set()

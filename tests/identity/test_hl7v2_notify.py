@@ -14,9 +14,14 @@ from identity.duplicates import merges
 from identity.hl7v2 import message as pam_reader
 from identity.hl7v2.notify import Notice, Outgoing, UnsupportedEvent, render
 from identity.hl7v2.segments import Parties
-from identity.referential import rules, service
+from identity.referential import local_ids, rules, service
 from identity.referential.models import Identity, IdentityEvent
-from identity.referential.schemas import IdentityCreate, IdentityUpdate, SourceRef
+from identity.referential.schemas import (
+    IdentityCreate,
+    IdentityUpdate,
+    LocalIdRequest,
+    SourceRef,
+)
 from referentials.core.db import session_scope
 from referentials.core.principal import SYSTEM
 from tests.factories import give_ins
@@ -181,3 +186,27 @@ def test_a_renumbered_local_id_is_an_a47_and_other_events_are_refused(
             assert "identity events only" in str(exc)
         else:
             raise AssertionError("a directory event became an HL7 message")
+
+
+def test_a_subscription_narrowed_to_an_establishment_gets_only_its_local_ids(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_scope(session_factory) as session:
+        survivor = _create(session, CHFM, "IPP-1")
+        loser = _create(session, CHFM, "IPP-2")
+        local_ids.attach_by_request(
+            session, SYSTEM, survivor.id, data=LocalIdRequest(finess=HCL, local_id="HCL-9")
+        )
+        merges.merge(session, SYSTEM, survivor_id=survivor.id, loser_id=loser.id, reason="x")
+    narrowed = Parties(authorities=PARTIES.authorities, establishments=frozenset({CHFM}))
+    with session_scope(session_factory) as session:
+        merged = _last(session, "identity.merged")
+        [everything] = render(session, merged, PARTIES, key="A")
+        [chfm_only] = render(session, merged, narrowed, key="B")
+        change = {"finess": HCL, "old": "HCL-1", "new": "HCL-9"}
+        renumbered = Notice("identity.local_id_changed", survivor.id, change, datetime.now(UTC))
+        assert render(session, renumbered, narrowed, key="C") == []
+        assert len(render(session, renumbered, PARTIES, key="D")) == 1
+    assert "HCL-9" in everything.text
+    assert "HCL-9" not in chfm_only.text
+    assert "IPP-1^^^" in chfm_only.text and "IPP-2^^^" in chfm_only.text
