@@ -28,7 +28,7 @@ from identity.referential import cog, feed
 from identity.referential.events_router import router as events_router
 from identity.referential.router import router as identity_router
 from matching.config import MatchConfig
-from referentials import bootstrap, fhir_metadata, scheduler
+from referentials import bootstrap, fhir_metadata, notify_wiring, scheduler
 from referentials.core import production, usage
 from referentials.core.access_log import install_path_only_access_log
 from referentials.core.audit_router import router as audit_router
@@ -37,6 +37,9 @@ from referentials.core.handlers import install_error_handlers
 from referentials.core.limits import BodySizeLimit
 from referentials.core.login import install_pages
 from referentials.core.login_throttle import LoginThrottle
+from referentials.core.notify.pages import router as notify_pages_router
+from referentials.core.notify.router import router as subscriptions_router
+from referentials.core.notify.worker import ElectedNotifier
 from referentials.core.oauth.keys import rate_key as token_rate_key
 from referentials.core.oauth.router import router as oauth_router
 from referentials.core.openapi import install_error_responses
@@ -126,7 +129,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Embedded default: the scheduled jobs run in the one process the database elects.
         jobs = app.state.scheduler = scheduler.start_background(engine, session_factory, settings)
         relay = feed.Relay(engine).start()
+        # Embedded default: notifications are delivered by the one process the database elects.
+        notifier = (
+            ElectedNotifier(engine, settings.notify).start() if settings.notify.embedded else None
+        )
         yield
+        if notifier is not None:
+            notifier.shutdown()
         relay.stop()
         if jobs is not None:
             jobs.shutdown(wait=False)
@@ -140,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     duplicates.configure(duplicate_settings(settings))
+    notify_wiring.install(settings)
     cog.configure(settings.insi.cog_moves_file)
     app.state.settings = settings
     app.state.engine = engine
@@ -189,6 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(insi_router)
     app.include_router(identity_router)
     app.include_router(events_router)
+    app.include_router(subscriptions_router)
     app.include_router(duplicates_router)
     app.include_router(pages_router)
     app.include_router(directory_router)
@@ -196,6 +207,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ror_router)
     app.include_router(ror_indicators_router)
     app.include_router(ror_pages_router)
+    app.include_router(notify_pages_router)
     # FHIR R4 under /fhir (OperationOutcome errors) and the HL7 v2 ADT intake over HTTPS.
     app.include_router(fhir_metadata.router)
     app.include_router(patient_fhir_router)

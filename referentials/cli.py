@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
-from referentials import cli_access, cli_identity, cli_matching, cli_ror
+from referentials import cli_access, cli_identity, cli_matching, cli_notify, cli_ror
 from referentials.core import production
 from referentials.core.auth import (
     SCOPES,
@@ -272,6 +272,7 @@ def import_finess(
 
 
 app.command("dedupe")(cli_identity.dedupe)
+app.command("notify")(cli_notify.run_notify)
 app.add_typer(cli_identity.identities_app, name="identities")
 import_app.command("identities")(cli_identity.import_identities)
 import_app.command("ror")(cli_ror.import_ror)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from identity.fhir.notify import FhirChannel
 from identity.hl7v2.channel import Hl7v2Channel
+from identity.referential.notify_source import IdentitySource
 from referentials.core.notify import registry
+from referentials.core.notify.outbox import ChangeSource
 from referentials.core.notify.webhook import WebhookChannel
+from referentials.core.settings import Settings
 
 
-def install() -> None:
+def install(settings: Settings) -> None:
     """Register every event source and channel (idempotent: by name)."""
-    registry.register_channel(WebhookChannel())
-    registry.register_channel(Hl7v2Channel())
-    registry.register_channel(FhirChannel())
+    registry.register_source(IdentitySource())
+    registry.register_source(ChangeSource())
+    registry.register_channel(WebhookChannel(allow_plain_http=settings.notify.allow_plain_http))
+    registry.register_channel(Hl7v2Channel(settings))
+    registry.register_channel(FhirChannel(settings))

@@ -23,7 +23,7 @@ from referentials.app import create_app
 from referentials.core import usage
 from referentials.core.auth import SCOPES, create_api_key
 from referentials.core.db import Base, make_engine, make_session_factory, session_scope
-from referentials.core.settings import LimitsSettings, SchedulerSettings, Settings
+from referentials.core.settings import LimitsSettings, NotifySettings, SchedulerSettings, Settings
 from referentials.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +31,8 @@ FIXTURES = ROOT / "fixtures"
 PG_URL = os.environ.get("SOCLE_TEST_DATABASE_URL", "")
 # The test server must not schedule imports of its own.
 NO_SCHEDULER = SchedulerSettings(enabled=False)
+# Nor deliver notifications by itself: the notification tests run the worker they need.
+NO_NOTIFIER = NotifySettings(embedded=False)
 # The suites send many keyless and bad-key requests from 127.0.0.1 on purpose (auth matrix,
 # fuzzing): the per-address bucket of unknown keys is widened; its own tests narrow it.
 TEST_LIMITS = LimitsSettings(
@@ -87,6 +89,7 @@ def db_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
                 load_demo_data=False,
                 fixtures_dir=FIXTURES,
                 limits=TEST_LIMITS,
+                notify=NO_NOTIFIER,
             )
         finally:
             with admin.begin() as conn:
@@ -100,6 +103,7 @@ def db_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
             fixtures_dir=FIXTURES,
             scheduler=NO_SCHEDULER,
             limits=TEST_LIMITS,
+            notify=NO_NOTIFIER,
         )
 
 

@@ -102,6 +102,28 @@ def feed_head(session: Session) -> int:
     return int(session.scalar(select(func.max(IdentityEvent.id))) or 0)
 
 
+def relayed_head(session: Session) -> int:
+    """The highest cursor given by the relay (0 on an empty feed)."""
+    return int(session.scalar(select(func.max(IdentityEvent.feed_cursor))) or 0)
+
+
+def first_cursor_since(session: Session, when: datetime) -> int | None:
+    """The lowest cursor of an event written at or after ``when`` (None: none yet)."""
+    stmt = select(func.min(IdentityEvent.feed_cursor)).where(IdentityEvent.at >= when)
+    found = session.scalar(stmt)
+    return None if found is None else int(found)
+
+
+def held_by(session: Session, identity_ids: set[int], finess: set[str]) -> set[int]:
+    """Those of the identities that hold a local id in one of the establishments."""
+    if not identity_ids or not finess:
+        return set()
+    stmt = select(SourceRecord.identity_id).where(
+        SourceRecord.identity_id.in_(identity_ids), SourceRecord.finess.in_(finess)
+    )
+    return set(session.scalars(stmt.distinct()))
+
+
 def first_unread_at(session: Session, cursor: int) -> datetime | None:
     """When the oldest event after ``cursor`` was written (None: nothing left to read)."""
     stmt = select(func.min(IdentityEvent.at)).where(IdentityEvent.id > cursor)

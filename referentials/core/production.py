@@ -107,6 +107,11 @@ def _web(settings: Settings) -> list[str]:
             f"SOCLE_BASE_URL is {settings.base_url!r}: it names published FHIR identifier "
             "systems and links; set the public https URL of the service"
         )
+    if settings.notify.allow_plain_http:
+        out.append(
+            "SOCLE_NOTIFY__ALLOW_PLAIN_HTTP is true: webhooks would carry notifications over "
+            "plain HTTP; set it to false (receivers use https)"
+        )
     if not settings.secure_cookies:
         out.append(
             "SOCLE_SECURE_COOKIES is false: the session cookie would travel over plain HTTP; "

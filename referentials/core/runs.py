@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from referentials.core.db import Base, UTCDateTime, utcnow
+from referentials.core.notify import outbox
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -223,6 +224,11 @@ def finish_run(
     if checksum is not None:
         values["checksum"] = checksum
     session.execute(update(ImportRun).where(ImportRun.id == run_id).values(**values))
+    if outcome == SUCCEEDED:
+        # Subscribers hear of the run in its own transaction (the change outbox).
+        source = session.execute(select(ImportRun.source).where(ImportRun.id == run_id)).scalar()
+        if source:
+            outbox.emit_run(session, run_id=run_id, source=source, counts=counts or {})
 
 
 def last_success(session: Session, source: str, *, before: int | None = None) -> ImportRun | None:

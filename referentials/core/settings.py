@@ -244,6 +244,8 @@ class NotifySettings(BaseModel):
     # Deliveries read per fan-out and per send batch.
     batch_size: int = 200
     leader_lease_seconds: float = 15.0
+    # Webhooks over plain http to other hosts than this one (production refuses it).
+    allow_plain_http: bool = False
 
 
 class Settings(BaseSettings):

@@ -71,9 +71,7 @@ class Outcome:
         return cls("retry", detail, status_code, answer)
 
     @classmethod
-    def permanent(
-        cls, detail: str, *, status_code: int | None = None, answer: str = ""
-    ) -> Outcome:
+    def permanent(cls, detail: str, *, status_code: int | None = None, answer: str = "") -> Outcome:
         return cls("permanent", detail, status_code, answer)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from referentials.core.auth import ApiKey
 from referentials.core.db import utcnow
 from referentials.core.notify.models import Delivery, Subscription, SubscriptionCursor
 from referentials.core.notify.sources import EventSource
@@ -43,7 +44,9 @@ def rewind(session: Session, subscription_id: int, source: str, cursor: int) -> 
     """Move a subscription's cursor back (or forward) in a source: the fan-out reads from there."""
     found = session.get(SubscriptionCursor, (subscription_id, source))
     if found is None:
-        session.add(SubscriptionCursor(subscription_id=subscription_id, source=source, cursor=cursor))
+        session.add(
+            SubscriptionCursor(subscription_id=subscription_id, source=source, cursor=cursor)
+        )
     else:
         found.cursor = cursor
     session.flush()
@@ -72,3 +75,44 @@ def touch(session: Session, subscription_id: int) -> None:
     session.execute(
         update(Subscription).where(Subscription.id == subscription_id).values(updated_at=utcnow())
     )
+
+
+def clients(session: Session, names: set[str]) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """For each client, the scopes and FINESS of its valid keys (none: it hears nothing)."""
+    found: dict[str, tuple[set[str], set[str]]] = {n: (set(), set()) for n in names}
+    now = utcnow()
+    rows = session.execute(
+        select(ApiKey.client_name, ApiKey.scopes, ApiKey.finess, ApiKey.expires_at).where(
+            ApiKey.client_name.in_(names), ApiKey.revoked.is_(False)
+        )
+    )
+    for name, scopes, finess, expires_at in rows:
+        if expires_at is not None and expires_at <= now:
+            continue
+        found[name][0].update(s for s in scopes.split(",") if s)
+        if finess:
+            found[name][1].add(finess)
+    return {n: (frozenset(s), frozenset(f)) for n, (s, f) in found.items()}
+
+
+def all_cursors(session: Session) -> dict[tuple[int, str], int]:
+    rows = session.execute(
+        select(
+            SubscriptionCursor.subscription_id, SubscriptionCursor.source, SubscriptionCursor.cursor
+        )
+    )
+    return {(sub, source): int(cursor) for sub, source, cursor in rows}
+
+
+def advance(session: Session, subscription_id: int, source: str, old: int, new: int) -> bool:
+    """Move a cursor forward unless it was moved meanwhile (a replay): whether it moved."""
+    moved = session.execute(
+        update(SubscriptionCursor)
+        .where(
+            SubscriptionCursor.subscription_id == subscription_id,
+            SubscriptionCursor.source == source,
+            SubscriptionCursor.cursor == old,
+        )
+        .values(cursor=new)
+    )
+    return bool(getattr(moved, "rowcount", 0))

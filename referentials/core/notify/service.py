@@ -107,7 +107,11 @@ def create(
     # A new subscription hears of what happens from now on; a replay reaches further back.
     repository.start_cursors(session, sub.id, registry.sources().values())
     audit.record(
-        session, principal, entity_type=ENTITY, entity_id=sub.id, action="create",
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=sub.id,
+        action="create",
         after=_state(sub),
     )
     return sub, sub.secret
@@ -145,8 +149,13 @@ def update(
     sub.updated_at = utcnow()
     session.flush()
     audit.record(
-        session, principal, entity_type=ENTITY, entity_id=sub.id, action="update",
-        before=before, after=_state(sub),
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=sub.id,
+        action="update",
+        before=before,
+        after=_state(sub),
     )
     return sub
 
@@ -157,7 +166,11 @@ def delete(session: Session, principal: Principal, subscription_id: int) -> None
     before = _state(sub)
     repository.delete_subscription(session, sub.id)
     audit.record(
-        session, principal, entity_type=ENTITY, entity_id=subscription_id, action="delete",
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=subscription_id,
+        action="delete",
         before=before,
     )
 
@@ -173,7 +186,11 @@ def rotate_secret(
     sub.updated_at = utcnow()
     session.flush()
     audit.record(
-        session, principal, entity_type=ENTITY, entity_id=sub.id, action="rotate_secret",
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=sub.id,
+        action="rotate_secret",
         reason=f"previous secret valid until {until.isoformat()}",
     )
     return sub.secret, until
@@ -200,7 +217,9 @@ def replay(
     found = registry.sources().get(source)
     if found is None:
         known = ", ".join(sorted(registry.sources()))
-        raise ValidationFailed(f"unknown source {source!r}; known: {known}", fields={"source": source})
+        raise ValidationFailed(
+            f"unknown source {source!r}; known: {known}", fields={"source": source}
+        )
     if (from_cursor is None) == (from_date is None):
         raise ValidationFailed(
             "give one of from_cursor or from_date", fields={"from_cursor": from_cursor}
@@ -208,7 +227,11 @@ def replay(
     cursor = from_cursor if from_cursor is not None else found.cursor_before(session, from_date)  # type: ignore[arg-type]
     repository.rewind(session, sub.id, source, cursor)
     audit.record(
-        session, principal, entity_type=ENTITY, entity_id=sub.id, action="replay",
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=sub.id,
+        action="replay",
         reason=f"{source} after cursor {cursor}",
     )
     return cursor
@@ -226,7 +249,11 @@ def redeliver(
         )
     repository.requeue(session, delivery)
     audit.record(
-        session, principal, entity_type=ENTITY, entity_id=subscription_id, action="redeliver",
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=subscription_id,
+        action="redeliver",
         reason=f"delivery {delivery_id} ({delivery.source}-{delivery.cursor})",
     )
     return delivery

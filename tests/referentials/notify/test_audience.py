@@ -1,0 +1,82 @@
+"""Who hears of what: a client hears of the identities it holds a local id for, unless it may
+merge; a merge is heard by the holders of either side, ordered after both sides' events."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from identity.duplicates import merges
+from identity.referential import service as identities
+from identity.referential.schemas import IdentityCreate, IdentityUpdate
+from referentials.core.auth import SYSTEM, create_api_key
+from referentials.core.db import session_scope
+from referentials.core.notify.worker import drain
+from tests.factories import identity_body
+from tests.referentials.notify.conftest import FAST, subscribe
+from tests.referentials.notify.receiver import Receiver
+
+CLINIC, OTHER = "690999016", "670999911"
+TYPES = ["identity.created", "identity.updated", "identity.merged"]
+
+
+def _identity(factory: sessionmaker[Session], finess: str, local_id: str, name: str) -> int:
+    body = identity_body(birth_name=name, source={"finess": finess, "local_id": local_id})
+    with session_scope(factory) as session:
+        return identities.create(session, SYSTEM, data=IdentityCreate(**body)).identity.id
+
+
+def _rename(factory: sessionmaker[Session], identity_id: int, used_name: str) -> None:
+    with session_scope(factory) as session:
+        identities.update(
+            session,
+            SYSTEM,
+            identity_id,
+            data=IdentityUpdate(used_name=used_name),
+            expected_version=None,
+        )
+
+
+def test_a_client_hears_only_of_identities_it_holds_unless_it_may_merge(
+    session_factory: sessionmaker[Session], engine: Engine, wired: None
+) -> None:
+    clinic, vigilance, narrowed = Receiver(), Receiver(), Receiver()
+    with session_scope(session_factory) as session:
+        create_api_key(session, client_name="clinic", scopes=["identity:read"], finess=CLINIC)
+    subscribe(session_factory, clinic.url, client="clinic", key=False, event_types=TYPES)
+    subscribe(session_factory, vigilance.url, client="vigilance", event_types=TYPES)
+    subscribe(
+        session_factory,
+        narrowed.url,
+        client="regional",
+        event_types=TYPES,
+        establishments=[OTHER],
+    )
+    mine = _identity(session_factory, CLINIC, "IPP-1", "Bernard")
+    theirs = _identity(session_factory, OTHER, "IPP-9", "Bernardo")
+    _rename(session_factory, theirs, "Petit")
+    drain(engine, FAST)
+
+    assert {e["data"]["identity_id"] for e in clinic.events()} == {mine}
+    assert {e["data"]["identity_id"] for e in vigilance.events()} == {mine, theirs}
+    assert {e["data"]["identity_id"] for e in narrowed.events()} == {theirs}
+
+    # Merge the other establishment's identity into the clinic's: both hear of it.
+    with session_scope(session_factory) as session:
+        merges.merge(session, SYSTEM, survivor_id=mine, loser_id=theirs, reason="same person")
+    drain(engine, FAST)
+    [merged] = [e for e in clinic.events() if e["type"] == "identity.merged"]
+    assert merged["subjects"] == sorted([f"identity:{mine}", f"identity:{theirs}"])
+    assert merged["data"]["loser_id"] == theirs
+    assert [e["type"] for e in narrowed.events()][-1] == "identity.merged"
+    for r in (clinic, vigilance, narrowed):
+        r.down()
+
+
+def test_a_client_without_keys_hears_nothing(
+    session_factory: sessionmaker[Session], engine: Engine, wired: None, receiver: Receiver
+) -> None:
+    subscribe(session_factory, receiver.url, client="nobody", key=False, event_types=TYPES)
+    _identity(session_factory, CLINIC, "IPP-2", "Robert")
+    drain(engine, FAST)
+    assert receiver.events() == []
