@@ -7,9 +7,10 @@ Config (what ``/fhir/Subscription`` stores)::
      "headers": ["Authorization: Bearer <the receiver's token>"],
      "criteria": "Patient?event=merged,unmerged", "reason": "..."}
 
-The endpoint is https, or http on a loopback address only (a local interface engine), the same
-rule as MLLP without TLS. Answers: 2xx delivered; 408, 429 and 5xx (or no answer) retried;
-any other status is permanent (the receiver refuses this Bundle).
+The endpoint is https, or http on a loopback address only (a local interface engine), as for
+webhooks (``SOCLE_NOTIFY__ALLOW_PLAIN_HTTP`` lifts it, and production refuses that setting).
+Answers: 2xx delivered; 408, 429 and 5xx (or no answer) retried; any other status is permanent
+(the receiver refuses this Bundle).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ RESERVED = ("content-type", "content-length", "host", "idempotency-key")
 RETRIED = (408, 429)
 
 
-def _endpoint(value: object) -> str:
+def _endpoint(value: object, *, allow_plain_http: bool) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ChannelConfigError("config.endpoint", "is required: the https URL to POST to")
     url = urlparse(value.strip())
@@ -54,7 +55,7 @@ def _endpoint(value: object) -> str:
         raise ChannelConfigError("config.endpoint", "must be an absolute https URL")
     if url.username or url.password:
         raise ChannelConfigError("config.endpoint", "no credentials in the URL: use a header")
-    if url.scheme == "http" and not is_loopback_host(url.hostname):
+    if url.scheme == "http" and not (allow_plain_http or is_loopback_host(url.hostname)):
         raise ChannelConfigError(
             "config.endpoint", "http is allowed on a loopback address only: use https"
         )
@@ -101,7 +102,9 @@ class FhirChannel:
                 "config.payload", f"must be {FHIR_JSON} (full resources), not {payload!r}"
             )
         return {
-            "endpoint": _endpoint(config.get("endpoint")),
+            "endpoint": _endpoint(
+                config.get("endpoint"), allow_plain_http=self.settings.notify.allow_plain_http
+            ),
             "payload": payload,
             "headers": _headers(config.get("headers")),
             "criteria": str(config.get("criteria") or "Patient?"),
