@@ -46,9 +46,9 @@ def test_create_read_search_delete(api: Api) -> None:
     assert fhir_json(api.get(f"/fhir/Subscription/{sub_id}", key="admin")) == body
     # Stored as a notification subscription of the caller's client, channel fhir.
     stored = api.get(f"/api/v1/subscriptions/{sub_id}", key="admin")
-    if stored.status_code == 200:
-        assert stored.json()["channel"] == "fhir"
-        assert stored.json()["event_types"] == ["identity.merged", "identity.unmerged"]
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["channel"] == "fhir" and stored.json()["client_name"] == "client-admin"
+    assert stored.json()["event_types"] == ["identity.merged", "identity.unmerged"]
     paused = fhir_json(post(api, subscription(status="off", criteria="Patient")), 201)
     assert paused["status"] == "off"
     found = fhir_json(api.get("/fhir/Subscription", key="admin"))
@@ -59,6 +59,20 @@ def test_create_read_search_delete(api: Api) -> None:
         api.get("/fhir/Subscription", key="admin", params={"url": "https://nowhere.example/"})
     )
     assert by_url["total"] == 0
+    # A webhook subscription is not a FHIR Subscription.
+    hook = api.post(
+        "/api/v1/subscriptions",
+        key="admin",
+        json={
+            "client_name": "hub",
+            "channel": "webhook",
+            "config": {"url": "https://hub.example/hook"},
+            "event_types": ["identity.merged"],
+        },
+    )
+    assert hook.status_code == 201, hook.text
+    outcome(api.get(f"/fhir/Subscription/{hook.json()['id']}", key="admin"), 404)
+    assert fhir_json(api.get("/fhir/Subscription", key="admin"))["total"] == 2
     assert api.delete(f"/fhir/Subscription/{sub_id}", key="admin").status_code == 204
     outcome(api.get(f"/fhir/Subscription/{sub_id}", key="admin"), 404)
     outcome(api.get("/fhir/Subscription?criteria=Patient", key="admin"), 400)
@@ -68,9 +82,9 @@ def test_establishments_narrow_by_local_id_system(api: Api) -> None:
     body = subscription(criteria=f"Patient?identifier={LOCAL_SYSTEM}|")
     created = fhir_json(post(api, body), 201)
     stored = api.get(f"/api/v1/subscriptions/{created['id']}", key="admin")
-    if stored.status_code == 200:
-        assert stored.json()["establishments"] == ["690999016"]
-        assert len(stored.json()["event_types"]) == 7
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["establishments"] == ["690999016"]
+    assert len(stored.json()["event_types"]) == 7
 
 
 @pytest.mark.parametrize(
