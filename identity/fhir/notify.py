@@ -30,6 +30,7 @@ from identity.fhir import notification
 from identity.fhir.subscription import EVENT_TYPES
 from identity.fhir.systems import LocalIdSystems
 from referentials.core.fhir import FHIR_JSON
+from referentials.core.notify import service as notify_service
 from referentials.core.notify.channels import (
     ChannelConfigError,
     Notification,
@@ -132,8 +133,10 @@ class FhirChannel:
                 cursor=notification_.cursor,
                 base=settings.base_url.rstrip("/") + "/fhir",
                 local=LocalIdSystems.from_settings(settings),
-                # The subscription's establishments, when the engine's Target carries them.
-                establishments=frozenset(getattr(target, "establishments", ())),
+                # The subscription's FINESS narrowing: only their local ids are shown.
+                establishments=frozenset(
+                    notify_service.get(session, target.subscription_id).establishments or []
+                ),
             )
         except IdentityNotFound as exc:
             raise Unrenderable(str(exc)) from exc

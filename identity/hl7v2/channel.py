@@ -25,6 +25,7 @@ from identity.hl7v2 import mllp_client, notify
 from identity.hl7v2.mllp_client import MllpTarget, TargetRefused
 from identity.hl7v2.notify import Notice, Outgoing, UnsupportedEvent
 from identity.hl7v2.segments import Parties
+from referentials.core.notify import service as notify_service
 from referentials.core.notify.channels import (
     ChannelConfigError,
     Notification,
@@ -57,6 +58,11 @@ def _files(out: dict[str, Any]) -> None:
     for name in ("ca_file", "cert_file", "key_file"):
         if out[name] and not os.access(out[name], os.R_OK):
             raise ChannelConfigError(f"config.{name}", f"cannot read {out[name]}")
+
+
+def establishments_of(session: Session, target: Target) -> list[str]:
+    """The subscription's FINESS narrowing (read in the engine's render session)."""
+    return list(notify_service.get(session, target.subscription_id).establishments or [])
 
 
 def target_of(config: Mapping[str, Any], timeout: float) -> MllpTarget:
@@ -133,8 +139,7 @@ class Hl7v2Channel:
         identity_id = int(notification.payload.get("identity_id", 0))
         notice = Notice(notification.type, identity_id, notification.payload, notification.at)
         try:
-            # The subscription's establishments, when the engine's Target carries them.
-            parties = self.parties(target.config, getattr(target, "establishments", ()))
+            parties = self.parties(target.config, establishments_of(session, target))
             return notify.render(session, notice, parties, key=notification.event_id)
         except (UnsupportedEvent, IdentityNotFound) as exc:
             raise Unrenderable(str(exc)) from exc

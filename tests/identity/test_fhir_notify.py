@@ -18,13 +18,16 @@ from identity.fhir.systems import LocalIdSystems
 from identity.referential import local_ids, service
 from identity.referential.models import IdentityEvent, Merge
 from identity.referential.schemas import IdentityCreate, LocalIdRequest, SourceRef
+from referentials import notify_wiring
 from referentials.core.db import session_scope
+from referentials.core.notify import service as notify_service
 from referentials.core.notify.channels import (
     ChannelConfigError,
     Notification,
     Target,
     Unrenderable,
 )
+from referentials.core.notify.schemas import SubscriptionCreate
 from referentials.core.principal import SYSTEM
 from referentials.core.settings import Settings
 from tests.identity.fhir_check import validate
@@ -48,7 +51,21 @@ def channel() -> Iterator[FhirChannel]:
     found.close()
 
 
-def _target(channel: FhirChannel, url: str, timeout: float = 5.0) -> Target:
+@pytest.fixture()
+def sub(session_factory: sessionmaker[Session], db_settings: Settings) -> int:
+    """The subscription the deliveries belong to (the channel reads its establishments)."""
+    notify_wiring.install(db_settings)
+    data = SubscriptionCreate(
+        client_name="DPI CHFM",
+        channel="fhir",
+        config={"endpoint": "https://dpi.example/n", "payload": "application/fhir+json"},
+        event_types=["identity.merged"],
+    )
+    with session_scope(session_factory) as session:
+        return notify_service.create(session, SYSTEM, data=data)[0].id
+
+
+def _target(sub: int, channel: FhirChannel, url: str, timeout: float = 5.0) -> Target:
     config = channel.validate(
         {
             "endpoint": url,
@@ -57,7 +74,7 @@ def _target(channel: FhirChannel, url: str, timeout: float = 5.0) -> Target:
             "criteria": "Patient?",
         }
     )
-    return Target(3, "DPI CHFM", config, ("s",), timeout)
+    return Target(sub, "DPI CHFM", config, ("s",), timeout)
 
 
 def _identity(session: Session, local_id: str) -> int:
@@ -106,10 +123,10 @@ def _render(
 
 
 def test_a_merge_is_posted_as_a_backport_notification_bundle(
-    session_factory: sessionmaker[Session], receiver: HttpReceiver, channel: FhirChannel
+    sub: int, session_factory: sessionmaker[Session], receiver: HttpReceiver, channel: FhirChannel
 ) -> None:
     survivor, loser = _merged(session_factory)
-    target = _target(channel, receiver.url)
+    target = _target(sub, channel, receiver.url)
     notification, bundle = _render(session_factory, channel, "identity.merged", target)
     outcome = channel.send(bundle, notification, target)
     assert outcome.kind == "ok" and outcome.status_code == 200
@@ -125,7 +142,7 @@ def test_a_merge_is_posted_as_a_backport_notification_bundle(
     assert received["identifier"]["value"] == notification.event_id
     status, first, second = (e["resource"] for e in received["entry"])
     params = {p["name"]: p for p in status["parameter"]}
-    assert params["subscription"]["valueReference"]["reference"] == f"{BASE}/Subscription/3"
+    assert params["subscription"]["valueReference"]["reference"] == f"{BASE}/Subscription/{sub}"
     assert params["type"]["valueCode"] == "event-notification"
     event = {p["name"]: p for p in params["notification-event"]["part"]}
     assert event["focus"]["valueReference"]["reference"] == f"{BASE}/Patient/{survivor}"
@@ -153,6 +170,7 @@ def test_a_merge_is_posted_as_a_backport_notification_bundle(
     ],
 )
 def test_each_http_answer_becomes_delivered_retried_or_dead(
+    sub: int,
     session_factory: sessionmaker[Session],
     receiver: HttpReceiver,
     channel: FhirChannel,
@@ -161,7 +179,7 @@ def test_each_http_answer_becomes_delivered_retried_or_dead(
 ) -> None:
     _merged(session_factory)
     receiver.answer(status)
-    target = _target(channel, receiver.url)
+    target = _target(sub, channel, receiver.url)
     notification, bundle = _render(session_factory, channel, "identity.merged", target)
     outcome = channel.send(bundle, notification, target)
     assert outcome.kind == kind and outcome.status_code == status
@@ -169,28 +187,28 @@ def test_each_http_answer_becomes_delivered_retried_or_dead(
 
 
 def test_a_slow_or_absent_receiver_is_a_retry(
-    session_factory: sessionmaker[Session], receiver: HttpReceiver, channel: FhirChannel
+    sub: int, session_factory: sessionmaker[Session], receiver: HttpReceiver, channel: FhirChannel
 ) -> None:
     _merged(session_factory)
     receiver.answer(200, delay=1.5)
-    target = _target(channel, receiver.url, timeout=0.3)
+    target = _target(sub, channel, receiver.url, timeout=0.3)
     notification, bundle = _render(session_factory, channel, "identity.merged", target)
     slow = channel.send(bundle, notification, target)
     assert slow.kind == "retry" and "no answer within 0.3 s" in slow.detail
     with HttpReceiver() as gone:
         url = gone.url
-    down = channel.send(bundle, notification, _target(channel, url))
+    down = channel.send(bundle, notification, _target(sub, channel, url))
     assert down.kind == "retry" and "ConnectError" in down.detail
 
 
 def test_an_unmerge_carries_the_restored_identity_then_the_survivor(
-    session_factory: sessionmaker[Session], channel: FhirChannel
+    sub: int, session_factory: sessionmaker[Session], channel: FhirChannel
 ) -> None:
     _, loser = _merged(session_factory)
     with session_scope(session_factory) as session:
         record = session.scalars(select(Merge)).one()
         merges.undo(session, SYSTEM, record.id, reason="two people")
-    target = _target(channel, "https://dpi.example/notify")
+    target = _target(sub, channel, "https://dpi.example/notify")
     _, bundle = _render(session_factory, channel, "identity.unmerged", target)
     validate(bundle)
     restored, kept = (e["resource"] for e in bundle["entry"][1:])
@@ -201,14 +219,14 @@ def test_an_unmerge_carries_the_restored_identity_then_the_survivor(
 
 
 def test_an_identity_that_is_gone_is_unrenderable(
-    session_factory: sessionmaker[Session], channel: FhirChannel
+    sub: int, session_factory: sessionmaker[Session], channel: FhirChannel
 ) -> None:
     notification = Notification(
         "identity-1", "identity", 1, "identity.updated", ("identity:99",),
         datetime.now(UTC), {"identity_id": 99, "changed": ["used_name"]}, 3, 1, 1,
     )  # fmt: skip
     with session_scope(session_factory) as session, pytest.raises(Unrenderable):
-        channel.render(session, notification, _target(channel, "https://dpi.example/n"))
+        channel.render(session, notification, _target(sub, channel, "https://dpi.example/n"))
     assert channel.supports("identity.merged") and not channel.supports("directory.imported")
 
 

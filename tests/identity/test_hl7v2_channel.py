@@ -17,13 +17,16 @@ from identity.hl7v2 import message as pam_reader
 from identity.hl7v2.channel import Hl7v2Channel
 from identity.referential import rules, service
 from identity.referential.schemas import IdentityCreate, SourceRef
+from referentials import notify_wiring
 from referentials.core.db import session_scope
+from referentials.core.notify import service as notify_service
 from referentials.core.notify.channels import (
     ChannelConfigError,
     Notification,
     Target,
     Unrenderable,
 )
+from referentials.core.notify.schemas import SubscriptionCreate
 from referentials.core.principal import SYSTEM
 from referentials.core.settings import Hl7Settings, Settings
 from tests.identity.mllp_receiver import MllpReceiver
@@ -65,8 +68,22 @@ def _notification(kind: str, identity_id: int, cursor: int, **payload: Any) -> N
     )
 
 
-def _target(config: dict[str, Any], timeout: float = 2.0) -> Target:
-    return Target(1, "DPI CHFM", Hl7v2Channel(SETTINGS).validate(config), ("s",), timeout)
+@pytest.fixture()
+def sub(session_factory: sessionmaker[Session], db_settings: Settings) -> int:
+    """The subscription the deliveries belong to (the channel reads its establishments)."""
+    notify_wiring.install(db_settings)
+    data = SubscriptionCreate(
+        client_name="DPI CHFM",
+        channel="hl7v2",
+        config={"host": "127.0.0.1", "port": 2575},
+        event_types=["identity.merged"],
+    )
+    with session_scope(session_factory) as session:
+        return notify_service.create(session, SYSTEM, data=data)[0].id
+
+
+def _target(sub: int, config: dict[str, Any], timeout: float = 2.0) -> Target:
+    return Target(sub, "DPI CHFM", Hl7v2Channel(SETTINGS).validate(config), ("s",), timeout)
 
 
 def _render(
@@ -94,10 +111,12 @@ def merged(session_factory: sessionmaker[Session]) -> Notification:
 
 
 def test_an_aa_delivers_the_a40_with_the_event_key_as_control_id(
-    session_factory: sessionmaker[Session], receiver: MllpReceiver, merged: Notification
+    sub: int, session_factory: sessionmaker[Session], receiver: MllpReceiver, merged: Notification
 ) -> None:
     channel = Hl7v2Channel(SETTINGS)
-    target = _target({"host": "127.0.0.1", "port": receiver.port, "receiving_facility": "CHFM"})
+    target = _target(
+        sub, {"host": "127.0.0.1", "port": receiver.port, "receiving_facility": "CHFM"}
+    )
     outcome = channel.send(_render(session_factory, merged, target), merged, target)
     assert outcome.kind == "ok" and outcome.detail.startswith("AA")
     assert "MSA|AA|identity-7" in outcome.answer
@@ -128,6 +147,7 @@ def test_an_aa_delivers_the_a40_with_the_event_key_as_control_id(
     ],
 )
 def test_each_answer_becomes_delivered_retried_or_dead(
+    sub: int,
     session_factory: sessionmaker[Session],
     receiver: MllpReceiver,
     merged: Notification,
@@ -136,7 +156,7 @@ def test_each_answer_becomes_delivered_retried_or_dead(
     kind: str,
 ) -> None:
     receiver.answer(mode, error_code)
-    target = _target({"host": "127.0.0.1", "port": receiver.port}, timeout=0.5)
+    target = _target(sub, {"host": "127.0.0.1", "port": receiver.port}, timeout=0.5)
     outcome = Hl7v2Channel(SETTINGS).send(_render(session_factory, merged, target), merged, target)
     assert outcome.kind == kind, outcome
     assert len(receiver.messages()) == 1
@@ -148,17 +168,17 @@ def test_each_answer_becomes_delivered_retried_or_dead(
 
 
 def test_a_receiver_that_is_down_is_a_retry(
-    session_factory: sessionmaker[Session], merged: Notification
+    sub: int, session_factory: sessionmaker[Session], merged: Notification
 ) -> None:
     with MllpReceiver() as gone:
         port = gone.port
-    target = _target({"host": "127.0.0.1", "port": port})
+    target = _target(sub, {"host": "127.0.0.1", "port": port})
     outcome = Hl7v2Channel(SETTINGS).send(_render(session_factory, merged, target), merged, target)
     assert outcome.kind == "retry" and "ConnectionRefusedError" in outcome.detail
 
 
 def test_an_unmerge_sends_two_messages_and_stops_at_the_first_refusal(
-    session_factory: sessionmaker[Session], receiver: MllpReceiver
+    sub: int, session_factory: sessionmaker[Session], receiver: MllpReceiver
 ) -> None:
     with session_scope(session_factory) as session:
         survivor, loser = _identity(session, "IPP-1"), _identity(session, "IPP-2")
@@ -170,7 +190,7 @@ def test_an_unmerge_sends_two_messages_and_stops_at_the_first_refusal(
         "identity.unmerged", loser, 9, survivor_id=survivor, loser_id=loser, merge_id=merge_id
     )
     channel = Hl7v2Channel(SETTINGS)
-    target = _target({"host": "127.0.0.1", "port": receiver.port})
+    target = _target(sub, {"host": "127.0.0.1", "port": receiver.port})
     messages = _render(session_factory, notice, target)
     assert channel.send(messages, notice, target).kind == "ok"
     first, second = receiver.messages()
@@ -183,9 +203,10 @@ def test_an_unmerge_sends_two_messages_and_stops_at_the_first_refusal(
 
 
 def test_an_identity_gone_or_an_event_without_message_is_unrenderable(
+    sub: int,
     session_factory: sessionmaker[Session],
 ) -> None:
-    target = _target({"host": "127.0.0.1", "port": 2575})
+    target = _target(sub, {"host": "127.0.0.1", "port": 2575})
     with pytest.raises(Unrenderable, match="no identity 424242"):
         _render(session_factory, _notification("identity.updated", 424242, 1), target)
     with pytest.raises(Unrenderable, match="identity events only"):
@@ -221,7 +242,7 @@ def test_a_wrong_config_is_refused_naming_the_field(
 
 
 def test_over_tls_socle_shows_its_certificate_and_checks_the_receivers(
-    session_factory: sessionmaker[Session], merged: Notification, tmp_path: Path
+    sub: int, session_factory: sessionmaker[Session], merged: Notification, tmp_path: Path
 ) -> None:
     pki = Pki(tmp_path)
     server_cert, client = pki.issue("chfm-mllp", server=True), pki.issue("socle-notify")
@@ -238,14 +259,14 @@ def test_over_tls_socle_shows_its_certificate_and_checks_the_receivers(
     }
     channel = Hl7v2Channel(SETTINGS)
     with MllpReceiver(tls=context) as receiver:
-        target = _target({**config, "port": receiver.port})
+        target = _target(sub, {**config, "port": receiver.port})
         outcome = channel.send(_render(session_factory, merged, target), merged, target)
         assert outcome.kind == "ok", outcome
         assert receiver.received.peers == ["socle-notify"]
         # A receiver whose certificate Socle's CA bundle does not vouch for gets nothing.
         (tmp_path / "other").mkdir()
         stranger = Pki(tmp_path / "other", name="Other CA")
-        target = _target({**config, "port": receiver.port, "ca_file": str(stranger.ca_file)})
+        target = _target(sub, {**config, "port": receiver.port, "ca_file": str(stranger.ca_file)})
         refused = channel.send(_render(session_factory, merged, target), merged, target)
         assert refused.kind == "retry" and "TLS" in refused.detail
         assert len(receiver.messages()) == 1

@@ -19,13 +19,15 @@ from referentials.core.db import session_scope
 from referentials.core.notify.worker import drain
 from referentials.core.settings import NotifySettings
 from tests.conftest import Api
+from tests.factories import identity_body
 from tests.identity.fhir_check import fhir_json, validate
 from tests.identity.http_receiver import HttpReceiver
 from tests.identity.mllp_receiver import MllpReceiver
+from tests.identity.test_fhir_patient import LOCAL_SYSTEM
 from tests.identity.test_hl7v2 import post as post_hl7
 from tests.identity.test_hl7v2 import sample
 
-CHFM = "690999016"
+CHFM, HCL = "690999016", "690781810"
 FAST = NotifySettings(
     embedded=False,
     backoff_base_seconds=0.05,
@@ -201,3 +203,39 @@ def test_a_failing_endpoint_shows_the_subscription_in_error(
     assert read["status"] == "error" and "503" in read["error"]
     rows = _deliveries(api, int(sub_id))
     assert rows[0]["status"] == "pending" and rows[0]["last_status_code"] == 503
+
+
+def _known_at_two_establishments(api: Api, engine: Engine) -> int:
+    """An identity of CHFM to which HCL then attaches its own local id."""
+    body = identity_body(source={"finess": CHFM, "local_id": "IPP-77"})
+    created = api.post("/api/v1/identities", json=body)
+    assert created.status_code == 201, created.text
+    ident = int(created.json()["id"])
+    drain(engine, FAST)
+    attached = api.post(
+        f"/api/v1/identities/{ident}/local-ids", json={"finess": HCL, "local_id": "HCL-77"}
+    )
+    assert attached.status_code == 201, attached.text
+    drain(engine, FAST)
+    return ident
+
+
+def test_a_subscription_of_one_establishment_is_not_told_of_the_others(
+    api: Api,
+    session_factory: sessionmaker[Session],
+    engine: Engine,
+    mllp: MllpReceiver,
+    rest_hook: HttpReceiver,
+) -> None:
+    kinds = ["identity.created", "identity.local_id_attached"]
+    _hl7_subscription(api, session_factory, mllp.port, event_types=kinds, establishments=[CHFM])
+    _fhir_subscription(api, rest_hook.url, f"Patient?identifier={LOCAL_SYSTEM}|")
+    _known_at_two_establishments(api, engine)
+    created, attached = mllp.messages()
+    assert "|ADT^A31^ADT_A05|" in attached
+    for message in (created, attached):
+        assert "IPP-77^^^" in message and "HCL-77" not in message
+    posts = rest_hook.wait_for(2)
+    for post in posts:
+        patient = validate(post.json())["entry"][1]["resource"]
+        assert {i["value"] for i in patient["identifier"]} == {"IPP-77"}
