@@ -38,8 +38,9 @@ EVENTS = (
 )
 EVENT_TYPES = tuple(f"identity.{e}" for e in EVENTS)
 CHANNEL = "fhir"
-_ALLOWED = {"resourceType", "id", "meta", "status", "reason", "criteria", "channel", "contact"}
-_ALLOWED |= {"text", "extension"}
+# What a posted Subscription may carry; anything else (end, contact, error, extensions) is
+# refused rather than silently dropped. The narrative (text) is not kept.
+_ALLOWED = {"resourceType", "id", "meta", "text", "status", "reason", "criteria", "channel"}
 
 
 def _bad(message: str, where: str) -> FhirBadRequest:

@@ -97,6 +97,7 @@ def test_establishments_narrow_by_local_id_system(api: Api) -> None:
         ({"criteria": f"Patient?identifier={LOCAL_SYSTEM}|IPP-1"}, 400, "followed by '|'"),
         ({"status": "error"}, 400, "send requested"),
         ({"end": "2030-01-01T00:00:00Z"}, 400, "not supported: end"),
+        ({"contact": [{"system": "email", "value": "a@b.fr"}]}, 400, "not supported: contact"),
         ({"reason": ""}, 400, "reason: is required"),
         ({"channel": {"type": "websocket"}}, 400, "only rest-hook"),
         (
