@@ -28,6 +28,7 @@ from referentials.core import metrics, runs
 from referentials.core.auth import DbSession, Principal, authenticate
 from referentials.core.db import session_scope, utcnow
 from referentials.core.errors import Forbidden, Unauthorized
+from referentials.core.notify import metrics as notify_metrics
 from referentials.core.settings import Settings
 from referentials.insi_gateway import insi_endpoint
 
@@ -69,6 +70,7 @@ class DatabaseFigures(Collector):
             yield _pairs(session)
             yield _runs(session)
             yield from _feed(session, self.cursors)
+            yield from notify_metrics.families(session)
 
 
 def _pairs(session: Session) -> GaugeMetricFamily:

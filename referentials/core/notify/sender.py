@@ -13,8 +13,9 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from referentials.core.db import session_scope, utcnow
@@ -108,11 +109,14 @@ class Sender:
             if probe and sub.breaker_open_until and sub.breaker_open_until > now:
                 return Round(0, min((sub.breaker_open_until - now).total_seconds(), 1.0))
             size = max(1, min(sub.concurrency, channel.max_concurrency))
-            picked = queue.pick(session, sub_id, now, 1 if probe else size, any_time=probe)
+            # A round sends a few pools' worth: its fixed cost (pick, record) is shared.
+            limit = 1 if probe else max(size, min(self.settings.batch_size, size * 4))
+            picked = queue.pick(session, sub_id, now, limit, any_time=probe)
             if not picked:
                 return Round(0, 1.0)
             target = target_of(sub, now)
             notes = [notification_of(d) for d in picked]
+            failures = [d.failures for d in picked]
             max_attempts = sub.max_attempts
         messages = self._render(channel, notes, target)
         outcomes = self._send(channel, notes, messages, target, size)
@@ -120,7 +124,7 @@ class Sender:
             record(
                 session,
                 sub_id,
-                list(zip(notes, outcomes, strict=True)),
+                list(zip(notes, outcomes, failures, strict=True)),
                 probe=probe,
                 max_attempts=max_attempts,
                 settings=self.settings,
@@ -166,52 +170,70 @@ class Sender:
         return list(self._pool(target.subscription_id, size).map(one, range(len(notes))))
 
 
+_RECORD = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("b_id"), Delivery.status == "pending")
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempts"),
+        failures=bindparam("b_failures"),
+        next_attempt_at=bindparam("b_next"),
+        last_attempt_at=bindparam("b_now"),
+        last_status_code=bindparam("b_code"),
+        last_answer=bindparam("b_answer"),
+        last_error=bindparam("b_error"),
+        delivered_at=bindparam("b_delivered"),
+    )
+)
+
+
 def record(
     session: Session,
     sub_id: int,
-    results: list[tuple[Notification, Outcome]],
+    results: list[tuple[Notification, Outcome, int]],
     *,
     probe: bool,
     max_attempts: int,
     settings: NotifySettings,
 ) -> None:
-    """Write the outcomes of a round and the subscription's breaker state (one transaction)."""
+    """Write a round's outcomes (one statement, many rows: a row changed meanwhile by an
+    operator is left alone) and the subscription's breaker state, in one transaction.
+
+    ``results``: each notification, its outcome and its delivery's failures before the send.
+    """
     now = utcnow()
     ok = failed = dead = 0
     last_error: str | None = None
-    for note, outcome in results:
-        d = session.get(Delivery, note.delivery_id)
-        if d is None or d.status != "pending":
-            continue  # deleted, or changed by an operator meanwhile
-        d.attempts += 1
-        d.last_attempt_at = now
-        d.last_status_code = outcome.status_code
-        d.last_answer = outcome.answer[:ANSWER_LIMIT] or None
+    rows: list[dict[str, Any]] = []
+    for note, outcome, failures in results:
+        row: dict[str, Any] = {
+            "b_id": note.delivery_id, "b_attempts": note.attempt, "b_now": now,
+            "b_code": outcome.status_code, "b_answer": outcome.answer[:ANSWER_LIMIT] or None,
+            "b_next": now, "b_failures": failures, "b_delivered": None, "b_error": None,
+        }  # fmt: skip
         if outcome.kind == "ok":
             ok += 1
-            d.status, d.delivered_at, d.last_error = "delivered", now, None
+            row.update(b_status="delivered", b_delivered=now)
+            rows.append(row)
             continue
         failed += 1
-        d.last_error = last_error = (outcome.detail or outcome.kind)[:500]
+        row["b_error"] = last_error = (outcome.detail or outcome.kind)[:500]
         if not probe and outcome.kind == "retry":
-            d.failures += 1
-        if outcome.kind == "permanent" or d.failures >= max_attempts:
+            row["b_failures"] = failures = failures + 1
+        if outcome.kind == "permanent" or failures >= max_attempts:
             dead += 1
-            d.status = "dead"
-            log.warning("notify delivery %s dead: %s", d.id, d.last_error)
+            row["b_status"] = "dead"
+            log.warning("notify delivery %s dead: %s", note.delivery_id, last_error)
         else:
-            d.next_attempt_at = now + timedelta(seconds=backoff(max(d.failures, 1), settings))
+            row["b_status"] = "pending"
+            row["b_next"] = now + timedelta(seconds=backoff(max(failures, 1), settings))
+        rows.append(row)
+    if rows:
+        session.connection().execute(_RECORD, rows)
     _record_breaker(
-        session,
-        sub_id,
-        now,
-        ok=ok,
-        failed=failed,
-        dead=dead,
-        last_error=last_error,
-        probe=probe,
-        settings=settings,
-    )
+        session, sub_id, now, ok=ok, failed=failed, dead=dead, last_error=last_error,
+        probe=probe, settings=settings,
+    )  # fmt: skip
 
 
 def _record_breaker(

@@ -1,0 +1,36 @@
+"""Notification metrics on /metrics: delivered and failed counts, pending, dead letters, lag."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from referentials.core.notify.worker import drain
+from tests.conftest import Api
+from tests.referentials.notify.conftest import FAST, create_identity, subscribe
+from tests.referentials.notify.receiver import Receiver
+from tests.reliability.test_metrics import scrape, value
+
+
+def test_delivered_failed_pending_and_lag_per_subscription(
+    api: Api, session_factory: sessionmaker[Session], engine: Engine, receiver: Receiver
+) -> None:
+    good, _ = subscribe(session_factory, receiver.url, client="good")
+    down = Receiver()
+    down.down()
+    bad, _ = subscribe(session_factory, down.url, client="bad")
+    create_identity(session_factory)
+    create_identity(session_factory, birth_name="Moreau")
+    drain(engine, FAST, timeout=3)
+
+    samples = scrape(api)
+    ok = {"subscription": str(good), "client": "good", "channel": "webhook"}
+    ko = {"subscription": str(bad), "client": "bad", "channel": "webhook"}
+    assert value(samples, "socle_notify_delivered_total", **ok) == 2
+    assert value(samples, "socle_notify_pending", **ok) == 0
+    assert value(samples, "socle_notify_lag_seconds", **ok) == 0
+    assert value(samples, "socle_notify_delivered_total", **ko) == 0
+    assert value(samples, "socle_notify_failed_total", **ko) >= 2
+    assert value(samples, "socle_notify_pending", **ko) == 2
+    assert value(samples, "socle_notify_lag_seconds", **ko) > 0
+    assert value(samples, "socle_notify_dead_letters", **ko) == 0
