@@ -9,7 +9,8 @@ Config of a subscription (``channel: "hl7v2"``)::
      "receiving_application": "DPI", "receiving_facility": "CHU", "processing_id": "P"}
 
 One message after another per subscription (``max_concurrency`` 1): a PAM receiver applies an
-identity's messages in the order they are sent.
+identity's messages in the order they are sent. The connection stays open between deliveries
+(``mllp_client.Connections``) and is closed when the worker stops.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class Hl7v2Channel:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings
+        self._connections = mllp_client.Connections()
 
     @property
     def settings(self) -> Settings:
@@ -150,7 +152,8 @@ class Hl7v2Channel:
         """Send the message(s) in order on one connection; the ACK decides (``mllp_client``)."""
         if not message:
             return Outcome.ok(detail="nothing concerns this receiver")
-        result = mllp_client.send(target_of(target.config, target.timeout_seconds), message)
+        destination = target_of(target.config, target.timeout_seconds)
+        result = mllp_client.send(destination, message, self._connections)
         detail = " ".join(p for p in (result.code, result.error_code, result.text) if p)
         if result.ok:
             return Outcome.ok(answer=result.ack, detail=detail)
@@ -159,5 +162,4 @@ class Hl7v2Channel:
         return Outcome.permanent(detail, answer=result.ack)
 
     def close(self) -> None:
-        # One connection per delivery: nothing is kept between sends.
-        return None
+        self._connections.close()

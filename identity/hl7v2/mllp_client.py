@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,6 +66,8 @@ class AckOutcome:
     error_code: str = ""  # ERR-3.1 (HL7 table 0357)
     control_id: str = ""
     ack: str = ""  # the raw ACK, as received
+    # The ACK answered the message sent (MSA-2 = MSH-10): the connection is still in step.
+    matched: bool = False
 
 
 def check_target(target: MllpTarget) -> None:
@@ -126,6 +129,8 @@ def _fields(ack: str, name: str) -> list[str]:
 def classify(ack: str, control_id: str) -> AckOutcome:
     """The outcome of an ACK's MSA (and ERR-3) for the message sent with ``control_id``."""
     outcome = _classify(ack, control_id)
+    msa = _fields(ack, "MSA")
+    matched = len(msa) > 2 and msa[2].strip() == control_id
     return AckOutcome(
         outcome.ok,
         outcome.retryable,
@@ -134,6 +139,7 @@ def classify(ack: str, control_id: str) -> AckOutcome:
         outcome.error_code,
         control_id,
         ack,
+        matched,
     )
 
 
@@ -164,16 +170,73 @@ def _one(sock: socket.socket, message: Outgoing, timeout: float) -> AckOutcome:
     return classify(raw.decode("utf-8", errors="replace"), message.control_id)
 
 
-def send(target: MllpTarget, messages: Sequence[Outgoing]) -> AckOutcome:
-    """Send the messages of one delivery in order on one connection; stop at the first that is
-    not acknowledged, whose outcome is returned (the last ACK when all are)."""
+def _deliver(sock: socket.socket, target: MllpTarget, messages: Sequence[Outgoing]) -> AckOutcome:
     outcome = AckOutcome(True, False, "", "nothing to send")
+    for message in messages:
+        outcome = _one(sock, message, target.timeout_seconds)
+        if not outcome.ok:
+            break
+    return outcome
+
+
+class Connections:
+    """Connections kept open between deliveries, one per destination, so that a receiver sees
+    one long-lived connection (and one TLS handshake), as PAM interface engines expect. A
+    subscription sends one message at a time, so a connection is never shared."""
+
+    def __init__(self) -> None:
+        self._open: dict[MllpTarget, socket.socket] = {}
+        self._lock = threading.Lock()
+
+    def take(self, target: MllpTarget) -> socket.socket | None:
+        with self._lock:
+            return self._open.pop(target, None)
+
+    def keep(self, target: MllpTarget, sock: socket.socket) -> None:
+        with self._lock:
+            old, self._open[target] = self._open.get(target), sock
+        if old is not None and old is not sock:
+            old.close()
+
+    def close(self) -> None:
+        with self._lock:
+            socks, self._open = list(self._open.values()), {}
+        for sock in socks:
+            sock.close()
+
+
+def _exchange(
+    target: MllpTarget, messages: Sequence[Outgoing], connections: Connections | None
+) -> tuple[AckOutcome, socket.socket]:
+    """Deliver on a kept connection, or a new one; a kept connection the receiver closed while
+    idle is replaced once (the resend carries the same control ids)."""
+    sock = connections.take(target) if connections is not None else None
+    if sock is not None:
+        try:
+            return _deliver(sock, target, messages), sock
+        except ConnectionError:
+            sock.close()
+    sock = _connect(target)
     try:
-        with _connect(target) as sock:
-            for message in messages:
-                outcome = _one(sock, message, target.timeout_seconds)
-                if not outcome.ok:
-                    break
+        return _deliver(sock, target, messages), sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+def send(
+    target: MllpTarget, messages: Sequence[Outgoing], connections: Connections | None = None
+) -> AckOutcome:
+    """Send the messages of one delivery in order on one connection; stop at the first that is
+    not acknowledged, whose outcome is returned (the last ACK when all are). With
+    ``connections``, the connection stays open for the next delivery while the exchange is in
+    step (an ACK of our message was read)."""
+    try:
+        outcome, sock = _exchange(target, messages, connections)
+        if connections is not None and outcome.matched:
+            connections.keep(target, sock)
+        else:
+            sock.close()
     except TimeoutError:
         outcome = AckOutcome(False, True, "", f"no ACK within {target.timeout_seconds:g} s")
     except ssl.SSLError as exc:

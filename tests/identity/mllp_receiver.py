@@ -48,6 +48,8 @@ class _Handler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         sock: socket.socket = self.request
         sock.settimeout(10)
+        with self.server.lock:
+            self.server.connections += 1
         buffer = b""
         try:
             if isinstance(sock, ssl.SSLSocket):
@@ -90,7 +92,8 @@ class _Handler(socketserver.BaseRequestHandler):
             sock.sendall(START + ack(text, "AA", echo="NOT-YOURS").encode() + END)
             return True
         sock.sendall(START + ack(text, mode, behaviour.error_code).encode() + END)
-        return True
+        # A receiver that closes every connection after its ACK (as an idle timeout would).
+        return not srv.hang_up
 
 
 class MllpReceiver(socketserver.ThreadingTCPServer):
@@ -103,6 +106,8 @@ class MllpReceiver(socketserver.ThreadingTCPServer):
         self.behaviour = Behaviour()
         self.received = Received()
         self.lock = threading.Lock()
+        self.connections = 0
+        self.hang_up = False
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     def get_request(self) -> tuple[socket.socket, object]:

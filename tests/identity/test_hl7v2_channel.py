@@ -270,3 +270,29 @@ def test_over_tls_socle_shows_its_certificate_and_checks_the_receivers(
         refused = channel.send(_render(session_factory, merged, target), merged, target)
         assert refused.kind == "retry" and "TLS" in refused.detail
         assert len(receiver.messages()) == 1
+
+
+def test_the_connection_stays_open_between_deliveries_and_is_reopened_when_dropped(
+    sub: int, session_factory: sessionmaker[Session], receiver: MllpReceiver, merged: Notification
+) -> None:
+    channel = Hl7v2Channel(SETTINGS)
+    target = _target(sub, {"host": "127.0.0.1", "port": receiver.port})
+    messages = _render(session_factory, merged, target)
+    for _ in range(3):
+        assert channel.send(messages, merged, target).kind == "ok"
+    assert (len(receiver.messages()), receiver.connections) == (3, 1)
+    # The receiver drops idle connections: the next delivery reconnects and still goes through
+    # on its first attempt.
+    receiver.hang_up = True
+    assert channel.send(messages, merged, target).kind == "ok"  # then closed by the receiver
+    assert channel.send(messages, merged, target).kind == "ok"  # found closed: a new one
+    assert (len(receiver.messages()), receiver.connections) == (5, 2)
+    channel.close()
+    # After an ACK of another message the stream is out of step: that connection is not kept.
+    receiver.hang_up = False
+    receiver.answer("other-id")
+    assert channel.send(messages, merged, target).kind == "retry"
+    receiver.answer("AA")
+    assert channel.send(messages, merged, target).kind == "ok"
+    assert receiver.connections == 4
+    channel.close()
