@@ -20,6 +20,7 @@ from identity.duplicates import service as duplicates
 from identity.duplicates.router import router as duplicates_router
 from identity.duplicates.service import DuplicateSettings
 from identity.fhir.router import router as patient_fhir_router
+from identity.fhir.subscription_router import router as subscription_fhir_router
 from identity.hl7v2.router import router as hl7v2_router
 from identity.insi.router import router as insi_router
 from identity.pages.router import router as pages_router
@@ -210,6 +211,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # FHIR R4 under /fhir (OperationOutcome errors) and the HL7 v2 ADT intake over HTTPS.
     app.include_router(fhir_metadata.router)
     app.include_router(patient_fhir_router)
+    app.include_router(subscription_fhir_router)
     app.include_router(directory_fhir_router)
     app.include_router(ror_fhir_router)
     app.include_router(hl7v2_router)

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from identity.fhir import subscription as fhir_subscription
 from identity.fhir import systems as patient_systems
 from referentials.core.fhir import FHIR_JSON, FHIR_VERSION, FhirResponse, base_url
 from referentials.core.oauth.docs import smart_security
@@ -115,6 +116,20 @@ ROR_ROLE_PARAMS = (
     _TAG,
     _UPDATED,
 )
+SUBSCRIPTION_PARAMS = (
+    ("_id", _TOKEN, "Subscription id"),
+    ("status", _TOKEN, "active | off | error"),
+    ("url", "uri", "channel.endpoint, exact"),
+)
+SUBSCRIPTION_DOC = (
+    "Rest-hook Subscriptions on Patient changes (scope admin). channel.type rest-hook, "
+    "channel.payload application/fhir+json, channel.endpoint https (http on loopback only), "
+    "channel.header 'Name: value' lines sent with each notification. criteria: 'Patient?' "
+    "(every identity event), optionally event=" + ",".join(fhir_subscription.EVENTS) + " "
+    "and identifier=<local-id system>| (only patients of those establishments). "
+    "Notifications: history Bundles as in the Subscriptions R4 Backport IG "
+    "(SubscriptionStatus Parameters first, then the Patients)."
+)
 ROR_PROFILES = {
     "Organization": (ror_emit.PROFILE_ORGANIZATION, ROR_ORGANIZATION_PARAMS),
     "HealthcareService": (ror_emit.PROFILE_HEALTHCARESERVICE, ROR_OFFER_PARAMS),
@@ -133,6 +148,16 @@ def _resource(kind: str, params: tuple[tuple[str, str, str], ...], **extra: Any)
         "interaction": [{"code": "read"}, {"code": "search-type"}],
         "searchParam": _params(params),
         **extra,
+    }
+
+
+def subscription_resource() -> dict[str, Any]:
+    """Subscription: create, read, search, delete (no update: delete and create again)."""
+    return {
+        "type": "Subscription",
+        "documentation": SUBSCRIPTION_DOC,
+        "interaction": [{"code": c} for c in ("create", "read", "search-type", "delete")],
+        "searchParam": _params(SUBSCRIPTION_PARAMS),
     }
 
 
@@ -188,6 +213,7 @@ def capability_statement(base: str, *, service_base: str) -> dict[str, Any]:
                         ORGANIZATION_PARAMS,
                         supportedProfile=[directory_fhir.PROFILE_ORGANIZATION],
                     ),
+                    subscription_resource(),
                 ],
             }
         ],

@@ -1,4 +1,5 @@
-"""Queries behind the FHIR Patient search, PIXm and links (this package's only ``select()``)."""
+"""Queries behind the FHIR Patient search, PIXm, links and the numbers of notifications
+(this package's only ``select()``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from identity.referential.models import Identity, SourceRecord
+from referentials.core.notify.models import Delivery
 
 
 @dataclass(frozen=True)
@@ -123,3 +125,14 @@ def replaced_by(session: Session, survivor_ids: list[int]) -> dict[int, list[int
         if survivor is not None:
             out.setdefault(survivor, []).append(loser)
     return out
+
+
+def events_until(session: Session, subscription_id: int, source: str, cursor: int) -> int:
+    """How many events a subscription has been given up to this one (its event number):
+    the Subscriptions Backport's ``events-since-subscription-start``, gap-free per subscription."""
+    stmt = select(func.count(Delivery.id)).where(
+        Delivery.subscription_id == subscription_id,
+        Delivery.source == source,
+        Delivery.cursor <= cursor,
+    )
+    return int(session.scalar(stmt) or 0)

@@ -147,6 +147,10 @@ class Hl7Settings(BaseModel):
     # Plain TCP, allowed on a loopback address only (a local interface engine):
     # MSH-4 sending facility (namespace id or universal id) -> API key id.
     facility_keys: dict[str, int] = Field(default_factory=dict)
+    # Notifications Socle sends (A28/A31/A40/A47): the assigning authority of Socle's own ids
+    # in PID-3/MRG-1 (CX-4 namespace, and the region's OID for them when it has one).
+    notify_authority: str = "SOCLE"
+    notify_authority_oid: str = ""
 
 
 class LimitsSettings(BaseModel):

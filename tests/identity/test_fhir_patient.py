@@ -201,7 +201,13 @@ def test_metadata_is_public_and_lists_what_is_served(api: Api) -> None:
     statement = fhir_json(api.get("/fhir/metadata", key=None))
     assert statement["fhirVersion"] == "4.0.1"
     resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
-    assert set(resources) == {"Patient", "Practitioner", "PractitionerRole", "Organization"}
+    assert set(resources) == {
+        "Patient",
+        "Practitioner",
+        "PractitionerRole",
+        "Organization",
+        "Subscription",
+    }
     assert {o["name"] for o in resources["Patient"]["operation"]} == {"match", "ihe-pix"}
     params = {p["name"] for p in resources["Patient"]["searchParam"]}
     assert {"family", "given", "birthdate", "gender", "identifier", "_count"} <= params

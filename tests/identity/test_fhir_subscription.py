@@ -1,0 +1,157 @@
+"""FHIR R4 Subscription over real HTTP: create, read, search, delete, what is refused and why;
+every resource checked against the R4 models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api
+from tests.identity.fhir_check import fhir_json, outcome, validate
+from tests.identity.test_fhir_patient import LOCAL_SYSTEM
+
+FHIR = {"Content-Type": "application/fhir+json"}
+
+
+def subscription(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "DPI of CHFM follows its patients' merges",
+        "criteria": "Patient?event=merged,unmerged",
+        "channel": {
+            "type": "rest-hook",
+            "endpoint": "https://dpi.chfm.example/fhir/notify",
+            "payload": "application/fhir+json",
+            "header": ["Authorization: Bearer receiver-token"],
+        },
+    }
+    body.update(overrides)
+    return validate(body)
+
+
+def post(api: Api, body: dict[str, Any], key: str = "admin") -> Any:
+    return api.post("/fhir/Subscription", key=key, json=body, headers=FHIR)
+
+
+def test_create_read_search_delete(api: Api) -> None:
+    created = post(api, subscription())
+    body = fhir_json(created, 201)
+    sub_id = body["id"]
+    assert created.headers["location"].endswith(f"/fhir/Subscription/{sub_id}")
+    assert body["status"] == "active"
+    assert body["criteria"] == "Patient?event=merged,unmerged"
+    assert body["channel"]["header"] == ["Authorization: Bearer receiver-token"]
+    assert fhir_json(api.get(f"/fhir/Subscription/{sub_id}", key="admin")) == body
+    # Stored as a notification subscription of the caller's client, channel fhir.
+    stored = api.get(f"/api/v1/subscriptions/{sub_id}", key="admin")
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["channel"] == "fhir" and stored.json()["client_name"] == "client-admin"
+    assert stored.json()["event_types"] == ["identity.merged", "identity.unmerged"]
+    paused = fhir_json(post(api, subscription(status="off", criteria="Patient")), 201)
+    assert paused["status"] == "off"
+    found = fhir_json(api.get("/fhir/Subscription", key="admin"))
+    assert found["type"] == "searchset" and found["total"] == 2
+    only_off = fhir_json(api.get("/fhir/Subscription?status=off", key="admin"))
+    assert [e["resource"]["id"] for e in only_off["entry"]] == [paused["id"]]
+    by_url = fhir_json(
+        api.get("/fhir/Subscription", key="admin", params={"url": "https://nowhere.example/"})
+    )
+    assert by_url["total"] == 0
+    # A webhook subscription is not a FHIR Subscription.
+    hook = api.post(
+        "/api/v1/subscriptions",
+        key="admin",
+        json={
+            "client_name": "hub",
+            "channel": "webhook",
+            "config": {"url": "https://hub.example/hook"},
+            "event_types": ["identity.merged"],
+        },
+    )
+    assert hook.status_code == 201, hook.text
+    outcome(api.get(f"/fhir/Subscription/{hook.json()['id']}", key="admin"), 404)
+    assert fhir_json(api.get("/fhir/Subscription", key="admin"))["total"] == 2
+    assert api.delete(f"/fhir/Subscription/{sub_id}", key="admin").status_code == 204
+    outcome(api.get(f"/fhir/Subscription/{sub_id}", key="admin"), 404)
+    outcome(api.get("/fhir/Subscription?criteria=Patient", key="admin"), 400)
+
+
+def test_establishments_narrow_by_local_id_system(api: Api) -> None:
+    body = subscription(criteria=f"Patient?identifier={LOCAL_SYSTEM}|")
+    created = fhir_json(post(api, body), 201)
+    stored = api.get(f"/api/v1/subscriptions/{created['id']}", key="admin")
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["establishments"] == ["690999016"]
+    assert len(stored.json()["event_types"]) == 7
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "words"),
+    [
+        ({"criteria": "Practitioner?"}, 400, "only Patient changes"),
+        ({"criteria": "Patient?family=martin"}, 400, "parameter 'family' is not supported"),
+        ({"criteria": "Patient?event=deleted"}, 400, "unknown event 'deleted'"),
+        ({"criteria": "Patient?identifier=urn:oid:1.2.3|"}, 400, "not the local-id system"),
+        ({"criteria": f"Patient?identifier={LOCAL_SYSTEM}|IPP-1"}, 400, "followed by '|'"),
+        ({"status": "error"}, 400, "send requested"),
+        ({"end": "2030-01-01T00:00:00Z"}, 400, "not supported: end"),
+        ({"contact": [{"system": "email", "value": "a@b.fr"}]}, 400, "not supported: contact"),
+        ({"reason": ""}, 400, "reason: is required"),
+        ({"channel": {"type": "websocket"}}, 400, "only rest-hook"),
+        (
+            {"channel": {"type": "rest-hook", "endpoint": "http://dpi.example/x"}},
+            400,
+            "channel.payload: must be application/fhir+json",
+        ),
+        (
+            {
+                "channel": {
+                    "type": "rest-hook",
+                    "endpoint": "http://dpi.example/x",
+                    "payload": "application/fhir+json",
+                }
+            },
+            400,
+            "channel.endpoint: http is allowed on a loopback address only",
+        ),
+        (
+            {
+                "channel": {
+                    "type": "rest-hook",
+                    "endpoint": "https://dpi.example/x",
+                    "payload": "application/fhir+json",
+                    "header": ["Content-Type: text/plain"],
+                }
+            },
+            400,
+            "channel.header: Content-Type is set by Socle",
+        ),
+    ],
+)
+def test_what_is_refused_says_what_is_wrong(
+    api: Api, change: dict[str, Any], status: int, words: str
+) -> None:
+    body = {**subscription(), **change}
+    answer = outcome(post(api, body), status)
+    assert words in answer["issue"][0]["diagnostics"]
+    assert fhir_json(api.get("/fhir/Subscription", key="admin"))["total"] == 0
+
+
+def test_subscriptions_need_the_admin_scope(api: Api) -> None:
+    outcome(post(api, subscription(), key="identity:read"), 403)
+    outcome(api.get("/fhir/Subscription", key="identity:merge"), 403)
+    outcome(api.get("/fhir/Subscription", key=None), 401)
+
+
+def test_the_capability_statement_lists_subscription(api: Api) -> None:
+    statement = fhir_json(api.get("/fhir/metadata", key=None))
+    [resource] = [r for r in statement["rest"][0]["resource"] if r["type"] == "Subscription"]
+    assert {i["code"] for i in resource["interaction"]} == {
+        "create",
+        "read",
+        "search-type",
+        "delete",
+    }
+    assert "event=created,updated" in resource["documentation"]
