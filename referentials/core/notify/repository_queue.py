@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from referentials.core.notify.models import Delivery, Subscription
 from referentials.core.notify.sources import SourceEvent
+
+
+# The table, not the ORM entity, for the bulk insert of a burst.
+DELIVERIES = cast(Table, Delivery.__table__)
 
 
 def queue(
@@ -58,7 +63,7 @@ def queue(
     ]
     if fresh:
         # The table, not the ORM entity: a burst queues thousands of rows per second.
-        session.execute(insert(Delivery.__table__), fresh)
+        session.execute(insert(DELIVERIES), fresh)
     return len(events)
 
 
