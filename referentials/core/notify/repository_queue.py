@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from referentials.core.notify.models import Delivery, Subscription
 from referentials.core.notify.sources import SourceEvent
 
-
 # The table, not the ORM entity, for the bulk insert of a burst.
 DELIVERIES = cast(Table, Delivery.__table__)
 
