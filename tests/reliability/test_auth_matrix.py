@@ -93,6 +93,14 @@ MATCH = json.dumps(
     }
 ).encode()
 PIX = "urn:oid:1.2.250.1.999.1.1|IPP-NONE"
+SUBS = "/api/v1/subscriptions"
+SUB = SUBS + "/{subscription_id}"
+WEBHOOK = {
+    "client_name": "auth-matrix",
+    "channel": "webhook",
+    "config": {"url": "http://127.0.0.1:9/hook"},
+    "event_types": ["identity.merged"],
+}
 TOKEN_FORM = {
     "grant_type": "client_credentials",
     "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
@@ -277,6 +285,24 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ),
     # The audit trail (admin only, read-only).
     ("GET", "/api/v1/audit"): Entry("admin", 200, fixed("/api/v1/audit")),
+    # Notification subscriptions (admin only) and their page.
+    ("POST", SUBS): Entry("admin", 201, fixed(SUBS, json=WEBHOOK)),
+    ("GET", SUBS): Entry("admin", 200, fixed(SUBS)),
+    ("GET", SUB): Entry("admin", 404, fixed(f"{SUBS}/999999")),
+    ("PATCH", SUB): Entry("admin", 404, fixed(f"{SUBS}/999999", json={"status": "paused"})),
+    ("DELETE", SUB): Entry("admin", 404, fixed(f"{SUBS}/999999")),
+    ("POST", f"{SUB}/rotate-secret"): Entry("admin", 404, fixed(f"{SUBS}/999999/rotate-secret")),
+    ("GET", f"{SUB}/deliveries"): Entry("admin", 404, fixed(f"{SUBS}/999999/deliveries")),
+    ("POST", f"{SUB}/replay"): Entry(
+        "admin", 404, fixed(f"{SUBS}/999999/replay", json={"from_cursor": 0})
+    ),
+    ("POST", f"{SUB}/deliveries/{{delivery_id}}/redeliver"): Entry(
+        "admin", 404, fixed(f"{SUBS}/999999/deliveries/1/redeliver")
+    ),
+    ("GET", "/ui/notifications"): Entry(PAGE, 303, fixed("/ui/notifications")),
+    ("POST", "/ui/notifications/deliveries/{delivery_id}/redeliver"): Entry(
+        PAGE, 303, fixed("/ui/notifications/deliveries/1/redeliver")
+    ),
 }
 # Sub-applications mounted whole: static files and the mock INSi teleservice (public).
 MOUNTS = {"/static", "/mock/insi"}
