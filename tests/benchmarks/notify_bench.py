@@ -3,7 +3,7 @@
     .venv/bin/python tests/benchmarks/notify_bench.py                      # SQLite, 10,000 events
     .venv/bin/python tests/benchmarks/notify_bench.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_notify
 
-Five subscribers (each its own HTTP receiver, all in one receiver process): three healthy, one
+Five subscribers (each its own HTTP receiver, in a process of its own): three healthy, one
 slow (``--slow-ms`` per answer), one down (connections refused) until half the events are
 written. The events (identity.updated over ``--identities`` identities) are written at
 ``--rate`` per second in transactions of ``--per-tx``, as the identity service writes them (the
@@ -43,41 +43,36 @@ from referentials.migrations import upgrade  # noqa: E402
 NAMES = ["healthy-1", "healthy-2", "healthy-3", "slow", "down"]
 
 
-def receivers(ports: dict[str, int], slow_ms: int, control: Any, out: Any) -> None:
-    """The receiver process: one HTTP server per subscriber; 'down' starts closed."""
+def receiver(name: str, port: int, slow_ms: int, control: Any) -> None:
+    """One subscriber's HTTP server, in a process of its own (as on its own machine); the
+    'down' one opens only when told. Sends back what it received when asked."""
     import threading
 
-    logs: dict[str, list[tuple[float, str]]] = {n: [] for n in NAMES}
-    servers: dict[str, ThreadingHTTPServer] = {}
+    log: list[tuple[float, str]] = []
 
-    def serve(name: str) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if name == "slow":
-                    time.sleep(slow_ms / 1000)
-                logs[name].append((time.time(), body.decode()))
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if slow_ms:
+                time.sleep(slow_ms / 1000)
+            log.append((time.time(), body.decode()))
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
-                pass
+        def log_message(self, *args: Any) -> None:
+            pass
 
-        ThreadingHTTPServer.allow_reuse_address = True
-        server = ThreadingHTTPServer(("127.0.0.1", ports[name]), Handler)
-        server.daemon_threads = True
-        servers[name] = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    for name in NAMES[:-1]:
-        serve(name)
-    control.recv()  # "up": the down subscriber comes back
-    serve("down")
+    if name == "down":
+        control.recv()  # "up"
+    ThreadingHTTPServer.allow_reuse_address = True
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     control.recv()  # "dump"
-    out.send({n: logs[n] for n in NAMES})
+    control.send(log)
 
 
 def parse_at(value: str) -> float:
@@ -190,24 +185,33 @@ def main() -> None:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     ports = {name: args.port + i for i, name in enumerate(NAMES)}
     setup(url, ports, args.concurrency)
-    control, remote = mp.Pipe()
-    out_recv, out_send = mp.Pipe(duplex=False)
-    receiving = mp.Process(target=receivers, args=(ports, args.slow_ms, remote, out_send))
-    receiving.start()
+    pipes = {name: mp.Pipe() for name in NAMES}
+    processes = [
+        mp.Process(
+            target=receiver,
+            args=(name, ports[name], args.slow_ms if name == "slow" else 0, pipes[name][1]),
+        )
+        for name in NAMES
+    ]
+    for process in processes:
+        process.start()
     delivering = worker(url)
     _wait_for_worker(url)
-    started, ended = burst(url, args, control)
+    started, ended = burst(url, args, pipes["down"][0])
     print(f"{args.events} events written in {ended - started:.1f} s", flush=True)
     deadline = time.time() + args.timeout
     done = False
     while time.time() < deadline and not done:
         time.sleep(2)
         done = _all_delivered(url, args.events)
-    control.send("dump")
-    logs = out_recv.recv()
+    logs = {}
+    for name in NAMES:
+        pipes[name][0].send("dump")
+        logs[name] = pipes[name][0].recv()
     delivering.terminate()
     delivering.wait(timeout=30)
-    receiving.join(timeout=10)
+    for process in processes:
+        process.join(timeout=10)
     report = analyse(logs, args.events)
     _print(report, args, started, ended, done)
 
@@ -261,7 +265,8 @@ def _print(
         f"healthy: {delivered} deliveries, {delivered / (last_healthy - started):.0f}/s, "
         f"done {last_healthy - ended:+.1f} s after the burst; lag p50 "
         f"{statistics.median(r['lag_p50'] for r in healthy):.3f} s, p99 "
-        f"{max(r['lag_p99'] for r in healthy):.3f} s, max {max(r['lag_max'] for r in healthy):.3f} s"
+        f"{max(r['lag_p99'] for r in healthy):.3f} s, "
+        f"max {max(r['lag_max'] for r in healthy):.3f} s"
     )
     for name in NAMES:
         r = report[name]

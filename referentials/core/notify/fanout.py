@@ -8,6 +8,7 @@ whether a subscription's channel can carry it, are decided here, when the event 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
@@ -49,8 +50,16 @@ def _chosen(
     return [e for e, ok in zip(wanted, seen, strict=True) if ok]
 
 
-def fan_out(session: Session, *, limit: int) -> dict[int, int]:
-    """Queue the events after each subscription's cursors; how many were queued for each.
+@dataclass
+class FanOut:
+    """What a round queued per subscription, and whether a source had more to read."""
+
+    queued: dict[int, int] = field(default_factory=dict)
+    more: bool = False
+
+
+def fan_out(session: Session, *, limit: int) -> FanOut:
+    """Queue the events after each subscription's cursors.
 
     Raises CursorMoved when a replay changed a cursor meanwhile (the caller rolls back).
     """
@@ -58,11 +67,12 @@ def fan_out(session: Session, *, limit: int) -> dict[int, int]:
     # A subscription whose channel this process does not know waits for one that does.
     subs = [s for s in repository.subscriptions(session) if s.channel in channels]
     if not subs:
-        return {}
+        return FanOut()
     clients = repository.clients(session, {s.client_name for s in subs})
     cursors = repository.all_cursors(session)
     now = utcnow()
     queued: dict[int, int] = defaultdict(int)
+    more = False
     for source in registry.sources().values():
         groups: dict[int, list[Subscription]] = defaultdict(list)
         for sub in subs:
@@ -75,9 +85,10 @@ def fan_out(session: Session, *, limit: int) -> dict[int, int]:
             events = source.read(session, after, limit)
             if not events:
                 continue
+            more = more or len(events) >= limit
             for sub in members:
                 chosen = _chosen(session, source, sub, audience_of(sub, clients), events)
                 queued[sub.id] += queue.queue(session, sub.id, chosen, now)
                 if not repository.advance(session, sub.id, source.name, after, events[-1].cursor):
                     raise CursorMoved(f"subscription {sub.id}, source {source.name}")
-    return dict(queued)
+    return FanOut(dict(queued), more)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from referentials.core.notify.models import Delivery, Subscription
 from referentials.core.notify.sources import SourceEvent
+
+# The table, not the ORM entity, for the bulk insert of a burst.
+DELIVERIES = cast(Table, Delivery.__table__)
 
 
 def queue(
@@ -57,7 +61,8 @@ def queue(
         if e.cursor not in existing
     ]
     if fresh:
-        session.execute(insert(Delivery), fresh)
+        # The table, not the ORM entity: a burst queues thousands of rows per second.
+        session.execute(insert(DELIVERIES), fresh)
     return len(events)
 
 

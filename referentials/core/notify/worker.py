@@ -20,7 +20,7 @@ from referentials.core.db import make_session_factory, session_scope
 from referentials.core.leader import Election
 from referentials.core.notify import outbox, registry
 from referentials.core.notify import repository_queue as queue
-from referentials.core.notify.fanout import CursorMoved, fan_out
+from referentials.core.notify.fanout import CursorMoved, FanOut, fan_out
 from referentials.core.notify.sender import Round, Sender
 from referentials.core.settings import NotifySettings
 
@@ -55,22 +55,22 @@ class NotifyWorker:
             channel.close()
         log.info("notification worker stopped")
 
-    def fan_out_once(self) -> dict[int, int]:
+    def fan_out_once(self) -> FanOut:
         """Relay the change outbox, then queue new events (one short transaction)."""
         outbox.relay_now(self.engine)
         try:
             with session_scope(self.factory) as session:
                 return fan_out(session, limit=self.settings.batch_size)
         except CursorMoved:
-            return {}
+            return FanOut(more=True)
 
     def _fan_out_loop(self) -> None:
         while not self.stopped.is_set():
             full = False
             try:
-                queued = self.fan_out_once()
-                full = any(n >= self.settings.batch_size for n in queued.values())
-                self._sync_runners(queued)
+                done = self.fan_out_once()
+                full = done.more  # a backlog (a replay, a burst): read on at once
+                self._sync_runners(done.queued)
             except Exception:  # the database may be away: try again
                 log.warning("notify fan-out failed; retrying", exc_info=True)
             if not full:
@@ -115,11 +115,11 @@ def drain(engine: Engine, settings: NotifySettings, *, timeout: float = 10.0) ->
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            queued = worker.fan_out_once()
+            done = worker.fan_out_once()
             with worker.factory() as session:
                 ids = queue.active_ids(session)
             sent = sum((r.sent if (r := worker.sender.run(i)) else 0) for i in ids)
-            if not queued and not sent:
+            if not done.queued and not done.more and not sent:
                 return
     finally:
         worker.sender.close()

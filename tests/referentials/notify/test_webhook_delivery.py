@@ -152,3 +152,18 @@ def test_a_receiver_failing_everything_opens_the_breaker_and_loses_nothing(
     receiver.status = 200
     _until(engine, lambda: {r.status for r in _rows(session_factory, sub_id)} == {"delivered"})
     assert sorted(e["data"]["identity_id"] for e in receiver.events()) == ids
+
+
+def test_a_receiver_slower_than_the_timeout_is_retried(
+    session_factory: sessionmaker[Session], engine: object, wired: None, receiver: Receiver
+) -> None:
+    sub_id, _ = subscribe(session_factory, receiver.url, timeout_seconds=0.3)
+    create_identity(session_factory)
+    receiver.delay = 1.0
+
+    drain(engine, FAST, timeout=2)  # type: ignore[arg-type]
+
+    [row] = _rows(session_factory, sub_id)
+    assert (row.status, row.last_error) == ("pending", "no answer within 0.3s")
+    receiver.delay = 0
+    _until(engine, lambda: _rows(session_factory, sub_id)[0].status == "delivered")
