@@ -9,8 +9,8 @@ Config (what ``/fhir/Subscription`` stores)::
 
 The endpoint is https, or http on a loopback address only (a local interface engine), as for
 webhooks (``SOCLE_NOTIFY__ALLOW_PLAIN_HTTP`` lifts it, and production refuses that setting).
-Answers: 2xx delivered; 408, 429 and 5xx (or no answer) retried; any other status is permanent
-(the receiver refuses this Bundle).
+Answers, as for webhooks: 2xx delivered; 408, 425, 429 and 5xx (or no answer) retried; any other
+status is permanent (the receiver refuses this Bundle).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ KNOWN = ("endpoint", "payload", "headers", "criteria", "reason")
 _HEADER = re.compile(r"^([A-Za-z0-9!#$%&'*+.^_`|~-]+):[ \t]*([^\r\n]*)$")
 # Socle sets these itself: a subscription may not replace them.
 RESERVED = ("content-type", "content-length", "host", "idempotency-key")
-RETRIED = (408, 429)
+RETRIED = (408, 425, 429)
 
 
 def _endpoint(value: object, *, allow_plain_http: bool) -> str:

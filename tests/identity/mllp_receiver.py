@@ -77,7 +77,9 @@ class _Handler(socketserver.BaseRequestHandler):
         srv = self.server
         with srv.lock:
             srv.received.messages.append(text)
-            behaviour = srv.behaviour
+            # Read when the message arrives, before the ACK: a test changing them after it got
+            # the ACK affects the next message only.
+            behaviour, hang_up = srv.behaviour, srv.hang_up
             count = len(srv.received.messages)
         mode = behaviour.mode if not behaviour.times or count <= behaviour.times else "AA"
         if mode == "silent":
@@ -93,7 +95,7 @@ class _Handler(socketserver.BaseRequestHandler):
             return True
         sock.sendall(START + ack(text, mode, behaviour.error_code).encode() + END)
         # A receiver that closes every connection after its ACK (as an idle timeout would).
-        return not srv.hang_up
+        return not hang_up
 
 
 class MllpReceiver(socketserver.ThreadingTCPServer):

@@ -164,7 +164,7 @@ def test_a_merge_is_posted_as_a_backport_notification_bundle(
 @pytest.mark.parametrize(
     ("status", "kind"),
     [
-        *[(201, "ok"), (204, "ok"), (500, "retry"), (503, "retry"), (429, "retry")],
+        *[(201, "ok"), (204, "ok"), (500, "retry"), (503, "retry"), (429, "retry"), (425, "retry")],
         *[(408, "retry"), (400, "permanent"), (401, "permanent"), (404, "permanent")],
         (301, "permanent"),
     ],

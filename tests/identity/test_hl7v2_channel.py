@@ -82,7 +82,7 @@ def sub(session_factory: sessionmaker[Session], db_settings: Settings) -> int:
         return notify_service.create(session, SYSTEM, data=data)[0].id
 
 
-def _target(sub: int, config: dict[str, Any], timeout: float = 2.0) -> Target:
+def _target(sub: int, config: dict[str, Any], timeout: float = 10.0) -> Target:
     return Target(sub, "DPI CHFM", Hl7v2Channel(SETTINGS).validate(config), ("s",), timeout)
 
 

@@ -60,7 +60,7 @@ def _hl7_subscription(api: Api, factory: sessionmaker[Session], port: int, **kw:
         "channel": "hl7v2",
         "config": {"host": "127.0.0.1", "port": port, "receiving_application": "DPI"},
         "event_types": ["identity.created", "identity.merged", "identity.unmerged"],
-        "timeout_seconds": 0.5,
+        "timeout_seconds": 5,
         **kw,
     }
     created = api.post("/api/v1/subscriptions", key="admin", json=body)

@@ -101,6 +101,19 @@ WEBHOOK = {
     "config": {"url": "http://127.0.0.1:9/hook"},
     "event_types": ["identity.merged"],
 }
+SUBSCRIPTION = json.dumps(
+    {
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "auth matrix",
+        "criteria": "Patient?event=merged",
+        "channel": {
+            "type": "rest-hook",
+            "endpoint": "https://dpi.example/notify",
+            "payload": "application/fhir+json",
+        },
+    }
+).encode()
 TOKEN_FORM = {
     "grant_type": "client_credentials",
     "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
@@ -240,6 +253,19 @@ ROUTES: dict[tuple[str, str], Entry] = {
     # An identifier system no establishment uses: the key check passes, the system is refused.
     ("GET", "/fhir/Patient/$ihe-pix"): Entry(
         R, 400, fixed("/fhir/Patient/$ihe-pix", params={"sourceIdentifier": PIX})
+    ),
+    # FHIR Subscription (rest-hook notifications): admin only, like the subscriptions API.
+    ("POST", "/fhir/Subscription"): Entry(
+        "admin",
+        201,
+        fixed("/fhir/Subscription", content=SUBSCRIPTION, headers={"Content-Type": FHIR}),
+    ),
+    ("GET", "/fhir/Subscription"): Entry("admin", 200, fixed("/fhir/Subscription")),
+    ("GET", "/fhir/Subscription/{subscription_id}"): Entry(
+        "admin", 404, fixed("/fhir/Subscription/999999")
+    ),
+    ("DELETE", "/fhir/Subscription/{subscription_id}"): Entry(
+        "admin", 404, fixed("/fhir/Subscription/999999")
     ),
     ("GET", "/fhir/Practitioner"): Entry("directory:read", 200, fixed("/fhir/Practitioner")),
     ("GET", "/fhir/Practitioner/{practitioner_id}"): Entry(
