@@ -167,7 +167,7 @@ def burst(url: str, args: argparse.Namespace, control: Any) -> tuple[float, floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url", default="sqlite:////tmp/notify-core/bench/notify.db")
+    parser.add_argument("--database-url", default="sqlite:////tmp/socle-notify-bench/notify.db")
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--identities", type=int, default=2_000)
     parser.add_argument("--rate", type=float, default=250.0, help="events written per second")
