@@ -58,7 +58,7 @@ def read_for_call(session: Session, identity_id: int) -> Sent:
 
 
 def reload(session: Session, sent: Sent, calls: list[InsiCall]) -> Identity:
-    """The identity again, locked, if the answer still fits it; else 409 (calls kept).
+    """The identity again, locked, if the answer still fits it; else 409 (calls stored).
 
     A change made while INSi answered is re-evaluated: when the identity is still active,
     callable and carries the traits that were sent, the answer is checked against its current
@@ -68,6 +68,8 @@ def reload(session: Session, sent: Sent, calls: list[InsiCall]) -> Identity:
     if identity is None or not _still_fits(identity, sent):
         for call in calls:
             call.outcome = "stale"
+        # The calls are recorded all the same, before the 409 rolls the request back.
+        session.add_all(calls)
         end_transaction(session)
         raise StaleVersion(
             f"identity {sent.identity_id} changed while INSi was answering; "

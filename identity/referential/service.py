@@ -86,7 +86,9 @@ def create(
         if existing is not None:
             return WriteOutcome(existing)
     fields = fields or normalized_fields(data, date.today())
-    identity = Identity(status="PROV", attributes="", **fields)
+    identity = Identity(status="PROV", attributes="", active=True, **fields)
+    # Scored before the first write: the write transaction then only writes.
+    found = duplicates.find_for(session, identity)
     try:
         # A savepoint, so a concurrent creation with the same source ends in a lookup, not a 500.
         with session.begin_nested():
@@ -118,7 +120,7 @@ def create(
         after=snapshot(identity),
     )
     emit(session, "identity.created", identity.id, status=identity.status)
-    found = duplicates.check_after_write(session, principal, identity)
+    found = duplicates.check_after_write(session, principal, identity, found)
     return WriteOutcome(identity, created=True, duplicates=found)
 
 
@@ -196,10 +198,12 @@ def update(
     elif document is not None:
         status.set_validation(identity, document, data.validated_at)
         change = status.recompute_status(identity, f"identity document checked ({document})")
+    # Scored before the first write (nothing is flushed yet): the write transaction only writes.
+    found = duplicates.find_for(session, identity)
     finish_change(
         session, principal, identity, before, action="update", reason=data.reason, change=change
     )
-    found = duplicates.check_after_write(session, principal, identity)
+    found = duplicates.check_after_write(session, principal, identity, found)
     recheck = bool(strict_changed) and had_ins and document is not None
     return WriteOutcome(identity, status_change=change, duplicates=found, recheck_insi=recheck)
 
