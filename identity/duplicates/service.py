@@ -65,9 +65,11 @@ def check_after_write(
     principal: Principal,
     identity: Identity,
     found: list[matcher.Candidate] | None = None,
+    *,
+    new: bool = False,
 ) -> list[matcher.Candidate]:
     """Refresh the identity's keys and queue its likely duplicates (``found``: scored before)."""
-    matcher.refresh_keys(session, identity)
+    matcher.refresh_keys(session, identity, new=new)
     if not identity.active:
         return []
     if found is None:
@@ -85,7 +87,9 @@ def check_after_write(
                 automatic=True,
             )
             return [c for c in found if c.identity.id != candidate.identity.id]
-        queue.enqueue(session, identity, candidate.identity, candidate.pair, origin="realtime")
+        queue.enqueue(
+            session, identity, candidate.identity, candidate.pair, origin="realtime", new=new
+        )
     return found
 
 

@@ -29,6 +29,7 @@ from identity.referential import local_ids, repository, rules
 from identity.referential.history import ENTITY, emit, snapshot
 from identity.referential.models import Identity, SourceRecord
 from identity.referential.schemas import IdentityCreate, SourceRef
+from identity.referential.service import insert_new
 from identity.referential.traits import normalized_fields
 from referentials.core import audit
 from referentials.core.auth import Principal
@@ -158,23 +159,18 @@ def _create_recup(
     apply_answer(identity, answer, "INSI")
     # Scored before the first write: the write transaction then only writes.
     found = duplicates.find_for(session, identity)
+    # Set, not loaded: queueing its pairs reads it, and a lazy load would be one more query.
+    identity.sources = (
+        [SourceRecord(finess=source.finess, local_id=source.local_id)] if source else []
+    )
     try:
-        # A savepoint, as in `create`: a concurrent creation of this local id ends in a lookup.
-        with session.begin_nested():
-            session.add(identity)
-            session.flush()
-            if source is not None:
-                record = SourceRecord(
-                    identity_id=identity.id, finess=source.finess, local_id=source.local_id
-                )
-                session.add(record)
-                session.flush()
+        # As in `create`: a concurrent creation of this local id ends in a lookup.
+        insert_new(session, identity, savepoint=source is not None)
     except IntegrityError:
         held = repository.by_source(session, source.finess, source.local_id) if source else None
         if held is None:
             raise
         return held, "existing"
-    session.refresh(identity)
     audit.record(
         session,
         principal,
@@ -185,5 +181,5 @@ def _create_recup(
         reason="INSi CR 00",
     )
     emit(session, "identity.created", identity.id, status=identity.status)
-    duplicates.check_after_write(session, principal, identity, found)
+    duplicates.check_after_write(session, principal, identity, found, new=True)
     return identity, "applied"

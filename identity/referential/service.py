@@ -89,20 +89,14 @@ def create(
     identity = Identity(status="PROV", attributes="", active=True, **fields)
     # Scored before the first write: the write transaction then only writes.
     found = duplicates.find_for(session, identity)
+    # Set, not loaded: queueing its pairs reads it, and a lazy load would be one more query.
+    identity.sources = (
+        [SourceRecord(finess=data.source.finess, local_id=data.source.local_id)]
+        if data.source is not None
+        else []
+    )
     try:
-        # A savepoint, so a concurrent creation with the same source ends in a lookup, not a 500.
-        with session.begin_nested():
-            session.add(identity)
-            session.flush()
-            if data.source is not None:
-                session.add(
-                    SourceRecord(
-                        identity_id=identity.id,
-                        finess=data.source.finess,
-                        local_id=data.source.local_id,
-                    )
-                )
-                session.flush()
+        insert_new(session, identity, savepoint=data.source is not None)
     except IntegrityError:
         if data.source is None:
             raise
@@ -110,7 +104,6 @@ def create(
         if existing is None:
             raise
         return WriteOutcome(existing)
-    session.refresh(identity)
     audit.record(
         session,
         principal,
@@ -120,8 +113,20 @@ def create(
         after=snapshot(identity),
     )
     emit(session, "identity.created", identity.id, status=identity.status)
-    found = duplicates.check_after_write(session, principal, identity, found)
+    found = duplicates.check_after_write(session, principal, identity, found, new=True)
     return WriteOutcome(identity, created=True, duplicates=found)
+
+
+def insert_new(session: Session, identity: Identity, *, savepoint: bool) -> None:
+    """Insert a new identity (and its source record); with a local id, inside a savepoint,
+    so that a concurrent creation of the same local id ends in a lookup, not a 500."""
+    if not savepoint:
+        session.add(identity)
+        session.flush()
+        return
+    with session.begin_nested():
+        session.add(identity)
+        session.flush()
 
 
 def _check_version(identity: Identity, expected_version: int | None) -> None:
