@@ -133,6 +133,7 @@ def build_gateway(settings: Settings) -> InsiGateway:
             client_key=cfg.client_key or None,
             ca_bundle=cfg.ca_bundle or None,
             max_retries=cfg.retries,
+            connections=cfg.max_concurrent_calls,
         )
     )
     return InsiGateway(client, accept_test_oids=cfg.accept_test_oids)

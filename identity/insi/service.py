@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from identity.duplicates import service as duplicates
 from identity.insi.port import InsiAnswer, InsiPort, InsNumber, TraitsSearch
-from identity.insi.window import Sent, read_for_call, reload
+from identity.insi.window import Sent, read_for_call, reload, store_calls
 from identity.referential import cog, repository, rules
 from identity.referential.history import snapshot
 from identity.referential.models import Identity, InsiCall
@@ -62,21 +62,6 @@ def call_record(
         response_xml=answer.response_xml,
         protocol_warnings=list(answer.warnings) or None,
     )
-
-
-def store_calls(session: Session, calls: list[InsiCall]) -> None:
-    """Write the call records: the last writes of the transaction that applies an answer."""
-    session.add_all(calls)
-    session.flush()
-    for call in calls:
-        if call.protocol_warnings:
-            # By ids only: the warnings name elements, the traits stay in the call record.
-            log.warning(
-                "INSi call %s (identity %s): %d protocol warning(s) tolerated",
-                call.id,
-                call.identity_id,
-                len(call.protocol_warnings),
-            )
 
 
 class LocalTraits(Protocol):
