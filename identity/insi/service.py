@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -20,8 +19,6 @@ from identity.referential.service import finish_change, get
 from identity.referential.status import recompute_status
 from referentials.core.auth import Principal
 from referentials.core.db import utcnow
-
-log = logging.getLogger("socle.identity.insi")
 
 OUTCOME_OF_CR = {"01": "not_found", "02": "several"}
 
