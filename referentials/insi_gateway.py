@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from fastapi import FastAPI
 
+from identity.insi.waits import InsiWaits
 from referentials.core import metrics
 from referentials.core.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from referentials.core.settings import Settings
@@ -132,6 +133,7 @@ def build_gateway(settings: Settings) -> InsiGateway:
             client_key=cfg.client_key or None,
             ca_bundle=cfg.ca_bundle or None,
             max_retries=cfg.retries,
+            connections=cfg.max_concurrent_calls,
         )
     )
     return InsiGateway(client, accept_test_oids=cfg.accept_test_oids)
@@ -153,3 +155,4 @@ def install_insi(app: FastAPI, settings: Settings) -> None:
     if settings.insi.mock_enabled:
         mount_mock(app, MOCK_PREFIX, create_mock_app(mock_config(settings)))
     app.state.insi = build_gateway(settings)
+    app.state.insi_waits = InsiWaits(settings.insi.max_concurrent_calls)

@@ -59,9 +59,10 @@ def keys_of(record: IdentityRecord) -> list[str]:
     return sorted({f"{name}:{key}" for name, key in blocking.blocking_keys(record)})
 
 
-def refresh_keys(session: Session, identity: Identity) -> None:
-    """Replace an identity's keys; an inactive (merged) identity has none."""
-    session.execute(delete(MatchKey).where(MatchKey.identity_id == identity.id))
+def refresh_keys(session: Session, identity: Identity, *, new: bool = False) -> None:
+    """Replace an identity's keys; an inactive (merged) identity has none (``new``: none yet)."""
+    if not new:
+        session.execute(delete(MatchKey).where(MatchKey.identity_id == identity.id))
     if identity.active:
         rows = [{"identity_id": identity.id, "key": k} for k in keys_of(to_record(identity))]
         if rows:

@@ -54,12 +54,22 @@ def _establishments(a: Identity, b: Identity) -> str:
 
 
 def enqueue(
-    session: Session, a: Identity, b: Identity, scored: ScoredPair, *, origin: str
+    session: Session,
+    a: Identity,
+    b: Identity,
+    scored: ScoredPair,
+    *,
+    origin: str,
+    new: bool = False,
 ) -> DuplicatePair | None:
-    """Queue a pair in the review band or above; returns it, or None when it stays closed."""
+    """Queue a pair in the review band or above; returns it, or None when it stays closed.
+
+    ``new``: ``a`` was created in this transaction, so no pair of it exists yet and no other
+    transaction can queue one: no lookup, no savepoint (the write stays a few statements).
+    """
     left, right = sorted((a, b), key=lambda i: i.id)
     sig = signature(left, right)
-    existing = repository.pair_between(session, left.id, right.id)
+    existing = None if new else repository.pair_between(session, left.id, right.id)
     if existing is not None:
         if existing.status in OPEN:
             existing.score, existing.band = scored.score, scored.band
@@ -85,6 +95,9 @@ def enqueue(
         establishments=_establishments(left, right),
         signature=sig,
     )
+    if new:
+        session.add(pair)
+        return pair
     with session.begin_nested():
         session.add(pair)
     return pair

@@ -41,20 +41,39 @@ def current() -> DuplicateSettings:
     return _settings
 
 
-def check_after_write(
-    session: Session, principal: Principal, identity: Identity
-) -> list[matcher.Candidate]:
-    """Refresh the identity's keys, find its likely duplicates and queue them."""
-    matcher.refresh_keys(session, identity)
+def find_for(session: Session, identity: Identity) -> list[matcher.Candidate]:
+    """The likely duplicates of ``identity`` as it is in memory, found before it is written.
+
+    Scoring is the costly part of a write: done first, with nothing flushed, the write
+    transaction that follows is short (on SQLite it holds the one writer's lock only for the
+    writes themselves). A new identity (no id yet) is simply not among the candidates.
+    """
     if not identity.active:
         return []
-    found = matcher.find(
-        session,
-        matcher.to_record(identity),
-        model=matcher.load_model(_settings.model_path),
-        config=_settings.config,
-        exclude=identity.id,
-    )
+    with session.no_autoflush:
+        return matcher.find(
+            session,
+            matcher.to_record(identity),
+            model=matcher.load_model(_settings.model_path),
+            config=_settings.config,
+            exclude=identity.id,
+        )
+
+
+def check_after_write(
+    session: Session,
+    principal: Principal,
+    identity: Identity,
+    found: list[matcher.Candidate] | None = None,
+    *,
+    new: bool = False,
+) -> list[matcher.Candidate]:
+    """Refresh the identity's keys and queue its likely duplicates (``found``: scored before)."""
+    matcher.refresh_keys(session, identity, new=new)
+    if not identity.active:
+        return []
+    if found is None:
+        found = find_for(session, identity)
     for candidate in found:
         if _settings.auto_merge and _auto_mergeable(identity, candidate.identity):
             survivor = merges.propose_survivor(identity, candidate.identity)
@@ -68,7 +87,9 @@ def check_after_write(
                 automatic=True,
             )
             return [c for c in found if c.identity.id != candidate.identity.id]
-        queue.enqueue(session, identity, candidate.identity, candidate.pair, origin="realtime")
+        queue.enqueue(
+            session, identity, candidate.identity, candidate.pair, origin="realtime", new=new
+        )
     return found
 
 

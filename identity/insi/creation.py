@@ -15,19 +15,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from identity.duplicates import service as duplicates
-from identity.insi.port import InsiAnswer, InsiPort
+from identity.insi.port import InsiAnswer, InsiPort, TraitsSearch
 from identity.insi.service import (
     OUTCOME_OF_CR,
     QualificationResult,
     TypedTraits,
     apply_answer,
+    call_record,
     incoherences,
-    record_call,
+    store_calls,
 )
 from identity.referential import local_ids, repository, rules
 from identity.referential.history import ENTITY, emit, snapshot
 from identity.referential.models import Identity, SourceRecord
 from identity.referential.schemas import IdentityCreate, SourceRef
+from identity.referential.service import insert_new
 from identity.referential.traits import normalized_fields
 from referentials.core import audit
 from referentials.core.auth import Principal
@@ -38,20 +40,39 @@ def create_from_insi(
     session: Session, principal: Principal, data: IdentityCreate, port: InsiPort
 ) -> QualificationResult:
     """INSi search with the typed traits; on a coherent CR 00, the identity of that INS."""
+    fields = typed_fields(session, data)
+    return apply_typed(session, principal, data, fields, search_typed(port, fields))
+
+
+def typed_fields(session: Session, data: IdentityCreate) -> dict[str, Any]:
+    """The typed traits, normalised; then the request's reads so far end (nothing held)."""
     fields = normalized_fields(data, date.today())
-    # Nothing is held while INSi answers (the request's reads so far end here).
     end_transaction(session)
-    search = port.search_by_traits(
+    return fields
+
+
+def search_typed(port: InsiPort, fields: dict[str, Any]) -> TraitsSearch:
+    """The INSi traits search of the typed traits (no transaction open)."""
+    return port.search_by_traits(
         fields["birth_name"],
         fields["first_names"].split(" "),
         fields["sex"],
         fields["birth_date"],
         fields.get("birth_place_code"),
     )
+
+
+def apply_typed(
+    session: Session,
+    principal: Principal,
+    data: IdentityCreate,
+    fields: dict[str, Any],
+    search: TraitsSearch,
+) -> QualificationResult:
+    """What the answer makes: checked first, every write (calls included) last."""
     answer = search.final
     calls = [
-        record_call(
-            session,
+        call_record(
             principal,
             None,
             "traits",
@@ -69,20 +90,33 @@ def create_from_insi(
         matched_given_name=search.matched_given_name,
         calls=calls,
     )
-    if answer.cr_code != "00" or answer.active is None or answer.traits is None:
-        return result
-    result.differences = incoherences(TypedTraits.of(fields), answer, search.matched_given_name)
+    if answer.cr_code == "00" and answer.active is not None and answer.traits is not None:
+        _conclude(session, principal, data, fields, answer, result)
+    store_calls(session, calls)
+    return result
+
+
+def _conclude(
+    session: Session,
+    principal: Principal,
+    data: IdentityCreate,
+    fields: dict[str, Any],
+    answer: InsiAnswer,
+    result: QualificationResult,
+) -> None:
+    assert answer.active is not None
+    calls = result.calls
+    result.differences = incoherences(TypedTraits.of(fields), answer, result.matched_given_name)
     if result.differences:
         # Nothing is created from traits that contradict the typed ones.
         result.outcome = calls[-1].outcome = "incoherent"
-        return result
+        return
     result.identity, result.outcome = _place(session, principal, data, fields, answer)
     calls[-1].outcome = "applied" if result.outcome == "applied" else "no_change"
     if result.outcome == "applied":
         result.ins_key_valid = rules.nir_key_is_valid(answer.active.full)
     for call in calls:
         call.identity_id = result.identity.id
-    return result
 
 
 def _place(
@@ -121,26 +155,22 @@ def _create_recup(
     source: SourceRef | None,
     answer: InsiAnswer,
 ) -> tuple[Identity, str]:
-    identity = Identity(status="PROV", attributes="", **fields)
+    identity = Identity(status="RECUP", attributes="", active=True, **fields)
+    apply_answer(identity, answer, "INSI")
+    # Scored before the first write: the write transaction then only writes.
+    found = duplicates.find_for(session, identity)
+    # Set, not loaded: queueing its pairs reads it, and a lazy load would be one more query.
+    identity.sources = (
+        [SourceRecord(finess=source.finess, local_id=source.local_id)] if source else []
+    )
     try:
-        # A savepoint, as in `create`: a concurrent creation of this local id ends in a lookup.
-        with session.begin_nested():
-            session.add(identity)
-            apply_answer(identity, answer, "INSI")
-            identity.status = "RECUP"
-            session.flush()
-            if source is not None:
-                record = SourceRecord(
-                    identity_id=identity.id, finess=source.finess, local_id=source.local_id
-                )
-                session.add(record)
-                session.flush()
+        # As in `create`: a concurrent creation of this local id ends in a lookup.
+        insert_new(session, identity, savepoint=source is not None)
     except IntegrityError:
         held = repository.by_source(session, source.finess, source.local_id) if source else None
         if held is None:
             raise
         return held, "existing"
-    session.refresh(identity)
     audit.record(
         session,
         principal,
@@ -151,5 +181,5 @@ def _create_recup(
         reason="INSi CR 00",
     )
     emit(session, "identity.created", identity.id, status=identity.status)
-    duplicates.check_after_write(session, principal, identity)
+    duplicates.check_after_write(session, principal, identity, found, new=True)
     return identity, "applied"

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVarTuple, Unpack
+
 from fastapi import APIRouter, Depends, Request, Response, status
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from identity.insi import creation
 from identity.insi import service as insi
 from identity.insi.port import InsiPort
 from identity.insi.service import QualificationResult
+from identity.insi.waits import InsiWaits
+from identity.insi.window import read_for_call
 from identity.referential import presenter
 from identity.referential.models import InsiCall
 from identity.referential.schemas import (
@@ -17,6 +24,9 @@ from identity.referential.schemas import (
     QualificationRead,
 )
 from referentials.core.auth import DbSession, Principal, require
+from referentials.core.db import commit_now
+
+Args = TypeVarTuple("Args")
 
 router = APIRouter(prefix="/api/v1/identities", tags=["INS qualification"])
 write_scope = require("identity:write")
@@ -60,8 +70,30 @@ def _read(result: QualificationResult, principal: Principal) -> QualificationRea
     )
 
 
+def _waits(request: Request) -> InsiWaits:
+    waits: InsiWaits = request.app.state.insi_waits
+    return waits
+
+
+def _answered(
+    session: Session,
+    principal: Principal,
+    apply: Callable[[Session, Principal, Unpack[Args]], QualificationResult],
+    *args: *Args,
+) -> QualificationRead:
+    """Apply an INSi answer and commit at once, in the request thread that wrote it."""
+    result = apply(session, principal, *args)
+    commit_now(session)
+    return _read(result, principal)
+
+
+# The INSi routes are coroutines so that the wait for INSi happens in the INSi threads
+# (`InsiWaits`), not in a request thread: reading before the call and applying the answer
+# after it run in request threads, each in a short transaction of its own.
+
+
 @router.post("/insi-create", response_model=QualificationRead)
-def insi_create(
+async def insi_create(
     body: IdentityCreate,
     request: Request,
     response: Response,
@@ -70,14 +102,18 @@ def insi_create(
     principal: Principal = Depends(write_scope),
 ) -> QualificationRead:
     """Front desk: INSi with the typed traits; a coherent CR 00 makes (or finds) the identity."""
-    result = creation.create_from_insi(session, principal, body, _port(request))
-    if result.outcome == "applied":
+    fields = await run_in_threadpool(creation.typed_fields, session, body)
+    search = await _waits(request).run(creation.search_typed, _port(request), fields)
+    read = await run_in_threadpool(
+        _answered, session, principal, creation.apply_typed, body, fields, search
+    )
+    if read.outcome == "applied":
         response.status_code = status.HTTP_201_CREATED
-    return _read(result, principal)
+    return read
 
 
 @router.post("/{identity_id}/insi-search", response_model=QualificationRead)
-def insi_search(
+async def insi_search(
     identity_id: int,
     request: Request,
     *,
@@ -85,11 +121,13 @@ def insi_search(
     principal: Principal = Depends(write_scope),
 ) -> QualificationRead:
     """Search the INS by traits; a coherent CR 00 moves PROV→RECUP or VALI→QUAL."""
-    return _read(insi.qualify(session, principal, identity_id, _port(request)), principal)
+    sent = await run_in_threadpool(read_for_call, session, identity_id)
+    search = await _waits(request).run(insi.search_traits, _port(request), sent)
+    return await run_in_threadpool(_answered, session, principal, insi.apply_search, sent, search)
 
 
 @router.post("/{identity_id}/insi-vitale", response_model=QualificationRead)
-def insi_vitale(
+async def insi_vitale(
     identity_id: int,
     body: CarteVitaleRequest,
     request: Request,
@@ -98,15 +136,11 @@ def insi_vitale(
     principal: Principal = Depends(write_scope),
 ) -> QualificationRead:
     """Search the INS with the Carte Vitale's matricule (collection method CV)."""
-    result = insi.qualify_by_carte_vitale(
-        session,
-        principal,
-        identity_id,
-        _port(request),
-        matricule=body.matricule,
-        birth_rank=body.birth_rank,
+    sent = await run_in_threadpool(read_for_call, session, identity_id)
+    answer = await _waits(request).run(
+        insi.search_vitale, _port(request), sent, body.matricule, body.birth_rank
     )
-    return _read(result, principal)
+    return await run_in_threadpool(_answered, session, principal, insi.apply_vitale, sent, answer)
 
 
 @router.get("/{identity_id}/insi-calls", response_model=list[InsiCallRead])

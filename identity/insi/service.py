@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -10,8 +9,8 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from identity.duplicates import service as duplicates
-from identity.insi.port import InsiAnswer, InsiPort, InsNumber
-from identity.insi.window import read_for_call, reload
+from identity.insi.port import InsiAnswer, InsiPort, InsNumber, TraitsSearch
+from identity.insi.window import Sent, read_for_call, reload, store_calls
 from identity.referential import cog, repository, rules
 from identity.referential.history import snapshot
 from identity.referential.models import Identity, InsiCall
@@ -20,8 +19,6 @@ from identity.referential.service import finish_change, get
 from identity.referential.status import recompute_status
 from referentials.core.auth import Principal
 from referentials.core.db import utcnow
-
-log = logging.getLogger("socle.identity.insi")
 
 OUTCOME_OF_CR = {"01": "not_found", "02": "several"}
 
@@ -41,8 +38,7 @@ class QualificationResult:
     ins_key_valid: bool | None = None
 
 
-def record_call(
-    session: Session,
+def call_record(
     principal: Principal,
     identity_id: int | None,
     operation: str,
@@ -50,7 +46,8 @@ def record_call(
     given_name: str | None,
     outcome: str,
 ) -> InsiCall:
-    call = InsiCall(
+    """The record of one INSi call, not yet stored (``store_calls`` writes it with the answer)."""
+    return InsiCall(
         identity_id=identity_id,
         actor=principal.label,
         operation=operation,
@@ -62,17 +59,6 @@ def record_call(
         response_xml=answer.response_xml,
         protocol_warnings=list(answer.warnings) or None,
     )
-    session.add(call)
-    session.flush()
-    if call.protocol_warnings:
-        # By ids only: the warnings name elements, the traits stay in the call record.
-        log.warning(
-            "INSi call %s (identity %s): %d protocol warning(s) tolerated",
-            call.id,
-            identity_id,
-            len(call.protocol_warnings),
-        )
-    return call
 
 
 class LocalTraits(Protocol):
@@ -168,21 +154,34 @@ def apply_answer(identity: Identity, answer: InsiAnswer, method: str) -> InsNumb
     return active
 
 
+def search_traits(port: InsiPort, sent: Sent) -> TraitsSearch:
+    """The INSi traits search of what was read (no transaction open: see ``read_for_call``)."""
+    return port.search_by_traits(
+        sent.birth_name, list(sent.first_names), sent.sex, sent.birth_date, sent.birth_place_code
+    )
+
+
+def search_vitale(port: InsiPort, sent: Sent, matricule: str, birth_rank: str | None) -> InsiAnswer:
+    """The INSi Carte Vitale search (no transaction open: see ``read_for_call``)."""
+    return port.search_by_carte_vitale(
+        matricule[:13], matricule[13:], sent.birth_name, sent.birth_date, birth_rank
+    )
+
+
 def qualify(
     session: Session, principal: Principal, identity_id: int, port: InsiPort
 ) -> QualificationResult:
     """Traits search for a stored identity; on a coherent CR 00, PROV→RECUP or VALI→QUAL."""
     sent = read_for_call(session, identity_id)
-    search = port.search_by_traits(
-        sent.birth_name,
-        list(sent.first_names),
-        sent.sex,
-        sent.birth_date,
-        sent.birth_place_code,
-    )
+    return apply_search(session, principal, sent, search_traits(port, sent))
+
+
+def apply_search(
+    session: Session, principal: Principal, sent: Sent, search: TraitsSearch
+) -> QualificationResult:
+    """Apply a traits search's answer: re-read and checked first, every write last."""
     calls = [
-        record_call(
-            session,
+        call_record(
             principal,
             sent.identity_id,
             "traits",
@@ -193,17 +192,9 @@ def qualify(
         for t in search.attempts
     ]
     identity = reload(session, sent, calls)
-    result = _conclude(
-        session,
-        principal,
-        identity,
-        search.final,
-        search.matched_given_name,
-        method="INSI",
-        last_call=calls[-1],
+    return _conclude(
+        session, principal, identity, search.final, search.matched_given_name, "INSI", calls
     )
-    result.calls = calls
-    return result
 
 
 def qualify_by_carte_vitale(
@@ -217,22 +208,17 @@ def qualify_by_carte_vitale(
 ) -> QualificationResult:
     """RECVITALE search with the Carte Vitale's matricule (collection method CV)."""
     sent = read_for_call(session, identity_id)
-    answer = port.search_by_carte_vitale(
-        matricule[:13], matricule[13:], sent.birth_name, sent.birth_date, birth_rank
-    )
-    call = record_call(
-        session,
-        principal,
-        sent.identity_id,
-        "carte_vitale",
-        answer,
-        None,
-        OUTCOME_OF_CR.get(answer.cr_code, "pending"),
-    )
+    return apply_vitale(session, principal, sent, search_vitale(port, sent, matricule, birth_rank))
+
+
+def apply_vitale(
+    session: Session, principal: Principal, sent: Sent, answer: InsiAnswer
+) -> QualificationResult:
+    """Apply a Carte Vitale search's answer: re-read and checked first, every write last."""
+    outcome = OUTCOME_OF_CR.get(answer.cr_code, "pending")
+    call = call_record(principal, sent.identity_id, "carte_vitale", answer, None, outcome)
     identity = reload(session, sent, [call])
-    result = _conclude(session, principal, identity, answer, None, method="CV", last_call=call)
-    result.calls = [call]
-    return result
+    return _conclude(session, principal, identity, answer, None, "CV", [call])
 
 
 def _conclude(
@@ -241,9 +227,8 @@ def _conclude(
     identity: Identity,
     answer: InsiAnswer,
     matched: str | None,
-    *,
     method: str,
-    last_call: InsiCall,
+    calls: list[InsiCall],
 ) -> QualificationResult:
     result = QualificationResult(
         cr_code=answer.cr_code,
@@ -251,19 +236,36 @@ def _conclude(
         outcome=OUTCOME_OF_CR.get(answer.cr_code, "applied"),
         identity=identity,
         matched_given_name=matched,
+        calls=calls,
     )
+    last_call = calls[-1]
     if answer.cr_code != "00" or answer.active is None:
         last_call.outcome = result.outcome if answer.cr_code != "00" else "no_change"
-        return result
-    result.differences = incoherences(identity, answer, matched)
-    if result.differences:
-        result.outcome = last_call.outcome = "incoherent"
-        return result
-    last_call.outcome = "applied"
+    else:
+        result.differences = incoherences(identity, answer, matched)
+        if result.differences:
+            result.outcome = last_call.outcome = "incoherent"
+        else:
+            last_call.outcome = "applied"
+            _apply(session, principal, identity, answer, method, result)
+    store_calls(session, calls)
+    return result
+
+
+def _apply(
+    session: Session,
+    principal: Principal,
+    identity: Identity,
+    answer: InsiAnswer,
+    method: str,
+    result: QualificationResult,
+) -> None:
     before = snapshot(identity)
     active = apply_answer(identity, answer, method)
     result.ins_key_valid = rules.nir_key_is_valid(active.full)
     result.status_change = recompute_status(identity, f"INS retrieved from INSi ({method})")
+    # Scored with INSi's traits before anything is written: the writes then follow at once.
+    found = duplicates.find_for(session, identity)
     finish_change(
         session,
         principal,
@@ -273,8 +275,7 @@ def _conclude(
         reason=f"INSi CR 00 ({method})",
         change=result.status_change,
     )
-    duplicates.check_after_write(session, principal, identity)
-    return result
+    duplicates.check_after_write(session, principal, identity, found)
 
 
 def calls_of(session: Session, identity_id: int) -> list[InsiCall]:

@@ -7,6 +7,7 @@ that reloads the identity and re-checks its version.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,6 +18,8 @@ from identity.referential import repository, rules
 from identity.referential.models import Identity, InsiCall
 from identity.referential.service import get_active
 from referentials.core.db import end_transaction
+
+log = logging.getLogger("socle.identity.insi")
 
 
 def check_callable(identity: Identity) -> None:
@@ -58,7 +61,7 @@ def read_for_call(session: Session, identity_id: int) -> Sent:
 
 
 def reload(session: Session, sent: Sent, calls: list[InsiCall]) -> Identity:
-    """The identity again, locked, if the answer still fits it; else 409 (calls kept).
+    """The identity again, locked, if the answer still fits it; else 409 (calls stored).
 
     A change made while INSi answered is re-evaluated: when the identity is still active,
     callable and carries the traits that were sent, the answer is checked against its current
@@ -68,6 +71,8 @@ def reload(session: Session, sent: Sent, calls: list[InsiCall]) -> Identity:
     if identity is None or not _still_fits(identity, sent):
         for call in calls:
             call.outcome = "stale"
+        # The calls are recorded all the same, before the 409 rolls the request back.
+        store_calls(session, calls)
         end_transaction(session)
         raise StaleVersion(
             f"identity {sent.identity_id} changed while INSi was answering; "
@@ -89,3 +94,18 @@ def _still_fits(identity: Identity, sent: Sent) -> bool:
         identity.birth_date,
         identity.birth_place_code,
     ) == (sent.birth_name, sent.first_names, sent.sex, sent.birth_date, sent.birth_place_code)
+
+
+def store_calls(session: Session, calls: list[InsiCall]) -> None:
+    """Write the call records: the last writes of the transaction that applies an answer."""
+    session.add_all(calls)
+    session.flush()
+    for call in calls:
+        if call.protocol_warnings:
+            # By ids only: the warnings name elements, the traits stay in the call record.
+            log.warning(
+                "INSi call %s (identity %s): %d protocol warning(s) tolerated",
+                call.id,
+                call.identity_id,
+                len(call.protocol_warnings),
+            )

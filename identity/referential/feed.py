@@ -51,6 +51,54 @@ def relay_now(engine: Engine) -> int:
         return relay(conn)
 
 
+class _Turns:
+    """Relays after commit, shared: one relay stands for every writer that committed before it.
+
+    Each writer takes a ticket after its commit. A relay that starts after a writer's ticket
+    was taken numbers that writer's events (they were committed before it began), so while
+    one relay runs, the writers that commit meanwhile wait for the next one, which serves
+    them all: under many concurrent writers, one relay per group rather than one per write
+    (on SQLite, each relay is a turn of the one write lock).
+    """
+
+    def __init__(self) -> None:
+        self.ready = threading.Condition()
+        self.taken = 0  # tickets given to writers
+        self.served = 0  # every ticket up to this one has had its relay
+        self.running = False
+
+    def relay_after_commit(self, engine: Engine) -> None:
+        with self.ready:
+            self.taken += 1
+            ticket = self.taken
+            while self.served < ticket and self.running:
+                self.ready.wait()
+            if self.served >= ticket:
+                return
+            self.running, upto = True, self.taken
+        done = False
+        try:
+            relay_now(engine)
+            done = True
+        finally:
+            with self.ready:
+                self.running = False
+                if done:  # a failed relay serves no one: the waiters run one of their own
+                    self.served = max(self.served, upto)
+                self.ready.notify_all()
+
+
+_turns: dict[int, _Turns] = {}
+_turns_lock = threading.Lock()
+
+
+def relay_after_commit(engine: Engine) -> None:
+    """Relay, once the writer's transaction is committed, before the writer answers."""
+    with _turns_lock:
+        turns = _turns.setdefault(id(engine), _Turns())
+    turns.relay_after_commit(engine)
+
+
 class Relay:
     """The periodic relay of one process (started by the server, stopped at shutdown)."""
 

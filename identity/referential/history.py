@@ -82,4 +82,4 @@ def _relay_after_commit(session: Session, transaction: Any) -> None:
     session.info.pop(_EMITTED, None)
     if session.info.pop(_COMMITTED, False):
         bind = session.get_bind()
-        feed.relay_now(bind if isinstance(bind, Engine) else bind.engine)
+        feed.relay_after_commit(bind if isinstance(bind, Engine) else bind.engine)

@@ -25,6 +25,7 @@ from identity.referential.schemas import (
 )
 from referentials.core import audit
 from referentials.core.auth import DbSession, Principal, require
+from referentials.core.db import commit_now
 from referentials.core.errors import (
     PreconditionRequired,
     UpstreamError,
@@ -75,6 +76,7 @@ def create_identity(
 ) -> IdentityWriteResult:
     """Create a provisional identity (idempotent on `source`)."""
     outcome = service.create(session, principal, data=body)
+    commit_now(session)
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/api/v1/identities/{outcome.identity.id}"
@@ -171,6 +173,7 @@ def update_identity(
     outcome = service.update(
         session, principal, identity_id, data=body, expected_version=_if_match(if_match)
     )
+    commit_now(session)
     check = _insi_check(session, principal, request, outcome) if outcome.recheck_insi else None
     result = presenter.to_write_result(
         outcome.identity, principal, change=outcome.status_change, duplicates=outcome.duplicates
@@ -184,10 +187,9 @@ def _insi_check(
 ) -> str:
     """INSi again for traits just checked on a document: VALI -> QUAL when coherent.
 
-    The change is committed first, so no transaction is open during the INSi call; a failed
-    call leaves the identity VALI, to be searched again later.
+    The change is committed first (``commit_now``), so no transaction is open during the INSi
+    call; a failed call leaves the identity VALI, to be searched again later.
     """
-    session.commit()
     try:
         found = insi.qualify(session, principal, outcome.identity.id, request.app.state.insi)
     except (UpstreamUnavailable, UpstreamTimeout, UpstreamError):

@@ -86,21 +86,17 @@ def create(
         if existing is not None:
             return WriteOutcome(existing)
     fields = fields or normalized_fields(data, date.today())
-    identity = Identity(status="PROV", attributes="", **fields)
+    identity = Identity(status="PROV", attributes="", active=True, **fields)
+    # Scored before the first write: the write transaction then only writes.
+    found = duplicates.find_for(session, identity)
+    # Set, not loaded: queueing its pairs reads it, and a lazy load would be one more query.
+    identity.sources = (
+        [SourceRecord(finess=data.source.finess, local_id=data.source.local_id)]
+        if data.source is not None
+        else []
+    )
     try:
-        # A savepoint, so a concurrent creation with the same source ends in a lookup, not a 500.
-        with session.begin_nested():
-            session.add(identity)
-            session.flush()
-            if data.source is not None:
-                session.add(
-                    SourceRecord(
-                        identity_id=identity.id,
-                        finess=data.source.finess,
-                        local_id=data.source.local_id,
-                    )
-                )
-                session.flush()
+        insert_new(session, identity, savepoint=data.source is not None)
     except IntegrityError:
         if data.source is None:
             raise
@@ -108,7 +104,6 @@ def create(
         if existing is None:
             raise
         return WriteOutcome(existing)
-    session.refresh(identity)
     audit.record(
         session,
         principal,
@@ -118,8 +113,20 @@ def create(
         after=snapshot(identity),
     )
     emit(session, "identity.created", identity.id, status=identity.status)
-    found = duplicates.check_after_write(session, principal, identity)
+    found = duplicates.check_after_write(session, principal, identity, found, new=True)
     return WriteOutcome(identity, created=True, duplicates=found)
+
+
+def insert_new(session: Session, identity: Identity, *, savepoint: bool) -> None:
+    """Insert a new identity (and its source record); with a local id, inside a savepoint,
+    so that a concurrent creation of the same local id ends in a lookup, not a 500."""
+    if not savepoint:
+        session.add(identity)
+        session.flush()
+        return
+    with session.begin_nested():
+        session.add(identity)
+        session.flush()
 
 
 def _check_version(identity: Identity, expected_version: int | None) -> None:
@@ -196,10 +203,12 @@ def update(
     elif document is not None:
         status.set_validation(identity, document, data.validated_at)
         change = status.recompute_status(identity, f"identity document checked ({document})")
+    # Scored before the first write (nothing is flushed yet): the write transaction only writes.
+    found = duplicates.find_for(session, identity)
     finish_change(
         session, principal, identity, before, action="update", reason=data.reason, change=change
     )
-    found = duplicates.check_after_write(session, principal, identity)
+    found = duplicates.check_after_write(session, principal, identity, found)
     recheck = bool(strict_changed) and had_ins and document is not None
     return WriteOutcome(identity, status_change=change, duplicates=found, recheck_insi=recheck)
 

@@ -21,6 +21,9 @@ class InsiSettings(BaseModel):
     software_version: str = "0.1.0"
     timeout_seconds: float = 10.0
     retries: int = 2
+    # INSi calls waiting at once per process, in threads of their own (not the requests' pool);
+    # further searches wait for a place without holding a thread or a database connection.
+    max_concurrent_calls: int = Field(default=16, ge=1)
     client_cert: str = ""
     client_key: str = ""
     ca_bundle: str = ""

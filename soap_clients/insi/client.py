@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import requests
+import requests.adapters
 import zeep
 from lxml import etree
 from zeep.exceptions import Error as ZeepError
@@ -47,6 +48,8 @@ class InsiClientConfig:
     instance_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     max_retries: int = 2
     retry_base_delay_seconds: float = 0.5
+    # Connections kept open to INSi: as many as the calls that may be in flight at once.
+    connections: int = 10
 
 
 class _Retryable(Exception):
@@ -84,8 +87,12 @@ class InsiClient:
             cert = (
                 (config.client_cert, config.client_key) if config.client_key else config.client_cert
             )
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=config.connections)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
         self._transport = StatusTransport(
-            requests.Session(), config.timeout_seconds, config.ca_bundle or True, cert
+            session, config.timeout_seconds, config.ca_bundle or True, cert
         )
         self._capture = CapturePlugin()
         self._tolerance = TolerancePlugin()

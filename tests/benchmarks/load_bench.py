@@ -6,7 +6,9 @@
 
 Loads N generated identities (14,000 by default) with their blocking keys, starts
 `socle serve --workers W` (the per-key rate limit off, as a region's callers each have their own
-key; the embedded mock INSi slowed to 300 ms), then runs each scenario for a bounded time with
+key) and the mock INSi slowed to 300 ms in a process of its own (`socle mock-insi`, pointed at
+with SOCLE_INSI__ENDPOINT: the real teleservice is remote; `--insi-mock embedded` uses the
+mock mounted in the served processes instead), then runs each scenario for a bounded time with
 wrk (Debian's `wrk` package: `apt-get install wrk`) and prints throughput, p50/p99, the mean and
 the errors (non-2xx answers and socket errors) per scenario, with the machine's load average.
 """
@@ -122,8 +124,20 @@ def _accepted(query: dict[str, object]) -> bool:
     return True
 
 
+def start_mock(args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], str]:
+    """`socle mock-insi` in a process of its own, as the real teleservice is remote."""
+    port = free_port()
+    env = {**os.environ, "SOCLE_INSI__MOCK_LATENCY_MS": str(args.insi_latency_ms)}
+    command = [sys.executable, "-m", "referentials.cli", "mock-insi", "--port", str(port)]
+    log = Path(args.server_log or os.devnull).open("ab")  # noqa: SIM115 (the mock's life)
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    url = f"http://127.0.0.1:{port}/"
+    _wait_ready(process, f"{url}?wsdl")
+    return process, url
+
+
 def serve(
-    bench: Bench, workers: int, args: argparse.Namespace
+    bench: Bench, workers: int, args: argparse.Namespace, insi_endpoint: str = ""
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {
@@ -133,6 +147,8 @@ def serve(
         "SOCLE_LOAD_DEMO_DATA": "false",
         "SOCLE_LIMITS__RATE_PER_MINUTE": "0",
         "SOCLE_INSI__MOCK_LATENCY_MS": str(args.insi_latency_ms),
+        # Empty: the mock embedded in the served processes (--insi-mock embedded).
+        "SOCLE_INSI__ENDPOINT": insi_endpoint,
         "SOCLE_LOG_LEVEL": "WARNING",
     }
     command = [sys.executable, "-m", "referentials.cli", "serve", "--workers", str(workers)]
@@ -141,15 +157,20 @@ def serve(
         [*command, "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log
     )
     base = f"http://127.0.0.1:{port}"
+    _wait_ready(process, f"{base}/health")
+    return process, base
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str) -> None:
     deadline = time.monotonic() + 120
     while True:
         try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return process, base
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline or process.poll() is not None:
-            raise SystemExit("the server did not start")
+            raise SystemExit(f"{url} did not answer: the process did not start")
         time.sleep(0.2)
 
 
@@ -221,6 +242,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seconds", type=int, default=10, help="each scenario's duration")
     parser.add_argument("--insi-latency-ms", type=int, default=300)
+    parser.add_argument(
+        "--insi-mock",
+        choices=["process", "embedded"],
+        default="process",
+        help="the mock INSi in a process of its own (as the real, remote teleservice), or the "
+        "one embedded in the served processes (it then answers in their event loops)",
+    )
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--server-log", default="", help="append the servers' stderr to this file")
@@ -230,12 +258,16 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="socle-load-"))
     bench = prepare(args, workdir)
     database = "postgresql" if bench.schema else "sqlite"
-    print(f"# {database}, {bench.max_id} identities, INSi mock at {args.insi_latency_ms} ms")
+    mock, endpoint = start_mock(args) if args.insi_mock == "process" else (None, "")
+    print(
+        f"# {database}, {bench.max_id} identities, INSi mock ({args.insi_mock}) "
+        f"at {args.insi_latency_ms} ms"
+    )
     print("| workers | scenario | part | req/s | p50 ms | p99 ms | mean ms | errors | load |")
     print("|---|---|---|---|---|---|---|---|---|")
     try:
         for run, workers in enumerate(args.workers):
-            process, base = serve(bench, workers, args)
+            process, base = serve(bench, workers, args, endpoint)
             update_from = 1 + run * bench.max_id // len(args.workers)
             try:
                 warm_up(bench, base)
@@ -252,6 +284,9 @@ def main() -> None:
                 process.send_signal(signal.SIGINT)
                 process.wait(timeout=30)
     finally:
+        if mock is not None:
+            mock.send_signal(signal.SIGINT)
+            mock.wait(timeout=30)
         if bench.schema:
             with make_engine(args.database_url).begin() as conn:
                 conn.execute(text(f'DROP SCHEMA "{bench.schema}" CASCADE'))

@@ -1,0 +1,135 @@
+"""INSi waits in threads of its own: a stuck teleservice never takes the request threads.
+
+The mock INSi runs as its own server (as the real, remote teleservice) behind a gate that holds
+every SOAP call until the test opens it; Socle is pointed at it with the endpoint setting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from referentials.app import create_app
+from referentials.core.settings import Settings
+from soap_clients.insi.mock import MockConfig, create_mock_app
+from tests.conftest import Api, ThreadedServer
+from tests.factories import identity_body
+
+IDS = "/api/v1/identities"
+# More searches than a server has request threads (anyio's default pool: 40).
+SEARCHES = 44
+PLACES = 16
+
+
+class Gate:
+    """Holds every SOAP call (a POST) until opened: INSi stuck for as long as the test wants."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.opened = threading.Event()
+        self.arrived = 0
+        self.url = ""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            self.arrived += 1
+            while not self.opened.is_set():
+                await asyncio.sleep(0.01)
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture()
+def gate(db_settings: Settings) -> Iterator[Gate]:
+    gated = Gate(create_mock_app(MockConfig(known_idam=db_settings.insi.mock_known_idam)))
+    with ThreadedServer(gated) as server:
+        gated.url = server.url
+        yield gated
+        gated.opened.set()
+
+
+@pytest.fixture()
+def server(db_settings: Settings, engine: Engine, gate: Gate) -> Iterator[ThreadedServer]:
+    insi = db_settings.insi.model_copy(
+        update={
+            "endpoint": f"{gate.url}/",
+            "mock_enabled": False,
+            "max_concurrent_calls": PLACES,
+            "timeout_seconds": 120.0,
+            "retries": 0,
+        }
+    )
+    with ThreadedServer(create_app(db_settings.model_copy(update={"insi": insi}))) as running:
+        yield running
+
+
+def _search(base: str, key: str, identity_id: int) -> int:
+    response = httpx.post(
+        f"{base}{IDS}/{identity_id}/insi-search",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=120,
+    )
+    return response.status_code
+
+
+def _searching(
+    api: Api, base: str, key: str, name: str, count: int
+) -> tuple[int, Future[list[int]]]:
+    # One given name, unknown to INSi: one SOAP call per search (CR 01).
+    created = api.post(IDS, json=identity_body(birth_name=name, first_names=["Lou"]))
+    assert created.status_code == 201, created.text
+    identity_id = created.json()["id"]
+    pool = ThreadPoolExecutor(count + 1)
+    futures = [pool.submit(_search, base, key, identity_id) for _ in range(count)]
+    pool.shutdown(wait=False)
+    everything: Future[list[int]] = Future()
+    threading.Thread(
+        target=lambda: everything.set_result([f.result() for f in futures]), daemon=True
+    ).start()
+    return identity_id, everything
+
+
+def _wait_for(gate: Gate, arrived: int) -> None:
+    deadline = time.monotonic() + 60
+    while gate.arrived < arrived and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # Give the other searches time to reach the server: with INSi waits in request threads,
+    # they would now hold every one of them.
+    time.sleep(0.5)
+
+
+def test_a_read_is_answered_while_every_insi_call_is_stuck(
+    server: ThreadedServer, gate: Gate, keys: dict[str, str]
+) -> None:
+    api = Api(server.url, keys)
+    identity_id, searches = _searching(api, server.url, keys["all"], "Attente", SEARCHES)
+    _wait_for(gate, PLACES)
+    # Every INSi call in flight is held: this read is answered, or it waits for ever.
+    read = api.get(f"{IDS}/{identity_id}", timeout=60)
+    assert read.status_code == 200, read.text
+    assert not searches.done() and gate.arrived == PLACES
+    gate.opened.set()
+    assert searches.result(timeout=120) == [200] * SEARCHES
+    calls = api.get(f"{IDS}/{identity_id}/insi-calls").json()
+    assert len(calls) == SEARCHES and {c["cr_code"] for c in calls} == {"01"}
+    api.client.close()
+
+
+def test_insi_places_bound_the_calls_in_flight(
+    server: ThreadedServer, gate: Gate, keys: dict[str, str]
+) -> None:
+    api = Api(server.url, keys)
+    _, searches = _searching(api, server.url, keys["all"], "Borne", PLACES + 4)
+    _wait_for(gate, PLACES)
+    assert gate.arrived == PLACES, "the 4 other searches wait for a place"
+    gate.opened.set()
+    assert searches.result(timeout=120) == [200] * (PLACES + 4)
+    assert gate.arrived == PLACES + 4
+    api.client.close()
