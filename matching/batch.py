@@ -22,9 +22,8 @@ from matching.scoring import (
     REVIEW,
     FloatArray,
     ScoredPair,
+    assess,
     build_pair,
-    decide,
-    pair_flags,
     record_frequencies,
     weigh,
 )
@@ -95,8 +94,7 @@ def _score_chunk(
     levels = compare(prep, left, right)
     tf_pairs = {k: (v[left], v[right]) for k, v in tf.items()}
     scores, weights = weigh(levels, model, config, tf_pairs, prior)
-    flags = pair_flags(prep, left, right, levels)
-    bands = decide(scores, flags, config)
+    flags, bands = assess(prep, left, right, levels, scores, model, config)
     kept = np.flatnonzero(bands >= REVIEW)
     return ScoredArrays(
         left[kept], right[kept], scores[kept], bands[kept], levels[kept], weights[kept], flags[kept]
