@@ -27,7 +27,7 @@ from matching_bench import load_truth  # noqa: E402
 from matching.batch import dedupe_prepared  # noqa: E402
 from matching.calibration import DEFAULT_CAPPED_PROBABILITY, capped_rates  # noqa: E402
 from matching.config import MatchConfig  # noqa: E402
-from matching.csv_input import read_columns  # noqa: E402
+from matching.csv_columns import read_columns  # noqa: E402
 from matching.model import MatchModel, default_model  # noqa: E402
 from matching.prepared import prepare_columns  # noqa: E402
 from matching.rules import ALL_RULES, RULES  # noqa: E402
