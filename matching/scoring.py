@@ -228,7 +228,9 @@ def score_pair(
     tf_pairs = {k: (v[left], v[right]) for k, v in tf.items()}
     prior = model.prior_bits(cfg.referential_size)
     scores, weights = weigh(levels, model, cfg, tf_pairs, prior)
-    flags, band = assess(prep, left, right, levels, scores, model, cfg)
+    # One pair: every rule is computed, so that even a non-match names what held it back.
+    flags = pair_flags(prep, left, right, levels)
+    band = decide(scores, flags, cfg, model.cap_scores())
     return build_pair(
         a.id, b.id, levels[0], weights[0], float(scores[0]), int(band[0]), int(flags[0]), prior
     )
