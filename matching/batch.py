@@ -11,20 +11,20 @@ from functools import partial
 import numpy as np
 
 from matching.blockpairs import BlockingReport, CandidatePairs, prepared_candidate_pairs
-from matching.compare import Levels, compare
+from matching.compare import Levels
 from matching.config import MatchConfig
 from matching.features import in_background
 from matching.model import MatchModel, default_model, estimate_duplicate_rate, sample_u
 from matching.prepared import IntArray, Prepared, prepare
+from matching.pruned import compare_pruned
 from matching.records import IdentityRecord
 from matching.runtime import fork_available
 from matching.scoring import (
     REVIEW,
     FloatArray,
     ScoredPair,
+    assess,
     build_pair,
-    decide,
-    pair_flags,
     record_frequencies,
     weigh,
 )
@@ -92,11 +92,10 @@ def _score_chunk(
     tf: dict[str, FloatArray],
     prior: float,
 ) -> ScoredArrays:
-    levels = compare(prep, left, right)
     tf_pairs = {k: (v[left], v[right]) for k, v in tf.items()}
+    levels = compare_pruned(prep, left, right, model, config, tf_pairs, prior)
     scores, weights = weigh(levels, model, config, tf_pairs, prior)
-    flags = pair_flags(prep, left, right, levels)
-    bands = decide(scores, flags, config)
+    flags, bands = assess(prep, left, right, levels, scores, model, config)
     kept = np.flatnonzero(bands >= REVIEW)
     return ScoredArrays(
         left[kept], right[kept], scores[kept], bands[kept], levels[kept], weights[kept], flags[kept]

@@ -40,8 +40,11 @@ STRING_IDS = {
 class _Pairs:
     """Column access for the left and right sides of a chunk of pairs."""
 
-    def __init__(self, prep: Prepared, left: IntArray, right: IntArray, workers: int) -> None:
+    def __init__(
+        self, prep: Prepared, left: IntArray, right: IntArray, workers: int, fuzzy: bool = True
+    ) -> None:
         self.prep, self.left, self.right, self.workers = prep, left, right, workers
+        self.scored = fuzzy
         self._codes: dict[str, tuple[IntArray, IntArray]] = {}
 
     def code(self, name: str) -> tuple[IntArray, IntArray]:
@@ -54,7 +57,7 @@ class _Pairs:
     def fuzzy(self, name: str, rows: Mask, scorer: Any) -> npt.NDArray[np.float64]:
         """Scorer values on the selected rows only (fuzzy scoring is the costly part)."""
         out = np.zeros(len(self.left), dtype=np.float64)
-        if rows.any():
+        if self.scored and rows.any():
             left, right = self.left[rows], self.right[rows]
             ids = self.prep.codes[STRING_IDS[name]]
             key = ids[left] * (int(ids.max(initial=0)) + 1) + ids[right]
@@ -264,9 +267,15 @@ def contact_levels(p: _Pairs) -> dict[str, Levels]:
     }
 
 
-def compare(prep: Prepared, left: IntArray, right: IntArray, workers: int = 1) -> Levels:
-    """Level matrix (pairs x FIELDS) for the pairs (left[i], right[i])."""
-    pairs = _Pairs(prep, left, right, workers)
+def compare(
+    prep: Prepared, left: IntArray, right: IntArray, workers: int = 1, fuzzy: bool = True
+) -> Levels:
+    """Level matrix (pairs x FIELDS) for the pairs (left[i], right[i]).
+
+    fuzzy=False: no string similarity is computed; a level that needs one reads "different"
+    (or "other_in_list"), see pruned.compare_pruned.
+    """
+    pairs = _Pairs(prep, left, right, workers, fuzzy)
     columns = {
         "birth_name": birth_name_levels(pairs),
         "first_names": first_name_levels(pairs),
@@ -277,3 +286,13 @@ def compare(prep: Prepared, left: IntArray, right: IntArray, workers: int = 1) -
         **contact_levels(pairs),
     }
     return np.stack([columns[f] for f in FIELDS], axis=1).astype(np.int8)
+
+
+def similarity_levels(prep: Prepared, left: IntArray, right: IntArray, field: str) -> Levels:
+    """The levels of one field whose similarity compare(fuzzy=False) skips (pruned.py)."""
+    pairs = _Pairs(prep, left, right, 1)
+    if field == "birth_name":
+        return birth_name_levels(pairs)
+    if field == "first_names":
+        return first_name_levels(pairs)
+    return contact_levels(pairs)[field]

@@ -23,9 +23,6 @@ class MatchConfig:
     # likely a match in a larger referential). 0: the batch's own size, or for a single pair
     # the model's reference size.
     referential_size: int = 0
-    # Score (log2-odds) a pair capped by a rule keeps at most: its agreements are not independent
-    # evidence (twins share everything but a given name), so it is left to a human as a toss-up.
-    capped_score: float = 0.0
     # Most bits the contact fields together may add (a household shares all four at once). Off by
     # default: the rules already keep households' pairs out of the match band, and files whose
     # contact fields are personal (FEBRL) lose recall with a cap.

@@ -36,7 +36,7 @@ REQUIRED_COLUMNS = (
     "ins",
 )
 OPTIONAL_COLUMNS = ("address", "postcode", "city", "phone")
-_SEXES = {"M": "M", "F": "F", "": "", "U": "", "I": ""}
+SEXES = {"M": "M", "F": "F", "": "", "U": "", "I": ""}
 
 
 class InputError(Exception):
@@ -72,11 +72,13 @@ PARALLEL_BYTES = 4 << 20  # below this a second process costs more than it saves
 _CHECKED = ("birth_date", "sex")
 
 
-def _sex_problem(value: str) -> str | None:
-    return None if value.strip().upper() in _SEXES else "sex must be M, F or empty"
+def sex_problem(value: str) -> str | None:
+    """Why a raw sex value is refused (None: accepted)."""
+    return None if value.strip().upper() in SEXES else "sex must be M, F or empty"
 
 
-def _date_problem(value: str) -> str | None:
+def date_problem(value: str) -> str | None:
+    """Why a raw birth date is refused (None: accepted)."""
     return _check_date(value.strip())
 
 
@@ -121,7 +123,7 @@ class _Reader:
     def _problem_of(self, name: str, codes: IntArray) -> list[str | None]:
         """Per row, the problem of its (distinct, checked once) value of a checked trait."""
         known = self.problems[name]
-        check = _date_problem if name == "birth_date" else _sex_problem
+        check = date_problem if name == "birth_date" else sex_problem
         known.extend(check(v) for v in itertools.islice(self.index[name], len(known), None))
         return [known[c] for c in codes.tolist()]
 
@@ -151,34 +153,52 @@ class _Reader:
         for name, column in codes.items():
             self.codes[name].append(column[keep])
 
-    def factor(self, name: str, clean: Callable[[str], str]) -> Factor[str]:
-        """The column of one trait, its distinct values cleaned; "" when the column is absent."""
-        if name not in self.at:
-            return Factor(np.zeros(len(self.ids), dtype=np.int64), [""])
-        codes = np.concatenate([np.zeros(0, dtype=np.int64), *self.codes[name]])
-        return Factor(codes, [clean(v) for v in self.index[name]])
-
     def columns(self) -> RecordColumns:
         """The valid rows as factorised columns."""
-        same, strip = str, str.strip
-        names = self.factor("first_names", same)
-        return RecordColumns(
-            ids=self.ids,
-            birth_name=self.factor("birth_name", same),
-            first_names=Factor(
-                names.codes, [tuple(n for n in v.split(" ") if n) for v in names.values]
-            ),
-            used_name=self.factor("used_name", same),
-            used_first_name=self.factor("used_first_name", same),
-            sex=self.factor("sex", lambda v: _SEXES.get(v.strip().upper(), "")),
-            birth_date=self.factor("birth_date", strip),
-            birth_place_code=self.factor("birth_place_code", strip),
-            ins=self.factor("ins", strip),
-            address=self.factor("address", same),
-            postcode=self.factor("postcode", same),
-            city=self.factor("city", same),
-            phone=self.factor("phone", same),
-        )
+        raw = {
+            name: Factor(np.concatenate([np.zeros(0, dtype=np.int64), *codes]), list(index))
+            for (name, codes), index in zip(self.codes.items(), self.index.values(), strict=True)
+        }
+        return build_columns(self.ids, raw)
+
+
+# How each trait's distinct raw values are cleaned (the others are kept as read).
+_CLEAN: dict[str, Callable[[str], str]] = {
+    "sex": lambda v: SEXES.get(v.strip().upper(), ""),
+    "birth_date": str.strip,
+    "birth_place_code": str.strip,
+    "ins": str.strip,
+}
+
+
+def build_columns(ids: list[str], raw: dict[str, Factor[str]]) -> RecordColumns:
+    """Record columns from each trait's raw factor; an absent trait is empty everywhere."""
+
+    def factor(name: str) -> Factor[str]:
+        found = raw.get(name)
+        if found is None:
+            return Factor(np.zeros(len(ids), dtype=np.int64), [""])
+        clean = _CLEAN.get(name)
+        return Factor(found.codes, [clean(v) for v in found.values] if clean else found.values)
+
+    names = factor("first_names")
+    return RecordColumns(
+        ids=ids,
+        birth_name=factor("birth_name"),
+        first_names=Factor(
+            names.codes, [tuple(n for n in v.split(" ") if n) for v in names.values]
+        ),
+        used_name=factor("used_name"),
+        used_first_name=factor("used_first_name"),
+        sex=factor("sex"),
+        birth_date=factor("birth_date"),
+        birth_place_code=factor("birth_place_code"),
+        ins=factor("ins"),
+        address=factor("address"),
+        postcode=factor("postcode"),
+        city=factor("city"),
+        phone=factor("phone"),
+    )
 
 
 @dataclass(slots=True)
@@ -240,7 +260,8 @@ def _split_point(data: bytes) -> int:
     return middle + 1 if 0 <= middle < len(data) - 1 else 0
 
 
-def _header(handle: Iterable[str]) -> list[str]:
+def read_header(handle: Iterable[str]) -> list[str]:
+    """The header's column names; InputError when a required column is missing."""
     header = [h.strip() for h in next(csv.reader(handle), [])]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
@@ -262,7 +283,7 @@ def read_columns(
         if start:
             return _read_halves(str(path), data, start, helper)
     with open(path, newline="", encoding="utf-8-sig") as handle, gc_paused():
-        state = _parse(handle, _Reader(_header(handle)), 1)
+        state = _parse(handle, _Reader(read_header(handle)), 1)
     return state.columns(), state.errors
 
 
@@ -272,7 +293,7 @@ def _read_halves(
     head = io.StringIO(data[:start].decode("utf-8-sig"), newline="")
     offset = data.count(b"\n", 0, start)
     del data
-    header = _header(head)
+    header = read_header(head)
     with gc_paused():
         tail = helper.submit(_parse_tail, path, start, offset, header)
         state = _parse(head, _Reader(header), 1)

@@ -1,6 +1,7 @@
 """CSV front end of the batch deduplication (what `socle dedupe` calls).
 
-Input: see csv_input (UTF-8 CSV, REQUIRED_COLUMNS, malformed rows reported and skipped).
+Input: see csv_input (UTF-8 CSV, REQUIRED_COLUMNS, malformed rows reported and skipped); a clean
+file is read by Arrow (csv_columns).
 Output: one row per pair in the match or review band: left_id,right_id,score,decision,explanation.
 """
 
@@ -15,13 +16,13 @@ from pathlib import Path
 
 from matching.batch import dedupe_prepared
 from matching.config import MatchConfig
+from matching.csv_columns import read_columns
 from matching.csv_input import (
     OPTIONAL_COLUMNS,
     PARALLEL_BYTES,
     REQUIRED_COLUMNS,
     InputError,
     RowError,
-    read_columns,
     read_records,
 )
 from matching.features import helper_process

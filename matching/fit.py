@@ -2,8 +2,10 @@
 
 The referential's candidate pairs are unlabelled: EM splits them into matches and non-matches.
 A decided pair (merged: one person; refused: two people) is a label: its class is fixed and it
-counts label_weight times. A share of the decisions is held back and never seen by the fit; the
-previous and the fitted model are both evaluated on them.
+counts label_weight times. The decided pairs that the rules kept out of the match band also
+re-estimate the probability such a pair gets (calibration.capped_rates). A share of the decisions
+is held back and never seen by the fit; the previous and the fitted model are both evaluated on
+them.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import numpy as np
 import numpy.typing as npt
 
 from matching.blockpairs import prepared_candidate_pairs
-from matching.compare import compare
+from matching.calibration import capped_rates
+from matching.compare import Levels, compare
 from matching.config import MatchConfig
 from matching.em import expectation_maximisation
 from matching.model import MatchModel, deterministic_prior, sample_u, term_frequencies
 from matching.prepared import IntArray, Prepared, prepare
 from matching.records import IdentityRecord
-from matching.scoring import MATCH, REVIEW, decide, pair_flags, record_frequencies, weigh
+from matching.scoring import MATCH, REVIEW, assess, pair_flags, record_frequencies, weigh
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -65,16 +68,38 @@ def _rows(
     return np.minimum(a, b), np.maximum(a, b), labels
 
 
-def score_rows(
+def _raw_scores(
     prep: Prepared, left: IntArray, right: IntArray, model: MatchModel, config: MatchConfig
-) -> tuple[FloatArray, npt.NDArray[np.int8]]:
-    """(scores, bands) of given pairs, as the batch scores them in a referential of prep.size."""
+) -> tuple[Levels, FloatArray]:
+    """(levels, scores before any rule) of given pairs, in a referential of prep.size."""
     levels = compare(prep, left, right)
     tf = record_frequencies(prep, model, from_data=prep.size >= config.estimate_u_min_records)
     prior = model.prior_bits(config.referential_size or prep.size)
     scores, _ = weigh(levels, model, config, {k: (v[left], v[right]) for k, v in tf.items()}, prior)
-    bands = decide(scores, pair_flags(prep, left, right, levels), config)
+    return levels, scores
+
+
+def score_rows(
+    prep: Prepared, left: IntArray, right: IntArray, model: MatchModel, config: MatchConfig
+) -> tuple[FloatArray, npt.NDArray[np.int8]]:
+    """(scores, bands) of given pairs, as the batch scores them in a referential of prep.size."""
+    levels, scores = _raw_scores(prep, left, right, model, config)
+    _, bands = assess(prep, left, right, levels, scores, model, config)
     return scores, bands
+
+
+def refit_capped(
+    prep: Prepared,
+    left: IntArray,
+    right: IntArray,
+    same_person: npt.NDArray[np.bool_],
+    model: MatchModel,
+    config: MatchConfig,
+) -> dict[str, float]:
+    """The model's capped probabilities re-estimated on decided pairs (capped_rates)."""
+    levels, raw = _raw_scores(prep, left, right, model, config)
+    flags = pair_flags(prep, left, right, levels)
+    return capped_rates(flags, raw, same_person, config.match_threshold, model.capped)
 
 
 def evaluate(
@@ -158,6 +183,11 @@ def fit(
         description=f"fitted by EM on {prep.size} records and {int((labels >= 0).sum())} decisions",
         reference_size=prep.size,
     ).with_rate(rate)
+    # The decided pairs the rules held back say how often such a pair is one person.
+    decided = labels >= 0
+    same = labels[decided] == 1
+    capped = refit_capped(prep, left[decided], right[decided], same, model, cfg)
+    model = replace(model, capped=capped)
     e_left, e_right, e_labels = _rows(testing, index)
     evaluation = {
         name: evaluate(prep, e_left, e_right, e_labels, candidate, cfg)

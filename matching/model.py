@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matching.blocking import candidate_pairs
+from matching.calibration import cap_scores
 from matching.compare import Levels, compare
 from matching.config import MatchConfig
 from matching.em import expectation_maximisation, level_frequencies
@@ -36,7 +37,8 @@ class MatchModel:
     duplicate_rate is the expected number of other records of the same person per record, which
     with the referential's size gives the prior of a pair (prior_bits); reference_size is the size
     of the data it was fitted on; tf maps a field to the relative frequency of each (glued,
-    normalised) value, for the term-frequency adjustment.
+    normalised) value, for the term-frequency adjustment; capped maps a rule to the probability
+    that a pair it keeps out of the match band is one person (calibration.capped_rates).
     """
 
     m: dict[str, list[float]]
@@ -46,6 +48,7 @@ class MatchModel:
     description: str = ""
     duplicate_rate: float = DEFAULT_DUPLICATE_RATE
     reference_size: int = DEFAULT_REFERENCE_SIZE
+    capped: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in FIELDS:
@@ -81,6 +84,10 @@ class MatchModel:
             table[j, 0] = 0.0
         return table
 
+    def cap_scores(self) -> npt.NDArray[np.float64]:
+        """Per rule (rules.RULES order), the score a pair it caps keeps at most."""
+        return cap_scores(self.capped)
+
     def u_exact(self, name: str) -> float:
         """u of the exact level, the baseline a term frequency is compared with."""
         return self.u[name][level_index(name, "exact")]
@@ -93,6 +100,7 @@ class MatchModel:
             "prior": self.prior,
             "duplicate_rate": self.duplicate_rate,
             "reference_size": self.reference_size,
+            "capped": self.capped,
             "fields": {
                 name: {
                     level: {"m": round(self.m[name][i], 6), "u": round(self.u[name][i], 8)}
@@ -122,6 +130,9 @@ class MatchModel:
         size = data.get("reference_size", DEFAULT_REFERENCE_SIZE)
         if not isinstance(rate, int | float) or not isinstance(size, int | float):
             raise ValueError("model file: 'duplicate_rate' and 'reference_size' must be numbers")
+        capped_data = data.get("capped") or {}
+        if not isinstance(capped_data, dict):
+            raise ValueError("model file: 'capped' must be an object")
         return cls(
             m=m,
             u=u,
@@ -130,6 +141,7 @@ class MatchModel:
             description=str(data.get("description")),
             duplicate_rate=float(rate),
             reference_size=int(size),
+            capped={str(k): float(v) for k, v in capped_data.items()},
         )
 
     def save(self, path: str | Path) -> None:

@@ -52,11 +52,16 @@ PARTICLES: frozenset[str] = frozenset(
     {"DE", "DU", "DES", "LA", "LE", "LES", "D", "L", "DI", "DA", "DEL", "DELLA", "VAN", "VON"}
 )
 _PART_SPLIT = re.compile(r"--| |-")
+# A trait already in normal form: A-Z words joined by single separators. Most input is (hospital
+# systems store upper-case traits), and the rewrites below would return it unchanged.
+_NORMAL = re.compile(r"[A-Z]+(?:[ '\-][A-Z]+)*")
 
 
 @lru_cache(maxsize=262_144)
 def normalize_trait(value: str) -> str:
     """Map a trait onto the INS character set: upper case, no accents, no ligatures."""
+    if _NORMAL.fullmatch(value):
+        return value
     text = unicodedata.normalize("NFKD", value.translate(_SPECIAL))
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).upper()
     text = _OUTSIDE.sub(" ", text.translate(_SPECIAL))

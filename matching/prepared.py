@@ -248,6 +248,12 @@ def _history(cols: RecordColumns, intern: Interner) -> dict[str, IntArray]:
     return {f"hist{i}": table[:, i].copy() for i in range(HISTORY_WIDTH)}
 
 
+def _phone_codes(factor: Factor[str], intern: Interner) -> IntArray:
+    """Interned last nine digits of each phone (a million distinct numbers: no call per value)."""
+    numbers = [v if v.isascii() and v.isdigit() else digits(v) for v in factor.values] or [""]
+    return intern.many(n[-9:] for n in numbers)[factor.codes]
+
+
 def _postcode_codes(raw: str, intern: Interner) -> tuple[int, int]:
     postcode = digits(raw)
     return intern(postcode), intern(postcode[:2])
@@ -277,8 +283,8 @@ def _trait_columns(cols: RecordColumns, intern: Interner) -> dict[str, IntArray]
         ),
         **_spread(cols.used_first_name, lambda v: (intern(glue(v)),), ("used_first",)),
         **_spread(cols.postcode, lambda v: _postcode_codes(v, intern), ("postcode", "pc_dept")),
-        **_spread(cols.phone, lambda v: (intern(digits(v)[-9:]),), ("phone",)),
     }
+    out["phone"] = _phone_codes(cols.phone, intern)
     if cols.ins_history:
         out.update(_history(cols, intern))
     else:

@@ -15,9 +15,8 @@ from matching.records import IdentityRecord
 from matching.scoring import (
     REVIEW,
     ScoredPair,
+    assess,
     build_pair,
-    decide,
-    pair_flags,
     record_frequencies,
     weigh,
 )
@@ -43,8 +42,7 @@ def score_against(
     # The referential the candidates come from sets the prior (config.referential_size).
     prior = model.prior_bits(config.referential_size)
     scores, weights = weigh(levels, model, config, tf_pairs, prior)
-    flags = pair_flags(prep, left, right, levels)
-    bands = decide(scores, flags, config)
+    flags, bands = assess(prep, left, right, levels, scores, model, config)
     kept = np.flatnonzero(bands >= REVIEW)
     return [
         build_pair(
@@ -76,8 +74,7 @@ def score_index_pairs(
         levels = compare(prep, lft, rgt)
         tf_pairs = {k: (v[lft], v[rgt]) for k, v in tf.items()}
         scores, weights = weigh(levels, model, config, tf_pairs, prior)
-        flags = pair_flags(prep, lft, rgt, levels)
-        bands = decide(scores, flags, config)
+        flags, bands = assess(prep, lft, rgt, levels, scores, model, config)
         kept = np.flatnonzero(bands >= REVIEW)
         parts.append(
             ScoredArrays(

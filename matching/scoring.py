@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from matching.calibration import capped_limit
 from matching.compare import Levels, compare
 from matching.config import MatchConfig
 from matching.evidence import birth_name_evidence, evidence_names
@@ -17,7 +18,7 @@ from matching.prepared import IntArray, Prepared, prepare
 from matching.records import IdentityRecord
 from matching.rules import INS_CONFLICT, REVIEW_CAP, RULES, rule_flags, rule_names, year_gap
 
-__all__ = ["RULES", "pair_flags", "rule_flags", "year_gap"]
+__all__ = ["RULES", "assess", "pair_flags", "rule_flags", "year_gap"]
 
 FloatArray = npt.NDArray[np.float64]
 BANDS: tuple[str, ...] = ("non-match", "review", "match")
@@ -132,11 +133,14 @@ def pair_flags(prep: Prepared, left: IntArray, right: IntArray, levels: Levels) 
 EVIDENCE_SHIFT = 8
 
 
-def decide(scores: FloatArray, flags: npt.NDArray[np.int64], config: MatchConfig) -> Levels:
+def decide(
+    scores: FloatArray, flags: npt.NDArray[np.int64], config: MatchConfig, caps: FloatArray
+) -> Levels:
     """Band per pair from the probability thresholds, then capped by the hard rules.
 
-    A capped pair's score is lowered in place to at most config.capped_score: a rule says its
-    agreements are not independent evidence, so its probability is not the sum's.
+    A capped pair's score is lowered in place to at most its rules' cap (caps: the model's
+    cap_scores()): a rule says its agreements are not independent evidence, so its probability
+    is the match rate of the pairs such a rule held back, not the sum's.
     """
     bands = np.where(
         scores >= config.match_threshold,
@@ -147,9 +151,35 @@ def decide(scores: FloatArray, flags: npt.NDArray[np.int64], config: MatchConfig
     bands[conflict] = np.minimum(bands[conflict], BANDS.index(config.ins_conflict_band))
     capped = (flags & REVIEW_CAP).astype(bool)
     bands[capped] = np.minimum(bands[capped], REVIEW)
-    capped |= conflict
-    scores[capped] = np.minimum(scores[capped], config.capped_score)
+    np.minimum(scores, capped_limit(flags, caps), out=scores)
     return bands
+
+
+def assess(
+    prep: Prepared,
+    left: IntArray,
+    right: IntArray,
+    levels: Levels,
+    scores: FloatArray,
+    model: MatchModel,
+    config: MatchConfig,
+) -> tuple[IntArray, Levels]:
+    """(rule flags, bands) of scored pairs; capped scores are lowered in place (decide).
+
+    Rules and their evidence only lower a score, and never below their cap: a pair scoring under
+    both the review threshold and every cap ends as a non-match whatever they say, so they are
+    computed for the other pairs only (the evidence costs as much as the comparison).
+    """
+    caps = model.cap_scores()
+    reach = min(config.review_threshold, float(caps.min()))
+    rows = np.flatnonzero(scores >= reach)
+    if len(rows) == len(scores):
+        flags = pair_flags(prep, left, right, levels)
+    else:
+        flags = np.zeros(len(scores), dtype=np.int64)
+        if len(rows):
+            flags[rows] = pair_flags(prep, left[rows], right[rows], levels[rows])
+    return flags, decide(scores, flags, config, caps)
 
 
 def build_pair(
@@ -198,8 +228,9 @@ def score_pair(
     tf_pairs = {k: (v[left], v[right]) for k, v in tf.items()}
     prior = model.prior_bits(cfg.referential_size)
     scores, weights = weigh(levels, model, cfg, tf_pairs, prior)
+    # One pair: every rule is computed, so that even a non-match names what held it back.
     flags = pair_flags(prep, left, right, levels)
-    band = decide(scores, flags, cfg)
+    band = decide(scores, flags, cfg, model.cap_scores())
     return build_pair(
         a.id, b.id, levels[0], weights[0], float(scores[0]), int(band[0]), int(flags[0]), prior
     )

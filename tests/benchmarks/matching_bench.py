@@ -92,6 +92,7 @@ def run_socle(input_path: Path, workers: int, model: str | None) -> dict[str, ob
     result.update(
         review_precision=accuracy["bands"]["review"]["precision"],  # type: ignore[index]
         calibration=accuracy["calibration"],
+        calibration_by_probability=accuracy["calibration_by_probability"],
         false_match_patterns=accuracy["false_match_patterns"],
         records=summary.records,
         candidate_pairs=summary.candidate_pairs,

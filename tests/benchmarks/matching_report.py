@@ -6,6 +6,7 @@ score, decision, explanation); the score is the posterior log2-odds of a match.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -78,6 +79,33 @@ def calibration(pairs: list[Pair], groups: int = 10) -> list[dict[str, float]]:
     return rows
 
 
+# Bounds of the predicted-probability bins: deciles of the output put nine tenths of the pairs
+# at a probability of 1, so the review band shows better by probability.
+PROBABILITY_BINS = (0.0, 0.001, 0.01, 0.1, 0.5, 0.9, 0.99, 1.0)
+
+
+def calibration_by_probability(pairs: list[Pair]) -> list[dict[str, float]]:
+    """Predicted (mean probability) and observed match rate per bin of predicted probability."""
+    rows = []
+    for low, high in itertools.pairwise(PROBABILITY_BINS):
+        part = [
+            p
+            for p in pairs
+            if low <= p.probability < high or (high == 1.0 and p.probability == 1.0)
+        ]
+        if part:
+            rows.append(
+                {
+                    "from": low,
+                    "to": high,
+                    "pairs": len(part),
+                    "predicted": round(sum(p.probability for p in part) / len(part), 4),
+                    "observed": round(sum(p.correct for p in part) / len(part), 4),
+                }
+            )
+    return rows
+
+
 def false_match_patterns(pairs: list[Pair], top: int = 8) -> list[tuple[int, str]]:
     """The most frequent comparison patterns among the wrong pairs of the match band."""
     wrong = Counter(pattern(p.explanation) for p in pairs if p.band == "match" and not p.correct)
@@ -102,6 +130,12 @@ def print_report(result: dict[str, object]) -> None:
             f"    {row['decile']:2d} [{row['score_from']:6.1f},{row['score_to']:6.1f}]"
             f" n={row['pairs']:7d} predicted {row['predicted']:.4f} observed {row['observed']:.4f}"
         )
+    print("  calibration by predicted probability: predicted vs observed")
+    for row in result["calibration_by_probability"]:  # type: ignore[attr-defined]
+        print(
+            f"    [{row['from']:<5}, {row['to']:<5}) n={row['pairs']:7d}"
+            f" predicted {row['predicted']:.4f} observed {row['observed']:.4f}"
+        )
     for key, title in (
         ("false_match_patterns", "false matches by comparison pattern"),
         ("review_true_patterns", "true pairs left in review, by pattern"),
@@ -117,6 +151,7 @@ def report(pairs: list[Pair], true_pairs: int) -> dict[str, object]:
         "true_pairs": true_pairs,
         "bands": per_band(pairs, true_pairs),
         "calibration": calibration(pairs),
+        "calibration_by_probability": calibration_by_probability(pairs),
         "false_match_patterns": false_match_patterns(pairs),
         "review_true_patterns": review_true_patterns(pairs),
     }

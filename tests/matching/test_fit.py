@@ -9,6 +9,7 @@ from matching.fields import level_index
 from matching.fit import Decision, fit, held_back
 from matching.model import default_model
 from matching.records import IdentityRecord
+from matching.scoring import score_pair
 
 SURNAMES = ["MARTIN", "BERNARD", "DUBOIS", "THOMAS", "ROBERT", "RICHARD", "PETIT", "DURAND"]
 SURNAMES += ["LEROY", "MOREAU", "SIMON", "LAURENT", "LEFEBVRE", "MICHEL", "GARCIA", "DAVID"]
@@ -72,3 +73,31 @@ def test_merges_raise_it_and_the_held_back_decisions_evaluate_both_models() -> N
         assert 0.0 <= taught.evaluation[name]["match_review_recall"] <= 1.0
     assert taught.model.reference_size == len(records)
     assert taught.model.duplicate_rate > 0
+
+
+def with_twins() -> tuple[list[IdentityRecord], list[tuple[str, str]]]:
+    """The referential plus, for every fourth person, a record sharing all but the given names."""
+    records, _ = referential()
+    twins: list[tuple[str, str]] = []
+    for person in list(records[::4]):
+        if person.id.startswith("P"):
+            other = replace(person, id=f"T{person.id}", first_names=("GASTON",))
+            records.append(other)
+            twins.append((person.id, other.id))
+    return records, twins
+
+
+def test_decisions_on_rule_capped_pairs_move_their_probability() -> None:
+    records, twins = with_twins()
+    start = default_model()
+    merged = fit(records, [Decision(a, b, True) for a, b in twins], start, holdout=0.0)
+    refused = fit(records, [Decision(a, b, False) for a, b in twins], start, holdout=0.0)
+    before = start.capped["twin_signature"]
+    # Officers who merge what the twin rule held back make such a pair more probable, and the
+    # reverse; rules no decision touched keep their rate.
+    assert refused.model.capped["twin_signature"] < before < merged.model.capped["twin_signature"]
+    assert merged.model.capped["ins_conflict"] == start.capped["ins_conflict"]
+    left, right = records[0], records[-len(twins)]
+    twin = score_pair(left, right, merged.model)
+    assert twin.band == "review" and twin.rules == ("twin_signature",)
+    assert twin.probability > score_pair(left, right, refused.model).probability

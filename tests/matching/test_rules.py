@@ -73,6 +73,38 @@ def test_a_one_edit_given_name_is_a_typo_not_a_twin() -> None:
     assert "twin_signature" not in typed.rules and "given_name_spelling" in typed.evidence
 
 
-def test_a_capped_pair_is_left_as_a_toss_up() -> None:
-    pair = score_pair(woman(), woman(id="B", birth_name="CHAUVIN"), default_model(), REGION)
-    assert pair.score <= 0.0 and pair.probability <= 0.5
+def test_a_capped_pair_gets_the_match_rate_of_the_pairs_its_rule_held_back() -> None:
+    model = default_model()
+    twin = woman(id="B", first_names=("CLAIRE",))
+    pair = score_pair(woman(), twin, model, REGION)
+    assert pair.rules == ("twin_signature",) and pair.band == "review"
+    # Its fields agree on nearly everything, yet about one such pair in eight is one person.
+    assert abs(pair.probability - model.capped["twin_signature"]) < 1e-3
+    assert 0.0 < pair.probability < 0.5
+
+
+def test_a_pair_under_several_rules_takes_the_lowest_rate() -> None:
+    model = default_model()
+    other = woman(id="B", first_names=("CLAIRE",), ins="262046912300204")
+    pair = score_pair(woman(ins="262046912300105"), other, model, REGION)
+    assert {"twin_signature", "ins_conflict"} <= set(pair.rules)
+    lowest = min(model.capped["twin_signature"], model.capped["ins_conflict"])
+    assert abs(pair.probability - lowest) < 1e-3
+
+
+def test_a_model_without_the_table_leaves_a_capped_pair_as_a_toss_up() -> None:
+    bare = replace(default_model(), capped={})
+    pair = score_pair(woman(), woman(id="B", birth_name="CHAUVIN"), bare, REGION)
+    assert pair.band == "review" and pair.score == 0.0 and pair.probability == 0.5
+
+
+def test_a_capped_pair_below_its_cap_keeps_its_own_score() -> None:
+    model = default_model()
+    home = woman(address="", postcode="", city="")
+    near = replace(home, id="B", first_names=("CLAIRE",), birth_place_code="69001")
+    near = replace(near, birth_date="1962-04-18")
+    pair = score_pair(home, near, model, REGION)
+    own = pair.prior + sum(c.weight for c in pair.contributions)
+    # A cap only lowers: a weak pair is not lifted to its rule's rate.
+    assert pair.rules == ("twin_signature",)
+    assert abs(pair.score - own) < 0.01 and pair.probability < model.capped["twin_signature"]
