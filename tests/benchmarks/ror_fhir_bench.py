@@ -212,6 +212,9 @@ def main() -> None:
     parser.add_argument("--database", default="sqlite:////tmp/ror_fhir_bench.db")
     parser.add_argument("--schema", default="", help="PostgreSQL schema (recreated)")
     parser.add_argument("--reuse", action="store_true")
+    parser.add_argument(
+        "--load-only", action="store_true", help="load the data and stop (measure later, --reuse)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
@@ -220,6 +223,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.reuse:
         load(args.database, args.schema, args.data)
+    if args.load_only:
+        return
     run(args, api_key(args.database, args.schema))
 
 
