@@ -4,8 +4,9 @@
     .venv/bin/python -m tests.benchmarks.ror_fhir_bench --data /tmp/ror_national \\
         --database sqlite:////tmp/ror_fhir_bench.db
     .venv/bin/python -m tests.benchmarks.ror_fhir_bench --data /tmp/ror_national \\
-        --database postgresql+psycopg://postgres@127.0.0.1:5432/test --schema bench_ror_fhir
-    (--reuse: query what a previous run loaded, without importing again)
+        --database postgresql+psycopg://postgres@127.0.0.1:5432/bench_ror --schema bench
+    (--load-only: load and stop; --reuse: query what a previous run loaded, without importing
+    again — so the load can run apart from the measure)
 
 Loads the generated FINESS+ extract and the 700,000-resource ROR, starts the real application
 (uvicorn, its own worker processes, bound to 127.0.0.1), then runs wrk (a concurrent HTTP load
