@@ -161,6 +161,37 @@ def subscription_resource() -> dict[str, Any]:
     }
 
 
+def ror_resources(ror_base: str) -> list[dict[str, Any]]:
+    """The ROR's resources with their profiles, parameters and includes, served at ``ror_base``."""
+    return [
+        _resource(
+            kind,
+            params,
+            profile=profile,
+            documentation=f"The ROR's {kind}: {ror_base}/{kind}",
+            searchInclude=sorted(ror_search.INCLUDES[kind] | {"Organization:partof"}),
+            searchRevInclude=sorted(ror_search.REVINCLUDES[kind]),
+        )
+        for kind, (profile, params) in ROR_PROFILES.items()
+    ]
+
+
+def _ror_rest(ror_base: str, service_base: str) -> dict[str, Any]:
+    return {
+        "mode": "server",
+        "documentation": f"The ROR, served under its own base {ror_base} (also described by "
+        f"{ror_base}/metadata), shaped like the national ROR API (ans.fhir.fr.ror). "
+        "Unsupported parameters are refused (400).",
+        # The same two schemes as the other endpoints (API keys and SMART tokens).
+        "security": {
+            **smart_security(service_base),
+            "description": "Every resource needs 'Authorization: Bearer <API key or "
+            "access token>' with the ror:read scope. The statements are public.",
+        },
+        "resource": ror_resources(ror_base),
+    }
+
+
 def capability_statement(base: str, *, service_base: str) -> dict[str, Any]:
     """The statement; ``service_base`` is Socle's configured address (token endpoint)."""
     patient = _resource(
@@ -187,15 +218,17 @@ def capability_statement(base: str, *, service_base: str) -> dict[str, Any]:
         "implementation": {"description": "Socle FHIR R4 endpoint", "url": base},
         "fhirVersion": FHIR_VERSION,
         "format": [FHIR_JSON, "json"],
+        # Two server entries: R4 describes a resource type once per rest entry (cpb-9), and
+        # Organization and PractitionerRole are both the directories (here, under {base}) and
+        # the ROR's (under {base}/ror, other resources with other ids). R4 no longer limits a
+        # statement to one rest entry per mode.
         "rest": [
             {
                 "mode": "server",
                 "security": smart_security(service_base),
-                # One resource type is described once per statement, and Organization here is
-                # the FINESS directory: the ROR has its own base and statement.
-                "documentation": "The ROR (Organization, HealthcareService, Location, "
-                f"PractitionerRole) is served under {base}/ror, described by "
-                f"{base}/ror/metadata.",
+                "documentation": f"Patient identities and the directories, under {base}. The "
+                f"ROR (Organization, HealthcareService, Location, PractitionerRole) is served "
+                f"under {base}/ror: the second rest entry, also described by {base}/ror/metadata.",
                 "resource": [
                     patient,
                     _resource(
@@ -215,23 +248,14 @@ def capability_statement(base: str, *, service_base: str) -> dict[str, Any]:
                     ),
                     subscription_resource(),
                 ],
-            }
+            },
+            _ror_rest(f"{base}/ror", service_base),
         ],
     }
 
 
 def ror_capability_statement(base: str, *, service_base: str) -> dict[str, Any]:
     """The ROR endpoint's statement: its resources, profiles, parameters and includes."""
-    resources = [
-        _resource(
-            kind,
-            params,
-            profile=profile,
-            searchInclude=sorted(ror_search.INCLUDES[kind] | {"Organization:partof"}),
-            searchRevInclude=sorted(ror_search.REVINCLUDES[kind]),
-        )
-        for kind, (profile, params) in ROR_PROFILES.items()
-    ]
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -242,20 +266,7 @@ def ror_capability_statement(base: str, *, service_base: str) -> dict[str, Any]:
         "fhirVersion": FHIR_VERSION,
         "format": [FHIR_JSON, "json"],
         "implementationGuide": ["https://interop.esante.gouv.fr/ig/fhir/ror"],
-        "rest": [
-            {
-                "mode": "server",
-                "documentation": "Shaped like the national ROR API (ans.fhir.fr.ror). "
-                "Unsupported parameters are refused (400).",
-                # The same two schemes as the base statement (API keys and SMART tokens).
-                "security": {
-                    **smart_security(service_base),
-                    "description": "Every resource needs 'Authorization: Bearer <API key or "
-                    "access token>' with the ror:read scope. This statement is public.",
-                },
-                "resource": resources,
-            }
-        ],
+        "rest": [_ror_rest(base, service_base)],
     }
 
 

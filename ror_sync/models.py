@@ -106,7 +106,10 @@ class RorOfferActivity(Base):
     offer_id: Mapped[int] = mapped_column(
         ForeignKey("ror_offers.id", ondelete="CASCADE"), primary_key=True
     )
-    code: Mapped[str] = mapped_column(String(8), primary_key=True, index=True)
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+
+    # The near search's activity filter: the offers of a code, read from the index alone.
+    __table_args__ = (Index("ix_ror_offer_activities_code_offer", "code", "offer_id"),)
 
 
 class RorOfferLocation(Base):
@@ -117,7 +120,12 @@ class RorOfferLocation(Base):
     offer_id: Mapped[int] = mapped_column(
         ForeignKey("ror_offers.id", ondelete="CASCADE"), primary_key=True
     )
-    location_resource_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    location_resource_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    # The near search's join from the places in the box to their offers, from the index alone.
+    __table_args__ = (
+        Index("ix_ror_offer_locations_place_offer", "location_resource_id", "offer_id"),
+    )
 
 
 class RorLocation(AddressColumns, Base):

@@ -61,6 +61,13 @@ def _address(address: ParsedAddress | None) -> dict[str, Any]:
     }
 
 
+def _insert(model: type[Any]) -> Any:
+    # Every row carries every column, None included: without render_nulls the ORM leaves a
+    # None out of its row, so rows with None in different places (an EJ, an EG, a unit) split
+    # the batch into groups of one or two rows, each a round trip to PostgreSQL.
+    return insert(model).execution_options(render_nulls=True)
+
+
 def _upsert(
     session: Session, model: type[Any], rows: list[dict[str, Any]], written: Written
 ) -> tuple[dict[str, int], list[int]]:
@@ -69,7 +76,7 @@ def _upsert(
     new = [r for r in rows if r["resource_id"] not in existing]
     old = [{**r, "id": existing[r["resource_id"]]} for r in rows if r["resource_id"] in existing]
     if new:
-        session.execute(insert(model), new)
+        session.execute(_insert(model), new)
     if old:
         session.execute(update(model), old)
     written.created += len(new)
@@ -108,7 +115,7 @@ def _replace_children(
     for part in repository.chunks(old_ids):
         session.execute(delete(model).where(column.in_(part)))
     if rows:
-        session.execute(insert(model), rows)
+        session.execute(_insert(model), rows)
 
 
 def upsert_organizations(

@@ -4,8 +4,9 @@
     .venv/bin/python -m tests.benchmarks.ror_fhir_bench --data /tmp/ror_national \\
         --database sqlite:////tmp/ror_fhir_bench.db
     .venv/bin/python -m tests.benchmarks.ror_fhir_bench --data /tmp/ror_national \\
-        --database postgresql+psycopg://postgres@127.0.0.1:5432/test --schema bench_ror_fhir
-    (--reuse: query what a previous run loaded, without importing again)
+        --database postgresql+psycopg://postgres@127.0.0.1:5432/bench_ror --schema bench
+    (--load-only: load and stop; --reuse: query what a previous run loaded, without importing
+    again — so the load can run apart from the measure)
 
 Loads the generated FINESS+ extract and the 700,000-resource ROR, starts the real application
 (uvicorn, its own worker processes, bound to 127.0.0.1), then runs wrk (a concurrent HTTP load
@@ -212,6 +213,9 @@ def main() -> None:
     parser.add_argument("--database", default="sqlite:////tmp/ror_fhir_bench.db")
     parser.add_argument("--schema", default="", help="PostgreSQL schema (recreated)")
     parser.add_argument("--reuse", action="store_true")
+    parser.add_argument(
+        "--load-only", action="store_true", help="load the data and stop (measure later, --reuse)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
@@ -220,6 +224,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.reuse:
         load(args.database, args.schema, args.data)
+    if args.load_only:
+        return
     run(args, api_key(args.database, args.schema))
 
 

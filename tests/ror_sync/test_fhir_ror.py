@@ -104,6 +104,14 @@ def test_near_and_specialty_answer_the_rest_orientation_offers(api: Api) -> None
     assert ids(bundle) == [i["offer_id"] for i in rest]
     assert ids(bundle) == ["o-hs-finess", "o-hs-near", "o-hs-mid"]
     assert set(ids(bundle, "include")) == {"o-near", "o-mid", "o-nopos"}
+    # Profiled (and, through fhir_json, valid R4) resources: the offers and their places.
+    profiles = {
+        (e["resource"]["resourceType"], *e["resource"]["meta"]["profile"]) for e in bundle["entry"]
+    }
+    assert profiles == {
+        ("HealthcareService", R + "ror-healthcareservice"),
+        ("Location", R + "ror-location"),
+    }
     matches = [e for e in bundle["entry"] if e["search"]["mode"] == "match"]
     distance = matches[-1]["search"]["extension"][0]["valueDistance"]
     assert distance["value"] == pytest.approx(rest[-1]["distance_km"], abs=0.01)
@@ -213,8 +221,56 @@ def test_the_ror_capability_statement(api: Api) -> None:
         p["name"] for p in offer["searchParam"]
     }
     assert "HealthcareService:location" in offer["searchInclude"]
+
+
+def _r4_invariants(statement: dict[str, Any]) -> None:
+    """What fhir.resources does not check: a resource type once per rest entry (cpb-9), a
+    parameter name once per resource (cpb-12)."""
+    for rest in statement["rest"]:
+        kinds = [r["type"] for r in rest["resource"]]
+        assert len(kinds) == len(set(kinds)), kinds
+        for resource in rest["resource"]:
+            names = [p["name"] for p in resource["searchParam"]]
+            assert len(names) == len(set(names)), (resource["type"], names)
+
+
+def test_the_server_statement_lists_the_ror(api: Api) -> None:
+    """/fhir/metadata: the directories' Organization and PractitionerRole in one rest entry,
+    the ROR's four resources (base /fhir/ror) with their parameters and includes in another."""
     server = fhir_json(api.get("/fhir/metadata"))
-    assert "/fhir/ror/metadata" in server["rest"][0]["documentation"]
+    _r4_invariants(server)
+    directories, ror = server["rest"]
+    assert {r["type"] for r in directories["resource"]} == {
+        "Patient",
+        "Practitioner",
+        "PractitionerRole",
+        "Organization",
+        "Subscription",
+    }
+    assert "/fhir/ror" in directories["documentation"]
+    assert ror["mode"] == "server" and "/fhir/ror/metadata" in ror["documentation"]
+    resources = {r["type"]: r for r in ror["resource"]}
+    assert set(resources) == {"Organization", "HealthcareService", "Location", "PractitionerRole"}
+    for kind, resource in resources.items():
+        assert resource["profile"] == R + f"ror-{kind.lower()}"
+        assert resource["documentation"].endswith(f"/fhir/ror/{kind}")
+        assert {"read", "search-type"} == {i["code"] for i in resource["interaction"]}
+    offer = resources["HealthcareService"]
+    assert {"near", "specialty", "type", "age-range-low", "_lastUpdated", "_count"} <= {
+        p["name"] for p in offer["searchParam"]
+    }
+    assert {"HealthcareService:location", "HealthcareService:organization"} <= set(
+        offer["searchInclude"]
+    )
+    assert offer["searchRevInclude"] == ["PractitionerRole:service"]
+    organization = resources["Organization"]
+    assert {"partof", "commune", "identifier"} <= {p["name"] for p in organization["searchParam"]}
+    assert "Location:organization" in organization["searchRevInclude"]
+    assert "ror:read" in ror["security"]["description"]
+    # The ROR's own statement says the same of the same resources.
+    own = fhir_json(api.get(f"{BASE}/metadata"))
+    _r4_invariants(own)
+    assert own["rest"][0]["resource"] == ror["resource"]
 
 
 def test_practitioner_roles(api: Api) -> None:

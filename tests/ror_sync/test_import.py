@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from referentials.core import runs
@@ -23,6 +23,7 @@ from ror_sync.models import RorCapacity, RorContact, RorOffer, RorOrganization, 
 from ror_sync.sync import SyncSummary, import_resources
 from tests.conftest import FIXTURES
 from tests.ror_sync import fhir_builders as b
+from tests.ror_sync.rules_fixture import luhn_key
 
 EXAMPLE = FIXTURES / "ror" / "sample" / "ror_bundle_example.json"
 SETTINGS = Settings(fixtures_dir=FIXTURES)
@@ -160,3 +161,37 @@ def test_two_syncs_never_overlap(session_factory: sessionmaker[Session]) -> None
     with pytest.raises(Conflict, match="already running"):
         jobs.run(session_factory, str(EXAMPLE), SETTINGS)
     runs.release_lock(session_factory, "import:ror", "someone-else:1:x")
+
+
+def test_a_mixed_batch_is_one_insert_per_table(session: Session, tmp_path: Path) -> None:
+    """Why: the ORM left a None value out of its row, so rows with None in different columns
+    (an EJ has no category, a unit no FINESS) each began a new INSERT: one round trip to
+    PostgreSQL per one or two rows, which made a national import take half an hour."""
+    resources: list[dict[str, Any]] = []
+    for i in range(30):
+        ej_finess, eg_finess = f"69{i:06d}", f"69{500 + i:06d}"
+        resources += [
+            b.ej(f"ej-{i}", ej_finess + luhn_key(ej_finess)),
+            b.eg(f"eg-{i}", eg_finess + luhn_key(eg_finess), "355", f"ej-{i}"),
+            b.oi(f"ue-{i}", f"eg-{i}"),
+        ]
+    _write_ndjson(tmp_path, resources, compress=False)
+    inserts: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("INSERT INTO ror_organizations"):
+            inserts.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        summary = _import(session, tmp_path)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert vars(summary.organizations) == {"created": 90, "updated": 0}
+    assert len(inserts) == 1
+    kinds = dict(session.execute(select(RorOrganization.resource_id, RorOrganization.kind)).all())
+    assert (kinds["ej-3"], kinds["eg-3"], kinds["ue-3"]) == ("EJ", "EG", "OI")
+    # Values rendered as NULL are still NULL, and the defaulted columns hold what was parsed.
+    unit = session.scalars(select(RorOrganization).filter_by(resource_id="ue-3")).one()
+    assert unit.finess is None and unit.active is True and unit.part_of == "eg-3"
