@@ -38,15 +38,21 @@ def _strict(position: int, found: Found, ids: list[int]) -> tuple[int, Strict]:
     return identity_id, traits
 
 
-def pair_rows(session: Session, found: Found, ids: list[int], finess: str) -> list[dict[str, Any]]:
-    """DuplicatePair rows (origin "realtime") of the kept pairs, in queue order."""
+PAIR_COLUMNS = (
+    "left_id", "right_id", "score", "band", "explanation", "status", "origin", "establishments",
+    "signature",
+)  # fmt: skip
+
+
+def pair_rows(session: Session, found: Found, ids: list[int], finess: str) -> list[tuple[Any, ...]]:
+    """DuplicatePair rows (origin "realtime", PAIR_COLUMNS) of the kept pairs, in queue order."""
     arrays = found.arrays
     stored_ids = [
         found.stored[int(r) - found.created].id for r in arrays.right if r >= found.created
     ]
     # A created row's only local id is this file's; every chunk row is of the same FINESS.
     known = reads.establishments_of(session, stored_ids)
-    out: list[dict[str, Any]] = []
+    out: list[tuple[Any, ...]] = []
     for i in range(len(arrays)):
         left = _strict(int(arrays.left[i]), found, ids)
         right = _strict(int(arrays.right[i]), found, ids)
@@ -55,17 +61,8 @@ def pair_rows(session: Session, found: Found, ids: list[int], finess: str) -> li
             float(arrays.scores[i]), int(arrays.bands[i]), int(arrays.flags[i]), arrays.prior,
         )  # fmt: skip
         low, high = sorted((left[0], right[0]))
-        out.append(
-            {
-                "left_id": low,
-                "right_id": high,
-                "score": scored.score,
-                "band": scored.band,
-                "explanation": explanation_of(scored),
-                "status": "pending",
-                "origin": "realtime",
-                "establishments": " ".join(sorted(known.get(right[0], set()) | {finess})),
-                "signature": _signature([left, right]),
-            }
-        )
+        establishments = " ".join(sorted(known.get(right[0], set()) | {finess}))
+        explanation, signature = explanation_of(scored), _signature([left, right])
+        status = ("pending", "realtime", establishments, signature)
+        out.append((low, high, scored.score, scored.band, explanation, *status))
     return out

@@ -6,11 +6,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, select, text, tuple_
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from identity.referential import repository
-from identity.referential.models import Identity, SourceRecord
+from identity.referential.models import Identity, MatchKey, SourceRecord
 
 T = TypeVar("T")
 # Bound parameters per statement: well under SQLite's and psycopg's limits.
@@ -31,7 +31,7 @@ def known_local_ids(session: Session, finess: str, local_ids: Sequence[str]) -> 
         stmt = select(SourceRecord.local_id).where(
             SourceRecord.finess == finess, SourceRecord.local_id.in_(part)
         )
-        found.update(session.scalars(stmt))
+        found.update(session.connection().scalars(stmt))
     return found
 
 
@@ -53,7 +53,7 @@ def oldest_twins(session: Session, wanted: Sequence[StrictTraits]) -> dict[Stric
             .where(Identity.active.is_(True))
             .where(tuple_(Identity.birth_name, Identity.birth_date).in_(list(part)))
         )
-        for row in session.execute(stmt):
+        for row in session.connection().execute(stmt):
             traits: StrictTraits = (row[1], row[2], row[3], row[4], row[5])
             if traits in wanted_set and (traits not in out or row[0] < out[traits]):
                 out[traits] = row[0]
@@ -61,18 +61,35 @@ def oldest_twins(session: Session, wanted: Sequence[StrictTraits]) -> dict[Stric
 
 
 def key_blocks(session: Session, keys: Sequence[str], limit: int) -> dict[str, list[int]]:
-    """Per blocking key, the ``limit`` oldest identities holding it, in id order."""
+    """Per blocking key, the ``limit`` oldest identities holding it, in id order (as
+    repository.key_blocks, read on the connection: plain tuples, no ORM result)."""
     out: dict[str, list[int]] = {}
+    connection = session.connection()
+    rank = (
+        func.row_number()
+        .over(partition_by=MatchKey.key, order_by=MatchKey.identity_id)
+        .label("rank")
+    )
     for part in chunks(keys):
-        for key, ids in repository.key_blocks(session, list(part), limit).items():
-            out[key] = sorted(ids)
+        inner = select(MatchKey.key, MatchKey.identity_id, rank).where(MatchKey.key.in_(part))
+        sub = inner.subquery()
+        stmt = select(sub.c.key, sub.c.identity_id).where(sub.c.rank <= limit)
+        for key, identity_id in connection.execute(stmt):
+            out.setdefault(key, []).append(identity_id)
+    for ids in out.values():
+        ids.sort()
     return out
 
 
 def match_rows(session: Session, ids: Sequence[int]) -> list[Any]:
+    """repository.match_rows() of many ids, in bounded IN lists, read on the connection."""
     rows: list[Any] = []
+    connection = session.connection()
     for part in chunks(ids):
-        rows.extend(repository.match_rows(session, set(part)))
+        stmt = select(*repository.MATCH_COLUMNS).where(
+            Identity.id.in_(part), Identity.active.is_(True)
+        )
+        rows.extend(connection.execute(stmt))
     return rows
 
 
@@ -83,12 +100,12 @@ def establishments_of(session: Session, ids: Iterable[int]) -> dict[int, set[str
         stmt = select(SourceRecord.identity_id, SourceRecord.finess).where(
             SourceRecord.identity_id.in_(part)
         )
-        for identity_id, finess in session.execute(stmt):
+        for identity_id, finess in session.connection().execute(stmt):
             out.setdefault(identity_id, set()).add(finess)
     return out
 
 
-def _reserve_ids(session: Session, count: int) -> list[int]:
+def reserve_ids(session: Session, count: int) -> list[int]:
     """``count`` fresh identity ids, ascending, as the per-row inserts would have received."""
     if session.get_bind().dialect.name == "postgresql":
         seq = text(
@@ -98,22 +115,3 @@ def _reserve_ids(session: Session, count: int) -> list[int]:
     # SQLite hands out max(id) + 1, and nobody else writes until this transaction commits.
     top = session.scalar(select(func.max(Identity.id))) or 0
     return list(range(top + 1, top + 1 + count))
-
-
-def insert_identities(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert identities in one statement; their new ids, in the rows' order.
-
-    The ids are assigned here: RETURNING over a many-row insert costs more than the insert.
-    """
-    if not rows:
-        return []
-    ids = _reserve_ids(session, len(rows))
-    rows = [{**r, "id": i} for r, i in zip(rows, ids, strict=True)]
-    session.connection().execute(insert(Identity), rows)
-    return ids
-
-
-def insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
-    if rows:
-        # On the connection: a plain executemany, without the ORM's per-row bookkeeping.
-        session.connection().execute(insert(model), rows)
