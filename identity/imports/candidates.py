@@ -110,10 +110,8 @@ def find(
         targets = [t for t in targets if t >= 0]
         left.extend([j] * len(targets))
         right.extend(targets)
-    arrays = score_index_pairs(
-        prepare(records), np.array(left, dtype=np.int64), np.array(right, dtype=np.int64),
-        model, config,
-    )  # fmt: skip
+    pairs = np.array(left, dtype=np.int64), np.array(right, dtype=np.int64)
+    arrays = score_index_pairs(prepare(records, cached=True), *pairs, model, config)
     return Found(_best(arrays, rows, len(created)), records, keys, len(created), rows)
 
 

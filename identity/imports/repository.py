@@ -6,11 +6,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from identity.referential import repository
-from identity.referential.models import Identity, MatchKey, SourceRecord
+from identity.referential.models import DuplicatePair, Identity, MatchKey, SourceRecord
 
 T = TypeVar("T")
 # Bound parameters per statement: well under SQLite's and psycopg's limits.
@@ -36,26 +36,31 @@ def known_local_ids(session: Session, finess: str, local_ids: Sequence[str]) -> 
 
 
 def oldest_twins(session: Session, wanted: Sequence[StrictTraits]) -> dict[StrictTraits, int]:
-    """Per strict-trait tuple, the oldest active identity carrying exactly it."""
+    """Per strict-trait tuple, the oldest active identity carrying exactly it.
+
+    Two plain IN lists (a superset, filtered here), and the active flag checked here too: with a
+    row-value IN or the active condition, SQLite scans instead of searching the traits index.
+    """
     out: dict[StrictTraits, int] = {}
     wanted_set = set(wanted)
     index = sorted({(t[0], t[3]) for t in wanted})
+    connection = session.connection()
     for part in chunks(index, IN_CHUNK // 2):
-        stmt = (
-            select(
-                Identity.id,
-                Identity.birth_name,
-                Identity.first_names,
-                Identity.sex,
-                Identity.birth_date,
-                Identity.birth_place_code,
-            )
-            .where(Identity.active.is_(True))
-            .where(tuple_(Identity.birth_name, Identity.birth_date).in_(list(part)))
+        stmt = select(
+            Identity.id,
+            Identity.birth_name,
+            Identity.first_names,
+            Identity.sex,
+            Identity.birth_date,
+            Identity.birth_place_code,
+            Identity.active,
+        ).where(
+            Identity.birth_name.in_(sorted({p[0] for p in part})),
+            Identity.birth_date.in_(sorted({p[1] for p in part})),
         )
-        for row in session.connection().execute(stmt):
+        for row in connection.execute(stmt):
             traits: StrictTraits = (row[1], row[2], row[3], row[4], row[5])
-            if traits in wanted_set and (traits not in out or row[0] < out[traits]):
+            if row[6] and traits in wanted_set and (traits not in out or row[0] < out[traits]):
                 out[traits] = row[0]
     return out
 
@@ -115,3 +120,27 @@ def reserve_ids(session: Session, count: int) -> list[int]:
     # SQLite hands out max(id) + 1, and nobody else writes until this transaction commits.
     top = session.scalar(select(func.max(Identity.id))) or 0
     return list(range(top + 1, top + 1 + count))
+
+
+def active_match_rows(session: Session, batch: int = 20_000) -> Iterator[Any]:
+    """repository.match_rows() of every active identity, in id order, streamed in batches."""
+    stmt = select(*repository.MATCH_COLUMNS).where(Identity.active.is_(True)).order_by(Identity.id)
+    # On the statement: a Connection's execution_options() would change the session's own.
+    streamed = stmt.execution_options(stream_results=True, yield_per=batch)
+    yield from session.connection().execute(streamed)
+
+
+def pairs_by_sides(session: Session) -> dict[tuple[int, int], tuple[int, str, str]]:
+    """(left id, right id) → (pair id, status, signature) of every queued pair."""
+    stmt = select(
+        DuplicatePair.left_id,
+        DuplicatePair.right_id,
+        DuplicatePair.id,
+        DuplicatePair.status,
+        DuplicatePair.signature,
+    ).order_by(DuplicatePair.id)
+    out: dict[tuple[int, int], tuple[int, str, str]] = {}
+    for left, right, pair_id, status, signature in session.connection().execute(stmt):
+        # The per-pair check reads the first pair between two sides: keep the oldest.
+        out.setdefault((left, right), (pair_id, status, signature))
+    return out
