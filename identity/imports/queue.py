@@ -23,19 +23,25 @@ def _signature(sides: list[tuple[int, Strict]]) -> str:
 
 
 def _strict(position: int, found: Found, ids: list[int]) -> tuple[int, Strict]:
-    record = found.records[position]
     if position < found.created:
-        identity_id = ids[position]
-    else:
-        identity_id = found.stored[position - found.created].id
-    traits: Strict = (
-        record.birth_name,
-        " ".join(record.first_names),
-        record.sex,
-        date.fromisoformat(record.birth_date),
-        record.birth_place_code,
+        record = found.records[position]
+        traits: Strict = (
+            record.birth_name,
+            " ".join(record.first_names),
+            record.sex,
+            date.fromisoformat(record.birth_date),
+            record.birth_place_code,
+        )
+        return ids[position], traits
+    i, stored = position - found.created, found.stored
+    traits = (
+        stored.birth_name[i],
+        stored.first_names[i],
+        stored.sex[i],
+        date.fromisoformat(stored.birth_date[i]),
+        stored.birth_place_code[i],
     )
-    return identity_id, traits
+    return stored.ids[i], traits
 
 
 PAIR_COLUMNS = (
@@ -48,7 +54,7 @@ def pair_rows(session: Session, found: Found, ids: list[int], finess: str) -> li
     """DuplicatePair rows (origin "realtime", PAIR_COLUMNS) of the kept pairs, in queue order."""
     arrays = found.arrays
     stored_ids = [
-        found.stored[int(r) - found.created].id for r in arrays.right if r >= found.created
+        found.stored.ids[int(r) - found.created] for r in arrays.right if r >= found.created
     ]
     # A created row's only local id is this file's; every chunk row is of the same FINESS.
     known = reads.establishments_of(session, stored_ids)

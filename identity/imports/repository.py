@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
@@ -10,7 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from identity.referential import repository
-from identity.referential.models import DuplicatePair, Identity, MatchKey, SourceRecord
+from identity.referential.models import DuplicatePair, Identity, SourceRecord
 
 T = TypeVar("T")
 # Bound parameters per statement: well under SQLite's and psycopg's limits.
@@ -65,37 +67,87 @@ def oldest_twins(session: Session, wanted: Sequence[StrictTraits]) -> dict[Stric
     return out
 
 
+def _raw(session: Session, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` (``?`` placeholders) as the driver returns them: no result processing,
+    which costs more than the query when hundreds of thousands of rows come back."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        sql = sql.replace("?", "%s")
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, tuple(params))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
 def key_blocks(session: Session, keys: Sequence[str], limit: int) -> dict[str, list[int]]:
     """Per blocking key, the ``limit`` oldest identities holding it, in id order (as
-    repository.key_blocks, read on the connection: plain tuples, no ORM result)."""
+    repository.key_blocks reads them)."""
     out: dict[str, list[int]] = {}
-    connection = session.connection()
-    rank = (
-        func.row_number()
-        .over(partition_by=MatchKey.key, order_by=MatchKey.identity_id)
-        .label("rank")
-    )
     for part in chunks(keys):
-        inner = select(MatchKey.key, MatchKey.identity_id, rank).where(MatchKey.key.in_(part))
-        sub = inner.subquery()
-        stmt = select(sub.c.key, sub.c.identity_id).where(sub.c.rank <= limit)
-        for key, identity_id in connection.execute(stmt):
+        sql = (
+            "SELECT key, identity_id FROM (SELECT key, identity_id, row_number() OVER "
+            "(PARTITION BY key ORDER BY identity_id) AS rank FROM identity_match_keys "
+            f"WHERE key IN ({_marks(len(part))})) AS blocks WHERE rank <= ?"
+        )
+        for key, identity_id in _raw(session, sql, [*part, limit]):
             out.setdefault(key, []).append(identity_id)
     for ids in out.values():
         ids.sort()
     return out
 
 
-def match_rows(session: Session, ids: Sequence[int]) -> list[Any]:
-    """repository.match_rows() of many ids, in bounded IN lists, read on the connection."""
-    rows: list[Any] = []
-    connection = session.connection()
+@dataclass
+class MatchColumns:
+    """repository.match_rows() of many identities as columns of plain values, in id order."""
+
+    ids: list[int] = field(default_factory=list)
+    birth_name: list[str] = field(default_factory=list)
+    first_names: list[str] = field(default_factory=list)
+    used_name: list[str] = field(default_factory=list)
+    used_first_name: list[str] = field(default_factory=list)
+    sex: list[str] = field(default_factory=list)
+    birth_date: list[str] = field(default_factory=list)
+    birth_place_code: list[str] = field(default_factory=list)
+    ins: list[str] = field(default_factory=list)
+    ins_history: list[tuple[str, ...]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _history(value: Any) -> tuple[str, ...]:
+    items = json.loads(value) if isinstance(value, str) else value
+    return tuple(str(h.get("matricule", "")) for h in (items or []) if h.get("matricule"))
+
+
+def match_columns(session: Session, ids: Sequence[int]) -> MatchColumns:
+    """The matcher's traits of the active identities among ``ids``, as MatchColumns."""
+    out = MatchColumns()
     for part in chunks(ids):
-        stmt = select(*repository.MATCH_COLUMNS).where(
-            Identity.id.in_(part), Identity.active.is_(True)
+        sql = (
+            "SELECT id, birth_name, first_names, used_name, used_first_name, sex, birth_date, "
+            "birth_place_code, ins_matricule, ins_history FROM identities "
+            f"WHERE id IN ({_marks(len(part))}) AND active = ? ORDER BY id"
         )
-        rows.extend(connection.execute(stmt))
-    return rows
+        for row in _raw(session, sql, [*part, True]):
+            out.ids.append(row[0])
+            out.birth_name.append(row[1])
+            out.first_names.append(row[2])
+            out.used_name.append(row[3] or "")
+            out.used_first_name.append(row[4] or "")
+            out.sex.append(row[5])
+            # SQLite gives the stored ISO text, psycopg a date.
+            out.birth_date.append(row[6] if isinstance(row[6], str) else row[6].isoformat())
+            out.birth_place_code.append(row[7] or "")
+            out.ins.append(row[8] or "")
+            out.ins_history.append(_history(row[9]))
+    return out
 
 
 def establishments_of(session: Session, ids: Iterable[int]) -> dict[int, set[str]]:

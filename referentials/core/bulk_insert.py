@@ -63,16 +63,23 @@ def insert_tuples(
                 copy.write_row(values)
         return
     processors: list[Processor] = [table.c[n].type.bind_processor(dialect) for n in names]
-    active = [(i, p) for i, p in enumerate(processors) if p is not None]
+    # The defaulted timestamps are the same for every row: processed once.
+    tail = tuple(p(v) if p else v for p, v in zip(processors[len(columns) :], now, strict=True))
+    active = [(i, p) for i, p in enumerate(processors[: len(columns)]) if p is not None]
+    if active:
+        prepared: Sequence[tuple[Any, ...]] = [_processed(row, active) + tail for row in rows]
+    else:
+        prepared = [row + tail for row in rows] if tail else rows
     marks = ", ".join("?" * len(names))
-    prepared = []
-    for row in rows:
-        values = list(row + now)
-        for i, process in active:
-            values[i] = process(values[i])
-        prepared.append(values)
     cursor = raw.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(f"INSERT INTO {table.name} ({quoted}) VALUES ({marks})", prepared)
     finally:
         cursor.close()
+
+
+def _processed(row: tuple[Any, ...], active: list[tuple[int, Processor]]) -> tuple[Any, ...]:
+    values = list(row)
+    for i, process in active:
+        values[i] = process(values[i])  # type: ignore[misc]
+    return tuple(values)
