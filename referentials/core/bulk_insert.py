@@ -65,7 +65,9 @@ def insert_tuples(
     processors: list[Processor] = [table.c[n].type.bind_processor(dialect) for n in names]
     # The defaulted timestamps are the same for every row: processed once.
     tail = tuple(p(v) if p else v for p, v in zip(processors[len(columns) :], now, strict=True))
-    active = [(i, p) for i, p in enumerate(processors[: len(columns)]) if p is not None]
+    active: list[tuple[int, Callable[[Any], Any]]] = [
+        (i, p) for i, p in enumerate(processors[: len(columns)]) if p is not None
+    ]
     if active:
         prepared: Sequence[tuple[Any, ...]] = [_processed(row, active) + tail for row in rows]
     else:
@@ -78,8 +80,10 @@ def insert_tuples(
         cursor.close()
 
 
-def _processed(row: tuple[Any, ...], active: list[tuple[int, Processor]]) -> tuple[Any, ...]:
+def _processed(
+    row: tuple[Any, ...], active: list[tuple[int, Callable[[Any], Any]]]
+) -> tuple[Any, ...]:
     values = list(row)
     for i, process in active:
-        values[i] = process(values[i])  # type: ignore[misc]
+        values[i] = process(values[i])
     return tuple(values)

@@ -126,7 +126,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     env = {**os.environ, "SOCLE_DATABASE_URL": url}
     before = os.getloadavg()
     start = time.perf_counter()
-    done = subprocess.run(_command(args, csv_path), capture_output=True, text=True, env=env, cwd=ROOT)
+    done = subprocess.run(
+        _command(args, csv_path), capture_output=True, text=True, env=env, cwd=ROOT
+    )
     seconds = time.perf_counter() - start
     after = os.getloadavg()
     if done.returncode != 0:
