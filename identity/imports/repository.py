@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from identity.referential import repository
@@ -40,8 +40,9 @@ def known_local_ids(session: Session, finess: str, local_ids: Sequence[str]) -> 
 def oldest_twins(session: Session, wanted: Sequence[StrictTraits]) -> dict[StrictTraits, int]:
     """Per strict-trait tuple, the oldest active identity carrying exactly it.
 
-    Two plain IN lists (a superset, filtered here), and the active flag checked here too: with a
-    row-value IN or the active condition, SQLite scans instead of searching the traits index.
+    One (name = ? AND date = ?) term per wanted pair, OR-ed: both databases search the traits
+    index once per term (a row-value IN makes SQLite scan it), and the active flag is checked
+    here (as a condition, SQLite would pick the active index and scan the table).
     """
     out: dict[StrictTraits, int] = {}
     wanted_set = set(wanted)
@@ -56,10 +57,7 @@ def oldest_twins(session: Session, wanted: Sequence[StrictTraits]) -> dict[Stric
             Identity.birth_date,
             Identity.birth_place_code,
             Identity.active,
-        ).where(
-            Identity.birth_name.in_(sorted({p[0] for p in part})),
-            Identity.birth_date.in_(sorted({p[1] for p in part})),
-        )
+        ).where(or_(*(and_(Identity.birth_name == n, Identity.birth_date == d) for n, d in part)))
         for row in connection.execute(stmt):
             traits: StrictTraits = (row[1], row[2], row[3], row[4], row[5])
             if row[6] and traits in wanted_set and (traits not in out or row[0] < out[traits]):
