@@ -138,16 +138,24 @@ def _given_row(
     return first_features, fonem(first) if first else ""
 
 
-def surname_table(values: Sequence[str]) -> list[tuple[str, str, tuple[str, ...], str, str]]:
-    """surname_features of each distinct surname."""
-    return [_surname_row(v) for v in values]
+def surname_table(
+    values: Sequence[str], cached: bool = False
+) -> list[tuple[str, str, tuple[str, ...], str, str]]:
+    """surname_features of each distinct surname; ``cached`` goes through the process's cache
+    (callers that prepare many overlapping batches: a bulk load's chunks share most names)."""
+    row = surname_features if cached else _surname_row
+    return [row(v) for v in values]
+
+
+_cached_given_row = lru_cache(maxsize=262_144)(_given_row)
 
 
 def given_table(
-    values: Sequence[tuple[str, ...]],
+    values: Sequence[tuple[str, ...]], cached: bool = False
 ) -> list[tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], str]]:
     """(given_features, FONEM of the first given name) of each distinct given-name list."""
-    return [_given_row(v) for v in values]
+    row = _cached_given_row if cached else _given_row
+    return [row(v) for v in values]
 
 
 def string_rank(values: Sequence[str]) -> IntArray:

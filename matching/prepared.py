@@ -189,9 +189,9 @@ def _surname_columns(
 
 
 def _given_columns(
-    factor: Factor[tuple[str, ...]], intern: Interner
+    factor: Factor[tuple[str, ...]], intern: Interner, cached: bool = False
 ) -> tuple[dict[str, IntArray], ObjArray]:
-    rows = given_table(factor.values) or [(("", "", (), ()), "")]
+    rows = given_table(factor.values, cached) or [(("", "", (), ()), "")]
     firsts = [features[0] for features, _ in rows]
     wholes = [features[2] for features, _ in rows]
     parts = [features[3] for features, _ in rows]
@@ -234,9 +234,9 @@ def _ins_table(values: Sequence[str]) -> tuple[list[str], list[int]]:
 
 
 def _helper_tables(
-    names: Sequence[str], ins: Sequence[str]
+    names: Sequence[str], ins: Sequence[str], cached: bool = False
 ) -> tuple[list[tuple[str, str, tuple[str, ...], str, str]], tuple[list[str], list[int]]]:
-    return surname_table(names), _ins_table(ins)
+    return surname_table(names, cached), _ins_table(ins)
 
 
 def _history(cols: RecordColumns, intern: Interner) -> dict[str, IntArray]:
@@ -293,12 +293,16 @@ def _trait_columns(cols: RecordColumns, intern: Interner) -> dict[str, IntArray]
 
 
 def prepare_columns(
-    cols: RecordColumns, interner: Interner | None = None, helper: Executor | None = None
+    cols: RecordColumns,
+    interner: Interner | None = None,
+    helper: Executor | None = None,
+    cached: bool = False,
 ) -> Prepared:
     """Normalise and encode every distinct value once, then index the records' columns.
 
     With a helper process (batch CLI only: the service never forks its threaded process), the
-    surname table and the INS checks are built there meanwhile.
+    surname table and the INS checks are built there meanwhile. ``cached``: names go through
+    the process's feature caches (many batches sharing names, as a bulk load's chunks).
     """
     intern = interner or Interner()
     index: dict[str, int] = {}
@@ -309,12 +313,12 @@ def prepare_columns(
     # process does them while this one does the given names and the other traits.
     with gc_paused():
         pending = helper.submit(_helper_tables, names, cols.ins.values) if helper else None
-        given, firsts = _given_columns(cols.first_names, intern)
+        given, firsts = _given_columns(cols.first_names, intern, cached)
         codes = {**given, **_trait_columns(cols, intern)}
         codes["address_id"], addresses = _free_text(cols.address, intern)
         codes["address_prefix"] = _address_prefix(cols.address, intern)
         codes["city_id"], cities = _free_text(cols.city, intern)
-        helped = pending.result() if pending else _helper_tables(names, cols.ins.values)
+        helped = pending.result() if pending else _helper_tables(names, cols.ins.values, cached)
     rows, (matricules, valid) = helped
     surnames, cores = _surname_columns(rows, birth, used, intern)
     codes.update(surnames)
@@ -326,6 +330,8 @@ def prepare_columns(
     return Prepared(ids=cols.ids, strings=strings, codes=codes, interner=intern)
 
 
-def prepare(records: Sequence[IdentityRecord], interner: Interner | None = None) -> Prepared:
-    """Normalise and encode every record once."""
-    return prepare_columns(RecordColumns.from_records(records), interner)
+def prepare(
+    records: Sequence[IdentityRecord], interner: Interner | None = None, cached: bool = False
+) -> Prepared:
+    """Normalise and encode every record once (``cached``: see prepare_columns)."""
+    return prepare_columns(RecordColumns.from_records(records), interner, cached=cached)

@@ -79,14 +79,20 @@ def dedupe(
 
 
 @identities_app.command("scan")
-def scan() -> None:
-    """Scan the whole referential for duplicates and queue new pairs (idempotent)."""
+def scan(
+    row_by_row: bool = typer.Option(
+        False, "--row-by-row", help="load identities as objects, queue pair by pair (slower)"
+    ),
+) -> None:
+    """Scan the whole referential for duplicates and queue new pairs (idempotent, atomic)."""
     from identity.duplicates import service as duplicates
+    from identity.imports import scan as bulk_scan
 
+    run = duplicates.scan if row_by_row else bulk_scan.scan
     with _bar() as bar:
         task = bar.add_task("scanning", total=None)
         with session_scope(_factory()) as session:
-            summary = duplicates.scan(
+            summary = run(
                 session, progress=lambda done, total: bar.update(task, completed=done, total=total)
             )
     typer.echo(

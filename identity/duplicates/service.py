@@ -141,7 +141,8 @@ class ScanSummary:
 
 
 def scan(session: Session, progress: Callable[[int, int], None] | None = None) -> ScanSummary:
-    """Batch scan of every active identity; idempotent (known and refused pairs stay put)."""
+    """Batch scan of every active identity, pair by pair through enqueue(); idempotent (known
+    and refused pairs stay put). The bulk scan (identity.imports.scan) gives the same queue."""
     identities = {i.id: i for i in repository.active_identities(session)}
     records = [matcher.to_record(i) for i in identities.values()]
     pairs = dedupe(

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,7 +22,7 @@ from identity.duplicates.matcher import load_model
 from identity.imports import candidates
 from identity.imports import repository as reads
 from identity.imports.plan import ChunkPlan, plan_chunk
-from identity.imports.queue import pair_rows
+from identity.imports.queue import PAIR_COLUMNS, pair_rows
 from identity.imports.rows import read_rows
 from identity.imports.service import ImportSummary
 from identity.referential.history import ENTITY, emit_many, snapshot
@@ -30,6 +31,7 @@ from identity.referential.local_ids import EVENT as ATTACHED_EVENT
 from identity.referential.models import DuplicatePair, Identity, MatchKey, SourceRecord
 from referentials.core import audit
 from referentials.core.auth import Principal
+from referentials.core.bulk_insert import insert_tuples
 from referentials.core.db import session_scope
 
 # Rows decided and written per transaction: bounds memory and the work a crash loses.
@@ -57,6 +59,7 @@ def import_file(
     model = load_model(settings.model_path)
     for lines in _chunks(path, chunk_size):
         with session_scope(factory) as session:
+            _large_cache(session)
             plan = plan_chunk(session, lines, finess, date.today())
             found = candidates.find(
                 session, [c.fields for c in plan.creates], model, settings.config
@@ -68,15 +71,51 @@ def import_file(
     return summary
 
 
-def _identity_row(fields: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "status": "PROV",
-        "attributes": "",
-        "birth_date_estimated": False,
-        "active": True,
-        "version": 1,
-        **fields,
-    }
+# SQLite page cache of the load's connection, in KiB (the default is 2 MiB).
+SQLITE_CACHE_KIB = 256 * 1024
+
+
+def _large_cache(session: Session) -> None:
+    """Inserts land all over the indexes of a large referential (blocking keys above all):
+    with SQLite's small default cache each one reads its pages from the file again."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+
+
+# What a created identity holds besides its traits (the model's defaults).
+NEW_IDENTITY: dict[str, Any] = {
+    "status": "PROV",
+    "attributes": "",
+    "birth_date_estimated": False,
+    "active": True,
+    "version": 1,
+}
+TRAITS = (
+    "birth_name", "first_names", "first_name", "sex", "birth_date", "birth_place_code",
+    "used_name", "used_first_name",
+)  # fmt: skip
+IDENTITY_COLUMNS = ("id", *TRAITS, *NEW_IDENTITY)
+# Every attribute snapshot() reads that a new identity leaves empty.
+EMPTY = dict.fromkeys(
+    ("ins_matricule", "ins_oid", "ins_history", "ins_retrieved_at", "ins_collection_method",
+     "ins_old", "validation_document", "validation_date", "merged_into_id"),
+)  # fmt: skip
+
+
+def _identity_rows(ids: list[int], plan: ChunkPlan) -> list[tuple[Any, ...]]:
+    defaults = tuple(NEW_IDENTITY.values())
+    return [
+        (i, *(c.fields.get(t) for t in TRAITS), *defaults)
+        for i, c in zip(ids, plan.creates, strict=True)
+    ]
+
+
+def _snapshots(ids: list[int], plan: ChunkPlan) -> list[tuple[int, dict[str, Any]]]:
+    """history.snapshot() of each created identity, from its plain fields (no ORM object)."""
+    return [
+        (i, snapshot(cast(Identity, SimpleNamespace(**EMPTY, **NEW_IDENTITY, **c.fields))))
+        for i, c in zip(ids, plan.creates, strict=True)
+    ]
 
 
 def _write(
@@ -87,34 +126,20 @@ def _write(
     found: candidates.Found,
     summary: ImportSummary,
 ) -> None:
-    rows = [_identity_row(c.fields) for c in plan.creates]
-    ids = reads.insert_identities(session, rows)
-    sources = [
-        {"identity_id": i, "finess": finess, "local_id": c.local_id}
-        for i, c in zip(ids, plan.creates, strict=True)
-    ]
+    ids = reads.reserve_ids(session, len(plan.creates))
+    insert_tuples(session, Identity, IDENTITY_COLUMNS, _identity_rows(ids, plan))
+    sources = [(i, finess, c.local_id) for i, c in zip(ids, plan.creates, strict=True)]
     attached: list[tuple[int, str]] = []
     for a in plan.attaches:
         target = a.identity_id if a.new_index is None else ids[a.new_index]
-        sources.append({"identity_id": target, "finess": finess, "local_id": a.local_id})
         assert target is not None  # an attach names a stored identity or a created row
+        sources.append((target, finess, a.local_id))
         attached.append((target, a.local_id))
-    reads.insert_rows(session, SourceRecord, sources)
-    reads.insert_rows(
-        session,
-        MatchKey,
-        [
-            {"identity_id": i, "key": k}
-            for i, keys in zip(ids, found.keys, strict=True)
-            for k in keys
-        ],
-    )
+    insert_tuples(session, SourceRecord, ("identity_id", "finess", "local_id"), sources)
+    keys = [(i, k) for i, row_keys in zip(ids, found.keys, strict=True) for k in row_keys]
+    insert_tuples(session, MatchKey, ("identity_id", "key"), keys)
     audit.record_many(
-        session,
-        principal,
-        entity_type=ENTITY,
-        action="create",
-        entries=[(i, snapshot(Identity(id=i, **row))) for i, row in zip(ids, rows, strict=True)],
+        session, principal, entity_type=ENTITY, action="create", entries=_snapshots(ids, plan)
     )
     emit_many(session, [("identity.created", i, {"status": "PROV"}) for i in ids])
     # A local id joining an identity with the same strict traits: audited, with its event, as
@@ -129,7 +154,7 @@ def _write(
     )
     emit_many(session, [(ATTACHED_EVENT, i, {"finess": finess}) for i, _ in attached])
     pairs = pair_rows(session, found, ids, finess)
-    reads.insert_rows(session, DuplicatePair, pairs)
+    insert_tuples(session, DuplicatePair, PAIR_COLUMNS, pairs)
     summary.rows += plan.rows
     summary.created += len(ids)
     summary.attached += len(plan.attaches)

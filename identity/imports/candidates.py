@@ -21,8 +21,9 @@ from identity.duplicates.matcher import PER_KEY_CAP, keys_of
 from identity.imports import repository as reads
 from matching.batch import ScoredArrays
 from matching.config import MatchConfig
+from matching.features import Factor, factorise
 from matching.model import MatchModel
-from matching.prepared import prepare
+from matching.prepared import RecordColumns, prepare_columns
 from matching.realtime import score_index_pairs
 from matching.records import IdentityRecord
 
@@ -36,14 +37,15 @@ NEW = 1 << 48
 class Found:
     """Kept pairs (review band or above, best LIMIT per created row) and what they refer to.
 
-    Positions below ``created`` are the chunk's created rows; the others are ``stored`` rows.
+    Positions below ``created`` are the chunk's created rows (``records``); position
+    ``created + i`` is the stored identity ``stored.ids[i]``.
     """
 
     arrays: ScoredArrays
     records: list[IdentityRecord]
     keys: list[list[str]]
     created: int
-    stored: list[Any]
+    stored: reads.MatchColumns
 
 
 def record_of(position: str, fields: dict[str, Any]) -> IdentityRecord:
@@ -99,9 +101,8 @@ def find(
         session, sorted({k for ks in keys for k in ks}), PER_KEY_CAP + 1
     )
     per_row = _candidates(keys, stored_blocks)
-    rows = reads.match_rows(session, sorted({c for cs in per_row for c in cs if c >= 0}))
-    position = {row.id: len(created) + i for i, row in enumerate(rows)}
-    records.extend(matcher.row_record(str(position[r.id]), r) for r in rows)
+    stored = reads.match_columns(session, sorted({c for cs in per_row for c in cs if c >= 0}))
+    position = {identity_id: len(created) + i for i, identity_id in enumerate(stored.ids)}
     left: list[int] = []
     right: list[int] = []
     for j, cands in enumerate(per_row):
@@ -110,18 +111,47 @@ def find(
         targets = [t for t in targets if t >= 0]
         left.extend([j] * len(targets))
         right.extend(targets)
-    arrays = score_index_pairs(
-        prepare(records), np.array(left, dtype=np.int64), np.array(right, dtype=np.int64),
-        model, config,
-    )  # fmt: skip
-    return Found(_best(arrays, rows, len(created)), records, keys, len(created), rows)
+    pairs = np.array(left, dtype=np.int64), np.array(right, dtype=np.int64)
+    prep = prepare_columns(_columns(records, stored), cached=True)
+    arrays = score_index_pairs(prep, *pairs, model, config)
+    return Found(_best(arrays, stored.ids, len(created)), records, keys, len(created), stored)
 
 
-def _best(arrays: ScoredArrays, rows: list[Any], created: int) -> ScoredArrays:
+def _columns(records: list[IdentityRecord], stored: reads.MatchColumns) -> RecordColumns:
+    """The created records then the stored identities, as the matcher's columns (stored rows
+    never become record objects: a chunk may bring hundreds of thousands of them)."""
+    created = RecordColumns.from_records(records)
+    n = len(records) + len(stored)
+
+    def column(name: str, values: list[Any]) -> Factor[Any]:
+        return factorise([getattr(r, name) for r in records] + values)
+
+    empty = factorise([""] * n)
+    history = [r.ins_history for r in records] + stored.ins_history
+    return replace(
+        created,
+        ids=[str(i) for i in range(n)],
+        birth_name=column("birth_name", stored.birth_name),
+        first_names=column("first_names", [tuple(f.split()) for f in stored.first_names]),
+        used_name=column("used_name", stored.used_name),
+        used_first_name=column("used_first_name", stored.used_first_name),
+        sex=column("sex", stored.sex),
+        birth_date=column("birth_date", stored.birth_date),
+        birth_place_code=column("birth_place_code", stored.birth_place_code),
+        ins=column("ins", stored.ins),
+        address=empty,
+        postcode=empty,
+        city=empty,
+        phone=empty,
+        ins_history=history if any(history) else [],
+    )
+
+
+def _best(arrays: ScoredArrays, ids: list[int], created: int) -> ScoredArrays:
     """Per created row, its LIMIT best pairs by (score desc, id asc), rows in creation order."""
     if not len(arrays):
         return arrays
-    stored_ids = np.array([r.id for r in rows] or [0], dtype=np.int64)
+    stored_ids = np.array(ids or [0], dtype=np.int64)
     right = arrays.right
     order_key = np.where(right < created, NEW + right, stored_ids[np.maximum(right - created, 0)])
     order = np.lexsort((order_key, -arrays.scores, arrays.left))

@@ -23,30 +23,42 @@ def _signature(sides: list[tuple[int, Strict]]) -> str:
 
 
 def _strict(position: int, found: Found, ids: list[int]) -> tuple[int, Strict]:
-    record = found.records[position]
     if position < found.created:
-        identity_id = ids[position]
-    else:
-        identity_id = found.stored[position - found.created].id
-    traits: Strict = (
-        record.birth_name,
-        " ".join(record.first_names),
-        record.sex,
-        date.fromisoformat(record.birth_date),
-        record.birth_place_code,
+        record = found.records[position]
+        traits: Strict = (
+            record.birth_name,
+            " ".join(record.first_names),
+            record.sex,
+            date.fromisoformat(record.birth_date),
+            record.birth_place_code,
+        )
+        return ids[position], traits
+    i, stored = position - found.created, found.stored
+    traits = (
+        stored.birth_name[i],
+        stored.first_names[i],
+        stored.sex[i],
+        date.fromisoformat(stored.birth_date[i]),
+        stored.birth_place_code[i],
     )
-    return identity_id, traits
+    return stored.ids[i], traits
 
 
-def pair_rows(session: Session, found: Found, ids: list[int], finess: str) -> list[dict[str, Any]]:
-    """DuplicatePair rows (origin "realtime") of the kept pairs, in queue order."""
+PAIR_COLUMNS = (
+    "left_id", "right_id", "score", "band", "explanation", "status", "origin", "establishments",
+    "signature",
+)  # fmt: skip
+
+
+def pair_rows(session: Session, found: Found, ids: list[int], finess: str) -> list[tuple[Any, ...]]:
+    """DuplicatePair rows (origin "realtime", PAIR_COLUMNS) of the kept pairs, in queue order."""
     arrays = found.arrays
     stored_ids = [
-        found.stored[int(r) - found.created].id for r in arrays.right if r >= found.created
+        found.stored.ids[int(r) - found.created] for r in arrays.right if r >= found.created
     ]
     # A created row's only local id is this file's; every chunk row is of the same FINESS.
     known = reads.establishments_of(session, stored_ids)
-    out: list[dict[str, Any]] = []
+    out: list[tuple[Any, ...]] = []
     for i in range(len(arrays)):
         left = _strict(int(arrays.left[i]), found, ids)
         right = _strict(int(arrays.right[i]), found, ids)
@@ -55,17 +67,8 @@ def pair_rows(session: Session, found: Found, ids: list[int], finess: str) -> li
             float(arrays.scores[i]), int(arrays.bands[i]), int(arrays.flags[i]), arrays.prior,
         )  # fmt: skip
         low, high = sorted((left[0], right[0]))
-        out.append(
-            {
-                "left_id": low,
-                "right_id": high,
-                "score": scored.score,
-                "band": scored.band,
-                "explanation": explanation_of(scored),
-                "status": "pending",
-                "origin": "realtime",
-                "establishments": " ".join(sorted(known.get(right[0], set()) | {finess})),
-                "signature": _signature([left, right]),
-            }
-        )
+        establishments = " ".join(sorted(known.get(right[0], set()) | {finess}))
+        explanation, signature = explanation_of(scored), _signature([left, right])
+        status = ("pending", "realtime", establishments, signature)
+        out.append((low, high, scored.score, scored.band, explanation, *status))
     return out

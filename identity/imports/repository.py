@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, select, text, tuple_
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from identity.referential import repository
-from identity.referential.models import Identity, SourceRecord
+from identity.referential.models import DuplicatePair, Identity, SourceRecord
 
 T = TypeVar("T")
 # Bound parameters per statement: well under SQLite's and psycopg's limits.
@@ -31,49 +33,119 @@ def known_local_ids(session: Session, finess: str, local_ids: Sequence[str]) -> 
         stmt = select(SourceRecord.local_id).where(
             SourceRecord.finess == finess, SourceRecord.local_id.in_(part)
         )
-        found.update(session.scalars(stmt))
+        found.update(session.connection().scalars(stmt))
     return found
 
 
 def oldest_twins(session: Session, wanted: Sequence[StrictTraits]) -> dict[StrictTraits, int]:
-    """Per strict-trait tuple, the oldest active identity carrying exactly it."""
+    """Per strict-trait tuple, the oldest active identity carrying exactly it.
+
+    One (name = ? AND date = ?) term per wanted pair, OR-ed: both databases search the traits
+    index once per term (a row-value IN makes SQLite scan it), and the active flag is checked
+    here (as a condition, SQLite would pick the active index and scan the table).
+    """
     out: dict[StrictTraits, int] = {}
     wanted_set = set(wanted)
     index = sorted({(t[0], t[3]) for t in wanted})
+    connection = session.connection()
     for part in chunks(index, IN_CHUNK // 2):
-        stmt = (
-            select(
-                Identity.id,
-                Identity.birth_name,
-                Identity.first_names,
-                Identity.sex,
-                Identity.birth_date,
-                Identity.birth_place_code,
-            )
-            .where(Identity.active.is_(True))
-            .where(tuple_(Identity.birth_name, Identity.birth_date).in_(list(part)))
-        )
-        for row in session.execute(stmt):
+        stmt = select(
+            Identity.id,
+            Identity.birth_name,
+            Identity.first_names,
+            Identity.sex,
+            Identity.birth_date,
+            Identity.birth_place_code,
+            Identity.active,
+        ).where(or_(*(and_(Identity.birth_name == n, Identity.birth_date == d) for n, d in part)))
+        for row in connection.execute(stmt):
             traits: StrictTraits = (row[1], row[2], row[3], row[4], row[5])
-            if traits in wanted_set and (traits not in out or row[0] < out[traits]):
+            if row[6] and traits in wanted_set and (traits not in out or row[0] < out[traits]):
                 out[traits] = row[0]
     return out
 
 
+def _raw(session: Session, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` (``?`` placeholders) as the driver returns them: no result processing,
+    which costs more than the query when hundreds of thousands of rows come back."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        sql = sql.replace("?", "%s")
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, tuple(params))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
 def key_blocks(session: Session, keys: Sequence[str], limit: int) -> dict[str, list[int]]:
-    """Per blocking key, the ``limit`` oldest identities holding it, in id order."""
+    """Per blocking key, the ``limit`` oldest identities holding it, in id order (as
+    repository.key_blocks reads them)."""
     out: dict[str, list[int]] = {}
     for part in chunks(keys):
-        for key, ids in repository.key_blocks(session, list(part), limit).items():
-            out[key] = sorted(ids)
+        sql = (
+            "SELECT key, identity_id FROM (SELECT key, identity_id, row_number() OVER "
+            "(PARTITION BY key ORDER BY identity_id) AS rank FROM identity_match_keys "
+            f"WHERE key IN ({_marks(len(part))})) AS blocks WHERE rank <= ?"
+        )
+        for key, identity_id in _raw(session, sql, [*part, limit]):
+            out.setdefault(key, []).append(identity_id)
+    for ids in out.values():
+        ids.sort()
     return out
 
 
-def match_rows(session: Session, ids: Sequence[int]) -> list[Any]:
-    rows: list[Any] = []
+@dataclass
+class MatchColumns:
+    """repository.match_rows() of many identities as columns of plain values, in id order."""
+
+    ids: list[int] = field(default_factory=list)
+    birth_name: list[str] = field(default_factory=list)
+    first_names: list[str] = field(default_factory=list)
+    used_name: list[str] = field(default_factory=list)
+    used_first_name: list[str] = field(default_factory=list)
+    sex: list[str] = field(default_factory=list)
+    birth_date: list[str] = field(default_factory=list)
+    birth_place_code: list[str] = field(default_factory=list)
+    ins: list[str] = field(default_factory=list)
+    ins_history: list[tuple[str, ...]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _history(value: Any) -> tuple[str, ...]:
+    items = json.loads(value) if isinstance(value, str) else value
+    return tuple(str(h.get("matricule", "")) for h in (items or []) if h.get("matricule"))
+
+
+def match_columns(session: Session, ids: Sequence[int]) -> MatchColumns:
+    """The matcher's traits of the active identities among ``ids``, as MatchColumns."""
+    out = MatchColumns()
     for part in chunks(ids):
-        rows.extend(repository.match_rows(session, set(part)))
-    return rows
+        sql = (
+            "SELECT id, birth_name, first_names, used_name, used_first_name, sex, birth_date, "
+            "birth_place_code, ins_matricule, ins_history FROM identities "
+            f"WHERE id IN ({_marks(len(part))}) AND active = ? ORDER BY id"
+        )
+        for row in _raw(session, sql, [*part, True]):
+            out.ids.append(row[0])
+            out.birth_name.append(row[1])
+            out.first_names.append(row[2])
+            out.used_name.append(row[3] or "")
+            out.used_first_name.append(row[4] or "")
+            out.sex.append(row[5])
+            # SQLite gives the stored ISO text, psycopg a date.
+            out.birth_date.append(row[6] if isinstance(row[6], str) else row[6].isoformat())
+            out.birth_place_code.append(row[7] or "")
+            out.ins.append(row[8] or "")
+            out.ins_history.append(_history(row[9]))
+    return out
 
 
 def establishments_of(session: Session, ids: Iterable[int]) -> dict[int, set[str]]:
@@ -83,12 +155,12 @@ def establishments_of(session: Session, ids: Iterable[int]) -> dict[int, set[str
         stmt = select(SourceRecord.identity_id, SourceRecord.finess).where(
             SourceRecord.identity_id.in_(part)
         )
-        for identity_id, finess in session.execute(stmt):
+        for identity_id, finess in session.connection().execute(stmt):
             out.setdefault(identity_id, set()).add(finess)
     return out
 
 
-def _reserve_ids(session: Session, count: int) -> list[int]:
+def reserve_ids(session: Session, count: int) -> list[int]:
     """``count`` fresh identity ids, ascending, as the per-row inserts would have received."""
     if session.get_bind().dialect.name == "postgresql":
         seq = text(
@@ -100,20 +172,25 @@ def _reserve_ids(session: Session, count: int) -> list[int]:
     return list(range(top + 1, top + 1 + count))
 
 
-def insert_identities(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert identities in one statement; their new ids, in the rows' order.
-
-    The ids are assigned here: RETURNING over a many-row insert costs more than the insert.
-    """
-    if not rows:
-        return []
-    ids = _reserve_ids(session, len(rows))
-    rows = [{**r, "id": i} for r, i in zip(rows, ids, strict=True)]
-    session.connection().execute(insert(Identity), rows)
-    return ids
+def active_match_rows(session: Session, batch: int = 20_000) -> Iterator[Any]:
+    """repository.match_rows() of every active identity, in id order, streamed in batches."""
+    stmt = select(*repository.MATCH_COLUMNS).where(Identity.active.is_(True)).order_by(Identity.id)
+    # On the statement: a Connection's execution_options() would change the session's own.
+    streamed = stmt.execution_options(stream_results=True, yield_per=batch)
+    yield from session.connection().execute(streamed)
 
 
-def insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
-    if rows:
-        # On the connection: a plain executemany, without the ORM's per-row bookkeeping.
-        session.connection().execute(insert(model), rows)
+def pairs_by_sides(session: Session) -> dict[tuple[int, int], tuple[int, str, str]]:
+    """(left id, right id) → (pair id, status, signature) of every queued pair."""
+    stmt = select(
+        DuplicatePair.left_id,
+        DuplicatePair.right_id,
+        DuplicatePair.id,
+        DuplicatePair.status,
+        DuplicatePair.signature,
+    ).order_by(DuplicatePair.id)
+    out: dict[tuple[int, int], tuple[int, str, str]] = {}
+    for left, right, pair_id, status, signature in session.connection().execute(stmt):
+        # The per-pair check reads the first pair between two sides: keep the oldest.
+        out.setdefault((left, right), (pair_id, status, signature))
+    return out

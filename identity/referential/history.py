@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, event, insert
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from identity.referential import feed
 from identity.referential.models import Identity, IdentityEvent
+from referentials.core.bulk_insert import insert_tuples
 
 ENTITY = "identity"
 
@@ -55,10 +56,7 @@ _EMITTED = "feed_events_emitted"
 def emit_many(session: Session, events: list[tuple[str, int, dict[str, Any]]]) -> None:
     """Append many (type, identity id, payload) events in one statement (bulk loads)."""
     if events:
-        session.execute(
-            insert(IdentityEvent),
-            [{"type": t, "identity_id": i, "payload": p} for t, i, p in events],
-        )
+        insert_tuples(session, IdentityEvent, ("type", "identity_id", "payload"), events)
         session.info[_EMITTED] = True
 
 

@@ -208,7 +208,12 @@ def by_active_ins(session: Session, matricule: str) -> Identity | None:
 
 def active_identities(session: Session) -> list[Identity]:
     """Every active identity with its local ids (the batch scan's input)."""
-    stmt = select(Identity).where(Identity.active.is_(True)).options(selectinload(Identity.sources))
+    stmt = (
+        select(Identity)
+        .where(Identity.active.is_(True))
+        .options(selectinload(Identity.sources))
+        .order_by(Identity.id)
+    )
     return list(session.scalars(stmt))
 
 

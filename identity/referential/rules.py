@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date
+from functools import lru_cache
 
 from identity.errors import TraitError
 
@@ -67,7 +68,9 @@ _SPECIAL = {
 _ALLOWED = re.compile(r"[A-Z '\-]")
 
 
+@lru_cache(maxsize=65_536)
 def _fold(value: str) -> str:
+    # Cached: a file or a region repeats the same names many times over.
     out = []
     for ch in value:
         ch = _SPECIAL.get(ch, ch)

@@ -18,13 +18,13 @@ from sqlalchemy import (
     delete,
     event,
     func,
-    insert,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from referentials.core.access_writer import writer_for
 from referentials.core.auth import Principal
+from referentials.core.bulk_insert import insert_tuples
 from referentials.core.db import Base, UTCDateTime, utcnow
 from referentials.core.principal import SYSTEM
 
@@ -101,20 +101,10 @@ def record_many(
     reason: str | None = None,
 ) -> None:
     """Append one entry per (entity id, after) in one statement: a bulk load's trail."""
-    rows = [
-        {
-            "actor_key_id": principal.key_id,
-            "actor": principal.label,
-            "entity_type": entity_type,
-            "entity_id": str(entity_id),
-            "action": action,
-            "after": after,
-            "reason": reason,
-        }
-        for entity_id, after in entries
-    ]
-    if rows:
-        session.execute(insert(AuditEntry), rows)
+    columns = ("actor_key_id", "actor", "entity_type", "entity_id", "action", "after", "reason")
+    head = (principal.key_id, principal.label, entity_type)
+    rows = [(*head, str(entity_id), action, after, reason) for entity_id, after in entries]
+    insert_tuples(session, AuditEntry, columns, rows)
 
 
 def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
