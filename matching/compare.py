@@ -235,22 +235,31 @@ def ins_levels(p: _Pairs) -> Levels:
     return _select("ins", conditions, len(il))
 
 
-def contact_levels(p: _Pairs) -> dict[str, Levels]:
-    """Address (token-sorted), postcode, city and phone; all optional."""
-    (al, ar), (cl, cr) = p.code("address_id"), p.code("city_id")
+def address_levels(p: _Pairs) -> Levels:
+    """Address: close or similar (token-sorted ratio), or different."""
+    al, ar = p.code("address_id")
     a_missing = (al == 0) | (ar == 0)
     a_score = p.fuzzy("address", ~a_missing & (al != ar), token_sort_ratio)
     a_score[~a_missing & (al == ar)] = 100.0
+    conditions = [("missing", a_missing), ("close", a_score >= 90), ("similar", a_score >= 75)]
+    return _select("address", conditions, len(al))
+
+
+def city_levels(p: _Pairs) -> Levels:
+    """City: exact, close (Jaro-Winkler) or different."""
+    cl, cr = p.code("city_id")
     c_missing = (cl == 0) | (cr == 0)
     c_score = p.fuzzy("city", ~c_missing & (cl != cr), JaroWinkler.normalized_similarity)
+    conditions = [("missing", c_missing), ("exact", cl == cr), ("close", c_score >= 0.9)]
+    return _select("city", conditions, len(cl))
+
+
+def contact_levels(p: _Pairs) -> dict[str, Levels]:
+    """Address (token-sorted), postcode, city and phone; all optional."""
     (pl, pr), (ql, qr), (tl, tr) = p.code("postcode"), p.code("pc_dept"), p.code("phone")
-    size = len(al)
+    size = len(pl)
     return {
-        "address": _select(
-            "address",
-            [("missing", a_missing), ("close", a_score >= 90), ("similar", a_score >= 75)],
-            size,
-        ),
+        "address": address_levels(p),
         "postcode": _select(
             "postcode",
             [
@@ -260,9 +269,7 @@ def contact_levels(p: _Pairs) -> dict[str, Levels]:
             ],
             size,
         ),
-        "city": _select(
-            "city", [("missing", c_missing), ("exact", cl == cr), ("close", c_score >= 0.9)], size
-        ),
+        "city": city_levels(p),
         "phone": _select("phone", [("missing", (tl == 0) | (tr == 0)), ("exact", tl == tr)], size),
     }
 
@@ -295,4 +302,5 @@ def similarity_levels(prep: Prepared, left: IntArray, right: IntArray, field: st
         return birth_name_levels(pairs)
     if field == "first_names":
         return first_name_levels(pairs)
-    return contact_levels(pairs)[field]
+    # Only the asked field: the other contact similarities are not needed here.
+    return address_levels(pairs) if field == "address" else city_levels(pairs)

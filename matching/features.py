@@ -126,14 +126,32 @@ def given_features(names: tuple[str, ...]) -> tuple[str, str, tuple[str, ...], t
     return first, phonex(first), tuple(sorted(wholes)), tuple(sorted(parts))
 
 
+def _plain(value: str) -> bool:
+    """Only the letters A-Z: normalised, glued, without particle or part already."""
+    return value.isascii() and value.isalpha() and value.isupper()
+
+
 def _surname_row(value: str) -> tuple[str, str, tuple[str, ...], str, str]:
+    if _plain(value):
+        # What surname_features gives a plain name, without its rewrites and splits.
+        return value, value, (), fonem(value), phonex(value)
     return surname_features.__wrapped__(value)
+
+
+def _plain_given(names: tuple[str, ...]) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
+    """given_features of plain names: each name is its own glued form, no hyphenated parts."""
+    wholes = set(names)
+    wholes.update(map(str.__add__, names, names[1:]))
+    return names[0], phonex(names[0]), tuple(sorted(wholes)), ()
 
 
 def _given_row(
     names: tuple[str, ...],
 ) -> tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], str]:
-    first_features = given_features.__wrapped__(names)
+    if names and all(map(_plain, names)):
+        first_features = _plain_given(names)
+    else:
+        first_features = given_features.__wrapped__(names)
     first = first_features[0]
     return first_features, fonem(first) if first else ""
 
