@@ -16,7 +16,7 @@ from matching.config import MatchConfig
 from matching.features import in_background
 from matching.model import MatchModel, default_model, estimate_duplicate_rate, sample_u
 from matching.prepared import IntArray, Prepared, prepare
-from matching.pruned import compare_pruned
+from matching.pruned import score_pruned
 from matching.records import IdentityRecord
 from matching.runtime import fork_available
 from matching.scoring import (
@@ -26,7 +26,6 @@ from matching.scoring import (
     assess,
     build_pair,
     record_frequencies,
-    weigh,
 )
 
 Progress = Callable[[int, int], None]
@@ -93,8 +92,7 @@ def _score_chunk(
     prior: float,
 ) -> ScoredArrays:
     tf_pairs = {k: (v[left], v[right]) for k, v in tf.items()}
-    levels = compare_pruned(prep, left, right, model, config, tf_pairs, prior)
-    scores, weights = weigh(levels, model, config, tf_pairs, prior)
+    levels, scores, weights = score_pruned(prep, left, right, model, config, tf_pairs, prior)
     flags, bands = assess(prep, left, right, levels, scores, model, config)
     kept = np.flatnonzero(bands >= REVIEW)
     return ScoredArrays(

@@ -176,12 +176,10 @@ def _digit_matrix(year: IntArray, month: IntArray, day: IntArray) -> npt.NDArray
     return (number[:, None] // powers) % 10
 
 
-def date_levels(p: _Pairs) -> Levels:
-    """Exact, day/month swapped, one digit or adjacent digits swapped, year ±1, default day."""
-    (yl, yr), (ml, mr), (dl, dr) = p.code("year"), p.code("month"), p.code("day")
-    missing = (yl == 0) | (yr == 0)
-    exact = (yl == yr) & (ml == mr) & (dl == dr)
-    swap = (yl == yr) & (ml == dr) & (dl == mr)
+def _one_digit(
+    yl: IntArray, ml: IntArray, dl: IntArray, yr: IntArray, mr: IntArray, dr: IntArray
+) -> Mask:
+    """Dates one digit apart, or two adjacent digits swapped."""
     left, right = _digit_matrix(yl, ml, dl), _digit_matrix(yr, mr, dr)
     diff = left != right
     count = diff.sum(axis=1)
@@ -193,12 +191,24 @@ def date_levels(p: _Pairs) -> Levels:
             & (left[:, i] == right[:, i + 1])
             & (left[:, i + 1] == right[:, i])
         )
-    one_digit = (count == 1) | ((count == 2) & adjacent)
+    return (count == 1) | ((count == 2) & adjacent)
+
+
+def date_levels(p: _Pairs) -> Levels:
+    """Exact, day/month swapped, one digit or adjacent digits swapped, year ±1, default day."""
+    (yl, yr), (ml, mr), (dl, dr) = p.code("year"), p.code("month"), p.code("day")
+    missing = (yl == 0) | (yr == 0)
+    exact = (yl == yr) & (ml == mr) & (dl == dr)
+    swap = (yl == yr) & (ml == dr) & (dl == mr)
     year_1 = (np.abs(yl - yr) == 1) & (ml == mr) & (dl == dr)
     # Unknown parts are entered as 01 (day or month), or the whole date as 01/01 or 31/12.
     default_l = ((ml == 1) & (dl == 1)) | ((ml == 12) & (dl == 31))
     default_r = ((mr == 1) & (dr == 1)) | ((mr == 12) & (dr == 31))
     default = (yl == yr) & (default_l | default_r | ((ml == mr) & ((dl == 1) | (dr == 1))))
+    # "One digit" ranks last: only the pairs no other level explains need their digits.
+    rows = np.flatnonzero(~(missing | exact | swap | year_1 | default))
+    one_digit = np.zeros(len(yl), dtype=bool)
+    one_digit[rows] = _one_digit(yl[rows], ml[rows], dl[rows], yr[rows], mr[rows], dr[rows])
     # The specific explanations (year off by one, a default day) win over "one digit".
     conditions = [
         ("missing", missing),

@@ -46,17 +46,33 @@ def compare_pruned(
     tf_pairs: dict[str, tuple[FloatArray, FloatArray]],
     prior: float,
 ) -> Levels:
-    """compare() for every pair that can reach review; "different" similarities for the rest.
+    """compare() for every pair that can reach review; "different" similarities for the rest."""
+    return score_pruned(prep, left, right, model, config, tf_pairs, prior)[0]
+
+
+def score_pruned(
+    prep: Prepared,
+    left: IntArray,
+    right: IntArray,
+    model: MatchModel,
+    config: MatchConfig,
+    tf_pairs: dict[str, tuple[FloatArray, FloatArray]],
+    prior: float,
+) -> tuple[Levels, FloatArray, FloatArray]:
+    """(levels, scores, weights) as compare_pruned() then weigh() give them.
 
     The similarities are computed one field at a time, the cheapest first (cities and addresses
     repeat, so few distinct pairs), each for the pairs whose score could still reach review with
     the fields not yet computed at their best: a pair ruled out stays out. The bound leaves the
     contact cap out (it only lowers a score), and a skipped level is never an exact one, so no
-    term frequency enters the weights it swaps.
+    term frequency enters the weights it swaps. Without a contact cap, the weights of the bound
+    are the final ones but for the pairs a similarity was computed for: only those are weighed
+    again.
     """
     levels = compare(prep, left, right, fuzzy=False)
     uncapped = replace(config, contact_cap=math.inf)
-    bound, weights = weigh(levels, model, uncapped, tf_pairs, prior)
+    scores, weights = weigh(levels, model, uncapped, tf_pairs, prior)
+    bound = scores.copy()
     table = model.weight_table()
     if not config.use_contact_fields:
         table[[FIELDS.index(name) for name in CONTACT_FIELDS]] = 0.0
@@ -68,6 +84,7 @@ def compare_pruned(
         skipped[name] = np.isin(levels[:, j], [level_index(name, level) for level in left_as])
         bound += np.where(skipped[name], best[name] - weights[:, j], 0.0)
     alive = np.ones(len(levels), dtype=bool)
+    compared = np.zeros(len(levels), dtype=bool)
     for name in reversed(PENDING):
         alive &= bound >= config.review_threshold
         rows = np.flatnonzero(alive & skipped[name])
@@ -75,4 +92,12 @@ def compare_pruned(
             j = FIELDS.index(name)
             levels[rows, j] = similarity_levels(prep, left[rows], right[rows], name)
             bound[rows] += table[j, levels[rows, j]] - best[name]
-    return levels
+            compared[rows] = True
+    if math.isfinite(config.contact_cap):
+        scores, weights = weigh(levels, model, config, tf_pairs, prior)
+        return levels, scores, weights
+    rows = np.flatnonzero(compared)
+    if len(rows):
+        tf_rows = {k: (a[rows], b[rows]) for k, (a, b) in tf_pairs.items()}
+        scores[rows], weights[rows] = weigh(levels[rows], model, config, tf_rows, prior)
+    return levels, scores, weights
