@@ -42,16 +42,23 @@ from matching.traits import (
 )
 
 GIVEN_WIDTH = 4  # given-name forms kept per record; later ones add little evidence
+# Share of the distinct surnames encoded by the helper process, which also checks the INS and
+# codes the phones while this one encodes the given names and the other traits.
+HELPER_SHARE = 0.6
 # Re-exported for the single-record callers and the modules that read the columns.
 __all__ = [
     "ADDRESS_PREFIX",
+    "GIVEN_WIDTH",
     "HISTORY_WIDTH",
     "IntArray",
     "Interner",
     "ObjArray",
+    "Prepared",
     "RecordColumns",
     "given_features",
     "place_department",
+    "prepare",
+    "prepare_columns",
     "split_date",
     "surname_features",
 ]
@@ -165,18 +172,24 @@ def prepare_columns(
     # The INS history shares the INS namespace: then the INS are coded here, with it.
     ins = None if cols.ins_history else cols.ins.values
     # The surname table (FONEM, Phonex), the INS checks and the phone codes are the longest
-    # steps: a second process does them while this one does the given names and other traits.
+    # steps: a second process does them while this one does the given names and other traits,
+    # then the first surnames (HELPER_SHARE of them to the helper: both end about together).
+    split = len(names) - int(len(names) * HELPER_SHARE) if helper else len(names)
     with gc_paused():
-        pending = helper.submit(_helper_tables, names, ins, cols.phone.values) if helper else None
+        pending = (
+            helper.submit(_helper_tables, names[split:], ins, cols.phone.values) if helper else None
+        )
         given, firsts = _given_columns(cols.first_names, intern, cached)
         codes = {**given, **trait_columns(cols, intern)}
         codes["address_id"], addresses = free_text(cols.address, intern)
         codes["address_prefix"] = address_prefix(cols.address, intern)
         codes["city_id"], cities = free_text(cols.city, intern)
-        helped = (
-            pending.result() if pending else _helper_tables(names, ins, cols.phone.values, cached)
-        )
-    rows, own = helped
+        if pending:
+            rows = surname_table(names[:split], cached)
+            helped_rows, own = pending.result()
+            rows += helped_rows
+        else:
+            rows, own = _helper_tables(names, ins, cols.phone.values, cached)
     ins_index = {"": 0}
     own = own or own_codes(cols.ins.values, cols.phone.values, ins_index)
     codes.update(own_columns(cols, own, ins_index))
