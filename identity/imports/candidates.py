@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from identity.duplicates import matcher
 from identity.duplicates.matcher import PER_KEY_CAP, keys_of
 from identity.imports import repository as reads
+from identity.referential import repository
 from matching.batch import ScoredArrays
 from matching.config import MatchConfig
 from matching.features import Factor, factorise
@@ -92,8 +92,10 @@ def find(
     if not config.referential_size:
         # The prior of the real-time check: the referential's size at the chunk's start (a
         # per-row load adds one per creation, which moves a large referential's prior by
-        # nothing measurable), never below the model's reference size.
-        size = max(matcher.referential_size(session), model.reference_size)
+        # nothing measurable), never below the model's reference size. Counted for each
+        # chunk, never the real-time check's cached size: that one is refreshed by the clock,
+        # so a slower run would score its later chunks with another prior (another queue).
+        size = max(repository.count(session), model.reference_size)
         config = replace(config, referential_size=size)
     records = [record_of(str(j), f) for j, f in enumerate(created)]
     keys = [keys_of(r) for r in records]

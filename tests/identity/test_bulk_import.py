@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import random
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from identity.duplicates import matcher
 from identity.imports import bulk, service
 from identity.imports.service import ImportSummary
 from identity.referential.models import (
@@ -186,3 +188,24 @@ def test_bulk_load_resumes_and_reports_lines(
     assert again.already_known == first.created + first.attached + first.already_known
     with session_scope(session_factory) as s:
         assert s.scalar(select(func.count()).select_from(Identity)) == first.created
+
+
+def test_bulk_load_does_not_depend_on_the_cached_referential_size(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The prior of a chunk is the referential's size at its start, counted: not the size the
+    real-time check caches for minutes (a long load would score later chunks otherwise with a
+    size read by the clock, and two runs of one file would queue different pairs)."""
+    files = _files(tmp_path)
+    _, clean = _load(session_factory, files, True, chunk_size=37)
+    from tests.conftest import _truncate
+
+    engine = session_factory.kw["bind"]
+    _truncate(engine)
+    # What an earlier read of a large referential leaves in the process's cache.
+    matcher._sizes[id(engine)] = (5_000_000, time.monotonic())
+    try:
+        _, stale = _load(session_factory, files, True, chunk_size=37)
+    finally:
+        matcher._sizes.pop(id(engine), None)
+    assert clean["pairs"] and stale["pairs"] == clean["pairs"]
