@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from identity.referential import repository
-from identity.referential.models import DuplicatePair, Identity, SourceRecord
+from identity.referential.models import DuplicatePair, Identity
 
 T = TypeVar("T")
 # Bound parameters per statement: well under SQLite's and psycopg's limits.
@@ -29,11 +29,9 @@ def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
 def known_local_ids(session: Session, finess: str, local_ids: Sequence[str]) -> set[str]:
     """The local ids of this establishment already attached to an identity."""
     found: set[str] = set()
-    for part in chunks(local_ids):
-        stmt = select(SourceRecord.local_id).where(
-            SourceRecord.finess == finess, SourceRecord.local_id.in_(part)
-        )
-        found.update(session.connection().scalars(stmt))
+    for condition, params in _in_parts(session, "local_id", local_ids):
+        sql = f"SELECT local_id FROM source_records WHERE finess = ? AND {condition}"
+        found.update(row[0] for row in _raw(session, sql, [finess, *params]))
     return found
 
 
@@ -134,42 +132,45 @@ class MatchColumns:
 
 
 def _history(value: Any) -> tuple[str, ...]:
+    if not value or value in ("[]", "null"):  # most identities never had another INS
+        return ()
     items = json.loads(value) if isinstance(value, str) else value
     return tuple(str(h.get("matricule", "")) for h in (items or []) if h.get("matricule"))
 
 
 def match_columns(session: Session, ids: Sequence[int]) -> MatchColumns:
-    """The matcher's traits of the active identities among ``ids``, as MatchColumns."""
-    out = MatchColumns()
+    """The matcher's traits of the active identities among ``ids``, as MatchColumns.
+
+    Hundreds of thousands of rows a chunk: missing values and dates are made plain text by
+    the database, and the rows are turned into columns by zip (no Python work per row).
+    """
+    # SQLite stores dates as ISO text; PostgreSQL writes them so with to_char.
+    born = (
+        "birth_date"
+        if session.get_bind().dialect.name == "sqlite"
+        else ("to_char(birth_date, 'YYYY-MM-DD')")
+    )
+    rows: list[tuple[Any, ...]] = []
     for condition, params in _in_parts(session, "id", ids):
         sql = (
-            "SELECT id, birth_name, first_names, used_name, used_first_name, sex, birth_date, "
-            "birth_place_code, ins_matricule, ins_history FROM identities "
+            "SELECT id, birth_name, first_names, COALESCE(used_name, ''), "
+            f"COALESCE(used_first_name, ''), sex, {born}, COALESCE(birth_place_code, ''), "
+            "COALESCE(ins_matricule, ''), ins_history FROM identities "
             f"WHERE {condition} AND active = ? ORDER BY id"
         )
-        for row in _raw(session, sql, [*params, True]):
-            out.ids.append(row[0])
-            out.birth_name.append(row[1])
-            out.first_names.append(row[2])
-            out.used_name.append(row[3] or "")
-            out.used_first_name.append(row[4] or "")
-            out.sex.append(row[5])
-            # SQLite gives the stored ISO text, psycopg a date.
-            out.birth_date.append(row[6] if isinstance(row[6], str) else row[6].isoformat())
-            out.birth_place_code.append(row[7] or "")
-            out.ins.append(row[8] or "")
-            out.ins_history.append(_history(row[9]))
-    return out
+        rows.extend(_raw(session, sql, [*params, True]))
+    if not rows:
+        return MatchColumns()
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    return MatchColumns(*columns[:9], [_history(v) for v in columns[9]])
 
 
 def establishments_of(session: Session, ids: Iterable[int]) -> dict[int, set[str]]:
     """The FINESS of each identity's local ids."""
     out: dict[int, set[str]] = {}
-    for part in chunks(sorted(set(ids))):
-        stmt = select(SourceRecord.identity_id, SourceRecord.finess).where(
-            SourceRecord.identity_id.in_(part)
-        )
-        for identity_id, finess in session.connection().execute(stmt):
+    for condition, params in _in_parts(session, "identity_id", sorted(set(ids))):
+        sql = f"SELECT identity_id, finess FROM source_records WHERE {condition}"
+        for identity_id, finess in _raw(session, sql, params):
             out.setdefault(identity_id, set()).add(finess)
     return out
 
