@@ -145,7 +145,7 @@ def match_columns(session: Session, ids: Sequence[int]) -> MatchColumns:
     the database, and the rows are turned into columns by zip (no Python work per row).
     """
     # SQLite stores dates as ISO text; PostgreSQL writes them so with to_char.
-    born = (
+    date_text = (
         "birth_date"
         if session.get_bind().dialect.name == "sqlite"
         else ("to_char(birth_date, 'YYYY-MM-DD')")
@@ -154,7 +154,7 @@ def match_columns(session: Session, ids: Sequence[int]) -> MatchColumns:
     for condition, params in _in_parts(session, "id", ids):
         sql = (
             "SELECT id, birth_name, first_names, COALESCE(used_name, ''), "
-            f"COALESCE(used_first_name, ''), sex, {born}, COALESCE(birth_place_code, ''), "
+            f"COALESCE(used_first_name, ''), sex, {date_text}, COALESCE(birth_place_code, ''), "
             "COALESCE(ins_matricule, ''), ins_history FROM identities "
             f"WHERE {condition} AND active = ? ORDER BY id"
         )
@@ -162,7 +162,19 @@ def match_columns(session: Session, ids: Sequence[int]) -> MatchColumns:
     if not rows:
         return MatchColumns()
     columns = [list(c) for c in zip(*rows, strict=True)]
-    return MatchColumns(*columns[:9], [_history(v) for v in columns[9]])
+    ids, birth, given, used, used_first, sex, born_on, place, ins, history = columns
+    return MatchColumns(
+        ids,
+        birth,
+        given,
+        used,
+        used_first,
+        sex,
+        born_on,
+        place,
+        ins,
+        [_history(v) for v in history],
+    )
 
 
 def establishments_of(session: Session, ids: Iterable[int]) -> dict[int, set[str]]:
