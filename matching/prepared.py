@@ -302,7 +302,8 @@ def prepare_columns(
 
     With a helper process (batch CLI only: the service never forks its threaded process), the
     surname table and the INS checks are built there meanwhile. ``cached``: names go through
-    the process's feature caches (many batches sharing names, as a bulk load's chunks).
+    the process's feature caches (many batches sharing names, as a bulk load's chunks; with a
+    helper, the helper's own caches, which last as long as it does).
     """
     intern = interner or Interner()
     index: dict[str, int] = {}
@@ -312,7 +313,7 @@ def prepare_columns(
     # The surname table (FONEM, Phonex) and the INS checks are the longest steps: a second
     # process does them while this one does the given names and the other traits.
     with gc_paused():
-        pending = helper.submit(_helper_tables, names, cols.ins.values) if helper else None
+        pending = helper.submit(_helper_tables, names, cols.ins.values, cached) if helper else None
         given, firsts = _given_columns(cols.first_names, intern, cached)
         codes = {**given, **_trait_columns(cols, intern)}
         codes["address_id"], addresses = _free_text(cols.address, intern)

@@ -9,6 +9,7 @@ one statement per table. Each chunk is committed: a rerun skips the local ids al
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from datetime import date
 from itertools import islice
 from pathlib import Path
@@ -29,6 +30,8 @@ from identity.referential.history import ENTITY, emit_many, snapshot
 from identity.referential.local_ids import ACTION as ATTACHED
 from identity.referential.local_ids import EVENT as ATTACHED_EVENT
 from identity.referential.models import DuplicatePair, Identity, MatchKey, SourceRecord
+from matching.features import helper_process
+from matching.model import MatchModel
 from matching.runtime import gc_paused
 from referentials.core import audit
 from referentials.core.auth import Principal
@@ -53,25 +56,45 @@ def import_file(
     finess: str,
     progress: Callable[[int], None] | None = None,
     chunk_size: int = CHUNK,
+    parallel: bool = False,
 ) -> ImportSummary:
-    """Create or attach each row's identity and queue its likely duplicates, chunk by chunk."""
+    """Create or attach each row's identity and queue its likely duplicates, chunk by chunk.
+
+    ``parallel`` (the CLI only: a serving process never forks): a helper process, forked
+    before the first chunk while this one is small, builds the candidates' surname features
+    (the longest step) while this one does the rest; it keeps its own cache across chunks.
+    """
     summary = ImportSummary()
     settings = duplicates.current()
     model = load_model(settings.model_path)
-    for lines in _chunks(path, chunk_size):
-        # A chunk builds millions of small acyclic objects (rows, records, keys): the cyclic
-        # collector would rescan them all every few thousand allocations (a fifth of the CPU).
-        with gc_paused(), session_scope(factory) as session:
-            _large_cache(session)
-            plan = plan_chunk(session, lines, finess, date.today())
-            found = candidates.find(
-                session, [c.fields for c in plan.creates], model, settings.config
-            )
-            _write(session, principal, finess, plan, found, summary)
-        if progress:
-            progress(summary.rows)
+    with helper_process(parallel) as helper:
+        for lines in _chunks(path, chunk_size):
+            _chunk(factory, principal, lines, finess, model, helper, summary)
+            if progress:
+                progress(summary.rows)
     summary.errors.sort()
     return summary
+
+
+def _chunk(
+    factory: sessionmaker[Session],
+    principal: Principal,
+    lines: list[tuple[int, dict[str, str]]],
+    finess: str,
+    model: MatchModel,
+    helper: Executor | None,
+    summary: ImportSummary,
+) -> None:
+    """Decide, check and write one chunk in one transaction."""
+    config = duplicates.current().config
+    # A chunk builds millions of small acyclic objects (rows, records, keys): the cyclic
+    # collector would rescan them all every few thousand allocations (a fifth of the CPU).
+    with gc_paused(), session_scope(factory) as session:
+        _large_cache(session)
+        plan = plan_chunk(session, lines, finess, date.today())
+        created = [c.fields for c in plan.creates]
+        found = candidates.find(session, created, model, config, helper)
+        _write(session, principal, finess, plan, found, summary)
 
 
 # SQLite page cache of the load's connection, in KiB (the default is 2 MiB).

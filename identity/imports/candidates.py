@@ -10,6 +10,7 @@ slice followed by the chunk's own rows. The pairs found are then scored in one v
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -86,9 +87,14 @@ def _candidates(keys: list[list[str]], stored: dict[str, list[int]]) -> list[lis
 
 
 def find(
-    session: Session, created: list[dict[str, Any]], model: MatchModel, config: MatchConfig
+    session: Session,
+    created: list[dict[str, Any]],
+    model: MatchModel,
+    config: MatchConfig,
+    helper: Executor | None = None,
 ) -> Found:
-    """The pairs the real-time check would queue for each created row, in queue order."""
+    """The pairs the real-time check would queue for each created row, in queue order
+    (``helper``: a process that builds the surname features meanwhile)."""
     if not config.referential_size:
         # The prior of the real-time check: the referential's size at the chunk's start (a
         # per-row load adds one per creation, which moves a large referential's prior by
@@ -114,7 +120,7 @@ def find(
         left.extend([j] * len(targets))
         right.extend(targets)
     pairs = np.array(left, dtype=np.int64), np.array(right, dtype=np.int64)
-    prep = prepare_columns(_columns(records, stored), cached=True)
+    prep = prepare_columns(_columns(records, stored), helper=helper, cached=True)
     arrays = score_index_pairs(prep, *pairs, model, config)
     return Found(_best(arrays, stored.ids, len(created)), records, keys, len(created), stored)
 

@@ -154,16 +154,20 @@ def _load(factory: sessionmaker[Session], files: tuple[Path, Path], bulk_load: b
     return summary, _state(factory)
 
 
-@pytest.mark.parametrize("chunk_size", [10_000, 37])
+@pytest.mark.parametrize(("chunk_size", "parallel"), [(10_000, False), (37, False), (37, True)])
 def test_bulk_load_equals_the_per_row_load(
-    session_factory: sessionmaker[Session], tmp_path: Path, chunk_size: int
+    session_factory: sessionmaker[Session], tmp_path: Path, chunk_size: int, parallel: bool
 ) -> None:
+    """Also with the helper process the CLI forks (its surname features, cached across
+    chunks in the helper, must give the same pairs)."""
     files = _files(tmp_path)
     row_summary, row_state = _load(session_factory, files, bulk_load=False)
     from tests.conftest import _truncate
 
     _truncate(session_factory.kw["bind"])
-    bulk_summary, bulk_state = _load(session_factory, files, True, chunk_size=chunk_size)
+    bulk_summary, bulk_state = _load(
+        session_factory, files, True, chunk_size=chunk_size, parallel=parallel
+    )
     assert _summary(bulk_summary) == _summary(row_summary)
     assert row_summary.duplicates_queued > 20 and row_summary.attached >= 1
     assert [line for line, _ in row_summary.errors] == [line for line, _ in bulk_summary.errors]
