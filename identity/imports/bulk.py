@@ -9,7 +9,7 @@ one statement per table. Each chunk is committed: a rerun skips the local ids al
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import date
 from itertools import islice
 from pathlib import Path
@@ -22,7 +22,7 @@ from identity.duplicates import service as duplicates
 from identity.duplicates.matcher import load_model
 from identity.imports import candidates
 from identity.imports import repository as reads
-from identity.imports.plan import ChunkPlan, plan_chunk
+from identity.imports.plan import ChunkPlan, ParsedChunk, parse_chunk, plan_chunk
 from identity.imports.queue import PAIR_COLUMNS, pair_rows
 from identity.imports.rows import read_rows
 from identity.imports.service import ImportSummary
@@ -65,11 +65,21 @@ def import_file(
     (the longest step) while this one does the rest; it keeps its own cache across chunks.
     """
     summary = ImportSummary()
-    settings = duplicates.current()
-    model = load_model(settings.model_path)
-    with helper_process(parallel) as helper:
-        for lines in _chunks(path, chunk_size):
-            _chunk(factory, principal, lines, finess, model, helper, summary)
+    model = load_model(duplicates.current().model_path)
+    chunks = _chunks(path, chunk_size)
+    today = date.today()
+
+    def parse_next() -> ParsedChunk | None:
+        lines = next(chunks, None)
+        return None if lines is None else parse_chunk(lines, finess, today)
+
+    # A thread reads and parses the next chunk while this one is decided and written: the
+    # database's work (SQLite's and psycopg's calls let go of the GIL) hides the parsing.
+    with helper_process(parallel) as helper, ThreadPoolExecutor(max_workers=1) as reader:
+        pending = reader.submit(parse_next)
+        while (chunk := pending.result()) is not None:
+            pending = reader.submit(parse_next)
+            _chunk(factory, principal, chunk, finess, model, helper, summary)
             if progress:
                 progress(summary.rows)
     summary.errors.sort()
@@ -79,7 +89,7 @@ def import_file(
 def _chunk(
     factory: sessionmaker[Session],
     principal: Principal,
-    lines: list[tuple[int, dict[str, str]]],
+    chunk: ParsedChunk,
     finess: str,
     model: MatchModel,
     helper: Executor | None,
@@ -91,9 +101,10 @@ def _chunk(
     # collector would rescan them all every few thousand allocations (a fifth of the CPU).
     with gc_paused(), session_scope(factory) as session:
         _large_cache(session)
-        plan = plan_chunk(session, lines, finess, date.today())
+        plan = plan_chunk(session, chunk, finess)
         created = [c.fields for c in plan.creates]
-        found = candidates.find(session, created, model, config, helper)
+        keys = [c.keys for c in plan.creates]
+        found = candidates.find(session, created, model, config, keys, helper)
         _write(session, principal, finess, plan, found, summary)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from identity.duplicates.matcher import PER_KEY_CAP, keys_of
+from identity.duplicates.matcher import PER_KEY_CAP
 from identity.imports import repository as reads
 from identity.referential import repository
 from matching.batch import ScoredArrays
@@ -91,10 +91,11 @@ def find(
     created: list[dict[str, Any]],
     model: MatchModel,
     config: MatchConfig,
+    keys: list[list[str]],
     helper: Executor | None = None,
 ) -> Found:
-    """The pairs the real-time check would queue for each created row, in queue order
-    (``helper``: a process that builds the surname features meanwhile)."""
+    """The pairs the real-time check would queue for each created row (``keys``: its blocking
+    keys), in queue order (``helper``: a process that builds the surname features meanwhile)."""
     if not config.referential_size:
         # The prior of the real-time check: the referential's size at the chunk's start (a
         # per-row load adds one per creation, which moves a large referential's prior by
@@ -104,7 +105,6 @@ def find(
         size = max(repository.count(session), model.reference_size)
         config = replace(config, referential_size=size)
     records = [record_of(str(j), f) for j, f in enumerate(created)]
-    keys = [keys_of(r) for r in records]
     stored_blocks = reads.key_blocks(
         session, sorted({k for ks in keys for k in ks}), PER_KEY_CAP + 1
     )
