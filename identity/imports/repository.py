@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from identity.referential import repository
 from identity.referential.models import DuplicatePair, Identity
 
 T = TypeVar("T")
@@ -138,27 +137,22 @@ def _history(value: Any) -> tuple[str, ...]:
     return tuple(str(h.get("matricule", "")) for h in (items or []) if h.get("matricule"))
 
 
-def match_columns(session: Session, ids: Sequence[int]) -> MatchColumns:
-    """The matcher's traits of the active identities among ``ids``, as MatchColumns.
-
-    Hundreds of thousands of rows a chunk: missing values and dates are made plain text by
-    the database, and the rows are turned into columns by zip (no Python work per row).
-    """
-    # SQLite stores dates as ISO text; PostgreSQL writes them so with to_char.
+def _match_select(session: Session) -> str:
+    """The matcher's traits as plain text (missing values made empty, dates ISO text by the
+    database: SQLite stores them so, PostgreSQL writes them so with to_char)."""
     date_text = (
         "birth_date"
         if session.get_bind().dialect.name == "sqlite"
         else ("to_char(birth_date, 'YYYY-MM-DD')")
     )
-    rows: list[tuple[Any, ...]] = []
-    for condition, params in _in_parts(session, "id", ids):
-        sql = (
-            "SELECT id, birth_name, first_names, COALESCE(used_name, ''), "
-            f"COALESCE(used_first_name, ''), sex, {date_text}, COALESCE(birth_place_code, ''), "
-            "COALESCE(ins_matricule, ''), ins_history FROM identities "
-            f"WHERE {condition} AND active = ? ORDER BY id"
-        )
-        rows.extend(_raw(session, sql, [*params, True]))
+    return (
+        "SELECT id, birth_name, first_names, COALESCE(used_name, ''), "
+        f"COALESCE(used_first_name, ''), sex, {date_text}, COALESCE(birth_place_code, ''), "
+        "COALESCE(ins_matricule, ''), ins_history FROM identities"
+    )
+
+
+def _as_columns(rows: Sequence[Sequence[Any]]) -> MatchColumns:
     if not rows:
         return MatchColumns()
     columns = [list(c) for c in zip(*rows, strict=True)]
@@ -175,6 +169,29 @@ def match_columns(session: Session, ids: Sequence[int]) -> MatchColumns:
         ins,
         [_history(v) for v in history],
     )
+
+
+def match_columns(session: Session, ids: Sequence[int]) -> MatchColumns:
+    """The matcher's traits of the active identities among ``ids``, as MatchColumns.
+
+    Hundreds of thousands of rows a chunk: missing values and dates are made plain text by
+    the database, and the rows are turned into columns by zip (no Python work per row).
+    """
+    rows: list[tuple[Any, ...]] = []
+    for condition, params in _in_parts(session, "id", ids):
+        sql = f"{_match_select(session)} WHERE {condition} AND active = ? ORDER BY id"
+        rows.extend(_raw(session, sql, [*params, True]))
+    return _as_columns(rows)
+
+
+def active_match_columns(session: Session, batch: int = 50_000) -> Iterator[MatchColumns]:
+    """match_columns() of every active identity, in id order, streamed ``batch`` rows at a
+    time (a server-side cursor on PostgreSQL): the whole referential is never held as rows."""
+    stmt = text(f"{_match_select(session)} WHERE active = :active ORDER BY id")
+    streamed = stmt.execution_options(stream_results=True, yield_per=batch)
+    result = session.connection().execute(streamed, {"active": True})
+    for part in result.partitions():
+        yield _as_columns(part)
 
 
 def establishments_of(session: Session, ids: Iterable[int]) -> dict[int, set[str]]:
@@ -197,14 +214,6 @@ def reserve_ids(session: Session, count: int) -> list[int]:
     # SQLite hands out max(id) + 1, and nobody else writes until this transaction commits.
     top = session.scalar(select(func.max(Identity.id))) or 0
     return list(range(top + 1, top + 1 + count))
-
-
-def active_match_rows(session: Session, batch: int = 20_000) -> Iterator[Any]:
-    """repository.match_rows() of every active identity, in id order, streamed in batches."""
-    stmt = select(*repository.MATCH_COLUMNS).where(Identity.active.is_(True)).order_by(Identity.id)
-    # On the statement: a Connection's execution_options() would change the session's own.
-    streamed = stmt.execution_options(stream_results=True, yield_per=batch)
-    yield from session.connection().execute(streamed)
 
 
 def pairs_by_sides(session: Session) -> dict[tuple[int, int], tuple[int, str, str]]:
