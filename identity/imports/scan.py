@@ -145,35 +145,38 @@ def scan(session: Session, progress: Callable[[int, int], None] | None = None) -
     ids, cols = _columns(session)
     prep = prepare_columns(cols)
     arrays, _ = dedupe_prepared(prep, load_model(settings.model_path), settings.config, progress)
+    names = prep.ids
+    del prep  # the prepared features are not needed to queue the pairs: their memory goes
     summary = ScanSummary(identities=len(ids), candidate_pairs=len(arrays))
     known = reads.pairs_by_sides(session)
-    sides = np.unique(np.concatenate([arrays.left, arrays.right]))
-    establishments = reads.establishments_of(session, ids[sides].tolist())
     new: list[tuple[Any, ...]] = []
     refresh: list[dict[str, Any]] = []
     queued = 0
-    for i in range(len(arrays)):
-        # One pair object at a time, as arrays.to_pairs() would build them all, in its order.
-        scored = _pair(arrays, prep.ids, i)
-        # Positions follow the ids (read in id order): the smaller position is the smaller id.
-        lo_pos, hi_pos = sorted((int(arrays.left[i]), int(arrays.right[i])))
-        low, high = int(ids[lo_pos]), int(ids[hi_pos])
-        sig = _signature(cols, lo_pos, hi_pos)
-        existing = known.get((low, high))
-        if existing is None:
-            places = establishments.get(low, set()) | establishments.get(high, set())
-            row = (low, high, scored.score, scored.band, explanation_of(scored), "pending")
-            new.append((*row, "scan", " ".join(sorted(places)), sig))
-            if len(new) >= INSERT_BATCH:
-                insert_tuples(session, DuplicatePair, PAIR_COLUMNS, new)
-                queued, new = queued + len(new), []
-        elif existing[1] in OPEN or (existing[1] == "not_duplicate" and existing[2] != sig):
-            refresh.append(_refreshed(existing, scored, sig))
-        else:
-            summary.already_known += 1
-    insert_tuples(session, DuplicatePair, PAIR_COLUMNS, new)
+    for lo in range(0, len(arrays), INSERT_BATCH):
+        # The pairs a batch at a time, with their sides' establishments (in order: same ids).
+        hi = min(lo + INSERT_BATCH, len(arrays))
+        sides = np.unique(np.concatenate([arrays.left[lo:hi], arrays.right[lo:hi]]))
+        establishments = reads.establishments_of(session, ids[sides].tolist())
+        for i in range(lo, hi):
+            # One pair object at a time, as arrays.to_pairs() builds them, in its order.
+            scored = _pair(arrays, names, i)
+            # Positions follow the ids (read in id order): the smaller position, the smaller id.
+            lo_pos, hi_pos = sorted((int(arrays.left[i]), int(arrays.right[i])))
+            low, high = int(ids[lo_pos]), int(ids[hi_pos])
+            sig = _signature(cols, lo_pos, hi_pos)
+            existing = known.get((low, high))
+            if existing is None:
+                places = establishments.get(low, set()) | establishments.get(high, set())
+                row = (low, high, scored.score, scored.band, explanation_of(scored), "pending")
+                new.append((*row, "scan", " ".join(sorted(places)), sig))
+            elif existing[1] in OPEN or (existing[1] == "not_duplicate" and existing[2] != sig):
+                refresh.append(_refreshed(existing, scored, sig))
+            else:
+                summary.already_known += 1
+        insert_tuples(session, DuplicatePair, PAIR_COLUMNS, new)
+        queued, new = queued + len(new), []
     _apply(session, refresh)
-    summary.queued = queued + len(new) + len(refresh)
+    summary.queued = queued + len(refresh)
     return summary
 
 
