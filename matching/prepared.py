@@ -162,7 +162,7 @@ def prepare_columns(
     With a helper process (batch CLI only: the service never forks its threaded process), the
     surname table, the INS checks and the phone codes are built there meanwhile. ``cached``:
     names go through the process's feature caches (many batches sharing names, as a bulk
-    load's chunks).
+    load's chunks; with a helper, the helper's own caches too, which last as long as it does).
     """
     intern = interner or Interner()
     index: dict[str, int] = {}
@@ -177,7 +177,9 @@ def prepare_columns(
     split = len(names) - int(len(names) * HELPER_SHARE) if helper else len(names)
     with gc_paused():
         pending = (
-            helper.submit(_helper_tables, names[split:], ins, cols.phone.values) if helper else None
+            helper.submit(_helper_tables, names[split:], ins, cols.phone.values, cached)
+            if helper
+            else None
         )
         given, firsts = _given_columns(cols.first_names, intern, cached)
         codes = {**given, **trait_columns(cols, intern)}

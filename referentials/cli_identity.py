@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import typer
@@ -111,7 +112,8 @@ def import_identities(
     """Load an establishment's identity file: create or attach identities, queue duplicates."""
     from identity.imports import bulk, service
 
-    load = service.import_file if row_by_row else bulk.import_file
+    # The bulk load forks a helper process for its normalising: this process is the CLI's.
+    load = service.import_file if row_by_row else partial(bulk.import_file, parallel=True)
     with _bar() as bar:
         task = bar.add_task("importing", total=None)
         try:

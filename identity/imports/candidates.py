@@ -10,15 +10,16 @@ slice followed by the chunk's own rows. The pairs found are then scored in one v
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from identity.duplicates import matcher
-from identity.duplicates.matcher import PER_KEY_CAP, keys_of
+from identity.duplicates.matcher import PER_KEY_CAP
 from identity.imports import repository as reads
+from identity.referential import repository
 from matching.batch import ScoredArrays
 from matching.config import MatchConfig
 from matching.features import Factor, factorise
@@ -86,17 +87,24 @@ def _candidates(keys: list[list[str]], stored: dict[str, list[int]]) -> list[lis
 
 
 def find(
-    session: Session, created: list[dict[str, Any]], model: MatchModel, config: MatchConfig
+    session: Session,
+    created: list[dict[str, Any]],
+    model: MatchModel,
+    config: MatchConfig,
+    keys: list[list[str]],
+    helper: Executor | None = None,
 ) -> Found:
-    """The pairs the real-time check would queue for each created row, in queue order."""
+    """The pairs the real-time check would queue for each created row (``keys``: its blocking
+    keys), in queue order (``helper``: a process that builds the surname features meanwhile)."""
     if not config.referential_size:
         # The prior of the real-time check: the referential's size at the chunk's start (a
         # per-row load adds one per creation, which moves a large referential's prior by
-        # nothing measurable), never below the model's reference size.
-        size = max(matcher.referential_size(session), model.reference_size)
+        # nothing measurable), never below the model's reference size. Counted for each
+        # chunk, never the real-time check's cached size: that one is refreshed by the clock,
+        # so a slower run would score its later chunks with another prior (another queue).
+        size = max(repository.count(session), model.reference_size)
         config = replace(config, referential_size=size)
     records = [record_of(str(j), f) for j, f in enumerate(created)]
-    keys = [keys_of(r) for r in records]
     stored_blocks = reads.key_blocks(
         session, sorted({k for ks in keys for k in ks}), PER_KEY_CAP + 1
     )
@@ -112,7 +120,7 @@ def find(
         left.extend([j] * len(targets))
         right.extend(targets)
     pairs = np.array(left, dtype=np.int64), np.array(right, dtype=np.int64)
-    prep = prepare_columns(_columns(records, stored), cached=True)
+    prep = prepare_columns(_columns(records, stored), helper=helper, cached=True)
     arrays = score_index_pairs(prep, *pairs, model, config)
     return Found(_best(arrays, stored.ids, len(created)), records, keys, len(created), stored)
 

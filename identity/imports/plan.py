@@ -14,7 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from identity.duplicates.matcher import keys_of
 from identity.imports import repository as reads
+from identity.imports.candidates import record_of
 from identity.imports.rows import body_of, message_of
 from identity.referential.traits import normalized_fields
 from referentials.core.errors import AppError
@@ -35,6 +37,7 @@ class Create:
     line: int
     local_id: str
     fields: dict[str, Any]
+    keys: list[str]
 
 
 @dataclass
@@ -44,6 +47,25 @@ class ChunkPlan:
     already_known: int = 0
     attaches: list[Attach] = field(default_factory=list)
     creates: list[Create] = field(default_factory=list)
+
+
+@dataclass
+class Parsed:
+    """A row that parses: its stored traits and blocking keys, or why its traits are refused
+    (reported only if the row is not skipped first, as the per-row load reports it)."""
+
+    line: int
+    local_id: str
+    fields: dict[str, Any] | None
+    keys: list[str]
+    error: str = ""
+
+
+@dataclass
+class ParsedChunk:
+    rows: int
+    errors: list[tuple[int, str]]  # rows that do not parse
+    parsed: list[Parsed]
 
 
 def strict_of(fields: dict[str, Any]) -> reads.StrictTraits:
@@ -56,48 +78,53 @@ def strict_of(fields: dict[str, Any]) -> reads.StrictTraits:
     )
 
 
-def _parsed(
-    lines: list[tuple[int, dict[str, str]]], finess: str, plan: ChunkPlan
-) -> list[tuple[int, str, Any]]:
-    out = []
+def parse_chunk(lines: list[tuple[int, dict[str, str]]], finess: str, today: date) -> ParsedChunk:
+    """Everything about a chunk's rows that needs no database: parsed, normalised, keyed
+    (the load does it for the next chunk while the database works on this one)."""
+    out = ParsedChunk(rows=len(lines), errors=[], parsed=[])
     for line, row in lines:
         try:
-            out.append((line, row["source_id"], body_of(row, finess)))
+            body = body_of(row, finess)
         except ValidationError as exc:
-            plan.errors.append((line, message_of(exc)))
+            out.errors.append((line, message_of(exc)))
+            continue
+        try:
+            fields = normalized_fields(body, today)
+        except AppError as exc:
+            out.parsed.append(Parsed(line, row["source_id"], None, [], exc.message))
+            continue
+        keys = keys_of(record_of("", fields))
+        out.parsed.append(Parsed(line, row["source_id"], fields, keys))
     return out
 
 
-def plan_chunk(
-    session: Session, lines: list[tuple[int, dict[str, str]]], finess: str, today: date
-) -> ChunkPlan:
+def plan_chunk(session: Session, chunk: ParsedChunk, finess: str) -> ChunkPlan:
     """Decide every row of the chunk, in file order, against the stored referential."""
-    plan = ChunkPlan(rows=len(lines))
-    parsed = _parsed(lines, finess, plan)
-    known = reads.known_local_ids(session, finess, sorted({p[1] for p in parsed}))
-    normalized: list[tuple[int, str, dict[str, Any]]] = []
-    for line, local_id, body in parsed:
-        if local_id in known:
+    plan = ChunkPlan(rows=chunk.rows, errors=list(chunk.errors))
+    known = reads.known_local_ids(session, finess, sorted({p.local_id for p in chunk.parsed}))
+    normalized: list[Parsed] = []
+    for row in chunk.parsed:
+        if row.local_id in known:
             plan.already_known += 1
-            continue
-        try:
-            normalized.append((line, local_id, normalized_fields(body, today)))
-        except AppError as exc:
-            plan.errors.append((line, exc.message))
-    stored = reads.oldest_twins(session, [strict_of(f) for _, _, f in normalized])
+        elif row.fields is None:
+            plan.errors.append((row.line, row.error))
+        else:
+            normalized.append(row)
+    stored = reads.oldest_twins(session, [strict_of(r.fields) for r in normalized if r.fields])
     created: dict[reads.StrictTraits, int] = {}
-    for line, local_id, fields in normalized:
-        if local_id in known:  # twice in the file: the second row finds the first one's
+    for row in normalized:
+        assert row.fields is not None
+        if row.local_id in known:  # twice in the file: the second row finds the first one's
             plan.already_known += 1
             continue
-        known.add(local_id)
-        traits = strict_of(fields)
+        known.add(row.local_id)
+        traits = strict_of(row.fields)
         if traits in stored:
-            plan.attaches.append(Attach(local_id, identity_id=stored[traits]))
+            plan.attaches.append(Attach(row.local_id, identity_id=stored[traits]))
         elif traits in created:
-            plan.attaches.append(Attach(local_id, new_index=created[traits]))
+            plan.attaches.append(Attach(row.local_id, new_index=created[traits]))
         else:
             created[traits] = len(plan.creates)
-            plan.creates.append(Create(line, local_id, fields))
+            plan.creates.append(Create(row.line, row.local_id, row.fields, row.keys))
     plan.errors.sort()
     return plan

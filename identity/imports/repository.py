@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from identity.referential import repository
-from identity.referential.models import DuplicatePair, Identity, SourceRecord
+from identity.referential.models import DuplicatePair, Identity
 
 T = TypeVar("T")
 # Bound parameters per statement: well under SQLite's and psycopg's limits.
@@ -29,11 +28,9 @@ def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
 def known_local_ids(session: Session, finess: str, local_ids: Sequence[str]) -> set[str]:
     """The local ids of this establishment already attached to an identity."""
     found: set[str] = set()
-    for part in chunks(local_ids):
-        stmt = select(SourceRecord.local_id).where(
-            SourceRecord.finess == finess, SourceRecord.local_id.in_(part)
-        )
-        found.update(session.connection().scalars(stmt))
+    for condition, params in _in_parts(session, "local_id", local_ids):
+        sql = f"SELECT local_id FROM source_records WHERE finess = ? AND {condition}"
+        found.update(row[0] for row in _raw(session, sql, [finess, *params]))
     return found
 
 
@@ -42,24 +39,23 @@ def oldest_twins(session: Session, wanted: Sequence[StrictTraits]) -> dict[Stric
 
     One (name = ? AND date = ?) term per wanted pair, OR-ed: both databases search the traits
     index once per term (a row-value IN makes SQLite scan it), and the active flag is checked
-    here (as a condition, SQLite would pick the active index and scan the table).
+    here (as a condition, SQLite would pick the active index and scan the table). Plain SQL:
+    building 20,000 expression objects a chunk cost more than the query.
     """
     out: dict[StrictTraits, int] = {}
     wanted_set = set(wanted)
     index = sorted({(t[0], t[3]) for t in wanted})
-    connection = session.connection()
+    iso = session.get_bind().dialect.name == "sqlite"  # SQLite stores dates as ISO text
     for part in chunks(index, IN_CHUNK // 2):
-        stmt = select(
-            Identity.id,
-            Identity.birth_name,
-            Identity.first_names,
-            Identity.sex,
-            Identity.birth_date,
-            Identity.birth_place_code,
-            Identity.active,
-        ).where(or_(*(and_(Identity.birth_name == n, Identity.birth_date == d) for n, d in part)))
-        for row in connection.execute(stmt):
-            traits: StrictTraits = (row[1], row[2], row[3], row[4], row[5])
+        terms = " OR ".join(["(birth_name = ? AND birth_date = ?)"] * len(part))
+        sql = (
+            "SELECT id, birth_name, first_names, sex, birth_date, birth_place_code, active "
+            f"FROM identities WHERE {terms}"
+        )
+        params = [v for n, d in part for v in (n, d.isoformat() if iso else d)]
+        for row in _raw(session, sql, params):
+            born = date.fromisoformat(row[4]) if isinstance(row[4], str) else row[4]
+            traits: StrictTraits = (row[1], row[2], row[3], born, row[5])
             if row[6] and traits in wanted_set and (traits not in out or row[0] < out[traits]):
                 out[traits] = row[0]
     return out
@@ -83,17 +79,32 @@ def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
+def _in_parts(
+    session: Session, column: str, values: Sequence[T]
+) -> Iterator[tuple[str, list[Any]]]:
+    """(condition, parameters) selecting ``column`` among ``values``, part by part: one
+    ``= ANY(array)`` on PostgreSQL (a short statement psycopg parses once, however many
+    values), bounded IN lists on SQLite."""
+    if not values:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        yield f"{column} = ANY(?)", [list(values)]
+        return
+    for part in chunks(values):
+        yield f"{column} IN ({_marks(len(part))})", list(part)
+
+
 def key_blocks(session: Session, keys: Sequence[str], limit: int) -> dict[str, list[int]]:
     """Per blocking key, the ``limit`` oldest identities holding it, in id order (as
     repository.key_blocks reads them)."""
     out: dict[str, list[int]] = {}
-    for part in chunks(keys):
+    for condition, params in _in_parts(session, "key", keys):
         sql = (
             "SELECT key, identity_id FROM (SELECT key, identity_id, row_number() OVER "
             "(PARTITION BY key ORDER BY identity_id) AS rank FROM identity_match_keys "
-            f"WHERE key IN ({_marks(len(part))})) AS blocks WHERE rank <= ?"
+            f"WHERE {condition}) AS blocks WHERE rank <= ?"
         )
-        for key, identity_id in _raw(session, sql, [*part, limit]):
+        for key, identity_id in _raw(session, sql, [*params, limit]):
             out.setdefault(key, []).append(identity_id)
     for ids in out.values():
         ids.sort()
@@ -120,42 +131,75 @@ class MatchColumns:
 
 
 def _history(value: Any) -> tuple[str, ...]:
+    if not value or value in ("[]", "null"):  # most identities never had another INS
+        return ()
     items = json.loads(value) if isinstance(value, str) else value
     return tuple(str(h.get("matricule", "")) for h in (items or []) if h.get("matricule"))
 
 
+def _match_select(session: Session) -> str:
+    """The matcher's traits as plain text (missing values made empty, dates ISO text by the
+    database: SQLite stores them so, PostgreSQL writes them so with to_char)."""
+    date_text = (
+        "birth_date"
+        if session.get_bind().dialect.name == "sqlite"
+        else ("to_char(birth_date, 'YYYY-MM-DD')")
+    )
+    return (
+        "SELECT id, birth_name, first_names, COALESCE(used_name, ''), "
+        f"COALESCE(used_first_name, ''), sex, {date_text}, COALESCE(birth_place_code, ''), "
+        "COALESCE(ins_matricule, ''), ins_history FROM identities"
+    )
+
+
+def _as_columns(rows: Sequence[Sequence[Any]]) -> MatchColumns:
+    if not rows:
+        return MatchColumns()
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    ids, birth, given, used, used_first, sex, born_on, place, ins, history = columns
+    return MatchColumns(
+        ids,
+        birth,
+        given,
+        used,
+        used_first,
+        sex,
+        born_on,
+        place,
+        ins,
+        [_history(v) for v in history],
+    )
+
+
 def match_columns(session: Session, ids: Sequence[int]) -> MatchColumns:
-    """The matcher's traits of the active identities among ``ids``, as MatchColumns."""
-    out = MatchColumns()
-    for part in chunks(ids):
-        sql = (
-            "SELECT id, birth_name, first_names, used_name, used_first_name, sex, birth_date, "
-            "birth_place_code, ins_matricule, ins_history FROM identities "
-            f"WHERE id IN ({_marks(len(part))}) AND active = ? ORDER BY id"
-        )
-        for row in _raw(session, sql, [*part, True]):
-            out.ids.append(row[0])
-            out.birth_name.append(row[1])
-            out.first_names.append(row[2])
-            out.used_name.append(row[3] or "")
-            out.used_first_name.append(row[4] or "")
-            out.sex.append(row[5])
-            # SQLite gives the stored ISO text, psycopg a date.
-            out.birth_date.append(row[6] if isinstance(row[6], str) else row[6].isoformat())
-            out.birth_place_code.append(row[7] or "")
-            out.ins.append(row[8] or "")
-            out.ins_history.append(_history(row[9]))
-    return out
+    """The matcher's traits of the active identities among ``ids``, as MatchColumns.
+
+    Hundreds of thousands of rows a chunk: missing values and dates are made plain text by
+    the database, and the rows are turned into columns by zip (no Python work per row).
+    """
+    rows: list[tuple[Any, ...]] = []
+    for condition, params in _in_parts(session, "id", ids):
+        sql = f"{_match_select(session)} WHERE {condition} AND active = ? ORDER BY id"
+        rows.extend(_raw(session, sql, [*params, True]))
+    return _as_columns(rows)
+
+
+def active_match_columns(session: Session, batch: int = 50_000) -> Iterator[MatchColumns]:
+    """match_columns() of every active identity, in id order, streamed ``batch`` rows at a
+    time (a server-side cursor on PostgreSQL): the whole referential is never held as rows."""
+    stmt = text(f"{_match_select(session)} WHERE active = :active ORDER BY id")
+    streamed = stmt.execution_options(stream_results=True, yield_per=batch)
+    result = session.connection().execute(streamed, {"active": True})
+    for part in result.partitions():
+        yield _as_columns(part)
 
 
 def establishments_of(session: Session, ids: Iterable[int]) -> dict[int, set[str]]:
     """The FINESS of each identity's local ids."""
     out: dict[int, set[str]] = {}
-    for part in chunks(sorted(set(ids))):
-        stmt = select(SourceRecord.identity_id, SourceRecord.finess).where(
-            SourceRecord.identity_id.in_(part)
-        )
-        for identity_id, finess in session.connection().execute(stmt):
+    for condition, params in _in_parts(session, "identity_id", sorted(set(ids))):
+        sql = f"SELECT identity_id, finess FROM source_records WHERE {condition}"
+        for identity_id, finess in _raw(session, sql, params):
             out.setdefault(identity_id, set()).add(finess)
     return out
 
@@ -170,14 +214,6 @@ def reserve_ids(session: Session, count: int) -> list[int]:
     # SQLite hands out max(id) + 1, and nobody else writes until this transaction commits.
     top = session.scalar(select(func.max(Identity.id))) or 0
     return list(range(top + 1, top + 1 + count))
-
-
-def active_match_rows(session: Session, batch: int = 20_000) -> Iterator[Any]:
-    """repository.match_rows() of every active identity, in id order, streamed in batches."""
-    stmt = select(*repository.MATCH_COLUMNS).where(Identity.active.is_(True)).order_by(Identity.id)
-    # On the statement: a Connection's execution_options() would change the session's own.
-    streamed = stmt.execution_options(stream_results=True, yield_per=batch)
-    yield from session.connection().execute(streamed)
 
 
 def pairs_by_sides(session: Session) -> dict[tuple[int, int], tuple[int, str, str]]:

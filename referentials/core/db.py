@@ -93,11 +93,23 @@ def _queue_sqlite_writers(engine: Engine, database: str) -> None:
     handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     weakref.finalize(engine, os.close, handle)
 
-    def take(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not conn.info.get(_WRITER) and statement.lstrip()[:6].upper() in _WRITES:
+    def take(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        if conn.info.get(_WRITER):
+            return
+        head = statement.lstrip()[:9].upper()
+        # A savepoint that opens the transaction (the driver begins one only before a write)
+        # starts a deferred one: its reads take a snapshot, and a write after another
+        # connection's commit fails at once ("database is locked": SQLite cannot move a
+        # reader's snapshot, and no wait helps). Such a transaction takes the turn and
+        # SQLite's write lock before its first read. A savepoint inside a transaction that
+        # has only read is left alone: it is the driver's, which has begun nothing.
+        opens = head.startswith("SAVEPOINT") and not conn.connection.dbapi_connection.in_transaction
+        if opens or head[:6] in _WRITES:
             turn.acquire()
             fcntl.flock(handle, fcntl.LOCK_EX)
             conn.info[_WRITER] = True
+            if opens:
+                cursor.execute("BEGIN IMMEDIATE")
 
     def give_back(info: dict[str, Any]) -> None:
         if info.pop(_WRITER, False):

@@ -15,8 +15,9 @@ identity_match_bench does, adds to the file exact copies of some referential rec
 patients, attached). SQLite keeps the loaded referential as a pristine file copied before each
 run; PostgreSQL keeps it as a database (named after the URL's, with the referential size) that
 each run clones with CREATE DATABASE ... TEMPLATE. The run starts the real command in its own
-process and reports its wall time, rows/s, CPU time and peak memory (rusage of that process)
-and the machine's load average.
+process and reports its wall time, rows/s, CPU time and peak memory (rusage of that process,
+the helper process the import forks included; PostgreSQL's server work is not counted) and the
+machine's load average. Keep --work-dir and --sqlite-path the same between prepare and run.
 """
 
 from __future__ import annotations

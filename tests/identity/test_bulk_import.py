@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import random
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from identity.duplicates import matcher
 from identity.imports import bulk, service
 from identity.imports.service import ImportSummary
 from identity.referential.models import (
@@ -152,16 +154,20 @@ def _load(factory: sessionmaker[Session], files: tuple[Path, Path], bulk_load: b
     return summary, _state(factory)
 
 
-@pytest.mark.parametrize("chunk_size", [10_000, 37])
+@pytest.mark.parametrize(("chunk_size", "parallel"), [(10_000, False), (37, False), (37, True)])
 def test_bulk_load_equals_the_per_row_load(
-    session_factory: sessionmaker[Session], tmp_path: Path, chunk_size: int
+    session_factory: sessionmaker[Session], tmp_path: Path, chunk_size: int, parallel: bool
 ) -> None:
+    """Also with the helper process the CLI forks (its surname features, cached across
+    chunks in the helper, must give the same pairs)."""
     files = _files(tmp_path)
     row_summary, row_state = _load(session_factory, files, bulk_load=False)
     from tests.conftest import _truncate
 
     _truncate(session_factory.kw["bind"])
-    bulk_summary, bulk_state = _load(session_factory, files, True, chunk_size=chunk_size)
+    bulk_summary, bulk_state = _load(
+        session_factory, files, True, chunk_size=chunk_size, parallel=parallel
+    )
     assert _summary(bulk_summary) == _summary(row_summary)
     assert row_summary.duplicates_queued > 20 and row_summary.attached >= 1
     assert [line for line, _ in row_summary.errors] == [line for line, _ in bulk_summary.errors]
@@ -186,3 +192,24 @@ def test_bulk_load_resumes_and_reports_lines(
     assert again.already_known == first.created + first.attached + first.already_known
     with session_scope(session_factory) as s:
         assert s.scalar(select(func.count()).select_from(Identity)) == first.created
+
+
+def test_bulk_load_does_not_depend_on_the_cached_referential_size(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The prior of a chunk is the referential's size at its start, counted: not the size the
+    real-time check caches for minutes (a long load would score later chunks otherwise with a
+    size read by the clock, and two runs of one file would queue different pairs)."""
+    files = _files(tmp_path)
+    _, clean = _load(session_factory, files, True, chunk_size=37)
+    from tests.conftest import _truncate
+
+    engine = session_factory.kw["bind"]
+    _truncate(engine)
+    # What an earlier read of a large referential leaves in the process's cache.
+    matcher._sizes[id(engine)] = (5_000_000, time.monotonic())
+    try:
+        _, stale = _load(session_factory, files, True, chunk_size=37)
+    finally:
+        matcher._sizes.pop(id(engine), None)
+    assert clean["pairs"] and stale["pairs"] == clean["pairs"]
