@@ -97,6 +97,9 @@ def serve(
         # A worker imports the whole service and builds the app before it answers the
         # supervisor: on a busy machine that takes longer than uvicorn's 5 s default.
         timeout_worker_healthcheck=60,
+        # The workers share one listening socket: each takes one connection per turn, so a
+        # pool of connections opening at once is spread over them (see the module).
+        loop="referentials.core.serving:FairAcceptLoop",
     )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Table, delete, insert
 from sqlalchemy.orm import Session
 
 from identity.referential import repository
@@ -23,6 +23,7 @@ from matching.scoring import ScoredPair
 # year): it no longer discriminates, so it is skipped rather than cut to an arbitrary slice;
 # the selective passes (full date, place, INS) still bring the true match.
 PER_KEY_CAP = 100
+MATCH_KEYS = cast(Table, MatchKey.__table__)
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,16 @@ def to_record(identity: Identity) -> IdentityRecord:
 
 
 def keys_of(record: IdentityRecord) -> list[str]:
-    return sorted({f"{name}:{key}" for name, key in blocking.blocking_keys(record)})
+    """The blocking keys of a record (its id plays no part)."""
+    return list(_keys_of_traits(replace(record, id="")))
+
+
+# A write computes an identity's keys twice: to find its candidates before it writes, and to
+# store them inside its write transaction (on SQLite, with the one writer's lock held). The
+# second time is a look-up here.
+@lru_cache(maxsize=1024)
+def _keys_of_traits(record: IdentityRecord) -> tuple[str, ...]:
+    return tuple(sorted({f"{name}:{key}" for name, key in blocking.blocking_keys(record)}))
 
 
 def refresh_keys(session: Session, identity: Identity, *, new: bool = False) -> None:
@@ -66,7 +76,10 @@ def refresh_keys(session: Session, identity: Identity, *, new: bool = False) -> 
     if identity.active:
         rows = [{"identity_id": identity.id, "key": k} for k in keys_of(to_record(identity))]
         if rows:
-            session.execute(insert(MatchKey), rows)
+            # One statement with every row (not one execution per key, nor the ORM's bulk
+            # path): inside the write transaction each execution gives up and takes back the
+            # interpreter's lock, which costs milliseconds when other requests are scoring.
+            session.execute(insert(MATCH_KEYS).values(rows))
 
 
 def candidate_ids(session: Session, record: IdentityRecord, exclude: int | None) -> set[int]:

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from identity.referential.models import (
     DuplicatePair,
@@ -22,12 +22,13 @@ from referentials.core.db import utcnow
 
 
 def get(session: Session, identity_id: int, *, for_update: bool = False) -> Identity | None:
-    stmt = (
-        select(Identity).where(Identity.id == identity_id).options(selectinload(Identity.sources))
-    )
+    # One identity and its few source records in one query: half the CPU of loading them in a
+    # second one (every read, write and INSi answer starts here).
+    stmt = select(Identity).where(Identity.id == identity_id).options(joinedload(Identity.sources))
     if for_update:
-        stmt = stmt.with_for_update()
-    return session.scalar(stmt)
+        # The identity's row only: PostgreSQL locks nothing on the outer join's nullable side.
+        stmt = stmt.with_for_update(of=Identity)
+    return session.execute(stmt).unique().scalar()
 
 
 def by_source(session: Session, finess: str, local_id: str) -> Identity | None:

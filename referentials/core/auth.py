@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Boolean, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from starlette.concurrency import run_in_threadpool
 
 from referentials.core.db import Base, UTCDateTime, utcnow
 from referentials.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
@@ -158,15 +159,28 @@ _bearer = HTTPBearer(
 )
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One session and one transaction per request: commit on success, roll back on error."""
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One session and one transaction per request: commit on success, roll back on error.
+
+    Opening a session touches no database (it connects on first use), so it happens in the
+    event loop; the end (commit or rollback, then close) is one trip to a worker thread. A
+    synchronous dependency would take two trips, one in and one out, for every request.
+    """
     session: Session = request.app.state.session_factory()
     try:
         yield session
-        session.commit()
     except BaseException:
-        session.rollback()
+        await run_in_threadpool(_end, session, commit=False)
         raise
+    await run_in_threadpool(_end, session, commit=True)
+
+
+def _end(session: Session, *, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
     finally:
         session.close()
 
@@ -195,12 +209,14 @@ def get_principal(
     return principal
 
 
-def require(scope: str) -> Callable[..., Principal]:
+def require(scope: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that lets through callers holding ``scope`` (or ``admin``)."""
 
     area = scope.split(":")[0]
 
-    def dependency(
+    # Asynchronous: it only reads the principal and counts in memory, so it runs in the event
+    # loop rather than costing each request one more trip to a worker thread.
+    async def dependency(
         *, principal: Principal = Depends(get_principal), session: DbSession
     ) -> Principal:
         if not principal.has(scope):

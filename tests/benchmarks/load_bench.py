@@ -9,8 +9,9 @@ Loads N generated identities (14,000 by default) with their blocking keys, start
 key) and the mock INSi slowed to 300 ms in a process of its own (`socle mock-insi`, pointed at
 with SOCLE_INSI__ENDPOINT: the real teleservice is remote; `--insi-mock embedded` uses the
 mock mounted in the served processes instead), then runs each scenario for a bounded time with
-wrk (Debian's `wrk` package: `apt-get install wrk`) and prints throughput, p50/p99, the mean and
-the errors (non-2xx answers and socket errors) per scenario, with the machine's load average.
+wrk (Debian's `wrk` package: `apt-get install wrk`) and prints throughput, p50/p99, the mean,
+the errors (non-2xx answers and socket errors) and the served processes' CPU time per request
+per scenario, with the machine's load average.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from generate_identities import generate
 from identity_match_bench import load, query_of
+from server_cpu import cpu_seconds, descendants
 
 from identity.referential.schemas import MatchRequest
 from identity.referential.traits import normalized_fields
@@ -213,13 +215,26 @@ def result_of(process: subprocess.Popen[str], part: Part) -> dict[str, object]:
 
 
 def run_scenario(
-    bench: Bench, base: str, parts: list[Part], seconds: int, update_from: int = 1
+    bench: Bench,
+    base: str,
+    parts: list[Part],
+    seconds: int,
+    update_from: int = 1,
+    server: int | None = None,
 ) -> list[dict[str, object]]:
+    """Run the parts at once; with ``server`` (its pid), the server's CPU per request too."""
+    pids = descendants(server) if server is not None else []
+    before = cpu_seconds(pids)
     processes = [wrk(bench, base, part, seconds, update_from) for part in parts]
     results = [result_of(p, part) for p, part in zip(processes, parts, strict=True)]
+    # Over every part's requests: the CPU the served processes spent per request, the figure
+    # that stays comparable when other work loads the machine.
+    requests = sum(float(r["req_s"]) for r in results) * seconds  # type: ignore[arg-type]
+    cpu_ms = round((cpu_seconds(pids) - before) * 1000 / requests, 2) if pids and requests else ""
     load1 = round(os.getloadavg()[0], 1)
     for result in results:
         result["load"] = load1
+        result["cpu_ms"] = cpu_ms
     return results
 
 
@@ -263,8 +278,11 @@ def main() -> None:
         f"# {database}, {bench.max_id} identities, INSi mock ({args.insi_mock}) "
         f"at {args.insi_latency_ms} ms"
     )
-    print("| workers | scenario | part | req/s | p50 ms | p99 ms | mean ms | errors | load |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| workers | scenario | part | req/s | p50 ms | p99 ms | mean ms | errors "
+        "| server CPU ms/req | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     try:
         for run, workers in enumerate(args.workers):
             process, base = serve(bench, workers, args, endpoint)
@@ -273,11 +291,14 @@ def main() -> None:
                 warm_up(bench, base)
                 for name in args.scenarios:
                     parts = SCENARIOS[name]
-                    for r in run_scenario(bench, base, parts, args.seconds, update_from):
+                    results = run_scenario(
+                        bench, base, parts, args.seconds, update_from, server=process.pid
+                    )
+                    for r in results:
                         print(
                             f"| {workers} | {name} | {r['kind']} x{r['clients']} | {r['req_s']} "
                             f"| {r['p50_ms']} | {r['p99_ms']} | {r['mean_ms']} | {_errors(r)} "
-                            f"| {r['load']} |",
+                            f"| {r['cpu_ms']} | {r['load']} |",
                             flush=True,
                         )
             finally:

@@ -1,0 +1,36 @@
+"""The event loop of the served processes: one connection accepted per turn of the loop.
+
+`socle serve --workers N` starts N processes that accept on one shared listening socket. When
+connections arrive together (a pool of keep-alive connections opening at once), asyncio's
+loop accepts every pending connection in one go, up to the listen backlog (2048 with uvicorn):
+the first process to wake takes them all and the others none, so one process serves a whole
+client's pool on one core while the other cores idle. Accepting one connection per turn
+(nginx's default, `multi_accept off`) lets every woken process take its share, and a busy
+process, whose loop turns more slowly, takes fewer. The listen backlog itself is unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+
+class FairAcceptLoop(asyncio.SelectorEventLoop):
+    """A selector loop that accepts at most one connection each time a listener is ready."""
+
+    def _accept_connection(
+        self,
+        protocol_factory: Any,
+        sock: socket.socket,
+        sslcontext: Any = None,
+        server: Any = None,
+        backlog: int = 100,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        # The listener stays registered (level-triggered): a connection still pending is
+        # accepted on a later turn, by this process or another one.
+        super()._accept_connection(  # type: ignore[misc]
+            protocol_factory, sock, sslcontext, server, 1, *args, **kwargs
+        )

@@ -1,0 +1,80 @@
+"""SQLite writers' turn: given back only once the database has committed or rolled back."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from referentials.core.db import make_engine
+
+
+def _engine(tmp_path: Path) -> tuple[Engine, Path]:
+    path = tmp_path / "turn.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER, pad TEXT)"))
+    return engine, path
+
+
+def _next_writer(path: Path, started: threading.Event, outcome: list[str]) -> None:
+    """Another process's writer: waits for the turn, then must write at once, never busy."""
+    handle = os.open(f"{path}.writers", os.O_RDWR)
+    try:
+        raw = sqlite3.connect(path, timeout=0)  # no busy wait: a held lock is an error
+        started.set()
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            raw.execute("INSERT INTO t (x) VALUES (-1)")
+            raw.commit()
+            outcome.append("wrote")
+        except sqlite3.OperationalError as exc:
+            outcome.append(str(exc))
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            raw.close()
+    finally:
+        os.close(handle)
+
+
+def test_the_next_writer_finds_the_database_committed(tmp_path: Path) -> None:
+    engine, path = _engine(tmp_path)
+    # A large transaction: its COMMIT writes thousands of pages, long enough to be met by a
+    # writer that got the turn before the COMMIT had returned.
+    rows = [{"x": i, "pad": "p" * 400} for i in range(20_000)]
+    for attempt in range(3):
+        outcome: list[str] = []
+        started = threading.Event()
+        with engine.connect() as conn:
+            conn.execute(text("INSERT INTO t (x, pad) VALUES (:x, :pad)"), rows)
+            waiter = threading.Thread(target=_next_writer, args=(path, started, outcome))
+            waiter.start()
+            assert started.wait(10)
+            conn.commit()
+        waiter.join(30)
+        assert outcome == ["wrote"], (attempt, outcome)
+    engine.dispose()
+
+
+def test_a_rolled_back_writer_gives_the_turn_back(tmp_path: Path) -> None:
+    engine, path = _engine(tmp_path)
+    with engine.connect() as conn:
+        conn.execute(text("INSERT INTO t (x) VALUES (1)"))
+        conn.rollback()
+        outcome: list[str] = []
+        started = threading.Event()
+        waiter = threading.Thread(target=_next_writer, args=(path, started, outcome))
+        waiter.start()
+        waiter.join(10)
+        assert outcome == ["wrote"]
+        # The same connection takes the turn again for its next write, and gives it back.
+        conn.execute(text("INSERT INTO t (x) VALUES (2)"))
+        conn.commit()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 2
+    engine.dispose()
