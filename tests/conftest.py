@@ -153,7 +153,11 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 def live_app(db_settings: Settings, engine: Engine) -> Iterator[ThreadedServer]:
     """The real application served over HTTP for the whole run (INSi: its embedded mock)."""
     port = free_port()
-    settings = db_settings.model_copy(update={"host": "127.0.0.1", "port": port})
+    # No embedded scheduler: served for the whole run, it would stand for the scheduler's
+    # election all along and win it from the tests that check that election themselves.
+    settings = db_settings.model_copy(
+        update={"host": "127.0.0.1", "port": port, "scheduler": NO_SCHEDULER}
+    )
     app = create_app(settings)
     with ThreadedServer(app, port=port) as server:
         yield server
