@@ -10,10 +10,12 @@ names each problem with its line number: the result is the same either way.
 from __future__ import annotations
 
 import io
-from concurrent.futures import Executor
+import os
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 from pyarrow import csv as arrow_csv
 
@@ -63,8 +65,22 @@ def _table(data: bytes, header: list[str]) -> pa.Table | None:
 def _factor(column: pa.ChunkedArray) -> Factor[str]:
     """Codes into the distinct values, in first-seen order (as features.factorise gives)."""
     encoded = column.combine_chunks().dictionary_encode()
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    return Factor(codes, encoded.dictionary.to_pylist())
+    return Factor(_int64(encoded.indices), encoded.dictionary.to_pylist())
+
+
+def _int64(indices: pa.Array) -> npt.NDArray[np.int64]:
+    """Arrow's dictionary indices (never null here) as int64, read from their buffer.
+
+    ``to_numpy`` and ``np.asarray`` would do the same but import pandas for it (half a second).
+    """
+    width = indices.type.bit_width
+    values = np.frombuffer(
+        indices.buffers()[1],
+        dtype=np.dtype(f"int{width}"),
+        count=len(indices),
+        offset=indices.offset * width // 8,
+    )
+    return values.astype(np.int64)
 
 
 def read_clean(data: bytes, header: list[str]) -> RecordColumns | None:
@@ -74,10 +90,15 @@ def read_clean(data: bytes, header: list[str]) -> RecordColumns | None:
     table = _table(data, header)
     if table is None:
         return None
-    ids = [ident.strip() for ident in table.column("source_id").to_pylist()]
+    names = [name for name in table.column_names if name != "source_id"]
+    # Arrow encodes a column without the interpreter's lock: the columns go on every core,
+    # while this thread reads the ids.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        factors = pool.map(_factor, map(table.column, names))
+        ids = [ident.strip() for ident in table.column("source_id").to_pylist()]
+        raw = dict(zip(names, factors, strict=True))
     if not all(ids) or len(set(ids)) != len(ids):
         return None
-    raw = {name: _factor(table.column(name)) for name in table.column_names if name != "source_id"}
     for name, problem in _CHECKED.items():
         if name in raw and any(problem(value) for value in raw[name].values):
             return None

@@ -80,7 +80,7 @@ def run_dedupe(
         log.warning("dedupe: skipped input line %d: %s", error.line, error.message)
     del columns
     arrays, report = dedupe_prepared(prep, model, config or MatchConfig(), progress, workers)
-    write_pairs(out_path, prep.ids, arrays)
+    write_pairs(out_path, prep.ids, arrays, workers)
     summary = DedupeSummary(
         records=prep.size,
         candidate_pairs=report.total_pairs,

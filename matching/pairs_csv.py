@@ -16,7 +16,9 @@ import numpy.typing as npt
 
 from matching.batch import ScoredArrays
 from matching.evidence import evidence_names
+from matching.features import in_background
 from matching.fields import FIELD_LEVELS, FIELDS
+from matching.prepared import IntArray
 from matching.rules import rule_names
 from matching.scoring import BANDS, EVIDENCE_SHIFT
 
@@ -83,25 +85,52 @@ def _tail(flags: int) -> str:
     return text + (" | evidence: " + ",".join(evidence) if evidence else "")
 
 
-def write_pairs(path: str | Path, ids: list[str], arrays: ScoredArrays) -> None:
-    """Pairs CSV sorted by score (best first), then by the two ids; the bytes csv.writer writes."""
-    scores = [round(s, 3) for s in arrays.scores.tolist()]
+def write_pairs(path: str | Path, ids: list[str], arrays: ScoredArrays, workers: int = 1) -> None:
+    """Pairs CSV sorted by score (best first), then by the two ids; the bytes csv.writer writes.
+
+    With several workers a forked process formats the second half of the rows meanwhile.
+    """
     id_rank = np.empty(len(ids), dtype=np.int64)
     id_rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))
-    order = np.lexsort((id_rank[arrays.right], id_rank[arrays.left], -np.array(scores)))
-    text = explanations(arrays, scores)
+    rounded = np.array([round(s, 3) for s in arrays.scores.tolist()])
+    order = np.lexsort((id_rank[arrays.right], id_rank[arrays.left], -rounded))
     joined = "".join(ids)
     fields = list(map(_csv_field, ids)) if any(c in joined for c in ',"\r\n') else ids
-    rows = order.tolist()
-    pick = fields.__getitem__
-    lines = map(
-        "{},{},{},{},{}\r\n".format,
-        map(pick, arrays.left[order].tolist()),
-        map(pick, arrays.right[order].tolist()),
-        map("{:.3f}".format, map(scores.__getitem__, rows)),
-        map(BANDS.__getitem__, arrays.bands[order].tolist()),
-        map(text.__getitem__, rows),
+
+    def lines(rows: IntArray) -> str:
+        part = _rows(arrays, rows)
+        scores = rounded[rows].tolist()
+        pick = fields.__getitem__
+        return "".join(
+            map(
+                "{},{},{},{},{}\r\n".format,
+                map(pick, part.left.tolist()),
+                map(pick, part.right.tolist()),
+                map("{:.3f}".format, scores),
+                map(BANDS.__getitem__, part.bands.tolist()),
+                explanations(part, scores),
+            )
+        )
+
+    half = len(order) // 2 if workers > 1 else len(order)
+    with in_background(lambda: lines(order[half:]), len(order) - half, workers > 1) as rest:
+        first = lines(order[:half])
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerow(OUTPUT_HEADER)
+            handle.write(first)
+            del first
+            handle.write(rest())
+
+
+def _rows(arrays: ScoredArrays, rows: IntArray) -> ScoredArrays:
+    """The kept pairs at ``rows``, in that order."""
+    return ScoredArrays(
+        left=arrays.left[rows],
+        right=arrays.right[rows],
+        scores=arrays.scores[rows],
+        bands=arrays.bands[rows],
+        levels=arrays.levels[rows],
+        weights=arrays.weights[rows],
+        flags=arrays.flags[rows],
+        prior=arrays.prior,
     )
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerow(OUTPUT_HEADER)
-        handle.writelines(lines)

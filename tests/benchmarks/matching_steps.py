@@ -62,7 +62,7 @@ def main() -> None:
     marks.append(("u sampling and rate", _now()))
     arrays = score_arrays(prep, pairs, model, config, None, workers)
     marks.append(("score", _now()))
-    write_pairs(args.out, prep.ids, arrays)
+    write_pairs(args.out, prep.ids, arrays, args.workers)
     marks.append(("write the pairs", _now()))
     for (_, (cpu0, wall0)), (name, (cpu1, wall1)) in itertools.pairwise(marks):
         print(f"{name:22s} CPU {cpu1 - cpu0:6.2f} s   wall {wall1 - wall0:6.2f} s")

@@ -120,3 +120,35 @@ def test_pairs_file_is_what_explain_and_csv_writer_give(tmp_path: Path) -> None:
         )
     assert any(len(p.rules) > 1 for p in pairs)
     assert out.read_bytes() == expected.read_bytes()
+
+
+def test_pairs_file_is_the_same_when_two_processes_write_it(tmp_path: Path) -> None:
+    import numpy as np
+
+    from matching.batch import ScoredArrays
+    from matching.features import PARALLEL_MIN
+    from matching.fields import FIELD_LEVELS, FIELDS
+    from matching.pairs_csv import write_pairs
+
+    # Enough pairs for the second half to go to a forked process; ids that need quoting, and
+    # rule flags whose names hold a comma.
+    rng = np.random.default_rng(7)
+    n = 2 * PARALLEL_MIN + 1001
+    ids = [f"S{i:05d}" for i in range(5000)]
+    ids[3] = 'S3,"b"'
+    levels = np.stack([rng.integers(0, len(FIELD_LEVELS[f]), n) for f in FIELDS], axis=1)
+    arrays = ScoredArrays(
+        left=rng.integers(0, 5000, n),
+        right=rng.integers(0, 5000, n),
+        scores=rng.normal(10.0, 20.0, n),
+        bands=rng.integers(1, 3, n).astype(np.int8),
+        levels=levels.astype(np.int8),
+        weights=rng.normal(0.0, 3.0, (n, len(FIELDS))),
+        flags=rng.choice([0, 1, 3, 1 << 8], n),
+        prior=-12.34,
+    )
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    write_pairs(one, ids, arrays, workers=1)
+    write_pairs(two, ids, arrays, workers=2)
+    assert two.read_bytes() == one.read_bytes()
+    assert len(read_pairs(two)) == n
