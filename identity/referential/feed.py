@@ -1,12 +1,9 @@
 """The event feed's relay: cursors given to committed events, in order, by one short transaction.
 
-Writers append events without a cursor (an outbox) and never wait for each other. After commit,
-the relay gives every committed event that has none the next cursors, in id order, in one short
-transaction; relays are serialised (an advisory lock on PostgreSQL, the single writer on
-SQLite), so a transaction that assigns cursors commits before the next one starts. A reader
-therefore never sees cursor n+1 before cursor n: the feed is ordered and gap-free, while
-writers' transactions overlap freely. An event whose writer is still in flight is invisible to
-the relay and gets a later cursor once committed.
+Writers append events without a cursor (an outbox); the relay (referentials/core/cursor_relay.py)
+numbers the committed ones, so the feed is ordered and gap-free while writers' transactions
+overlap freely. Here: when it runs — shared after commit by the writers that committed
+together, and every RELAY_SECONDS as a safety net.
 """
 
 from __future__ import annotations
@@ -14,7 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine
+
+from referentials.core.cursor_relay import CursorRelay
 
 log = logging.getLogger("socle.feed")
 # Any constant: serialises relays (only them, for the few milliseconds they last).
@@ -22,33 +21,12 @@ RELAY_LOCK = 7_311_002
 # The safety net: a process relays at least this often (a writer killed after its commit).
 RELAY_SECONDS = 1.0
 
-# One statement, so SQLite takes its write lock first and PostgreSQL reads one snapshot, taken
-# after the relay lock: every event committed before it is numbered after the previous relay's.
-_ASSIGN = text(
-    """
-    UPDATE identity_events SET feed_cursor = pending.base + pending.rank
-    FROM (
-        SELECT id,
-               ROW_NUMBER() OVER (ORDER BY id) AS rank,
-               (SELECT COALESCE(MAX(feed_cursor), 0) FROM identity_events) AS base
-        FROM identity_events WHERE feed_cursor IS NULL
-    ) AS pending
-    WHERE identity_events.id = pending.id
-    """
-)
-
-
-def relay(conn: Connection) -> int:
-    """Give the committed events without a cursor their cursors; how many were given."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RELAY_LOCK})
-    return int(conn.execute(_ASSIGN).rowcount or 0)
+_RELAY = CursorRelay("identity_events", RELAY_LOCK)
 
 
 def relay_now(engine: Engine) -> int:
     """One relay in its own transaction."""
-    with engine.begin() as conn:
-        return relay(conn)
+    return _RELAY.relay_now(engine)
 
 
 class _Turns:

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.orm import Session
 
+from referentials.core.cursor_relay import CursorRelay
 from referentials.core.db import utcnow
 from referentials.core.notify.models import ChangeEvent
 from referentials.core.notify.sources import Audience, SourceEvent
@@ -27,18 +28,7 @@ SCOPE_OF = {"directory": "directory:read", "ror": "ror:read"}
 EVENT_TYPES = ("directory.imported", "ror.imported")
 RELAY_LOCK = 7_311_003
 
-_ASSIGN = text(
-    """
-    UPDATE change_events SET feed_cursor = pending.base + pending.rank
-    FROM (
-        SELECT id,
-               ROW_NUMBER() OVER (ORDER BY id) AS rank,
-               (SELECT COALESCE(MAX(feed_cursor), 0) FROM change_events) AS base
-        FROM change_events WHERE feed_cursor IS NULL
-    ) AS pending
-    WHERE change_events.id = pending.id
-    """
-)
+_RELAY = CursorRelay("change_events", RELAY_LOCK)
 
 
 def emit_change(session: Session, event_type: str, subject: str, **payload: Any) -> None:
@@ -75,16 +65,9 @@ def emit_run(session: Session | Connection, *, run_id: int, source: str, counts:
     )
 
 
-def relay(conn: Connection) -> int:
-    """Give committed change events their cursors; how many were given."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RELAY_LOCK})
-    return int(conn.execute(_ASSIGN).rowcount or 0)
-
-
 def relay_now(engine: Engine) -> int:
-    with engine.begin() as conn:
-        return relay(conn)
+    """Give committed change events their cursors, in their own transaction."""
+    return _RELAY.relay_now(engine)
 
 
 class ChangeSource:
