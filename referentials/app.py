@@ -29,7 +29,7 @@ from identity.referential.events_router import router as events_router
 from identity.referential.router import router as identity_router
 from matching.config import MatchConfig
 from referentials import bootstrap, fhir_metadata, notify_wiring, scheduler
-from referentials.core import production, usage
+from referentials.core import production, serving, usage
 from referentials.core.access_log import install_path_only_access_log
 from referentials.core.audit_router import router as audit_router
 from referentials.core.db import make_engine, make_session_factory
@@ -133,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notifier = (
             ElectedNotifier(engine, settings.notify).start() if settings.notify.embedded else None
         )
+        if settings.freeze_heap_on_start:
+            serving.freeze_startup_heap()
         yield
         if notifier is not None:
             notifier.shutdown()

@@ -75,6 +75,8 @@ def serve(
     for name, value in (("SOCLE_HOST", host), ("SOCLE_PORT", port)):
         if value:
             os.environ[name] = str(value)
+    # Each served process freezes its start-up heap (referentials/core/serving.py).
+    os.environ.setdefault("SOCLE_FREEZE_HEAP_ON_START", "true")
     get_settings.cache_clear()
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)

@@ -278,6 +278,9 @@ class Settings(BaseSettings):
     metrics_token: str = ""
     # `socle serve` prepares the database once, then tells its worker processes not to.
     prepare_on_start: bool = True
+    # `socle serve` sets it: each served process moves what it built at start out of the
+    # garbage collector's reach (see referentials/core/serving.py).
+    freeze_heap_on_start: bool = False
     insi: InsiSettings = Field(default_factory=InsiSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     directory: DirectorySettings = Field(default_factory=DirectorySettings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 import uuid
@@ -11,7 +12,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import requests
-import requests.adapters
 import zeep
 from lxml import etree
 from zeep.exceptions import Error as ZeepError
@@ -27,7 +27,13 @@ from soap_clients.insi.errors import (
 from soap_clients.insi.models import InsiAttempt, InsiResult, InsiSearchOutcome
 from soap_clients.insi.parsing import fault_to_error, to_result
 from soap_clients.insi.tolerance import TolerancePlugin
-from soap_clients.insi.transport import CapturePlugin, StatusTransport, wsdl_document
+from soap_clients.insi.transport import (
+    CapturePlugin,
+    StatusTransport,
+    environ_ca_bundle,
+    http_session,
+    wsdl_document,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +93,9 @@ class InsiClient:
             cert = (
                 (config.client_cert, config.client_key) if config.client_key else config.client_cert
             )
-        session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=config.connections)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        self._transport = StatusTransport(
-            session, config.timeout_seconds, config.ca_bundle or True, cert
-        )
+        session = http_session(config.endpoint, config.connections)
+        verify = config.ca_bundle or environ_ca_bundle() or True
+        self._transport = StatusTransport(session, config.timeout_seconds, verify, cert)
         self._capture = CapturePlugin()
         self._tolerance = TolerancePlugin()
         # Capture first: the stored raw answer is the one received, before any tolerance.
@@ -105,6 +107,7 @@ class InsiClient:
         self._service = self._zeep.create_service(contract.BINDING_QNAME, config.endpoint)
         self._lps = self._zeep.get_element(f"{{{contract.NS_CTXLPS}}}ContexteLPS")
         self._bam = self._zeep.get_element(f"{{{contract.NS_CTXBAM}}}ContexteBAM")
+        self._context_templates = self._contexts()
 
     @property
     def config(self) -> InsiClientConfig:
@@ -236,13 +239,16 @@ class InsiClient:
             )
         return None
 
-    def _headers(self, operation: str) -> list[Any]:
-        """ContexteLPS, ContexteBAM and WS-Addressing headers, fresh for every call."""
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    def _contexts(self) -> tuple[etree._Element, etree._Element]:
+        """ContexteLPS and ContexteBAM rendered once by zeep from the contract's schemas.
+
+        Only their Id and Temps change from call to call: rendering them through zeep's
+        type system on every call cost about a fifth of a call's CPU.
+        """
         cfg = self._config
         lps = self._lps(
-            Id=str(uuid.uuid4()),
-            Temps=now,
+            Id="",
+            Temps="",
             Emetteur=cfg.emitter,
             LPS={
                 "IDAM": {"_value_1": cfg.idam, "R": contract.IDAM_REFERENTIAL},
@@ -254,16 +260,28 @@ class InsiClient:
             Version=contract.CTXLPS_VERSION,
         )
         bam = self._bam(
-            Id=str(uuid.uuid4()),
-            Temps=now,
-            Emetteur=cfg.emitter,
-            COUVERTURE={},
-            Version=contract.CTXBAM_VERSION,
+            Id="", Temps="", Emetteur=cfg.emitter, COUVERTURE={}, Version=contract.CTXBAM_VERSION
         )
+        holder = etree.Element("holder")
+        self._lps.render(holder, lps)
+        self._bam.render(holder, bam)
+        return holder[0], holder[1]
+
+    def _headers(self, operation: str) -> list[Any]:
+        """ContexteLPS, ContexteBAM and WS-Addressing headers, fresh for every call."""
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        headers: list[Any] = []
+        for template, namespace in zip(
+            self._context_templates, (contract.NS_CTXLPS, contract.NS_CTXBAM), strict=True
+        ):
+            context = copy.deepcopy(template)
+            context.find(f"{{{namespace}}}Id").text = str(uuid.uuid4())  # type: ignore[union-attr]
+            context.find(f"{{{namespace}}}Temps").text = now  # type: ignore[union-attr]
+            headers.append(context)
         action = etree.Element(f"{{{contract.NS_WSA}}}Action", nsmap={"wsa": contract.NS_WSA})
         action.text = contract.action_for(operation)
         message_id = etree.Element(
             f"{{{contract.NS_WSA}}}MessageID", nsmap={"wsa": contract.NS_WSA}
         )
         message_id.text = f"uuid:{uuid.uuid4()}"
-        return [lps, bam, action, message_id]
+        return [*headers, action, message_id]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from functools import lru_cache
 from typing import Any
 
 import requests
+import requests.adapters
+import requests.utils
 from lxml import etree
 from zeep.plugins import Plugin
 from zeep.transports import Transport
@@ -21,6 +24,32 @@ def wsdl_document() -> Document:
     # zeep annotates `transport` as a class although it wants an instance.
     transport: Any = Transport()
     return Document(str(contract.contract_path(contract.WSDL_FILE)), transport)
+
+
+def http_session(endpoint: str, connections: int) -> requests.Session:
+    """A session that reads the environment once, here, rather than on every call.
+
+    By default requests looks up proxies (walking the whole environment), the netrc file and
+    REQUESTS_CA_BUNDLE on every request: about a third of an INSi call's CPU in the client.
+    The endpoint is fixed for the session, so its proxy is resolved once; `environ_ca_bundle`
+    keeps the environment's CA bundle for a client configured without one.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies = {
+        scheme: url
+        for scheme, url in requests.utils.get_environ_proxies(endpoint).items()
+        if scheme != "no"
+    }
+    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=connections)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def environ_ca_bundle() -> str | None:
+    """The CA bundle requests would take from the environment for `verify=True`."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
 
 
 class CapturePlugin(Plugin):
@@ -55,8 +84,8 @@ class StatusTransport(Transport):
 
     zeep turns any well-formed non-SOAP error page (a proxy's 503) into a bare Fault, which
     loses the status; the status is what tells "unavailable" from "broken".
-    TLS settings are passed on each POST: requests lets REQUESTS_CA_BUNDLE override a
-    session's `verify`, which would silently drop the configured CA bundle.
+    TLS settings are passed on each POST (the session does not read the environment: see
+    `http_session`).
     """
 
     def __init__(

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import socket
+import subprocess
+import sys
 
 from referentials.core.serving import FairAcceptLoop
+from referentials.core.settings import Settings
 
 
 class _Counted(asyncio.Protocol):
@@ -55,3 +60,47 @@ def test_asyncio_alone_takes_every_pending_connection_at_once() -> None:
     # Why the loop above exists: the first process to wake would take the whole pool.
     counts = _accepted_per_turn(asyncio.SelectorEventLoop(), 8)
     assert max(counts) == 8, counts
+
+
+def test_a_served_process_freezes_its_start_up_heap(db_settings: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from referentials.app import create_app
+
+    assert gc.get_freeze_count() == 0
+    try:
+        app = create_app(db_settings.model_copy(update={"freeze_heap_on_start": True}))
+        with TestClient(app) as client:
+            # The application, its routes and its mappings: far more than a handful.
+            assert gc.get_freeze_count() > 50_000
+            assert client.get("/health").status_code == 200
+    finally:
+        gc.unfreeze()
+
+
+def test_applications_built_elsewhere_do_not_freeze(db_settings: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from referentials.app import create_app
+
+    assert db_settings.freeze_heap_on_start is False
+    with TestClient(create_app(db_settings)):
+        assert gc.get_freeze_count() == 0
+
+
+def test_socle_serve_asks_its_processes_to_freeze() -> None:
+    # The command's own setting, read by each worker it starts (their settings are rebuilt).
+    code = (
+        "import os, sys; from unittest import mock; from referentials import cli;"
+        "run = mock.patch('uvicorn.run').start();"
+        "mock.patch.object(cli, '_production_check').start();"
+        "mock.patch('referentials.bootstrap.prepare_database').start();"
+        "cli.serve(host=None, port=None, workers=1);"
+        "print(os.environ['SOCLE_FREEZE_HEAP_ON_START'], cli.get_settings().freeze_heap_on_start)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SOCLE_FREEZE_HEAP_ON_START"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["true", "True"]

@@ -99,3 +99,32 @@ def test_unknown_server_ca_is_a_protocol_error(https_mock: str, pki: Path) -> No
     )
     with pytest.raises(InsiProtocolError, match="TLS"):
         client.search_by_traits("ADRUN", ["ZOE"], "F", "1975-12-31")
+
+
+def test_ca_bundle_of_the_environment_is_used_when_none_is_configured(
+    https_mock: str, pki: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The client reads the environment once, when built (not on every call): the bundle
+    # named by REQUESTS_CA_BUNDLE must still be the one it trusts.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki / "ca.pem"))
+    client = make_client(
+        https_mock, client_cert=str(pki / "client.pem"), client_key=str(pki / "client.key")
+    )
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    assert client.search_by_traits("ADRUN", ["ZOE"], "F", "1975-12-31").cr_code == "00"
+
+
+def test_configured_ca_bundle_wins_over_the_environment(
+    https_mock: str, pki: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    other = tmp_path / "other-ca.pem"
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out",
+             str(other), "-days", "2", "-subj", "/CN=Other CA", cwd=tmp_path)  # fmt: skip
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
+    client = make_client(
+        https_mock,
+        ca_bundle=str(pki / "ca.pem"),
+        client_cert=str(pki / "client.pem"),
+        client_key=str(pki / "client.key"),
+    )
+    assert client.search_by_traits("ADRUN", ["ZOE"], "F", "1975-12-31").cr_code == "00"
