@@ -10,8 +10,9 @@ key) and the mock INSi slowed to 300 ms in a process of its own (`socle mock-ins
 with SOCLE_INSI__ENDPOINT: the real teleservice is remote; `--insi-mock embedded` uses the
 mock mounted in the served processes instead), then runs each scenario for a bounded time with
 wrk (Debian's `wrk` package: `apt-get install wrk`) and prints throughput, p50/p99, the mean,
-the errors (non-2xx answers and socket errors) and the served processes' CPU time per request
-per scenario, with the machine's load average.
+the errors (non-2xx answers and socket errors), the CPU time per request of the served
+processes (and of PostgreSQL's server processes, all of them: run it on an otherwise idle
+server) and the mock's CPU per INSi call, per scenario, with the machine's load average.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from generate_identities import generate
 from identity_match_bench import load, query_of
-from server_cpu import cpu_seconds, descendants
+from server_cpu import cpu_by_pid, descendants, named, spent_since
 
 from identity.referential.schemas import MatchRequest
 from identity.referential.traits import normalized_fields
@@ -214,27 +215,52 @@ def result_of(process: subprocess.Popen[str], part: Part) -> dict[str, object]:
     }
 
 
+@dataclass(frozen=True)
+class Watched:
+    """The processes whose CPU a scenario reports: Socle's, the mock's, the database's."""
+
+    server: int | None = None
+    mock: int | None = None
+    postgres: bool = False
+
+
+def _per(cpu: float, requests: float) -> float | str:
+    return round(cpu * 1000 / requests, 2) if requests else ""
+
+
 def run_scenario(
     bench: Bench,
     base: str,
     parts: list[Part],
     seconds: int,
     update_from: int = 1,
-    server: int | None = None,
+    watched: Watched | None = None,
 ) -> list[dict[str, object]]:
-    """Run the parts at once; with ``server`` (its pid), the server's CPU per request too."""
-    pids = descendants(server) if server is not None else []
-    before = cpu_seconds(pids)
+    """Run the parts at once; with ``watched``, the CPU per request of what it names too."""
+    watched = watched or Watched()
+
+    def readings() -> list[dict[int, float]]:
+        server = descendants(watched.server) if watched.server is not None else []
+        mock = [watched.mock] if watched.mock is not None else []
+        database = named("postgres") if watched.postgres else []
+        return [cpu_by_pid(pids) for pids in (server, mock, database)]
+
+    before = readings()
     processes = [wrk(bench, base, part, seconds, update_from) for part in parts]
     results = [result_of(p, part) for p, part in zip(processes, parts, strict=True)]
-    # Over every part's requests: the CPU the served processes spent per request, the figure
-    # that stays comparable when other work loads the machine.
+    spent = [spent_since(b, now) for b, now in zip(before, readings(), strict=True)]
+    # Over every part's requests: the CPU the served processes (and the database server) spent
+    # per request, the figure that stays comparable when other work loads the machine; the
+    # mock's per INSi call. Together they say what share of the machine the INSi callers take.
     requests = sum(float(r["req_s"]) for r in results) * seconds  # type: ignore[arg-type]
-    cpu_ms = round((cpu_seconds(pids) - before) * 1000 / requests, 2) if pids and requests else ""
+    insi = sum(float(r["req_s"]) for r in results if r["kind"] == "insi") * seconds  # type: ignore[arg-type]
     load1 = round(os.getloadavg()[0], 1)
     for result in results:
         result["load"] = load1
-        result["cpu_ms"] = cpu_ms
+        result["cpu_ms"] = _per(spent[0], requests) if watched.server is not None else ""
+        insi_part = watched.mock is not None and result["kind"] == "insi"
+        result["mock_ms"] = _per(spent[1], insi) if insi_part else ""
+        result["db_ms"] = _per(spent[2], requests) if watched.postgres else ""
     return results
 
 
@@ -280,9 +306,9 @@ def main() -> None:
     )
     print(
         "| workers | scenario | part | req/s | p50 ms | p99 ms | mean ms | errors "
-        "| server CPU ms/req | load |"
+        "| server CPU ms/req | PostgreSQL CPU ms/req | mock CPU ms/call | load |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     try:
         for run, workers in enumerate(args.workers):
             process, base = serve(bench, workers, args, endpoint)
@@ -291,14 +317,15 @@ def main() -> None:
                 warm_up(bench, base)
                 for name in args.scenarios:
                     parts = SCENARIOS[name]
-                    results = run_scenario(
-                        bench, base, parts, args.seconds, update_from, server=process.pid
+                    watched = Watched(
+                        process.pid, mock.pid if mock is not None else None, bool(bench.schema)
                     )
+                    results = run_scenario(bench, base, parts, args.seconds, update_from, watched)
                     for r in results:
                         print(
                             f"| {workers} | {name} | {r['kind']} x{r['clients']} | {r['req_s']} "
                             f"| {r['p50_ms']} | {r['p99_ms']} | {r['mean_ms']} | {_errors(r)} "
-                            f"| {r['cpu_ms']} | {r['load']} |",
+                            f"| {r['cpu_ms']} | {r['db_ms']} | {r['mock_ms']} | {r['load']} |",
                             flush=True,
                         )
             finally:

@@ -31,3 +31,34 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """CPU seconds of each of these processes that is still running."""
+    found = {}
+    for pid in pids:
+        spent = cpu_seconds([pid])
+        if Path(f"/proc/{pid}").exists():
+            found[pid] = spent
+    return found
+
+
+def spent_since(before: dict[int, float], now: dict[int, float]) -> float:
+    """CPU spent between two readings by the processes alive at the second one.
+
+    A process that ended meanwhile takes its time with it (its time is lost, not negative);
+    one that started meanwhile counts whole.
+    """
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in now.items())
+
+
+def named(command: str) -> list[int]:
+    """Every process whose command name is ``command`` (PostgreSQL's server processes)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if stat.read_text().strip() == command:
+                found.append(int(stat.parent.name))
+        except OSError:
+            continue
+    return found
