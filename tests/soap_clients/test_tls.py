@@ -75,14 +75,19 @@ def https_mock(pki: Path) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-def test_mutual_tls_call_succeeds(https_mock: str, pki: Path) -> None:
+def _adrun_answers(https_mock: str, pki: Path) -> bool:
+    """Whether a client holding the test CA and client certificate gets Adrun's CR 00."""
     client = make_client(
         https_mock,
         ca_bundle=str(pki / "ca.pem"),
         client_cert=str(pki / "client.pem"),
         client_key=str(pki / "client.key"),
     )
-    assert client.search_by_traits("ADRUN", ["ZOE"], "F", "1975-12-31").cr_code == "00"
+    return client.search_by_traits("ADRUN", ["ZOE"], "F", "1975-12-31").cr_code == "00"
+
+
+def test_mutual_tls_call_succeeds(https_mock: str, pki: Path) -> None:
+    assert _adrun_answers(https_mock, pki)
 
 
 def test_missing_client_certificate_is_refused(https_mock: str, pki: Path) -> None:
@@ -121,10 +126,4 @@ def test_configured_ca_bundle_wins_over_the_environment(
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out",
              str(other), "-days", "2", "-subj", "/CN=Other CA", cwd=tmp_path)  # fmt: skip
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
-    client = make_client(
-        https_mock,
-        ca_bundle=str(pki / "ca.pem"),
-        client_cert=str(pki / "client.pem"),
-        client_key=str(pki / "client.key"),
-    )
-    assert client.search_by_traits("ADRUN", ["ZOE"], "F", "1975-12-31").cr_code == "00"
+    assert _adrun_answers(https_mock, pki)
