@@ -7,6 +7,7 @@ no hashing and no second per-record Python pass. Keys are grouped by sorting pac
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +37,7 @@ LOOSE_PASSES: tuple[str, ...] = ("names", "name_prefixes", "first_name_place", "
 # The used-name pass shares the birth-name key space: a married name typed as a birth name meets
 # the other record's birth name. Every other pass has its own key space.
 NAMESPACE = {name: name for name in PASSES} | {"used_name_year": "birth_name_year"}
+SPACES = frozenset(NAMESPACE.values())
 PACK_LIMIT = 1 << 62
 
 
@@ -124,14 +126,14 @@ def _pass_keys(c: dict[str, IntArray]) -> list[tuple[str, Mask, list[IntArray]]]
     ]
 
 
-def _entries(prep: Prepared) -> dict[str, _Entries]:
-    """Key entries grouped by key space; a record emits a given key at most once."""
+def _entries(prep: Prepared, chosen: Collection[str] = SPACES) -> dict[str, _Entries]:
+    """Key entries of the chosen key spaces; a record emits a given key at most once."""
     c = prep.codes
     spaces: dict[str, _Entries] = {}
-    ins = [c["ins"], *(c[f"hist{i}"] for i in range(2))]
+    ins = [c["ins"], *(c[f"hist{i}"] for i in range(2))] if "ins" in chosen else []
     seen: list[IntArray] = []
-    entries = spaces.setdefault("ins", _Entries())
     for value in ins:
+        entries = spaces.setdefault("ins", _Entries())
         fresh = value > 0
         for earlier in seen:
             fresh &= value != earlier
@@ -141,6 +143,8 @@ def _entries(prep: Prepared) -> dict[str, _Entries]:
         entries.passes.append(np.zeros(len(rows), dtype=np.int64))
         entries.keys.append([value[rows]])
     for name, mask, parts in _pass_keys(c):
+        if NAMESPACE[name] not in chosen:
+            continue
         entries = spaces.setdefault(NAMESPACE[name], _Entries())
         rows = np.flatnonzero(mask)
         entries.rows.append(rows)
@@ -222,22 +226,42 @@ def _secondary_rank(prep: Prepared) -> IntArray:
     return _dense(c["bn_fonem_rank"] * 100_000_000 + date)
 
 
-def prepared_candidate_pairs(
-    prep: Prepared, cfg: MatchConfig
-) -> tuple[CandidatePairs, BlockingReport]:
-    """Union of the pairs of every pass, with per-pass counts and a per-key cap."""
+@dataclass(slots=True)
+class SpacePairs:
+    """The pairs some key spaces generate, each packed with its pass (duplicates kept), and
+    the counts of those spaces (keys per pass, capped blocks)."""
+
+    codes: IntArray
+    report: BlockingReport
+
+
+def space_pairs(prep: Prepared, cfg: MatchConfig, chosen: Collection[str] = SPACES) -> SpacePairs:
+    """Pairs of the chosen key spaces: spaces are independent, so two processes can each
+    generate some of them; merge_pairs() gives the same result however they were split."""
     report = BlockingReport()
     secondary = _secondary_rank(prep) if prep.size else np.zeros(0, dtype=np.int64)
     codes: list[IntArray] = [np.zeros(0, dtype=np.int64)]
     n = max(prep.size, 1)
-    for entries in _entries(prep).values():
+    for entries in _entries(prep, chosen).values():
         for rows, passes in zip(entries.rows, entries.passes, strict=True):
             if len(passes):
                 report.passes[PASSES[int(passes[0])]].keys += len(rows)
         left, right, pair_pass = _space_pairs(entries, secondary, cfg, report)
         # Pair code and pass in one int64: sorting it puts each pair's earliest pass first.
         codes.append(((left * n + right) << 4) | pair_pass)
-    packed = np.sort(np.concatenate(codes))
+    return SpacePairs(np.concatenate(codes), report)
+
+
+def merge_pairs(parts: Sequence[SpacePairs], size: int) -> tuple[CandidatePairs, BlockingReport]:
+    """Union of the pairs of every part, with per-pass counts (each pair's earliest pass)."""
+    report = BlockingReport()
+    for part in parts:
+        for name, stats in part.report.passes.items():
+            report.passes[name].keys += stats.keys
+        report.capped_blocks += part.report.capped_blocks
+        report.capped_records += part.report.capped_records
+    n = max(size, 1)
+    packed = np.sort(np.concatenate([part.codes for part in parts]))
     pair_pass, code = packed & 15, packed >> 4
     first = np.flatnonzero(np.diff(code, prepend=-1))
     counts = np.bincount(pair_pass, minlength=len(PASSES))
@@ -248,3 +272,10 @@ def prepared_candidate_pairs(
     unique = code[first]
     report.total_pairs = len(unique)
     return CandidatePairs(left=unique // n, right=unique % n), report
+
+
+def prepared_candidate_pairs(
+    prep: Prepared, cfg: MatchConfig
+) -> tuple[CandidatePairs, BlockingReport]:
+    """Union of the pairs of every pass, with per-pass counts and a per-key cap."""
+    return merge_pairs([space_pairs(prep, cfg)], prep.size)

@@ -26,6 +26,7 @@ from matching.normalize import (
     surname_core,
 )
 from matching.phonetics import fonem, phonex
+from matching.phonetics_batch import fonem_many, phonex_many
 from matching.runtime import fork_available
 
 IntArray = npt.NDArray[np.int64]
@@ -106,13 +107,22 @@ def in_background(
         _INHERITED.clear()
 
 
-@lru_cache(maxsize=262_144)
-def surname_features(value: str) -> tuple[str, str, tuple[str, ...], str, str]:
-    """(glued, core, parts, FONEM of core, Phonex of core) of a surname."""
+SurnameForms = tuple[str, str, tuple[str, ...]]
+
+
+def _surname_forms(value: str) -> SurnameForms:
+    """(glued, core, parts) of a surname: its features but the phonetic codes."""
     glued = glue(value)
     core = surname_core(value) or glued
     parts = name_parts(value)
-    return glued, core, parts if len(parts) > 1 else (), fonem(core), phonex(core)
+    return glued, core, parts if len(parts) > 1 else ()
+
+
+@lru_cache(maxsize=262_144)
+def surname_features(value: str) -> tuple[str, str, tuple[str, ...], str, str]:
+    """(glued, core, parts, FONEM of core, Phonex of core) of a surname."""
+    glued, core, parts = _surname_forms(value)
+    return glued, core, parts, fonem(core), phonex(core)
 
 
 @lru_cache(maxsize=262_144)
@@ -131,11 +141,11 @@ def _plain(value: str) -> bool:
     return value.isascii() and value.isalpha() and value.isupper()
 
 
-def _surname_row(value: str) -> tuple[str, str, tuple[str, ...], str, str]:
+def _batch_forms(value: str) -> SurnameForms:
     if _plain(value):
-        # What surname_features gives a plain name, without its rewrites and splits.
-        return value, value, (), fonem(value), phonex(value)
-    return surname_features.__wrapped__(value)
+        # What _surname_forms gives a plain name, without its rewrites and splits.
+        return value, value, ()
+    return _surname_forms(value)
 
 
 def _plain_given(names: tuple[str, ...]) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
@@ -160,9 +170,14 @@ def surname_table(
     values: Sequence[str], cached: bool = False
 ) -> list[tuple[str, str, tuple[str, ...], str, str]]:
     """surname_features of each distinct surname; ``cached`` goes through the process's cache
-    (callers that prepare many overlapping batches: a bulk load's chunks share most names)."""
-    row = surname_features if cached else _surname_row
-    return [row(v) for v in values]
+    (callers that prepare many overlapping batches: a bulk load's chunks share most names).
+
+    Uncached, the phonetic codes of all the cores are computed at once (phonetics_batch).
+    """
+    if cached:
+        return [surname_features(v) for v in values]
+    glued, cores, parts = zip(*map(_batch_forms, values), strict=True) if values else ((),) * 3
+    return list(zip(glued, cores, parts, fonem_many(cores), phonex_many(cores), strict=True))
 
 
 _cached_given_row = lru_cache(maxsize=262_144)(_given_row)

@@ -43,8 +43,9 @@ from matching.traits import (
 
 GIVEN_WIDTH = 4  # given-name forms kept per record; later ones add little evidence
 # Share of the distinct surnames encoded by the helper process, which also checks the INS and
-# codes the phones while this one encodes the given names and the other traits.
-HELPER_SHARE = 0.6
+# codes the phones while this one encodes the given names and the other traits (measured: with
+# the surnames' phonetic codes computed all at once, both end about together at 0.7).
+HELPER_SHARE = 0.7
 # Re-exported for the single-record callers and the modules that read the columns.
 __all__ = [
     "ADDRESS_PREFIX",
@@ -79,10 +80,14 @@ class Prepared:
         return len(self.ids)
 
 
-def _slot(tuples: Sequence[tuple[str, ...]], i: int, intern: Interner) -> IntArray:
-    """Interned i-th item of each tuple, -1 where the tuple is shorter (equals nothing)."""
-    ids = intern.many(t[i] if len(t) > i else "" for t in tuples)
-    return np.where(np.array([len(t) > i for t in tuples], dtype=bool), ids, -1)
+def _slots(tuples: Sequence[tuple[str, ...]], width: int, intern: Interner) -> list[IntArray]:
+    """Interned i-th item of each tuple for i < width, -1 where the tuple is shorter (equals
+    nothing). Slot 0 of every tuple is interned first, then slot 1, and so on."""
+    lengths = np.fromiter(map(len, tuples), dtype=np.int64, count=len(tuples))
+    pad = ("",) * width
+    # Padded once, cut into columns by zip: no Python test per tuple and slot.
+    columns = zip(*[(t + pad)[:width] for t in tuples], strict=True) if tuples else [()] * width
+    return [np.where(lengths > i, intern.many(column), -1) for i, column in enumerate(columns)]
 
 
 def _initial(values: Sequence[str]) -> IntArray:
@@ -105,8 +110,7 @@ def _surname_columns(
         "bn_core_id": intern.many(cores),
         "bn_fonem": intern.many(fonems),
         "bn_phonex": intern.many(phonexes),
-        "bn_part0": _slot(parts, 0, intern),
-        "bn_part1": _slot(parts, 1, intern),
+        **dict(zip(("bn_part0", "bn_part1"), _slots(parts, 2, intern), strict=True)),
         "bn_initial": _initial(fonems),
         "bn_prefix": _prefix(glued, intern),
         # String order of the FONEM codes: the sorted window of an over-common block follows it.
@@ -128,8 +132,8 @@ def _given_columns(
     table = {
         "first_id": intern.many(firsts),
         "first_phonex": intern.many(features[1] for features, _ in rows),
-        **{f"whole{i}": _slot(wholes, i, intern) for i in range(GIVEN_WIDTH)},
-        **{f"gpart{i}": _slot(parts, i, intern) for i in range(GIVEN_WIDTH)},
+        **{f"whole{i}": ids for i, ids in enumerate(_slots(wholes, GIVEN_WIDTH, intern))},
+        **{f"gpart{i}": ids for i, ids in enumerate(_slots(parts, GIVEN_WIDTH, intern))},
         "first_fonem": intern.many(code for _, code in rows),
         "first_initial": _initial(firsts),
         "first_prefix": _prefix(firsts, intern),

@@ -15,18 +15,16 @@ import os
 import resource
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from matching.batch import score_arrays, with_data_rate, with_data_u  # noqa: E402
-from matching.blockpairs import prepared_candidate_pairs  # noqa: E402
+from matching.batch import block_with_data_model, score_arrays  # noqa: E402
 from matching.config import MatchConfig  # noqa: E402
 from matching.csv_columns import read_columns  # noqa: E402
 from matching.csv_input import PARALLEL_BYTES  # noqa: E402
-from matching.features import helper_process, in_background  # noqa: E402
+from matching.features import helper_process  # noqa: E402
 from matching.model import default_model  # noqa: E402
 from matching.pairs_csv import write_pairs  # noqa: E402
 from matching.prepared import prepare_columns  # noqa: E402
@@ -54,12 +52,8 @@ def main() -> None:
         prep = prepare_columns(columns, helper=helper)
         marks.append(("normalise and encode", _now()))
     del columns
-    job = partial(with_data_u, model, prep, config.u_sample_pairs)
-    with in_background(job, prep.size, workers > 1) as data_model:
-        pairs, _ = prepared_candidate_pairs(prep, config)
-        marks.append(("block", _now()))
-        model = with_data_rate(data_model(), prep, pairs)
-    marks.append(("u sampling and rate", _now()))
+    pairs, _, model = block_with_data_model(prep, model, config, workers)
+    marks.append(("block, u and rate", _now()))
     arrays = score_arrays(prep, pairs, model, config, None, workers)
     marks.append(("score", _now()))
     write_pairs(args.out, prep.ids, arrays, args.workers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from matching.compare import compare
-from matching.features import _given_row, _surname_row, given_features, surname_features
+from matching.features import _given_row, given_features, surname_features, surname_table
 from matching.fields import FIELDS, level_index
 from matching.nir import ins_table, is_valid_ins, matricule13, nir_key
 from matching.phonetics import fonem
@@ -45,8 +45,10 @@ def test_ins_table_checks_as_the_single_value_functions() -> None:
 
 
 def test_plain_names_take_the_features_of_the_full_normalisation() -> None:
-    for name in ("DUPONT", "DE", "LE", "X", "MAC", "DE LA FONTAINE", "Dupont", "ÉLOI"):
-        assert _surname_row(name) == surname_features.__wrapped__(name)  # type: ignore[attr-defined]
+    names = ["DUPONT", "DE", "LE", "X", "MAC", "DE LA FONTAINE", "Dupont", "ÉLOI", ""]
+    full = [surname_features.__wrapped__(name) for name in names]  # type: ignore[attr-defined]
+    assert surname_table(names) == full
+    assert surname_table(names, cached=True) == full
     lists = [("MARIE", "ANNE"), ("JEAN", "PIERRE", "MARC"), ("DE",), ("JEAN-PIERRE",), ("Léa",)]
     for names in lists:
         first = given_features.__wrapped__(names)  # type: ignore[attr-defined]
