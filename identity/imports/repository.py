@@ -94,18 +94,39 @@ def _in_parts(
         yield f"{column} IN ({_marks(len(part))})", list(part)
 
 
+# Keys per statement on SQLite: one sub-select each, under its 500 terms of a compound select.
+BLOCK_KEYS = 250
+
+
 def key_blocks(session: Session, keys: Sequence[str], limit: int) -> dict[str, list[int]]:
     """Per blocking key, the ``limit`` oldest identities holding it, in id order (as
-    repository.key_blocks reads them)."""
+    repository.key_blocks reads them).
+
+    Each key is one walk of the (key, identity_id) index that stops after ``limit`` rows: a
+    LATERAL sub-select per key of an array on PostgreSQL, sub-selects joined by UNION ALL on
+    SQLite. Numbering every row of a key (row_number() over it) read all of a common key's
+    thousands of rows to keep the first ``limit``.
+    """
     out: dict[str, list[int]] = {}
-    for condition, params in _in_parts(session, "key", keys):
+    if not keys:
+        return out
+    if session.get_bind().dialect.name == "postgresql":
         sql = (
-            "SELECT key, identity_id FROM (SELECT key, identity_id, row_number() OVER "
-            "(PARTITION BY key ORDER BY identity_id) AS rank FROM identity_match_keys "
-            f"WHERE {condition}) AS blocks WHERE rank <= ?"
+            "SELECT k.key, m.identity_id FROM unnest(?::text[]) AS k(key) CROSS JOIN LATERAL "
+            "(SELECT identity_id FROM identity_match_keys WHERE key = k.key "
+            "ORDER BY identity_id LIMIT ?) AS m"
         )
-        for key, identity_id in _raw(session, sql, [*params, limit]):
-            out.setdefault(key, []).append(identity_id)
+        rows = _raw(session, sql, [list(keys), limit])
+    else:
+        rows = []
+        one = (
+            "SELECT * FROM (SELECT key, identity_id FROM identity_match_keys WHERE key = ? "
+            f"ORDER BY identity_id LIMIT {int(limit)})"
+        )
+        for part in chunks(keys, BLOCK_KEYS):
+            rows.extend(_raw(session, " UNION ALL ".join([one] * len(part)), part))
+    for key, identity_id in rows:
+        out.setdefault(key, []).append(identity_id)
     for ids in out.values():
         ids.sort()
     return out
