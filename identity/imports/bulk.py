@@ -91,7 +91,7 @@ def _chunk(
         created = [c.fields for c in plan.creates]
         keys = [c.keys for c in plan.creates]
         found = candidates.find(session, created, model, config, keys, helper)
-        _write(session, principal, finess, plan, found, summary)
+        _write(session, principal, finess, plan, found, helper, summary)
 
 
 # SQLite page cache of the load's connection, in KiB (the default is 2 MiB).
@@ -147,9 +147,11 @@ def _write(
     finess: str,
     plan: ChunkPlan,
     found: candidates.Found,
+    helper: Executor | None,
     summary: ImportSummary,
 ) -> None:
     ids = reads.reserve_ids(session, len(plan.creates))
+    pairs_of = pair_rows(session, found, ids, finess, helper)  # built by the helper meanwhile
     insert_tuples(session, Identity, IDENTITY_COLUMNS, _identity_rows(ids, plan))
     sources = [(i, finess, c.local_id) for i, c in zip(ids, plan.creates, strict=True)]
     attached: list[tuple[int, str]] = []
@@ -176,7 +178,7 @@ def _write(
         reason="identity file import: same strict traits",
     )
     emit_many(session, [(ATTACHED_EVENT, i, {"finess": finess}) for i, _ in attached])
-    pairs = pair_rows(session, found, ids, finess)
+    pairs = pairs_of()
     insert_tuples(session, DuplicatePair, PAIR_COLUMNS, pairs)
     summary.rows += plan.rows
     summary.created += len(ids)
