@@ -160,6 +160,7 @@ def prepare_columns(
     interner: Interner | None = None,
     helper: Executor | None = None,
     cached: bool = False,
+    helper_share: float = HELPER_SHARE,
 ) -> Prepared:
     """Normalise and encode every distinct value once, then index the records' columns.
 
@@ -167,6 +168,8 @@ def prepare_columns(
     surname table, the INS checks and the phone codes are built there meanwhile. ``cached``:
     names go through the process's feature caches (many batches sharing names, as a bulk
     load's chunks; with a helper, the helper's own caches too, which last as long as it does).
+    ``helper_share``: the share of the distinct surnames the helper encodes (a caller that
+    keeps this process busier meanwhile gives it more).
     """
     intern = interner or Interner()
     index: dict[str, int] = {}
@@ -178,7 +181,7 @@ def prepare_columns(
     # The surname table (FONEM, Phonex), the INS checks and the phone codes are the longest
     # steps: a second process does them while this one does the given names and other traits,
     # then the first surnames (HELPER_SHARE of them to the helper: both end about together).
-    split = len(names) - int(len(names) * HELPER_SHARE) if helper else len(names)
+    split = len(names) - int(len(names) * helper_share) if helper else len(names)
     with gc_paused():
         pending = (
             helper.submit(_helper_tables, names[split:], ins, cols.phone.values, cached)

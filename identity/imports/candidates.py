@@ -30,6 +30,9 @@ from matching.records import IdentityRecord
 
 # The real-time check keeps the best 20 candidates of each new identity.
 LIMIT = 20
+# Share of the distinct surnames the helper process encodes: the columns of hundreds of
+# thousands of stored rows keep this process busy meanwhile, where the helper has only them.
+HELPER_SHARE = 0.9
 # Sort position of a created row: after every stored id, in creation order.
 NEW = 1 << 48
 
@@ -120,7 +123,9 @@ def find(
         left.extend([j] * len(targets))
         right.extend(targets)
     pairs = np.array(left, dtype=np.int64), np.array(right, dtype=np.int64)
-    prep = prepare_columns(_columns(records, stored), helper=helper, cached=True)
+    prep = prepare_columns(
+        _columns(records, stored), helper=helper, cached=True, helper_share=HELPER_SHARE
+    )
     arrays = score_index_pairs(prep, *pairs, model, config)
     return Found(_best(arrays, stored.ids, len(created)), records, keys, len(created), stored)
 

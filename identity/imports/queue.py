@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from identity.duplicates.queue import explanation_of
@@ -50,14 +54,49 @@ PAIR_COLUMNS = (
 )  # fmt: skip
 
 
-def pair_rows(session: Session, found: Found, ids: list[int], finess: str) -> list[tuple[Any, ...]]:
-    """DuplicatePair rows (origin "realtime", PAIR_COLUMNS) of the kept pairs, in queue order."""
+def pair_rows(
+    session: Session, found: Found, ids: list[int], finess: str, helper: Executor | None = None
+) -> Callable[[], list[tuple[Any, ...]]]:
+    """DuplicatePair rows (origin "realtime", PAIR_COLUMNS) of the kept pairs, in queue order,
+    as a getter: with a helper process they are built there while this one writes the rest.
+
+    The establishments are read here first: a created row's only local id is this file's,
+    every chunk row is of the same FINESS, so the chunk's own local ids change nothing.
+    """
     arrays = found.arrays
     stored_ids = [
         found.stored.ids[int(r) - found.created] for r in arrays.right if r >= found.created
     ]
-    # A created row's only local id is this file's; every chunk row is of the same FINESS.
     known = reads.establishments_of(session, stored_ids)
+    if helper is None or not len(arrays):
+        rows = _rows(found, ids, finess, known)
+        return lambda: rows
+    future = helper.submit(_rows, _sent(found), ids, finess, known)
+    return future.result
+
+
+def _sent(found: Found) -> Found:
+    """``found`` with only the stored identities its pairs name (a chunk reads hundreds of
+    thousands, a few thousand are paired): small enough to pickle to the helper."""
+    arrays, created = found.arrays, found.created
+    named = np.unique(arrays.right[arrays.right >= created])
+    at = (named - created).tolist()
+    stored = found.stored
+    subset = reads.MatchColumns(
+        *([column[i] for i in at] for column in (stored.ids, stored.birth_name,
+          stored.first_names, stored.used_name, stored.used_first_name, stored.sex,
+          stored.birth_date, stored.birth_place_code, stored.ins, stored.ins_history))
+    )  # fmt: skip
+    right = arrays.right.copy()
+    is_stored = right >= created
+    right[is_stored] = created + np.searchsorted(named, right[is_stored])
+    return replace(found, arrays=replace(arrays, right=right), keys=[], stored=subset)
+
+
+def _rows(
+    found: Found, ids: list[int], finess: str, known: dict[int, set[str]]
+) -> list[tuple[Any, ...]]:
+    arrays = found.arrays
     out: list[tuple[Any, ...]] = []
     for i in range(len(arrays)):
         left = _strict(int(arrays.left[i]), found, ids)

@@ -94,20 +94,41 @@ def _in_parts(
         yield f"{column} IN ({_marks(len(part))})", list(part)
 
 
+# Keys per statement on SQLite: one sub-select each, under its 500 terms of a compound select.
+BLOCK_KEYS = 250
+
+
 def key_blocks(session: Session, keys: Sequence[str], limit: int) -> dict[str, list[int]]:
     """Per blocking key, the ``limit`` oldest identities holding it, in id order (as
-    repository.key_blocks reads them)."""
-    out: dict[str, list[int]] = {}
-    for condition, params in _in_parts(session, "key", keys):
+    repository.key_blocks reads them).
+
+    Each key is one walk of the (key, identity_id) index that stops after ``limit`` rows: a
+    LATERAL sub-select per key of an array on PostgreSQL, sub-selects joined by UNION ALL on
+    SQLite (numbering every row of a key with row_number() read all of a common key's
+    thousands of rows to keep the first ``limit``). Each key's ids come back as one text
+    "id,id,...": half a million (key, id) rows a chunk cost more to build here than the query.
+    """
+    if not keys:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
         sql = (
-            "SELECT key, identity_id FROM (SELECT key, identity_id, row_number() OVER "
-            "(PARTITION BY key ORDER BY identity_id) AS rank FROM identity_match_keys "
-            f"WHERE {condition}) AS blocks WHERE rank <= ?"
+            "SELECT k.key, (SELECT string_agg(m.identity_id::text, ',' ORDER BY m.identity_id) "
+            "FROM (SELECT identity_id FROM identity_match_keys WHERE key = k.key "
+            "ORDER BY identity_id LIMIT ?) AS m) FROM unnest(?::text[]) AS k(key)"
         )
-        for key, identity_id in _raw(session, sql, [*params, limit]):
-            out.setdefault(key, []).append(identity_id)
-    for ids in out.values():
-        ids.sort()
+        rows = _raw(session, sql, [limit, list(keys)])
+    else:
+        rows = []
+        one = (
+            "SELECT key, group_concat(identity_id) FROM (SELECT key, identity_id FROM "
+            f"identity_match_keys WHERE key = ? ORDER BY identity_id LIMIT {int(limit)})"
+        )
+        for part in chunks(keys, BLOCK_KEYS):
+            rows.extend(_raw(session, " UNION ALL ".join([one] * len(part)), part))
+    out: dict[str, list[int]] = {}
+    for key, ids in rows:
+        if ids:  # a key no identity holds (SQLite: a NULL key too)
+            out[key] = sorted(map(int, ids.split(",")))
     return out
 
 
@@ -167,7 +188,7 @@ def _as_columns(rows: Sequence[Sequence[Any]]) -> MatchColumns:
         born_on,
         place,
         ins,
-        [_history(v) for v in history],
+        [_history(v) if v else () for v in history],  # most are NULL: no call
     )
 
 
