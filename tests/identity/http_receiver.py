@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.identity.background_server import InThread
+
 
 @dataclass(frozen=True)
 class Post:
@@ -50,7 +52,7 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
-class HttpReceiver(ThreadingHTTPServer):
+class HttpReceiver(InThread[Post], ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self) -> None:
@@ -58,7 +60,6 @@ class HttpReceiver(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.posts: list[Post] = []
         self.status, self.delay, self.times = 200, 0.0, 0
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
@@ -73,17 +74,4 @@ class HttpReceiver(ThreadingHTTPServer):
         with self.lock:
             return list(self.posts)
 
-    def wait_for(self, count: int, timeout: float = 15.0) -> list[Post]:
-        deadline = time.monotonic() + timeout
-        while len(self.received()) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.received()
-
-    def __enter__(self) -> HttpReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
-        self._thread.join(timeout=10)
+    collected = received

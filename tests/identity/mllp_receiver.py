@@ -11,6 +11,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from tests.identity.background_server import InThread
+
 START, END = b"\x0b", b"\x1c\x0d"
 
 
@@ -98,7 +100,7 @@ class _Handler(socketserver.BaseRequestHandler):
         return not hang_up
 
 
-class MllpReceiver(socketserver.ThreadingTCPServer):
+class MllpReceiver(InThread[str], socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
@@ -110,7 +112,6 @@ class MllpReceiver(socketserver.ThreadingTCPServer):
         self.lock = threading.Lock()
         self.connections = 0
         self.hang_up = False
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     def get_request(self) -> tuple[socket.socket, object]:
         sock, address = super().get_request()
@@ -130,17 +131,4 @@ class MllpReceiver(socketserver.ThreadingTCPServer):
         with self.lock:
             return list(self.received.messages)
 
-    def wait_for(self, count: int, timeout: float = 15.0) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while len(self.messages()) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.messages()
-
-    def __enter__(self) -> MllpReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
-        self._thread.join(timeout=10)
+    collected = messages
