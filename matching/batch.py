@@ -65,21 +65,22 @@ class ScoredArrays:
     def __len__(self) -> int:
         return len(self.left)
 
+    def pair(self, ids: list[str], i: int) -> ScoredPair:
+        """The i-th kept pair as a ScoredPair (with its per-field contributions)."""
+        return build_pair(
+            ids[int(self.left[i])],
+            ids[int(self.right[i])],
+            self.levels[i],
+            self.weights[i],
+            float(self.scores[i]),
+            int(self.bands[i]),
+            int(self.flags[i]),
+            self.prior,
+        )
+
     def to_pairs(self, ids: list[str]) -> list[ScoredPair]:
-        """ScoredPair objects (with their per-field contributions) of every kept pair."""
-        return [
-            build_pair(
-                ids[int(self.left[i])],
-                ids[int(self.right[i])],
-                self.levels[i],
-                self.weights[i],
-                float(self.scores[i]),
-                int(self.bands[i]),
-                int(self.flags[i]),
-                self.prior,
-            )
-            for i in range(len(self.left))
-        ]
+        """ScoredPair objects of every kept pair."""
+        return [self.pair(ids, i) for i in range(len(self.left))]
 
 
 def _concat(parts: list[ScoredArrays], prior: float) -> ScoredArrays:

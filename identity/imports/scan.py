@@ -26,10 +26,10 @@ from identity.duplicates.service import ScanSummary
 from identity.imports import repository as reads
 from identity.imports.queue import PAIR_COLUMNS
 from identity.referential.models import DuplicatePair
-from matching.batch import ScoredArrays, dedupe_prepared
+from matching.batch import dedupe_prepared
 from matching.features import Factor, distinct_codes
 from matching.prepared import IntArray, RecordColumns, prepare_columns
-from matching.scoring import ScoredPair, build_pair
+from matching.scoring import ScoredPair
 from referentials.core.bulk_insert import insert_tuples
 from referentials.core.db import utcnow
 
@@ -125,20 +125,6 @@ def _signature(cols: RecordColumns, left: int, right: int) -> str:
     return hashlib.sha256("#".join(parts).encode()).hexdigest()
 
 
-def _pair(arrays: ScoredArrays, ids: list[str], i: int) -> ScoredPair:
-    """The i-th kept pair as the object arrays.to_pairs() builds (one at a time here)."""
-    return build_pair(
-        ids[int(arrays.left[i])],
-        ids[int(arrays.right[i])],
-        arrays.levels[i],
-        arrays.weights[i],
-        float(arrays.scores[i]),
-        int(arrays.bands[i]),
-        int(arrays.flags[i]),
-        arrays.prior,
-    )
-
-
 def scan(session: Session, progress: Callable[[int, int], None] | None = None) -> ScanSummary:
     """Batch scan of every active identity; idempotent (known and refused pairs stay put)."""
     settings = duplicates.current()
@@ -159,7 +145,7 @@ def scan(session: Session, progress: Callable[[int, int], None] | None = None) -
         establishments = reads.establishments_of(session, ids[sides].tolist())
         for i in range(lo, hi):
             # One pair object at a time, as arrays.to_pairs() builds them, in its order.
-            scored = _pair(arrays, names, i)
+            scored = arrays.pair(names, i)
             # Positions follow the ids (read in id order): the smaller position, the smaller id.
             lo_pos, hi_pos = sorted((int(arrays.left[i]), int(arrays.right[i])))
             low, high = int(ids[lo_pos]), int(ids[hi_pos])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socketserver
 import threading
 import time
+from abc import abstractmethod
 from typing import Generic, Self, TypeVar
 
 Item = TypeVar("Item")
@@ -15,9 +16,9 @@ class InThread(socketserver.BaseServer, Generic[Item]):
 
     _thread: threading.Thread
 
+    @abstractmethod
     def collected(self) -> list[Item]:
         """What the server received so far (a copy): each receiver says what it collects."""
-        raise NotImplementedError
 
     def wait_for(self, count: int, timeout: float = 15.0) -> list[Item]:
         deadline = time.monotonic() + timeout
