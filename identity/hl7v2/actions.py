@@ -13,10 +13,15 @@ from identity.duplicates import merges
 from identity.errors import TraitError
 from identity.hl7v2.message import Adt, Hl7Problem
 from identity.hl7v2.policy import InsVerdict
-from identity.referential import local_ids, service
+from identity.referential import local_ids, rules, service
 from identity.referential.history import ENTITY, emit
 from identity.referential.models import Identity
-from identity.referential.schemas import IdentityCreate, IdentityUpdate, SourceRef
+from identity.referential.schemas import (
+    AttributeRequest,
+    IdentityCreate,
+    IdentityUpdate,
+    SourceRef,
+)
 from identity.referential.traits import STRICT_TRAITS, normalized_fields
 from referentials.core import audit
 from referentials.core.auth import Principal
@@ -75,6 +80,43 @@ def _attach(session: Session, principal: Principal, identity: Identity, ref: Sou
     )
 
 
+def missing_attributes(identity: Identity, adt: Adt) -> list[str]:
+    """PID-32's RNIV attributes that the identity does not carry."""
+    return sorted(set(adt.attribute_codes) - identity.attribute_set)
+
+
+def add_attributes(session: Session, principal: Principal, identity: Identity, adt: Adt) -> Done:
+    """Set the attributes PID-32 declares and the identity lacks (A28/A31, or the identity a
+    movement creates). A message never removes one: the identity is shared by the region's
+    establishments, and lifting an attribute is an identity-vigilance officer's decision."""
+    missing = missing_attributes(identity, adt)
+    done = Done(identity.id, "")
+    if not missing:
+        return done
+    try:
+        rules.check_attributes(identity.attribute_set | set(missing))
+    except TraitError as exc:
+        done.warnings.append(
+            f"PID-32: {', '.join(missing)} not set on identity {identity.id}: {exc.message}"
+        )
+        return done
+    for code in missing:
+        request = AttributeRequest(code=code, reason=f"HL7 ADT^{adt.header.event} PID-32")
+        service.add_attribute(session, principal, identity.id, data=request)
+    done.text = f"attribute(s) {', '.join(missing)} set"
+    return done
+
+
+def _with_attributes(
+    session: Session, principal: Principal, identity: Identity, adt: Adt, done: Done
+) -> Done:
+    added = add_attributes(session, principal, identity, adt)
+    if added.text:
+        done.text = f"{done.text}; {added.text}"
+    done.warnings += added.warnings
+    return done
+
+
 def create_identity(
     session: Session, principal: Principal, adt: Adt, ref: SourceRef, ins: InsVerdict
 ) -> Done:
@@ -85,12 +127,14 @@ def create_identity(
         raise _invalid(exc) from exc
     if twin is not None:
         _attach(session, principal, twin, ref)
-        return Done(twin.id, f"local id attached to identity {twin.id} (same qualified INS)")
+        done = Done(twin.id, f"local id attached to identity {twin.id} (same qualified INS)")
+        return _with_attributes(session, principal, twin, adt, done)
     try:
         outcome = service.create(session, principal, data=data)
     except TraitError as exc:
         raise _invalid(exc) from exc
-    return Done(outcome.identity.id, f"identity {outcome.identity.id} created")
+    done = Done(outcome.identity.id, f"identity {outcome.identity.id} created")
+    return _with_attributes(session, principal, outcome.identity, adt, done)
 
 
 def changes(identity: Identity, adt: Adt) -> tuple[dict[str, Any], list[str]]:
@@ -121,13 +165,15 @@ def upsert(
         return create_identity(session, principal, adt, ref, ins)
     changed, warnings = changes(identity, adt)
     if not changed:
-        return Done(identity.id, f"identity {identity.id} unchanged", warnings)
+        done = Done(identity.id, f"identity {identity.id} unchanged", warnings)
+        return _with_attributes(session, principal, identity, adt, done)
     data = IdentityUpdate(**_raw(adt, changed), reason=f"HL7 ADT^{adt.header.event}")
     try:
         service.update(session, principal, identity.id, data=data, expected_version=None)
     except TraitError as exc:
         raise _invalid(exc) from exc
-    return Done(identity.id, f"identity {identity.id} updated", warnings)
+    done = Done(identity.id, f"identity {identity.id} updated", warnings)
+    return _with_attributes(session, principal, identity, adt, done)
 
 
 def _raw(adt: Adt, changed: dict[str, Any]) -> dict[str, Any]:

@@ -220,12 +220,22 @@ def check_header(header: Header) -> None:
         )
 
 
+# PID-32's repetitions after the status: the RNIV identity attributes (PAM France §6.6.15).
+ATTRIBUTE_CODES = ("HOMA", "FICT", "DOUT")
+
+
 def _reliability(msg: hl7.Message, pid: hl7.Segment, adt: Adt) -> None:
     """PID-32 (PAM France §6.6.15): status first, then the RNIV attributes HOMA, FICT, DOUT."""
     codes = [part(r, 0).upper() for r in grid(msg, pid, 32)]
     codes = [c for c in codes if c]
     adt.status_code = codes[0] if codes else None
-    adt.attribute_codes = tuple(c for c in codes[1:] if c in ("HOMA", "FICT", "DOUT"))
+    adt.attribute_codes = tuple(c for c in codes[1:] if c in ATTRIBUTE_CODES)
+    unread = sorted({c for c in codes[1:] if c not in ATTRIBUTE_CODES})
+    if unread:
+        adt.warnings.append(
+            f"PID-32: {', '.join(unread)} after the status: not an RNIV attribute "
+            "(HOMA, FICT, DOUT), not read"
+        )
 
 
 def _zfd(msg: hl7.Message, adt: Adt) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from identity.hl7v2.actions import Done, changes, create_identity
+from identity.hl7v2.actions import Done, changes, create_identity, missing_attributes
 from identity.hl7v2.message import Adt, Hl7Problem
 from identity.hl7v2.policy import InsVerdict
 from identity.hl7v2.provenance import Zfd
@@ -58,6 +58,12 @@ def movement(
         done.warnings.append(
             f"PID traits differ from identity {identity.id}: not changed "
             "(PAM France: demographics change through A31 only)"
+        )
+    missing = missing_attributes(identity, adt)
+    if missing:
+        done.warnings.append(
+            f"PID-32: {', '.join(missing)} not set on identity {identity.id}: "
+            "attributes change through A28/A31 only"
         )
     return done
 

@@ -95,6 +95,9 @@ def ins_verdict(adt: Adt) -> InsVerdict:
     oid = next((a for a in adt.ins.authority_ids if a in rules.INS_OIDS), None)
     if not rules.nir_key_is_valid(value):
         return InsVerdict(None, None, "PID-3: the INS key does not match: INS ignored")
+    if set(adt.attribute_codes) & {"DOUT", "FICT"}:
+        # A doubtful or fictitious identity never carries an INS (RNIV): no twin either.
+        return InsVerdict(None, None, "PID-3: INS ignored: PID-32 declares DOUT or FICT")
     if not declared_qualified(adt):
         return InsVerdict(
             None, None, "PID-3: INS dropped: PID-32 is not VALI (PAM France: INS only if qualified)"

@@ -189,3 +189,59 @@ def test_route_needs_write_scope_and_an_er7_body(api: Api) -> None:
 
     assert send("application/json").status_code == 415
     assert ack(send("text/plain"))["MSA"][1] == "AA"
+
+
+def test_pid32_attributes_are_set_never_lifted_and_refused_combinations_warned(
+    api: Api, session_factory: sessionmaker[Session]
+) -> None:
+    created = post(api, sample("a28_create.hl7", **{"|PROV": "|PROV~HOMA"}))
+    assert ack(created)["MSA"][1] == "AA" and "ERR" not in ack(created)
+    lookup = {"source_finess": "690999016", "local_id": "IPP-1001"}
+    found = api.get("/api/v1/identities", params=lookup).json()["items"][0]
+    assert found["attributes"] == ["HOMA"]
+    # A31 adds DOUT (DOUT+HOMA is allowed); a message without HOMA does not lift it.
+    assert ack(post(api, sample("a31_update.hl7", **{"|PROV": "|PROV~DOUT"})))["MSA"][1] == "AA"
+    after = api.get(f"/api/v1/identities/{found['id']}").json()
+    assert after["attributes"] == ["DOUT", "HOMA"] and after["status"] == "PROV"
+    # FICT combines with nothing: accepted message, attribute refused with a warning.
+    refused = post(api, sample("a31_update.hl7", **{"|PROV": "|PROV~FICT~XYZ"}))
+    assert ack(refused)["MSA"][1] == "AA" and "FICT not set on identity" in refused.text
+    assert "XYZ after the status: not an RNIV attribute" in refused.text
+    assert api.get(f"/api/v1/identities/{found['id']}").json()["attributes"] == ["DOUT", "HOMA"]
+    history = api.get(f"/api/v1/identities/{found['id']}/history", key="all")
+    assert history.status_code == 200
+    assert sum(e["action"] == "attribute_add" for e in history.json()) == 2
+
+
+def test_pid32_doubtful_or_fictitious_identity_ignores_the_ins(
+    api: Api, session_factory: sessionmaker[Session]
+) -> None:
+    qual = qualified(
+        api,
+        session_factory,
+        birth_name="Adrun",
+        first_names=["Zoé"],
+        birth_date="1975-12-31",
+        birth_place_code="63220",
+    )
+    answer = post(api, sample("a28_create_ins.hl7", **{"|VALI": "|VALI~FICT"}), key="all")
+    assert ack(answer)["MSA"][1] == "AA" and "INS ignored: PID-32 declares DOUT or FICT" in (
+        answer.text
+    )
+    new = api.get(
+        "/api/v1/identities", params={"source_finess": "690999016", "local_id": "IPP-1003"}
+    ).json()["items"][0]
+    assert new["id"] != qual and new["attributes"] == ["FICT"] and new["ins"] is None
+    assert count(session_factory) == 2
+
+
+def test_a_movement_never_sets_attributes_on_a_known_identity(api: Api) -> None:
+    pam = HL7 / "pam"
+    assert ack(post(api, (pam / "a28_create.hl7").read_bytes()))["MSA"][1] == "AA"
+    admission = (pam / "a01_admission.hl7").read_text("utf-8")
+    admission = admission.replace("IPP-3001", "IPP-3003").replace("|VALI", "|PROV~HOMA")
+    answer = post(api, admission.encode("utf-8"))
+    assert ack(answer)["MSA"][1] == "AA"
+    assert "HOMA not set on identity" in answer.text and "A28/A31 only" in answer.text
+    lookup = {"source_finess": "690999016", "local_id": "IPP-3003"}
+    assert api.get("/api/v1/identities", params=lookup).json()["items"][0]["attributes"] == []
