@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from functools import cache
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.engine import Row
@@ -46,7 +46,7 @@ def get(session: Session, identity_id: int, *, for_update: bool = False) -> Iden
 
 
 @cache
-def _call_traits_statement() -> Select[Unpack[tuple[Any, ...]]]:
+def _call_traits_statement() -> Select[*tuple[Any, ...]]:
     return select(
         Identity.active,
         Identity.merged_into_id,
@@ -60,15 +60,20 @@ def _call_traits_statement() -> Select[Unpack[tuple[Any, ...]]]:
     ).where(Identity.id == bindparam("identity_id"))
 
 
-def call_traits(session: Session, identity_id: int) -> Row[Unpack[tuple[Any, ...]]] | None:
+def call_traits(session: Session, identity_id: int) -> Row[*tuple[Any, ...]] | None:
     """What an INSi call sends and checks first, as plain columns (no object loaded)."""
     return session.execute(_call_traits_statement(), {"identity_id": identity_id}).first()
 
 
+@cache
+def _insert_insi_call_statement() -> Any:
+    table: Any = InsiCall.__table__
+    return insert(table).returning(table.c.id)
+
+
 def insert_insi_calls(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert INSi call records (plain rows, the table's own types); their ids, in order."""
-    table = InsiCall.__table__
-    statement = insert(table).returning(table.c.id)  # type: ignore[arg-type]
+    statement = _insert_insi_call_statement()
     connection = session.connection()
     return [int(connection.execute(statement, row).scalar_one()) for row in rows]
 
