@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVarTuple, Unpack
-
 from fastapi import APIRouter, Depends, Request, Response, status
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from identity.insi import creation
 from identity.insi import service as insi
 from identity.insi.port import InsiPort
 from identity.insi.service import QualificationResult
 from identity.insi.waits import InsiWaits
-from identity.insi.window import read_for_call
 from identity.referential import presenter
 from identity.referential.models import InsiCall
 from identity.referential.schemas import (
@@ -25,8 +20,6 @@ from identity.referential.schemas import (
 )
 from referentials.core.auth import DbSession, Principal, require
 from referentials.core.db import commit_now
-
-Args = TypeVarTuple("Args")
 
 router = APIRouter(prefix="/api/v1/identities", tags=["INS qualification"])
 write_scope = require("identity:write")
@@ -75,21 +68,51 @@ def _waits(request: Request) -> InsiWaits:
     return waits
 
 
-def _answered(
-    session: Session,
-    principal: Principal,
-    apply: Callable[[Session, Principal, Unpack[Args]], QualificationResult],
-    *args: *Args,
+def _committed(
+    result: QualificationResult, session: Session, principal: Principal
 ) -> QualificationRead:
-    """Apply an INSi answer and commit at once, in the request thread that wrote it."""
-    result = apply(session, principal, *args)
+    """Commit the answer's writes at once, in the thread that made them, then shape the answer."""
     commit_now(session)
     return _read(result, principal)
 
 
-# The INSi routes are coroutines so that the wait for INSi happens in the INSi threads
-# (`InsiWaits`), not in a request thread: reading before the call and applying the answer
-# after it run in request threads, each in a short transaction of its own.
+# Each INSi route is a coroutine that hands the whole search to one INSi thread (`InsiWaits`):
+# read what is sent in a short transaction that ends before the call, call INSi with nothing
+# held, apply the answer in a new short transaction. One trip from the event loop and back,
+# where a read, the call and the apply each in a thread of its own took three; a search that
+# waits for an INSi place holds no thread and no connection.
+
+
+def _typed_search(
+    session: Session, principal: Principal, port: InsiPort, body: IdentityCreate
+) -> QualificationRead:
+    result = creation.create_from_insi(session, principal, body, port)
+    return _committed(result, session, principal)
+
+
+def _traits_search(
+    session: Session, principal: Principal, port: InsiPort, identity_id: int
+) -> QualificationRead:
+    result = insi.qualify(session, principal, identity_id, port)
+    return _committed(result, session, principal)
+
+
+def _vitale_search(
+    session: Session,
+    principal: Principal,
+    port: InsiPort,
+    identity_id: int,
+    body: CarteVitaleRequest,
+) -> QualificationRead:
+    result = insi.qualify_by_carte_vitale(
+        session,
+        principal,
+        identity_id,
+        port,
+        matricule=body.matricule,
+        birth_rank=body.birth_rank,
+    )
+    return _committed(result, session, principal)
 
 
 @router.post("/insi-create", response_model=QualificationRead)
@@ -102,11 +125,7 @@ async def insi_create(
     principal: Principal = Depends(write_scope),
 ) -> QualificationRead:
     """Front desk: INSi with the typed traits; a coherent CR 00 makes (or finds) the identity."""
-    fields = await run_in_threadpool(creation.typed_fields, session, body)
-    search = await _waits(request).run(creation.search_typed, _port(request), fields)
-    read = await run_in_threadpool(
-        _answered, session, principal, creation.apply_typed, body, fields, search
-    )
+    read = await _waits(request).run(_typed_search, session, principal, _port(request), body)
     if read.outcome == "applied":
         response.status_code = status.HTTP_201_CREATED
     return read
@@ -121,9 +140,9 @@ async def insi_search(
     principal: Principal = Depends(write_scope),
 ) -> QualificationRead:
     """Search the INS by traits; a coherent CR 00 moves PROV→RECUP or VALI→QUAL."""
-    sent = await run_in_threadpool(read_for_call, session, identity_id)
-    search = await _waits(request).run(insi.search_traits, _port(request), sent)
-    return await run_in_threadpool(_answered, session, principal, insi.apply_search, sent, search)
+    return await _waits(request).run(
+        _traits_search, session, principal, _port(request), identity_id
+    )
 
 
 @router.post("/{identity_id}/insi-vitale", response_model=QualificationRead)
@@ -136,11 +155,9 @@ async def insi_vitale(
     principal: Principal = Depends(write_scope),
 ) -> QualificationRead:
     """Search the INS with the Carte Vitale's matricule (collection method CV)."""
-    sent = await run_in_threadpool(read_for_call, session, identity_id)
-    answer = await _waits(request).run(
-        insi.search_vitale, _port(request), sent, body.matricule, body.birth_rank
+    return await _waits(request).run(
+        _vitale_search, session, principal, _port(request), identity_id, body
     )
-    return await run_in_threadpool(_answered, session, principal, insi.apply_vitale, sent, answer)
 
 
 @router.get("/{identity_id}/insi-calls", response_model=list[InsiCallRead])

@@ -2,9 +2,10 @@
 
 Endpoints are synchronous: each runs in one of the server's request threads (anyio's pool, 40
 at a time). A search that waited for INSi in one of them would keep it for the whole call, so a
-slow or stuck teleservice would take the pool from every other caller. The INSi routes read
-and write in request threads, but wait for INSi here: at most ``size`` calls at once per
-process; beyond that, a search waits for a place without holding a thread or a connection.
+slow or stuck teleservice would take the pool from every other caller. An INSi route runs its
+whole search here instead (the read, the call, the answer's transaction, each transaction
+ended before the call): at most ``size`` searches at once per process; beyond that, a search
+waits for a place without holding a thread or a connection.
 """
 
 from __future__ import annotations

@@ -13,20 +13,19 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from identity.errors import RuleConflict, StaleVersion
+from identity.errors import IdentityNotFound, RuleConflict, StaleVersion
 from identity.referential import repository, rules
 from identity.referential.models import Identity, InsiCall
-from identity.referential.service import get_active
-from referentials.core.db import end_transaction
+from referentials.core.db import end_transaction, utcnow
 
 log = logging.getLogger("socle.identity.insi")
 
 
-def check_callable(identity: Identity) -> None:
-    if rules.forbids_insi(identity.attribute_set):
+def check_callable(attributes: frozenset[str]) -> None:
+    if rules.forbids_insi(attributes):
         raise RuleConflict(
             "a DOUT or FICT identity is never sent to INSi",
-            fields={"attributes": sorted(identity.attribute_set)},
+            fields={"attributes": sorted(attributes)},
         )
 
 
@@ -44,17 +43,27 @@ class Sent:
 
 
 def read_for_call(session: Session, identity_id: int) -> Sent:
-    """Read what the call needs, then end the transaction: nothing is held while INSi answers."""
-    identity = get_active(session, identity_id)
-    check_callable(identity)
+    """Read what the call needs, then end the transaction: nothing is held while INSi answers.
+
+    Plain columns, not the identity: the answer's transaction loads it anew in any case.
+    """
+    row = repository.call_traits(session, identity_id)
+    if row is None:
+        raise IdentityNotFound(f"no identity {identity_id}", fields={"id": identity_id})
+    if not row.active:
+        raise RuleConflict(
+            f"identity {identity_id} was merged into {row.merged_into_id} and is inactive",
+            fields={"merged_into": row.merged_into_id},
+        )
+    check_callable(frozenset(a for a in row.attributes.split(",") if a))
     sent = Sent(
-        identity.id,
-        identity.version,
-        identity.birth_name,
-        tuple(identity.first_name_list),
-        identity.sex,
-        identity.birth_date,
-        identity.birth_place_code,
+        identity_id,
+        row.version,
+        row.birth_name,
+        tuple(row.first_names.split(" ") if row.first_names else ()),
+        row.sex,
+        row.birth_date,
+        row.birth_place_code,
     )
     end_transaction(session)
     return sent
@@ -96,10 +105,21 @@ def _still_fits(identity: Identity, sent: Sent) -> bool:
     ) == (sent.birth_name, sent.first_names, sent.sex, sent.birth_date, sent.birth_place_code)
 
 
+_CALL_COLUMNS = tuple(c.key for c in InsiCall.__table__.columns if c.key != "id")
+
+
 def store_calls(session: Session, calls: list[InsiCall]) -> None:
-    """Write the call records: the last writes of the transaction that applies an answer."""
-    session.add_all(calls)
-    session.flush()
+    """Write the call records: the last writes of the transaction that applies an answer.
+
+    A plain insert per call rather than the ORM's unit of work (about a tenth of a search's
+    CPU); the records keep their id and time for the answer, and are not added to the session.
+    """
+    session.flush()  # whatever the answer changed first, as the unit of work would
+    for call in calls:
+        call.at = call.at or utcnow()
+    rows = [{column: getattr(call, column) for column in _CALL_COLUMNS} for call in calls]
+    for call, call_id in zip(calls, repository.insert_insi_calls(session, rows), strict=True):
+        call.id = call_id
     for call in calls:
         if call.protocol_warnings:
             # By ids only: the warnings name elements, the traits stay in the call record.

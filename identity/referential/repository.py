@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, insert, select
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from identity.referential.models import (
@@ -21,14 +23,59 @@ from identity.referential.models import (
 from referentials.core.db import utcnow
 
 
-def get(session: Session, identity_id: int, *, for_update: bool = False) -> Identity | None:
-    # One identity and its few source records in one query: half the CPU of loading them in a
-    # second one (every read, write and INSi answer starts here).
-    stmt = select(Identity).where(Identity.id == identity_id).options(joinedload(Identity.sources))
+@cache
+def _get_statement(for_update: bool) -> Select[Identity]:
+    # Built once: building the statement and its cache key again on every call cost about as
+    # much as running it (every read, write and INSi answer starts here).
+    stmt = (
+        select(Identity)
+        .where(Identity.id == bindparam("identity_id"))
+        # One identity and its few source records in one query: half the CPU of loading them
+        # in a second one.
+        .options(joinedload(Identity.sources))
+    )
     if for_update:
         # The identity's row only: PostgreSQL locks nothing on the outer join's nullable side.
         stmt = stmt.with_for_update(of=Identity)
-    return session.execute(stmt).unique().scalar()
+    return stmt
+
+
+def get(session: Session, identity_id: int, *, for_update: bool = False) -> Identity | None:
+    stmt = _get_statement(for_update)
+    return session.execute(stmt, {"identity_id": identity_id}).unique().scalar()
+
+
+@cache
+def _call_traits_statement() -> Select[*tuple[Any, ...]]:
+    return select(
+        Identity.active,
+        Identity.merged_into_id,
+        Identity.attributes,
+        Identity.version,
+        Identity.birth_name,
+        Identity.first_names,
+        Identity.sex,
+        Identity.birth_date,
+        Identity.birth_place_code,
+    ).where(Identity.id == bindparam("identity_id"))
+
+
+def call_traits(session: Session, identity_id: int) -> Row[*tuple[Any, ...]] | None:
+    """What an INSi call sends and checks first, as plain columns (no object loaded)."""
+    return session.execute(_call_traits_statement(), {"identity_id": identity_id}).first()
+
+
+@cache
+def _insert_insi_call_statement() -> Any:
+    table: Any = InsiCall.__table__
+    return insert(table).returning(table.c.id)
+
+
+def insert_insi_calls(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert INSi call records (plain rows, the table's own types); their ids, in order."""
+    statement = _insert_insi_call_statement()
+    connection = session.connection()
+    return [int(connection.execute(statement, row).scalar_one()) for row in rows]
 
 
 def by_source(session: Session, finess: str, local_id: str) -> Identity | None:

@@ -126,6 +126,25 @@ def test_dout_identity_gets_409_and_no_call(api: Api) -> None:
     assert api.get(f"{IDS}/{created['id']}/insi-calls").json() == []
 
 
+def test_unknown_or_merged_identity_is_refused_before_any_call(api: Api) -> None:
+    unknown = api.post(f"{IDS}/999999/insi-search")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "identity_not_found"
+    assert unknown.json()["fields"] == {"id": 999999}
+    kept = _create(api, "Fusionne", ["Maëlle", "Rose"], "F", "1981-04-05")
+    gone = _create(api, "Fusionne", ["Maëlle"], "F", "1981-04-05")
+    pairs = api.get("/api/v1/duplicates", key="vigilance").json()["items"]
+    pair = next(p for p in pairs if {p["left_id"], p["right_id"]} == {kept["id"], gone["id"]})
+    decided = api.post(
+        f"/api/v1/duplicates/{pair['id']}/decision",
+        key="vigilance",
+        json={"decision": "merge", "survivor_id": kept["id"], "reason": "même patiente"},
+    )
+    assert decided.status_code == 200, decided.text
+    merged = api.post(f"{IDS}/{gone['id']}/insi-search")
+    assert merged.status_code == 409 and merged.json()["fields"] == {"merged_into": kept["id"]}
+    assert api.get(f"{IDS}/{gone['id']}/insi-calls").json() == []
+
+
 def test_insi_create_makes_a_recup_identity_once(api: Api) -> None:
     body = {
         "birth_name": "corse",

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 from lxml import etree
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from soap_clients.insi import contract
+from soap_clients.insi.mock import MockConfig, create_mock_app
 from soap_clients.insi.transport import http_session
-from tests.soap_clients.conftest import IDAM, RunningMock, make_client
+from tests.soap_clients.conftest import IDAM, RunningMock, make_client, serve
 
 CTX = {"lps": contract.NS_CTXLPS, "bam": contract.NS_CTXBAM, "wsa": contract.NS_WSA}
 
@@ -66,3 +69,39 @@ def test_proxy_is_resolved_once_for_the_endpoint(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setenv("NO_PROXY", "insi.example")
     assert http_session("https://insi.example/ws", connections=2).proxies == {}
+
+
+class _Front:
+    """In front of the mock: a moved address answered with a 307, and a cookie set on answers.
+
+    As a load balancer in front of INSi may: the client follows the redirect with its POST and
+    sends the cookie back on the next calls, as a requests session does.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.cookies: list[str] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            if scope["path"] == "/moved":
+                await Response(status_code=307, headers={"location": "/"})(scope, receive, send)
+                return
+            self.cookies.append(dict(scope["headers"]).get(b"cookie", b"").decode())
+
+        async def with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message["headers"], (b"set-cookie", b"route=a; Path=/")]
+            await send(message)
+
+        await self.app(scope, receive, with_cookie)
+
+
+def test_redirects_are_followed_and_cookies_sent_back() -> None:
+    front = _Front(create_mock_app(MockConfig(known_idam=[IDAM])))
+    with serve(front) as url:
+        client = make_client(f"{url}/moved")
+        for _ in range(2):
+            outcome = client.search_by_traits("ADRUN", ["ZOE"], "F", "1975-12-31")
+            assert outcome.cr_code == "00"
+    assert front.cookies == ["", "route=a"]
