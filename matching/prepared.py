@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from itertools import compress
+from operator import itemgetter
 
 import numpy as np
 
@@ -18,12 +20,11 @@ from matching.features import (
     distinct_codes,
     given_features,
     given_table,
-    string_rank,
     surname_features,
-    surname_table,
 )
 from matching.records import IdentityRecord
 from matching.runtime import gc_paused
+from matching.surname_codes import SurnameFactors, surname_factors, surname_table_columns
 from matching.traits import (
     ADDRESS_PREFIX,
     HISTORY_WIDTH,
@@ -84,10 +85,15 @@ def _slots(tuples: Sequence[tuple[str, ...]], width: int, intern: Interner) -> l
     """Interned i-th item of each tuple for i < width, -1 where the tuple is shorter (equals
     nothing). Slot 0 of every tuple is interned first, then slot 1, and so on."""
     lengths = np.fromiter(map(len, tuples), dtype=np.int64, count=len(tuples))
-    pad = ("",) * width
-    # Padded once, cut into columns by zip: no Python test per tuple and slot.
-    columns = zip(*[(t + pad)[:width] for t in tuples], strict=True) if tuples else [()] * width
-    return [np.where(lengths > i, intern.many(column), -1) for i, column in enumerate(columns)]
+    out = []
+    for i in range(width):
+        # Only the tuples long enough are read (in C: compress, itemgetter): a padding "" would
+        # take id 0, already given, so skipping it interns the same strings in the same order.
+        longer = lengths > i
+        column = np.full(len(tuples), -1, dtype=np.int64)
+        column[longer] = intern.many(map(itemgetter(i), compress(tuples, longer.tolist())))
+        out.append(column)
+    return out
 
 
 def _initial(values: Sequence[str]) -> IntArray:
@@ -99,27 +105,13 @@ def _prefix(values: Sequence[str], intern: Interner) -> IntArray:
 
 
 def _surname_columns(
-    rows: list[tuple[str, str, tuple[str, ...], str, str]],
-    birth: IntArray,
-    used: IntArray,
-    intern: Interner,
+    parts: list[SurnameFactors], birth: IntArray, used: IntArray, intern: Interner
 ) -> tuple[dict[str, IntArray], ObjArray]:
-    glued, cores, parts, fonems, phonexes = (list(column) for column in zip(*rows, strict=True))
-    table = {
-        "bn": intern.many(glued),
-        "bn_core_id": intern.many(cores),
-        "bn_fonem": intern.many(fonems),
-        "bn_phonex": intern.many(phonexes),
-        **dict(zip(("bn_part0", "bn_part1"), _slots(parts, 2, intern), strict=True)),
-        "bn_initial": _initial(fonems),
-        "bn_prefix": _prefix(glued, intern),
-        # String order of the FONEM codes: the sorted window of an over-common block follows it.
-        "bn_fonem_rank": string_rank(fonems),
-    }
+    table, cores = surname_table_columns(parts, intern)
     out = {name: column[birth] for name, column in table.items()}
     out.update(used=table["bn"][used], used_core=table["bn_core_id"][used])
     out["used_fonem"] = table["bn_fonem"][used]
-    return out, np.array(cores, dtype=object)[birth]
+    return out, cores[birth]
 
 
 def _given_columns(
@@ -142,17 +134,14 @@ def _given_columns(
     return {k: v[codes] for k, v in table.items()}, np.array(firsts, dtype=object)[codes]
 
 
-SurnameRow = tuple[str, str, tuple[str, ...], str, str]
-
-
 def _helper_tables(
     names: Sequence[str],
     ins: Sequence[str] | None,
     phones: Sequence[str],
     cached: bool = False,
-) -> tuple[list[SurnameRow], OwnCodes | None]:
-    """The surname table and (ins given) the INS and phone codes of the distinct values."""
-    return surname_table(names, cached), None if ins is None else own_codes(ins, phones)
+) -> tuple[SurnameFactors, OwnCodes | None]:
+    """The surname factors and (ins given) the INS and phone codes of the distinct values."""
+    return surname_factors(names, cached), None if ins is None else own_codes(ins, phones)
 
 
 def prepare_columns(
@@ -194,15 +183,16 @@ def prepare_columns(
         codes["address_prefix"] = address_prefix(cols.address, intern)
         codes["city_id"], cities = free_text(cols.city, intern)
         if pending:
-            rows = surname_table(names[:split], cached)
-            helped_rows, own = pending.result()
-            rows += helped_rows
+            mine = surname_factors(names[:split], cached)
+            helped, own = pending.result()
+            parts = [mine, helped]
         else:
-            rows, own = _helper_tables(names, ins, cols.phone.values, cached)
+            whole, own = _helper_tables(names, ins, cols.phone.values, cached)
+            parts = [whole]
     ins_index = {"": 0}
     own = own or own_codes(cols.ins.values, cols.phone.values, ins_index)
     codes.update(own_columns(cols, own, ins_index))
-    surnames, cores = _surname_columns(rows, birth, used, intern)
+    surnames, cores = _surname_columns(parts, birth, used, intern)
     codes.update(surnames)
     n = len(cols.ids)
     codes = {k: np.ascontiguousarray(v, dtype=np.int64).reshape(n) for k, v in codes.items()}
