@@ -15,6 +15,7 @@ from operator import itemgetter
 
 import numpy as np
 
+from matching.factored import Factored
 from matching.features import (
     Factor,
     distinct_codes,
@@ -24,14 +25,13 @@ from matching.features import (
 )
 from matching.records import IdentityRecord
 from matching.runtime import gc_paused
-from matching.surname_codes import SurnameFactors, surname_factors, surname_table_columns
+from matching.surname_codes import surname_factors, surname_table_columns
 from matching.traits import (
     ADDRESS_PREFIX,
     HISTORY_WIDTH,
     IntArray,
     Interner,
     ObjArray,
-    OwnCodes,
     RecordColumns,
     address_prefix,
     free_text,
@@ -43,10 +43,10 @@ from matching.traits import (
 )
 
 GIVEN_WIDTH = 4  # given-name forms kept per record; later ones add little evidence
-# Share of the distinct surnames encoded by the helper process, which also checks the INS and
-# codes the phones while this one encodes the given names and the other traits (measured: with
-# the surnames' phonetic codes computed all at once, both end about together at 0.7).
-HELPER_SHARE = 0.7
+# Share of the distinct surnames encoded by the helper process, which then checks the INS and
+# codes the phones while this one encodes the given names and the other traits, then interns
+# the surnames (measured: all of them to the helper, and both end about together).
+HELPER_SHARE = 1.0
 # Re-exported for the single-record callers and the modules that read the columns.
 __all__ = [
     "ADDRESS_PREFIX",
@@ -105,7 +105,7 @@ def _prefix(values: Sequence[str], intern: Interner) -> IntArray:
 
 
 def _surname_columns(
-    parts: list[SurnameFactors], birth: IntArray, used: IntArray, intern: Interner
+    parts: list[Factored], birth: IntArray, used: IntArray, intern: Interner
 ) -> tuple[dict[str, IntArray], ObjArray]:
     table, cores = surname_table_columns(parts, intern)
     out = {name: column[birth] for name, column in table.items()}
@@ -134,16 +134,6 @@ def _given_columns(
     return {k: v[codes] for k, v in table.items()}, np.array(firsts, dtype=object)[codes]
 
 
-def _helper_tables(
-    names: Sequence[str],
-    ins: Sequence[str] | None,
-    phones: Sequence[str],
-    cached: bool = False,
-) -> tuple[SurnameFactors, OwnCodes | None]:
-    """The surname factors and (ins given) the INS and phone codes of the distinct values."""
-    return surname_factors(names, cached), None if ins is None else own_codes(ins, phones)
-
-
 def prepare_columns(
     cols: RecordColumns,
     interner: Interner | None = None,
@@ -169,30 +159,22 @@ def prepare_columns(
     ins = None if cols.ins_history else cols.ins.values
     # The surname table (FONEM, Phonex), the INS checks and the phone codes are the longest
     # steps: a second process does them while this one does the given names and other traits,
-    # then the first surnames (HELPER_SHARE of them to the helper: both end about together).
+    # then the first surnames (1 - HELPER_SHARE of them). The INS and phone codes come last:
+    # they are not interned, so the helper codes them while this one interns the surnames.
     split = len(names) - int(len(names) * helper_share) if helper else len(names)
     with gc_paused():
-        pending = (
-            helper.submit(_helper_tables, names[split:], ins, cols.phone.values, cached)
-            if helper
-            else None
-        )
+        helped = helper.submit(surname_factors, names[split:], cached) if helper else None
+        owned = helper.submit(own_codes, ins, cols.phone.values) if helper and ins else None
         given, firsts = _given_columns(cols.first_names, intern, cached)
         codes = {**given, **trait_columns(cols, intern)}
         codes["address_id"], addresses = free_text(cols.address, intern)
         codes["address_prefix"] = address_prefix(cols.address, intern)
         codes["city_id"], cities = free_text(cols.city, intern)
-        if pending:
-            mine = surname_factors(names[:split], cached)
-            helped, own = pending.result()
-            parts = [mine, helped]
-        else:
-            whole, own = _helper_tables(names, ins, cols.phone.values, cached)
-            parts = [whole]
-    ins_index = {"": 0}
-    own = own or own_codes(cols.ins.values, cols.phone.values, ins_index)
+        parts = [surname_factors(names[:split], cached), *([helped.result()] if helped else [])]
+        surnames, cores = _surname_columns(parts, birth, used, intern)
+        ins_index = {"": 0}
+        own = owned.result() if owned else own_codes(cols.ins.values, cols.phone.values, ins_index)
     codes.update(own_columns(cols, own, ins_index))
-    surnames, cores = _surname_columns(parts, birth, used, intern)
     codes.update(surnames)
     n = len(cols.ids)
     codes = {k: np.ascontiguousarray(v, dtype=np.int64).reshape(n) for k, v in codes.items()}

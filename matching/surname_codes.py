@@ -1,100 +1,92 @@
-"""The surname columns of a batch: encoded where the names are, interned where the interner is.
+"""The surname and given-name columns of a batch, as factors (factored.py) and interned.
 
-The helper process of the batch CLI encodes most of the distinct surnames. It sends back, per
-column, the column's distinct values in first-seen order and each name's position among them
-(a factor) rather than five strings per name: the process that owns the interner then only
-interns the distinct values, a list at a time, and spreads their ids by integer indexing.
-Interning each column's distinct values in first-seen order, part after part, inserts the
-strings the interner had not seen in the order interning the whole column would: the ids are
-the same as when one process encodes every name.
+The helper process of the batch CLI encodes part of the distinct surnames and given-name lists;
+the process that owns the interner interns the distinct values of each part, in part order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from matching.features import Factor, factorise, surname_table
+from matching.factored import Factored, factored, interned, slots, spread
+from matching.features import given_table, surname_table
 from matching.traits import Interner
 
 IntArray = npt.NDArray[np.int64]
 ObjArray = npt.NDArray[np.object_]
-PART_WIDTH = 2  # parts of a double name kept per record
-# The interned columns, in the order they are interned (the ids depend on it).
-INTERNED = ("bn", "bn_core_id", "bn_fonem", "bn_phonex", "bn_part0", "bn_part1", "bn_prefix")
+PART_WIDTH = 2  # parts of a double surname kept per record
+GIVEN_WIDTH = 4  # given-name forms kept per record; later ones add little evidence
 
 
-@dataclass(slots=True)
-class SurnameFactors:
-    """Features of a list of distinct surnames, one factor per interned column."""
-
-    columns: dict[str, Factor[str]]
-    parts: IntArray  # number of parts of each name (0: a single name)
-
-    @property
-    def size(self) -> int:
-        """Number of surnames."""
-        return len(self.parts)
-
-
-def surname_factors(names: Sequence[str], cached: bool = False) -> SurnameFactors:
-    """The features of each surname (features.surname_table) as per-column factors."""
-    rows = surname_table(names, cached)
-    glued, cores, parts, fonems, phonexes = (
-        (list(column) for column in zip(*rows, strict=True)) if rows else ([] for _ in range(5))
-    )
-    pad = ("",) * PART_WIDTH
-    slots = (
-        zip(*[(t + pad)[:PART_WIDTH] for t in parts], strict=True) if parts else [()] * PART_WIDTH
-    )
-    values = {
-        "bn": glued,
-        "bn_core_id": cores,
-        "bn_fonem": fonems,
-        "bn_phonex": phonexes,
-        **{f"bn_part{i}": list(slot) for i, slot in enumerate(slots)},
-        "bn_prefix": [v[:3] if len(v) >= 3 else "" for v in glued],
-    }
-    lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
-    return SurnameFactors({name: factorise(values[name]) for name in INTERNED}, lengths)
+def _prefixes(values: Sequence[str]) -> list[str]:
+    return [v[:3] if len(v) >= 3 else "" for v in values]
 
 
 def _initials(values: Sequence[str]) -> IntArray:
     return np.array([ord(v[0]) if v else 0 for v in values], dtype=np.int64)
 
 
-def _spread(parts: list[SurnameFactors], name: str, table: list[IntArray]) -> IntArray:
-    """Per name, table[k] (one entry per distinct value of part k's column) at its code."""
-    return np.concatenate([t[p.columns[name].codes] for p, t in zip(parts, table, strict=True)])
+def _objects(values: list[str]) -> ObjArray:
+    return np.array(values, dtype=object)
+
+
+def surname_factors(names: Sequence[str], cached: bool = False) -> Factored:
+    """The features of each surname (features.surname_table) as factors, in interning order."""
+    rows = surname_table(names, cached)
+    glued, cores, parts, fonems, phonexes = (
+        (list(column) for column in zip(*rows, strict=True)) if rows else ([] for _ in range(5))
+    )
+    part_columns, present = slots("bn_part", parts, PART_WIDTH)
+    columns = {"bn": glued, "bn_core_id": cores, "bn_fonem": fonems, "bn_phonex": phonexes}
+    columns.update(part_columns)
+    columns["bn_prefix"] = _prefixes(glued)
+    return factored(columns, present, len(rows))
 
 
 def surname_table_columns(
-    parts: list[SurnameFactors], intern: Interner
+    parts: list[Factored], intern: Interner
 ) -> tuple[dict[str, IntArray], ObjArray]:
-    """The interned columns of the names of every part, in part order (one row per name), and
-    each name's core as a string."""
+    """The surname columns of every part's names, in part order (one row per distinct name),
+    and each name's core as a string."""
     parts = [p for p in parts if p.size] or [surname_factors([""])]
-    interned = {
-        name: _spread(parts, name, [intern.many(p.columns[name].values) for p in parts])
-        for name in INTERNED
-    }
-    lengths = np.concatenate([p.parts for p in parts])
-    for i in range(PART_WIDTH):
-        interned[f"bn_part{i}"] = np.where(lengths > i, interned[f"bn_part{i}"], -1)
+    ids = interned(parts, intern)
     fonems = [p.columns["bn_fonem"].values for p in parts]
     # String order of the FONEM codes: the sorted window of an over-common block follows it.
     order = {v: i for i, v in enumerate(sorted(set().union(*fonems)))}
-    ranks = [np.array([order[v] for v in values], dtype=np.int64) for values in fonems]
-    table = {
-        **{name: interned[name] for name in INTERNED[:-1]},
-        "bn_initial": _spread(parts, "bn_fonem", [_initials(v) for v in fonems]),
-        "bn_prefix": interned["bn_prefix"],
-        "bn_fonem_rank": _spread(parts, "bn_fonem", ranks),
-    }
-    cores = [np.array(p.columns["bn_core_id"].values, dtype=object) for p in parts]
-    return table, np.concatenate(
-        [t[p.columns["bn_core_id"].codes] for p, t in zip(parts, cores, strict=True)]
+    table = {name: ids[name] for name in ids if name != "bn_prefix"}
+    table["bn_initial"] = spread(parts, "bn_fonem", _initials)
+    table["bn_prefix"] = ids["bn_prefix"]
+    table["bn_fonem_rank"] = spread(
+        parts, "bn_fonem", lambda v: np.array([order[x] for x in v], dtype=np.int64)
     )
+    return table, spread(parts, "bn_core_id", _objects)
+
+
+def given_factors(lists: Sequence[tuple[str, ...]], cached: bool = False) -> Factored:
+    """The features of each given-name list (features.given_table) as factors."""
+    rows = given_table(lists, cached)
+    firsts = [features[0] for features, _ in rows]
+    wholes, whole_present = slots("whole", [features[2] for features, _ in rows], GIVEN_WIDTH)
+    parts, part_present = slots("gpart", [features[3] for features, _ in rows], GIVEN_WIDTH)
+    columns = {"first_id": firsts, "first_phonex": [features[1] for features, _ in rows]}
+    columns.update(wholes)
+    columns.update(parts)
+    columns["first_fonem"] = [code for _, code in rows]
+    columns["first_prefix"] = _prefixes(firsts)
+    return factored(columns, {**whole_present, **part_present}, len(rows))
+
+
+def given_table_columns(
+    parts: list[Factored], intern: Interner
+) -> tuple[dict[str, IntArray], ObjArray]:
+    """The given-name columns of every part's lists, in part order (one row per distinct
+    list), and each list's first given name as a string."""
+    parts = [p for p in parts if p.size] or [given_factors([()])]
+    ids = interned(parts, intern)
+    table = {name: ids[name] for name in ids if name != "first_prefix"}
+    table["first_initial"] = spread(parts, "first_id", _initials)
+    table["first_prefix"] = ids["first_prefix"]
+    return table, spread(parts, "first_id", _objects)
