@@ -1,7 +1,7 @@
-"""The surname and given-name columns of a batch, as factors (factored.py) and interned.
+"""The surname columns of a batch, as factors (factored.py) and interned.
 
-The helper process of the batch CLI encodes part of the distinct surnames and given-name lists;
-the process that owns the interner interns the distinct values of each part, in part order.
+The helper process of the batch CLI encodes the distinct surnames (or a share of them); the
+process that owns the interner interns the distinct values of each part, in part order.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ import numpy as np
 import numpy.typing as npt
 
 from matching.factored import Factored, factored, interned, slots, spread
-from matching.features import given_table, surname_table
+from matching.features import surname_table
 from matching.traits import Interner
 
 IntArray = npt.NDArray[np.int64]
 ObjArray = npt.NDArray[np.object_]
 PART_WIDTH = 2  # parts of a double surname kept per record
-GIVEN_WIDTH = 4  # given-name forms kept per record; later ones add little evidence
 
 
 def _prefixes(values: Sequence[str]) -> list[str]:
@@ -63,30 +62,3 @@ def surname_table_columns(
         parts, "bn_fonem", lambda v: np.array([order[x] for x in v], dtype=np.int64)
     )
     return table, spread(parts, "bn_core_id", _objects)
-
-
-def given_factors(lists: Sequence[tuple[str, ...]], cached: bool = False) -> Factored:
-    """The features of each given-name list (features.given_table) as factors."""
-    rows = given_table(lists, cached)
-    firsts = [features[0] for features, _ in rows]
-    wholes, whole_present = slots("whole", [features[2] for features, _ in rows], GIVEN_WIDTH)
-    parts, part_present = slots("gpart", [features[3] for features, _ in rows], GIVEN_WIDTH)
-    columns = {"first_id": firsts, "first_phonex": [features[1] for features, _ in rows]}
-    columns.update(wholes)
-    columns.update(parts)
-    columns["first_fonem"] = [code for _, code in rows]
-    columns["first_prefix"] = _prefixes(firsts)
-    return factored(columns, {**whole_present, **part_present}, len(rows))
-
-
-def given_table_columns(
-    parts: list[Factored], intern: Interner
-) -> tuple[dict[str, IntArray], ObjArray]:
-    """The given-name columns of every part's lists, in part order (one row per distinct
-    list), and each list's first given name as a string."""
-    parts = [p for p in parts if p.size] or [given_factors([()])]
-    ids = interned(parts, intern)
-    table = {name: ids[name] for name in ids if name != "first_prefix"}
-    table["first_initial"] = spread(parts, "first_id", _initials)
-    table["first_prefix"] = ids["first_prefix"]
-    return table, spread(parts, "first_id", _objects)
