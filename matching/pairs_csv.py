@@ -88,7 +88,8 @@ def _tail(flags: int) -> str:
 def write_pairs(path: str | Path, ids: list[str], arrays: ScoredArrays, workers: int = 1) -> None:
     """Pairs CSV sorted by score (best first), then by the two ids; the bytes csv.writer writes.
 
-    With several workers a forked process formats the second half of the rows meanwhile.
+    With several workers a forked process formats and writes the first half of the rows
+    meanwhile.
     """
     id_rank = np.empty(len(ids), dtype=np.int64)
     id_rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))
@@ -112,14 +113,20 @@ def write_pairs(path: str | Path, ids: list[str], arrays: ScoredArrays, workers:
             )
         )
 
-    half = len(order) // 2 if workers > 1 else len(order)
-    with in_background(lambda: lines(order[half:]), len(order) - half, workers > 1) as rest:
-        first = lines(order[:half])
+    def write_head() -> None:
+        text = lines(order[:half])
         with open(path, "w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerow(OUTPUT_HEADER)
-            handle.write(first)
-            del first
-            handle.write(rest())
+            handle.write(text)
+
+    # The forked process writes the header and the first half itself: the text it formats
+    # never crosses the pipe (pickled, copied and written again here).
+    half = len(order) // 2 if workers > 1 else len(order)
+    with in_background(write_head, half, workers > 1) as head:
+        rest = lines(order[half:])
+        head()
+    with open(path, "a", newline="", encoding="utf-8") as handle:
+        handle.write(rest)
 
 
 def _rows(arrays: ScoredArrays, rows: IntArray) -> ScoredArrays:

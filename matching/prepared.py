@@ -10,27 +10,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from itertools import compress
+from operator import itemgetter
 
 import numpy as np
 
+from matching.factored import Factored
 from matching.features import (
     Factor,
     distinct_codes,
     given_features,
     given_table,
-    string_rank,
     surname_features,
-    surname_table,
 )
 from matching.records import IdentityRecord
 from matching.runtime import gc_paused
+from matching.surname_codes import surname_factors, surname_table_columns
 from matching.traits import (
     ADDRESS_PREFIX,
     HISTORY_WIDTH,
     IntArray,
     Interner,
     ObjArray,
-    OwnCodes,
     RecordColumns,
     address_prefix,
     free_text,
@@ -42,10 +43,10 @@ from matching.traits import (
 )
 
 GIVEN_WIDTH = 4  # given-name forms kept per record; later ones add little evidence
-# Share of the distinct surnames encoded by the helper process, which also checks the INS and
-# codes the phones while this one encodes the given names and the other traits (measured: with
-# the surnames' phonetic codes computed all at once, both end about together at 0.7).
-HELPER_SHARE = 0.7
+# Share of the distinct surnames encoded by the helper process, which then checks the INS and
+# codes the phones while this one encodes the given names and the other traits, then interns
+# the surnames (measured: all of them to the helper, and both end about together).
+HELPER_SHARE = 1.0
 # Re-exported for the single-record callers and the modules that read the columns.
 __all__ = [
     "ADDRESS_PREFIX",
@@ -84,10 +85,15 @@ def _slots(tuples: Sequence[tuple[str, ...]], width: int, intern: Interner) -> l
     """Interned i-th item of each tuple for i < width, -1 where the tuple is shorter (equals
     nothing). Slot 0 of every tuple is interned first, then slot 1, and so on."""
     lengths = np.fromiter(map(len, tuples), dtype=np.int64, count=len(tuples))
-    pad = ("",) * width
-    # Padded once, cut into columns by zip: no Python test per tuple and slot.
-    columns = zip(*[(t + pad)[:width] for t in tuples], strict=True) if tuples else [()] * width
-    return [np.where(lengths > i, intern.many(column), -1) for i, column in enumerate(columns)]
+    out = []
+    for i in range(width):
+        # Only the tuples long enough are read (in C: compress, itemgetter): a padding "" would
+        # take id 0, already given, so skipping it interns the same strings in the same order.
+        longer = lengths > i
+        column = np.full(len(tuples), -1, dtype=np.int64)
+        column[longer] = intern.many(map(itemgetter(i), compress(tuples, longer.tolist())))
+        out.append(column)
+    return out
 
 
 def _initial(values: Sequence[str]) -> IntArray:
@@ -99,27 +105,13 @@ def _prefix(values: Sequence[str], intern: Interner) -> IntArray:
 
 
 def _surname_columns(
-    rows: list[tuple[str, str, tuple[str, ...], str, str]],
-    birth: IntArray,
-    used: IntArray,
-    intern: Interner,
+    parts: list[Factored], birth: IntArray, used: IntArray, intern: Interner
 ) -> tuple[dict[str, IntArray], ObjArray]:
-    glued, cores, parts, fonems, phonexes = (list(column) for column in zip(*rows, strict=True))
-    table = {
-        "bn": intern.many(glued),
-        "bn_core_id": intern.many(cores),
-        "bn_fonem": intern.many(fonems),
-        "bn_phonex": intern.many(phonexes),
-        **dict(zip(("bn_part0", "bn_part1"), _slots(parts, 2, intern), strict=True)),
-        "bn_initial": _initial(fonems),
-        "bn_prefix": _prefix(glued, intern),
-        # String order of the FONEM codes: the sorted window of an over-common block follows it.
-        "bn_fonem_rank": string_rank(fonems),
-    }
+    table, cores = surname_table_columns(parts, intern)
     out = {name: column[birth] for name, column in table.items()}
     out.update(used=table["bn"][used], used_core=table["bn_core_id"][used])
     out["used_fonem"] = table["bn_fonem"][used]
-    return out, np.array(cores, dtype=object)[birth]
+    return out, cores[birth]
 
 
 def _given_columns(
@@ -140,19 +132,6 @@ def _given_columns(
     }
     codes = factor.codes
     return {k: v[codes] for k, v in table.items()}, np.array(firsts, dtype=object)[codes]
-
-
-SurnameRow = tuple[str, str, tuple[str, ...], str, str]
-
-
-def _helper_tables(
-    names: Sequence[str],
-    ins: Sequence[str] | None,
-    phones: Sequence[str],
-    cached: bool = False,
-) -> tuple[list[SurnameRow], OwnCodes | None]:
-    """The surname table and (ins given) the INS and phone codes of the distinct values."""
-    return surname_table(names, cached), None if ins is None else own_codes(ins, phones)
 
 
 def prepare_columns(
@@ -180,29 +159,22 @@ def prepare_columns(
     ins = None if cols.ins_history else cols.ins.values
     # The surname table (FONEM, Phonex), the INS checks and the phone codes are the longest
     # steps: a second process does them while this one does the given names and other traits,
-    # then the first surnames (HELPER_SHARE of them to the helper: both end about together).
+    # then the first surnames (1 - HELPER_SHARE of them). The INS and phone codes come last:
+    # they are not interned, so the helper codes them while this one interns the surnames.
     split = len(names) - int(len(names) * helper_share) if helper else len(names)
     with gc_paused():
-        pending = (
-            helper.submit(_helper_tables, names[split:], ins, cols.phone.values, cached)
-            if helper
-            else None
-        )
+        helped = helper.submit(surname_factors, names[split:], cached) if helper else None
+        owned = helper.submit(own_codes, ins, cols.phone.values) if helper and ins else None
         given, firsts = _given_columns(cols.first_names, intern, cached)
         codes = {**given, **trait_columns(cols, intern)}
         codes["address_id"], addresses = free_text(cols.address, intern)
         codes["address_prefix"] = address_prefix(cols.address, intern)
         codes["city_id"], cities = free_text(cols.city, intern)
-        if pending:
-            rows = surname_table(names[:split], cached)
-            helped_rows, own = pending.result()
-            rows += helped_rows
-        else:
-            rows, own = _helper_tables(names, ins, cols.phone.values, cached)
-    ins_index = {"": 0}
-    own = own or own_codes(cols.ins.values, cols.phone.values, ins_index)
+        parts = [surname_factors(names[:split], cached), *([helped.result()] if helped else [])]
+        surnames, cores = _surname_columns(parts, birth, used, intern)
+        ins_index = {"": 0}
+        own = owned.result() if owned else own_codes(cols.ins.values, cols.phone.values, ins_index)
     codes.update(own_columns(cols, own, ins_index))
-    surnames, cores = _surname_columns(rows, birth, used, intern)
     codes.update(surnames)
     n = len(cols.ids)
     codes = {k: np.ascontiguousarray(v, dtype=np.int64).reshape(n) for k, v in codes.items()}

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from matching.compare import compare
-from matching.features import _given_row, given_features, surname_features, surname_table
+from matching.features import (
+    _given_row,
+    given_features,
+    helper_process,
+    surname_features,
+    surname_table,
+)
 from matching.fields import FIELDS, level_index
 from matching.nir import ins_table, is_valid_ins, matricule13, nir_key
 from matching.phonetics import fonem
-from matching.prepared import prepare
+from matching.prepared import Interner, Prepared, RecordColumns, prepare, prepare_columns
+from matching.records import IdentityRecord
+from matching.surname_codes import surname_factors, surname_table_columns
 from tests.matching.conftest import person
 
 
@@ -64,3 +73,58 @@ def test_ins_history_links_two_records_in_the_ins_namespace() -> None:
     alone = prepare([person(id="A", ins=old), person(id="B", ins=new)])
     levels = compare(alone, np.array([0]), np.array([1]))
     assert levels[0, FIELDS.index("ins")] == level_index("ins", "different")
+
+
+def _varied_records() -> list[IdentityRecord]:
+    """Records whose names take every path: plain, accented, particles, double names, empty."""
+    surnames = ["DUPONT", "Lefèvre", "DE LA FONTAINE", "MARTIN-DUPONT", "", "LE GALL", "MAC", "X"]
+    givens = [("MARIE", "ANNE"), ("JEAN-PIERRE", "MARC"), (), ("Léa",), ("A", "B", "C", "D", "E")]
+    return [
+        person(
+            id=f"R{i}",
+            birth_name=surnames[i % len(surnames)] + ("" if i < 8 else f"{'AB'[i % 2]}{i % 5}"),
+            used_name=surnames[(i * 3) % len(surnames)],
+            first_names=givens[i % len(givens)],
+            used_first_name=("JEAN", "", "Léa")[i % 3],
+            ins="" if i % 4 else "175036311300158",
+            phone=f"06 12 34 56 {i % 7:02d}",
+        )
+        for i in range(40)
+    ]
+
+
+def _same_prepared(one: Prepared, two: Prepared) -> None:
+    assert list(one.codes) == list(two.codes)
+    for name, column in one.codes.items():
+        assert column.dtype == two.codes[name].dtype
+        assert np.array_equal(column, two.codes[name]), name
+    assert {k: v.tolist() for k, v in one.strings.items()} == {
+        k: v.tolist() for k, v in two.strings.items()
+    }
+    assert one.interner.strings().tolist() == two.interner.strings().tolist()
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_surnames_split_with_a_helper_give_the_columns_and_ids_of_one_process(
+    cached: bool,
+) -> None:
+    cols = RecordColumns.from_records(_varied_records())
+    alone = prepare_columns(cols, cached=cached)
+    with helper_process(True) as helper:
+        assert helper is not None
+        for share in (0.0, 0.3, 1.0):
+            split = prepare_columns(cols, helper=helper, cached=cached, helper_share=share)
+            _same_prepared(alone, split)
+
+
+def test_surname_factors_of_no_name_and_of_parts_intern_as_the_whole_list() -> None:
+    names = ["DE LA FONTAINE", "DUPONT", "Lefèvre", "DUPONT-MARTIN", "", "LE GALL"]
+    whole, parts = Interner(), Interner()
+    one, one_cores = surname_table_columns([surname_factors(names)], whole)
+    pieces = [surname_factors(names[:0]), surname_factors(names[:2]), surname_factors(names[2:])]
+    two, two_cores = surname_table_columns(pieces, parts)
+    assert list(one) == list(two)
+    assert all(np.array_equal(one[k], two[k]) for k in one)
+    assert one_cores.tolist() == two_cores.tolist()
+    assert whole.strings().tolist() == parts.strings().tolist()
+    assert one["bn_part1"].tolist()[3] >= 0 and one["bn_part0"].tolist()[1] == -1
