@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from identity.duplicates import service as duplicates
 from identity.insi import service as insi
@@ -36,6 +37,11 @@ from referentials.core.errors import (
 from referentials.core.pagination import Page, PageParams, page_params
 
 router = APIRouter(prefix="/api/v1/identities", tags=["identities"])
+
+# The hot reads (one identity, the match) are asynchronous routes that do all their database
+# work, the commit included, in one trip to a worker thread: a synchronous route costs three
+# (the route, the validation of its answer, the session's commit), and under load each trip
+# waits for the interpreter's lock that the other threads hold.
 
 read_scope = require("identity:read")
 write_scope = require("identity:write")
@@ -86,7 +92,7 @@ def create_identity(
 
 
 @router.post("/match", response_model=list[CandidateRead])
-def match_identity(
+async def match_identity(
     body: MatchRequest,
     *,
     purpose: audit.Purpose = None,
@@ -94,9 +100,17 @@ def match_identity(
     principal: Principal = Depends(read_scope),
 ) -> list[CandidateRead]:
     """Search before creating: ranked likely matches with score, band and explanation."""
+    return await run_in_threadpool(_match, session, principal, body, purpose)
+
+
+def _match(
+    session: DbSession, principal: Principal, body: MatchRequest, purpose: str | None
+) -> list[CandidateRead]:
     found = duplicates.match_traits(session, body, body.limit)
     _seen(session, principal, [c.identity.id for c in found], purpose, "search")
-    return [presenter.to_candidate(c, principal) for c in found]
+    answer = [presenter.to_candidate(c, principal) for c in found]
+    commit_now(session)  # the access record is stored before the answer leaves
+    return answer
 
 
 @router.get("", response_model=Page[IdentityRead])
@@ -143,7 +157,7 @@ def list_identities(
 
 
 @router.get("/{identity_id}", response_model=IdentityRead)
-def read_identity(
+async def read_identity(
     *,
     identity_id: int,
     response: Response,
@@ -152,10 +166,22 @@ def read_identity(
     principal: Principal = Depends(read_scope),
 ) -> IdentityRead:
     """One identity; a merged one says where it went (`merged_into`). The read is recorded."""
+    return await run_in_threadpool(_read, session, principal, identity_id, response, purpose)
+
+
+def _read(
+    session: DbSession,
+    principal: Principal,
+    identity_id: int,
+    response: Response,
+    purpose: str | None,
+) -> IdentityRead:
     identity = service.get(session, identity_id)
     _seen(session, principal, [identity.id], purpose)
     response.headers["ETag"] = str(identity.version)
-    return presenter.to_read(identity, principal)
+    answer = presenter.to_read(identity, principal)
+    commit_now(session)  # the access record is stored before the answer leaves
+    return answer
 
 
 @router.patch("/{identity_id}", response_model=IdentityWriteResult)

@@ -163,8 +163,9 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     """One session and one transaction per request: commit on success, roll back on error.
 
     Opening a session touches no database (it connects on first use), so it happens in the
-    event loop; the end (commit or rollback, then close) is one trip to a worker thread. A
-    synchronous dependency would take two trips, one in and one out, for every request.
+    event loop; the end (commit or rollback, then close) is one trip to a worker thread, or
+    none when the endpoint already committed in its own. A synchronous dependency would take
+    two trips, one in and one out, for every request.
     """
     session: Session = request.app.state.session_factory()
     try:
@@ -172,7 +173,12 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     except BaseException:
         await run_in_threadpool(_end, session, commit=False)
         raise
-    await run_in_threadpool(_end, session, commit=True)
+    if session.in_transaction() or session.info:
+        await run_in_threadpool(_end, session, commit=True)
+    else:
+        # The endpoint committed in its own thread (``commit_now``) and left nothing pending
+        # (``info`` holds what a commit would still hand over): closing touches no database.
+        session.close()
 
 
 def _end(session: Session, *, commit: bool) -> None:
