@@ -43,6 +43,18 @@ def count(factory: sessionmaker[Session]) -> int:
         return int(session.scalar(select(func.count()).select_from(Identity)) or 0)
 
 
+def qualified_adrun(api: Api, session_factory: sessionmaker[Session]) -> int:
+    """The QUAL identity whose traits and INS the a28_create_ins.hl7 sample carries."""
+    return qualified(
+        api,
+        session_factory,
+        birth_name="Adrun",
+        first_names=["Zoé"],
+        birth_date="1975-12-31",
+        birth_place_code="63220",
+    )
+
+
 def test_reading_a_pam_france_message() -> None:
     adt = read(decode(sample("a31_update.hl7")), rules.INS_OIDS)
     assert adt.header.event == "A31" and adt.header.control_id == "CHFM-0004"
@@ -102,14 +114,7 @@ def test_a28_creates_then_a31_updates(api: Api, session_factory: sessionmaker[Se
 def test_trusted_ins_links_to_the_qualified_identity_without_storing_it(
     api: Api, session_factory: sessionmaker[Session]
 ) -> None:
-    qual = qualified(
-        api,
-        session_factory,
-        birth_name="Adrun",
-        first_names=["Zoé"],
-        birth_date="1975-12-31",
-        birth_place_code="63220",
-    )
+    qual = qualified_adrun(api, session_factory)
     linked = ack(post(api, sample("a28_create_ins.hl7"), key="all"))
     assert linked["MSA"][1] == "AA" and count(session_factory) == 1
     sources = api.get(f"/api/v1/identities/{qual}").json()["sources"]
@@ -216,14 +221,7 @@ def test_pid32_attributes_are_set_never_lifted_and_refused_combinations_warned(
 def test_pid32_doubtful_or_fictitious_identity_ignores_the_ins(
     api: Api, session_factory: sessionmaker[Session]
 ) -> None:
-    qual = qualified(
-        api,
-        session_factory,
-        birth_name="Adrun",
-        first_names=["Zoé"],
-        birth_date="1975-12-31",
-        birth_place_code="63220",
-    )
+    qual = qualified_adrun(api, session_factory)
     answer = post(api, sample("a28_create_ins.hl7", **{"|VALI": "|VALI~FICT"}), key="all")
     assert ack(answer)["MSA"][1] == "AA" and "INS ignored: PID-32 declares DOUT or FICT" in (
         answer.text
