@@ -25,7 +25,7 @@ from matching.features import (
 )
 from matching.records import IdentityRecord
 from matching.runtime import gc_paused
-from matching.surname_codes import surname_factors, surname_table_columns
+from matching.surname_codes import initials, prefixes, surname_factors, surname_table_columns
 from matching.traits import (
     ADDRESS_PREFIX,
     HISTORY_WIDTH,
@@ -96,14 +96,6 @@ def _slots(tuples: Sequence[tuple[str, ...]], width: int, intern: Interner) -> l
     return out
 
 
-def _initial(values: Sequence[str]) -> IntArray:
-    return np.array([ord(v[0]) if v else 0 for v in values], dtype=np.int64)
-
-
-def _prefix(values: Sequence[str], intern: Interner) -> IntArray:
-    return intern.many(v[:3] if len(v) >= 3 else "" for v in values)
-
-
 def _surname_columns(
     parts: list[Factored], birth: IntArray, used: IntArray, intern: Interner
 ) -> tuple[dict[str, IntArray], ObjArray]:
@@ -127,8 +119,8 @@ def _given_columns(
         **{f"whole{i}": ids for i, ids in enumerate(_slots(wholes, GIVEN_WIDTH, intern))},
         **{f"gpart{i}": ids for i, ids in enumerate(_slots(parts, GIVEN_WIDTH, intern))},
         "first_fonem": intern.many(code for _, code in rows),
-        "first_initial": _initial(firsts),
-        "first_prefix": _prefix(firsts, intern),
+        "first_initial": initials(firsts),
+        "first_prefix": intern.many(prefixes(firsts)),
     }
     codes = factor.codes
     return {k: v[codes] for k, v in table.items()}, np.array(firsts, dtype=object)[codes]

@@ -20,11 +20,13 @@ ObjArray = npt.NDArray[np.object_]
 PART_WIDTH = 2  # parts of a double surname kept per record
 
 
-def _prefixes(values: Sequence[str]) -> list[str]:
+def prefixes(values: Sequence[str]) -> list[str]:
+    """The first three letters of each name ("" for a shorter one)."""
     return [v[:3] if len(v) >= 3 else "" for v in values]
 
 
-def _initials(values: Sequence[str]) -> IntArray:
+def initials(values: Sequence[str]) -> IntArray:
+    """The code point of each name's first letter (0 for an empty one)."""
     return np.array([ord(v[0]) if v else 0 for v in values], dtype=np.int64)
 
 
@@ -41,7 +43,7 @@ def surname_factors(names: Sequence[str], cached: bool = False) -> Factored:
     part_columns, present = slots("bn_part", parts, PART_WIDTH)
     columns = {"bn": glued, "bn_core_id": cores, "bn_fonem": fonems, "bn_phonex": phonexes}
     columns.update(part_columns)
-    columns["bn_prefix"] = _prefixes(glued)
+    columns["bn_prefix"] = prefixes(glued)
     return factored(columns, present, len(rows))
 
 
@@ -56,7 +58,7 @@ def surname_table_columns(
     # String order of the FONEM codes: the sorted window of an over-common block follows it.
     order = {v: i for i, v in enumerate(sorted(set().union(*fonems)))}
     table = {name: ids[name] for name in ids if name != "bn_prefix"}
-    table["bn_initial"] = spread(parts, "bn_fonem", _initials)
+    table["bn_initial"] = spread(parts, "bn_fonem", initials)
     table["bn_prefix"] = ids["bn_prefix"]
     table["bn_fonem_rank"] = spread(
         parts, "bn_fonem", lambda v: np.array([order[x] for x in v], dtype=np.int64)
