@@ -119,7 +119,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # Before anything is built: production refuses unsafe settings, all listed at once.
     production.check(settings)
-    engine = make_engine(settings.database_url, schema=settings.database_schema)
+    engine = make_engine(
+        settings.database_url,
+        schema=settings.database_schema,
+        max_connections=settings.database_max_connections,
+    )
     session_factory = make_session_factory(engine)
 
     @asynccontextmanager

@@ -150,10 +150,15 @@ def _queue_sqlite_writers(engine: Engine, database: str) -> None:
     event.listen(engine.pool, "checkin", lambda _dbapi, record: give_back(record.info))
 
 
-def make_engine(url: str, *, schema: str = "", **kwargs: Any) -> Engine:
+# Connections an idle SQLite pool keeps (each holds its page cache); the rest open on demand.
+SQLITE_KEPT = 10
+
+
+def make_engine(url: str, *, schema: str = "", max_connections: int = 40, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite files get their folder, WAL and foreign keys.
 
     ``schema`` (PostgreSQL) sets the search_path, so one database can hold several instances.
+    ``max_connections``: the most the pool opens at once.
     """
     parsed = make_url(url)
     # A failed statement's message (and any traceback logging it) never carries the bound
@@ -161,21 +166,21 @@ def make_engine(url: str, *, schema: str = "", **kwargs: Any) -> Engine:
     kwargs.setdefault("hide_parameters", True)
     # A request holds one connection for its length; the thread pool runs up to 40 requests,
     # and the access writer, the usage flush and the feed relay take their own. Requests
-    # beyond the pool wait their turn (a queue), rather than fail.
+    # beyond ``max_connections`` wait their turn (a queue), rather than fail.
     if parsed.get_backend_name() == "postgresql":
-        # The same 40, all kept: a connection beyond ``pool_size`` is closed when it comes back
+        # All kept: a connection beyond ``pool_size`` is closed when it comes back
         # while the pool is full, so under load every request opened and closed one (a server
         # process forked and torn down each time). An idle SQLite connection costs its page
         # cache, so SQLite keeps 10 and opens the rest on demand (opening a file is cheap).
-        kwargs.setdefault("pool_size", 40)
+        kwargs.setdefault("pool_size", max_connections)
         kwargs.setdefault("max_overflow", 0)
         # The connection given back last is taken first: at low load the same few stay in use,
         # with their prepared statements and their server process's caches warm, instead of
         # every request taking the coldest of the 40 in turn.
         kwargs.setdefault("pool_use_lifo", True)
     if parsed.database != ":memory:":
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 30)
+        kwargs.setdefault("pool_size", min(SQLITE_KEPT, max_connections))
+        kwargs.setdefault("max_overflow", max_connections - kwargs["pool_size"])
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -263,6 +263,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./data/socle.db"
     # PostgreSQL only: the schema to work in (search_path); empty means the server default.
     database_schema: str = ""
+    # Connections one served process opens at most (the requests' thread pool runs 40; beyond
+    # this, requests wait for a connection). PostgreSQL keeps them open once opened: size it so
+    # that instances x workers x this stays under the server's max_connections (100 by default).
+    database_max_connections: int = Field(default=40, ge=2)
     bootstrap_api_key: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
