@@ -14,6 +14,7 @@ import hl7
 
 from identity.hl7v2 import pam
 from identity.hl7v2.provenance import Zfd, read_zfd
+from identity.referential import rules
 
 INS_TYPE_CODES = ("INS", "INS-NIR", "INS-NIA", "NH")
 _SEGMENT_SPLIT = re.compile(r"\r\n|\n|\r")
@@ -220,17 +221,14 @@ def check_header(header: Header) -> None:
         )
 
 
-# PID-32's repetitions after the status: the RNIV identity attributes (PAM France §6.6.15).
-ATTRIBUTE_CODES = ("HOMA", "FICT", "DOUT")
-
-
 def _reliability(msg: hl7.Message, pid: hl7.Segment, adt: Adt) -> None:
     """PID-32 (PAM France §6.6.15): status first, then the RNIV attributes HOMA, FICT, DOUT."""
     codes = [part(r, 0).upper() for r in grid(msg, pid, 32)]
     codes = [c for c in codes if c]
     adt.status_code = codes[0] if codes else None
-    adt.attribute_codes = tuple(c for c in codes[1:] if c in ATTRIBUTE_CODES)
-    unread = sorted({c for c in codes[1:] if c not in ATTRIBUTE_CODES})
+    # The repetitions after the status: the RNIV identity attributes (PAM France §6.6.15).
+    adt.attribute_codes = tuple(c for c in codes[1:] if c in rules.ATTRIBUTES)
+    unread = sorted({c for c in codes[1:] if c not in rules.ATTRIBUTES})
     if unread:
         adt.warnings.append(
             f"PID-32: {', '.join(unread)} after the status: not an RNIV attribute "

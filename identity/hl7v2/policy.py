@@ -95,7 +95,7 @@ def ins_verdict(adt: Adt) -> InsVerdict:
     oid = next((a for a in adt.ins.authority_ids if a in rules.INS_OIDS), None)
     if not rules.nir_key_is_valid(value):
         return InsVerdict(None, None, "PID-3: the INS key does not match: INS ignored")
-    if set(adt.attribute_codes) & {"DOUT", "FICT"}:
+    if rules.forbids_insi(frozenset(adt.attribute_codes)):
         # A doubtful or fictitious identity never carries an INS (RNIV): no twin either.
         return InsVerdict(None, None, "PID-3: INS ignored: PID-32 declares DOUT or FICT")
     if not declared_qualified(adt):

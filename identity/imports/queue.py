@@ -80,13 +80,7 @@ def _sent(found: Found) -> Found:
     thousands, a few thousand are paired): small enough to pickle to the helper."""
     arrays, created = found.arrays, found.created
     named = np.unique(arrays.right[arrays.right >= created])
-    at = (named - created).tolist()
-    stored = found.stored
-    subset = reads.MatchColumns(
-        *([column[i] for i in at] for column in (stored.ids, stored.birth_name,
-          stored.first_names, stored.used_name, stored.used_first_name, stored.sex,
-          stored.birth_date, stored.birth_place_code, stored.ins, stored.ins_history))
-    )  # fmt: skip
+    subset = found.stored.subset((named - created).tolist())
     right = arrays.right.copy()
     is_stored = right >= created
     right[is_stored] = created + np.searchsorted(named, right[is_stored])

@@ -13,9 +13,9 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from identity.errors import IdentityNotFound, RuleConflict, StaleVersion
-from identity.referential import repository, rules
-from identity.referential.models import Identity, InsiCall
+from identity.errors import RuleConflict, StaleVersion
+from identity.referential import repository, rules, service
+from identity.referential.models import Identity, InsiCall, attribute_set_of, first_name_list_of
 from referentials.core.db import end_transaction, utcnow
 
 log = logging.getLogger("socle.identity.insi")
@@ -49,18 +49,14 @@ def read_for_call(session: Session, identity_id: int) -> Sent:
     """
     row = repository.call_traits(session, identity_id)
     if row is None:
-        raise IdentityNotFound(f"no identity {identity_id}", fields={"id": identity_id})
-    if not row.active:
-        raise RuleConflict(
-            f"identity {identity_id} was merged into {row.merged_into_id} and is inactive",
-            fields={"merged_into": row.merged_into_id},
-        )
-    check_callable(frozenset(a for a in row.attributes.split(",") if a))
+        raise service.not_found(identity_id)
+    service.check_active(identity_id, row.active, row.merged_into_id)
+    check_callable(attribute_set_of(row.attributes))
     sent = Sent(
         identity_id,
         row.version,
         row.birth_name,
-        tuple(row.first_names.split(" ") if row.first_names else ()),
+        tuple(first_name_list_of(row.first_names)),
         row.sex,
         row.birth_date,
         row.birth_place_code,

@@ -66,11 +66,21 @@ class Identity(Base):
 
     @property
     def attribute_set(self) -> frozenset[str]:
-        return frozenset(a for a in self.attributes.split(",") if a)
+        return attribute_set_of(self.attributes)
 
     @property
     def first_name_list(self) -> list[str]:
-        return self.first_names.split(" ") if self.first_names else []
+        return first_name_list_of(self.first_names)
+
+
+def attribute_set_of(stored: str) -> frozenset[str]:
+    """The attributes of the stored ``attributes`` column (comma-separated codes)."""
+    return frozenset(a for a in stored.split(",") if a)
+
+
+def first_name_list_of(stored: str) -> list[str]:
+    """The given names of the stored ``first_names`` column (space-separated)."""
+    return stored.split(" ") if stored else []
 
 
 class SourceRecord(Base):

@@ -28,11 +28,25 @@ from referentials.core.auth import Principal
 from referentials.core.db import utcnow
 
 
+def not_found(identity_id: int) -> IdentityNotFound:
+    """The 404 of an unknown identity id."""
+    return IdentityNotFound(f"no identity {identity_id}", fields={"id": identity_id})
+
+
+def check_active(identity_id: int, active: bool, merged_into_id: int | None) -> None:
+    """409 for an identity merged into another (inactive)."""
+    if not active:
+        raise RuleConflict(
+            f"identity {identity_id} was merged into {merged_into_id} and is inactive",
+            fields={"merged_into": merged_into_id},
+        )
+
+
 def get(session: Session, identity_id: int) -> Identity:
     """One identity, active or not; 404 when unknown."""
     identity = repository.get(session, identity_id)
     if identity is None:
-        raise IdentityNotFound(f"no identity {identity_id}", fields={"id": identity_id})
+        raise not_found(identity_id)
     return identity
 
 
@@ -215,11 +229,7 @@ def update(
 
 def get_active(session: Session, identity_id: int) -> Identity:
     identity = get(session, identity_id)
-    if not identity.active:
-        raise RuleConflict(
-            f"identity {identity_id} was merged into {identity.merged_into_id} and is inactive",
-            fields={"merged_into": identity.merged_into_id},
-        )
+    check_active(identity_id, identity.active, identity.merged_into_id)
     return identity
 
 

@@ -150,7 +150,8 @@ def _queue_sqlite_writers(engine: Engine, database: str) -> None:
     event.listen(engine.pool, "checkin", lambda _dbapi, record: give_back(record.info))
 
 
-# Connections an idle SQLite pool keeps (each holds its page cache); the rest open on demand.
+# Connections an idle SQLite pool keeps: each holds its page cache, and opening a file is
+# cheap, so the rest open on demand and close when they come back.
 SQLITE_KEPT = 10
 
 
@@ -168,15 +169,14 @@ def make_engine(url: str, *, schema: str = "", max_connections: int = 40, **kwar
     # and the access writer, the usage flush and the feed relay take their own. Requests
     # beyond ``max_connections`` wait their turn (a queue), rather than fail.
     if parsed.get_backend_name() == "postgresql":
-        # All kept: a connection beyond ``pool_size`` is closed when it comes back
-        # while the pool is full, so under load every request opened and closed one (a server
-        # process forked and torn down each time). An idle SQLite connection costs its page
-        # cache, so SQLite keeps 10 and opens the rest on demand (opening a file is cheap).
+        # Every connection kept (no overflow): one beyond ``pool_size`` is closed when it comes
+        # back to a full pool, so under load every request opened and closed one (a server
+        # process forked and torn down each time).
         kwargs.setdefault("pool_size", max_connections)
         kwargs.setdefault("max_overflow", 0)
         # The connection given back last is taken first: at low load the same few stay in use,
         # with their prepared statements and their server process's caches warm, instead of
-        # every request taking the coldest of the 40 in turn.
+        # every request taking the coldest of them in turn.
         kwargs.setdefault("pool_use_lifo", True)
     if parsed.database != ":memory:":
         kwargs.setdefault("pool_size", min(SQLITE_KEPT, max_connections))
