@@ -71,10 +71,21 @@ def record_frequencies(prep: Prepared, model: MatchModel, from_data: bool) -> di
             counts = np.bincount(codes, minlength=int(codes.max(initial=0)) + 1)
             values = counts[codes] / max(prep.size, 1)
         else:
-            table = {prep.interner.get(k): v for k, v in model.tf.get(name, {}).items()}
-            values = np.array([table.get(int(c), np.nan) for c in codes], dtype=np.float64)
+            values = _model_frequencies(prep, model.tf.get(name, {}), codes)
         out[name] = np.where(codes > 0, values, np.nan)
     return out
+
+
+def _model_frequencies(prep: Prepared, table: dict[str, float], codes: IntArray) -> FloatArray:
+    """The model's frequency of each code's string (NaN when it has none).
+
+    Only the distinct codes present are looked up: the model's tables hold thousands of names,
+    and a duplicate check prepares a few hundred records at most.
+    """
+    distinct, inverse = np.unique(codes, return_inverse=True)
+    strings = prep.interner.strings()
+    found = [table.get(strings[c], np.nan) if c > 0 else np.nan for c in distinct.tolist()]
+    return np.asarray(found, dtype=np.float64)[inverse.reshape(codes.shape)]
 
 
 def _contact_cap(weights: FloatArray, cap: float) -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from matching.config import MatchConfig
 from matching.model import default_model
-from matching.scoring import explain, score_pair
+from matching.prepared import prepare
+from matching.scoring import explain, record_frequencies, score_pair
 from tests.matching.conftest import person
 
 
@@ -135,3 +136,31 @@ def test_explanation_names_fields_levels_and_rules_but_no_traits() -> None:
     assert "rules: twin_signature" in text
     assert "LEFEBVRE" not in text and "1975" not in text
     assert 0.0 < score_pair(person(), person(id="B"), default_model()).probability <= 1.0
+
+
+def test_model_frequencies_are_those_of_each_records_names() -> None:
+    model = default_model()
+    common = next(iter(model.tf["birth_name"]))
+    records = [
+        person(),
+        person(id="B", birth_name=common),
+        person(id="C", birth_name="ZZQXWYK", first_names=("QWXZJ",)),
+        person(id="D", birth_name="LEFEBVRE"),
+        person(id="E", first_names=()),
+    ]
+    prep = prepare(records)
+    tf = record_frequencies(prep, model, from_data=False)
+    strings = prep.interner.strings()
+    for name, column in (("birth_name", "bn"), ("first_names", "first_id")):
+        codes = prep.codes[column]
+        assert tf[name].shape == codes.shape
+        for i, code in enumerate(codes.tolist()):
+            expected = model.tf[name].get(strings[code], math.nan) if code > 0 else math.nan
+            got = float(tf[name][i])
+            assert (math.isnan(got) and math.isnan(expected)) or got == expected
+    # The names the model knows get its frequency; the made-up ones none; a missing one none.
+    assert tf["birth_name"][1] == model.tf["birth_name"][common]
+    assert math.isnan(tf["birth_name"][2]) and math.isnan(tf["first_names"][2])
+    assert math.isnan(tf["first_names"][4])
+    assert tf["birth_name"][0] == tf["birth_name"][3] == model.tf["birth_name"]["LEFEBVRE"]
+    assert not math.isnan(tf["first_names"][0])
