@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from identity.referential import repository
 from identity.referential.models import Identity, MatchKey
+from identity.referential.rows import IdentityRow
 from matching import blocking
 from matching.config import MatchConfig
 from matching.model import MatchModel, default_model
@@ -29,6 +30,14 @@ MATCH_KEYS = cast(Table, MatchKey.__table__)
 @dataclass(frozen=True)
 class Candidate:
     identity: Identity
+    pair: ScoredPair
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    """A candidate to show, read as a plain row (see identity.referential.rows)."""
+
+    identity: IdentityRow
     pair: ScoredPair
 
 
@@ -137,7 +146,7 @@ def referential_size(session: Session) -> int:
     return found[0]
 
 
-def find(
+def rank(
     session: Session,
     record: IdentityRecord,
     *,
@@ -145,8 +154,8 @@ def find(
     config: MatchConfig,
     exclude: int | None = None,
     limit: int = 20,
-) -> list[Candidate]:
-    """Active identities in the review band or above, best first."""
+) -> list[ScoredPair]:
+    """The pairs of active identities in the review band or above, best first (scores only)."""
     ids = candidate_ids(session, record, exclude)
     if not ids:
         return []
@@ -157,6 +166,33 @@ def find(
         config = replace(config, referential_size=size)
     pairs = score_against(record, _light_records(session, ids), model, config)
     pairs.sort(key=lambda p: (-p.score, int(p.right_id)))
-    pairs = pairs[:limit]
+    return pairs[:limit]
+
+
+def find(
+    session: Session,
+    record: IdentityRecord,
+    *,
+    model: MatchModel,
+    config: MatchConfig,
+    exclude: int | None = None,
+    limit: int = 20,
+) -> list[Candidate]:
+    """Active identities in the review band or above, best first."""
+    pairs = rank(session, record, model=model, config=config, exclude=exclude, limit=limit)
     loaded = repository.identities_by_id(session, [int(p.right_id) for p in pairs])
     return [Candidate(identity=loaded[int(p.right_id)], pair=p) for p in pairs]
+
+
+def find_rows(
+    session: Session,
+    record: IdentityRecord,
+    *,
+    model: MatchModel,
+    config: MatchConfig,
+    limit: int = 20,
+) -> list[CandidateRow]:
+    """As find(), the identities read as plain rows: for an answer that only shows them."""
+    pairs = rank(session, record, model=model, config=config, limit=limit)
+    loaded = repository.identity_rows(session, [int(p.right_id) for p in pairs])
+    return [CandidateRow(identity=loaded[int(p.right_id)], pair=p) for p in pairs]

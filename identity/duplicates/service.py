@@ -110,10 +110,9 @@ def _auto_mergeable(a: Identity, b: Identity) -> bool:
     )
 
 
-def match_traits(session: Session, request: MatchRequest, limit: int) -> list[matcher.Candidate]:
-    """The front desk's search before creating (recherche d'antériorité)."""
+def _query_record(request: MatchRequest) -> IdentityRecord:
     fields = normalized_fields(request, date.today())
-    record = IdentityRecord(
+    return IdentityRecord(
         id="query",
         birth_name=fields.get("birth_name") or "",
         first_names=tuple((fields.get("first_names") or "").split()),
@@ -123,9 +122,24 @@ def match_traits(session: Session, request: MatchRequest, limit: int) -> list[ma
         birth_date=fields["birth_date"].isoformat() if fields.get("birth_date") else "",
         birth_place_code=fields.get("birth_place_code") or "",
     )
+
+
+def match_traits(session: Session, request: MatchRequest, limit: int) -> list[matcher.Candidate]:
+    """The front desk's search before creating (recherche d'antériorité)."""
     return matcher.find(
         session,
-        record,
+        _query_record(request),
+        model=matcher.load_model(_settings.model_path),
+        config=_settings.config,
+        limit=limit,
+    )
+
+
+def match_rows(session: Session, request: MatchRequest, limit: int) -> list[matcher.CandidateRow]:
+    """As match_traits(), the identities read as plain rows (an answer that only shows them)."""
+    return matcher.find_rows(
+        session,
+        _query_record(request),
         model=matcher.load_model(_settings.model_path),
         config=_settings.config,
         limit=limit,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from identity.duplicates.matcher import Candidate
+from identity.duplicates.matcher import Candidate, CandidateRow
 from identity.duplicates.queue import explanation_of
 from identity.referential.models import Identity
+from identity.referential.rows import IdentityRow
 from identity.referential.schemas import (
     CandidateRead,
     Explanation,
@@ -25,7 +26,7 @@ def sees_ins(principal: Principal) -> bool:
     return principal.has("identity:merge")
 
 
-def _ins(identity: Identity, principal: Principal) -> InsRead | None:
+def _ins(identity: Identity | IdentityRow, principal: Principal) -> InsRead | None:
     if not identity.ins_matricule or not identity.ins_oid:
         return None
     if identity.status == "QUAL":
@@ -44,7 +45,7 @@ def _ins(identity: Identity, principal: Principal) -> InsRead | None:
     )
 
 
-def to_read(identity: Identity, principal: Principal) -> IdentityRead:
+def to_read(identity: Identity | IdentityRow, principal: Principal) -> IdentityRead:
     return IdentityRead(
         id=identity.id,
         birth_name=identity.birth_name,
@@ -88,7 +89,7 @@ def to_write_result(
     )
 
 
-def to_candidate(candidate: Candidate, principal: Principal) -> CandidateRead:
+def to_candidate(candidate: Candidate | CandidateRow, principal: Principal) -> CandidateRead:
     return CandidateRead(
         id=candidate.identity.id,
         score=candidate.pair.score,

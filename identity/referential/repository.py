@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, func, insert, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -20,6 +31,7 @@ from identity.referential.models import (
     PairComment,
     SourceRecord,
 )
+from identity.referential.rows import IdentityRow, SourceRow
 from referentials.core.db import utcnow
 
 
@@ -289,38 +301,123 @@ def same_strict_traits(session: Session, fields: dict[str, Any]) -> Identity | N
     return session.scalars(stmt.order_by(Identity.id)).first()
 
 
+# The duplicate check's reads run on every match and every write: their statements are built
+# once (building one and its cache key again cost about as much as running it), on Core tables
+# (the ORM's execution layer adds as much again), and on PostgreSQL they take their ids and keys
+# as one array: the statement's text is the same whatever their number, so psycopg prepares it
+# once per connection and the server plans it once, where an IN list of a few hundred values
+# was a new statement (parsed and planned again) at almost every call.
+IDENTITIES = cast(Table, Identity.__table__)
+SOURCES = cast(Table, SourceRecord.__table__)
+MATCH_KEYS = cast(Table, MatchKey.__table__)
+
+
+def _on_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _among(column: ColumnElement[Any], name: str, array: bool) -> ColumnElement[bool]:
+    """``column`` among the values bound to ``name``: one array parameter, or an IN list."""
+    if array:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+# PostgreSQL: each key is one walk of the (key, identity_id) index that stops after ``limit``
+# rows (numbering every row of a common key read all of them), its ids as one text.
+_KEY_BLOCKS_PG = text(
+    "SELECT k.key, (SELECT string_agg(m.identity_id::text, ',') FROM (SELECT identity_id "
+    "FROM identity_match_keys WHERE key = k.key ORDER BY identity_id LIMIT :limit) AS m) "
+    "FROM unnest(CAST(:keys AS text[])) AS k(key)"
+)
+
+
+@cache
+def _key_blocks_statement() -> Select[str, int]:
+    rank = func.row_number().over(partition_by=MATCH_KEYS.c.key, order_by=MATCH_KEYS.c.identity_id)
+    inner = (
+        select(MATCH_KEYS.c.key, MATCH_KEYS.c.identity_id, rank.label("rank"))
+        .where(_among(MATCH_KEYS.c.key, "keys", array=False))
+        .subquery()
+    )
+    return select(inner.c.key, inner.c.identity_id).where(inner.c.rank <= bindparam("limit"))
+
+
 def key_blocks(session: Session, keys: list[str], limit: int) -> dict[str, set[int]]:
     """The ``limit`` oldest identities per blocking key, for all keys in one round trip.
 
     Ordered by id so the slice of an over-common key is reproducible (the bulk import replays it).
     """
-    rank = (
-        func.row_number()
-        .over(partition_by=MatchKey.key, order_by=MatchKey.identity_id)
-        .label("rank")
-    )
-    inner = (
-        select(MatchKey.key, MatchKey.identity_id, rank).where(MatchKey.key.in_(keys)).subquery()
-    )
     blocks: dict[str, set[int]] = {k: set() for k in keys}
-    for key, identity_id in session.execute(
-        select(inner.c.key, inner.c.identity_id).where(inner.c.rank <= limit)
-    ):
+    if not keys:
+        return blocks
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        for key, ids in connection.execute(_KEY_BLOCKS_PG, {"keys": keys, "limit": limit}):
+            if ids:
+                blocks[key].update(map(int, ids.split(",")))
+        return blocks
+    params = {"keys": keys, "limit": limit}
+    for key, identity_id in connection.execute(_key_blocks_statement(), params):
         blocks[key].add(identity_id)
     return blocks
 
 
-MATCH_COLUMNS = (
-    Identity.id, Identity.birth_name, Identity.first_names, Identity.used_name,
-    Identity.used_first_name, Identity.sex, Identity.birth_date, Identity.birth_place_code,
-    Identity.ins_matricule, Identity.ins_history,
+MATCH_COLUMNS = tuple(
+    IDENTITIES.c[name]
+    for name in (
+        "id", "birth_name", "first_names", "used_name", "used_first_name", "sex", "birth_date",
+        "birth_place_code", "ins_matricule", "ins_history",
+    )
 )  # fmt: skip
+
+
+@cache
+def _match_rows_statement(array: bool) -> Select[*tuple[Any, ...]]:
+    return select(*MATCH_COLUMNS).where(
+        _among(IDENTITIES.c.id, "ids", array), IDENTITIES.c.active.is_(True)
+    )
 
 
 def match_rows(session: Session, ids: set[int]) -> list[Any]:
     """The traits the matcher needs, as plain rows (most candidates score below review)."""
-    stmt = select(*MATCH_COLUMNS).where(Identity.id.in_(ids), Identity.active.is_(True))
-    return list(session.execute(stmt))
+    if not ids:
+        return []
+    statement = _match_rows_statement(_on_postgresql(session))
+    return list(session.connection().execute(statement, {"ids": list(ids)}))
+
+
+# What an answer shows of an identity (every column but the former matricules).
+ROW_COLUMNS = tuple(c for c in IDENTITIES.c if c.name != "ins_old")
+
+
+@cache
+def _identity_rows_statement(array: bool) -> Select[*tuple[Any, ...]]:
+    # One query for the identities and their source records: a few rows each at most.
+    joined = IDENTITIES.outerjoin(SOURCES, SOURCES.c.identity_id == IDENTITIES.c.id)
+    return (
+        select(*ROW_COLUMNS, SOURCES.c.finess, SOURCES.c.local_id)
+        .select_from(joined)
+        .where(_among(IDENTITIES.c.id, "ids", array))
+        .order_by(IDENTITIES.c.id, SOURCES.c.id)
+    )
+
+
+def identity_rows(session: Session, ids: list[int]) -> dict[int, IdentityRow]:
+    """Identities with their local ids as plain rows, for an answer (no object loaded)."""
+    if not ids:
+        return {}
+    statement = _identity_rows_statement(_on_postgresql(session))
+    found: dict[int, IdentityRow] = {}
+    for row in session.connection().execute(statement, {"ids": ids}):
+        values = row._asdict()
+        finess, local_id = values.pop("finess"), values.pop("local_id")
+        current = found.get(values["id"])
+        if current is None:
+            current = found[values["id"]] = IdentityRow(**values)
+        if finess is not None:
+            current.sources.append(SourceRow(finess=finess, local_id=local_id))
+    return found
 
 
 def pair_between(session: Session, left_id: int, right_id: int) -> DuplicatePair | None:

@@ -106,7 +106,7 @@ async def match_identity(
 def _match(
     session: DbSession, principal: Principal, body: MatchRequest, purpose: str | None
 ) -> list[CandidateRead]:
-    found = duplicates.match_traits(session, body, body.limit)
+    found = duplicates.match_rows(session, body, body.limit)
     _seen(session, principal, [c.identity.id for c in found], purpose, "search")
     answer = [presenter.to_candidate(c, principal) for c in found]
     commit_now(session)  # the access record is stored before the answer leaves
