@@ -22,6 +22,7 @@ from identity.duplicates import service as duplicates
 from identity.duplicates.matcher import load_model
 from identity.imports import candidates
 from identity.imports import repository as reads
+from identity.imports.encoded import EncodedStore
 from identity.imports.plan import ChunkPlan, ParsedChunk, plan_chunk
 from identity.imports.queue import PAIR_COLUMNS, pair_rows
 from identity.imports.reader import parsed_chunks
@@ -67,9 +68,11 @@ def import_file(
     # the thread), where it made it faster on SQLite (138.4 s, 146.3 s with the thread).
     forked = parallel and factory.kw["bind"].dialect.name == "sqlite"
     chunks = parsed_chunks(path, finess, date.today(), chunk_size, process=forked)
+    # The stored candidates encoded by a chunk, kept for the next ones (encoded.py).
+    store = EncodedStore()
     with helper_process(parallel) as helper, closing(chunks):
         for chunk in chunks:
-            _chunk(factory, principal, chunk, finess, model, helper, summary)
+            _chunk(factory, principal, chunk, finess, model, (helper, store), summary)
             if progress:
                 progress(summary.rows)
     summary.errors.sort()
@@ -82,10 +85,11 @@ def _chunk(
     chunk: ParsedChunk,
     finess: str,
     model: MatchModel,
-    helper: Executor | None,
+    aids: tuple[Executor | None, EncodedStore],
     summary: ImportSummary,
 ) -> None:
     """Decide, check and write one chunk in one transaction."""
+    helper, store = aids
     config = duplicates.current().config
     # A chunk builds millions of small acyclic objects (rows, records, keys): the cyclic
     # collector would rescan them all every few thousand allocations (a fifth of the CPU).
@@ -94,8 +98,9 @@ def _chunk(
         plan = plan_chunk(session, chunk, finess)
         created = [c.fields for c in plan.creates]
         keys = [c.keys for c in plan.creates]
-        found = candidates.find(session, created, model, config, keys, helper)
-        _write(session, principal, finess, plan, found, helper, summary)
+        found = candidates.find(session, created, model, config, keys, helper, store)
+        ids = _write(session, principal, finess, plan, found, helper, summary)
+        store.created(ids, keys)
 
 
 # SQLite page cache of the load's connection, in KiB (the default is 2 MiB).
@@ -153,7 +158,7 @@ def _write(
     found: candidates.Found,
     helper: Executor | None,
     summary: ImportSummary,
-) -> None:
+) -> list[int]:
     ids = reads.reserve_ids(session, len(plan.creates))
     pairs_of = pair_rows(session, found, ids, finess, helper)  # built by the helper meanwhile
     insert_tuples(session, Identity, IDENTITY_COLUMNS, _identity_rows(ids, plan))
@@ -190,3 +195,4 @@ def _write(
     summary.already_known += plan.already_known
     summary.duplicates_queued += len(pairs)
     summary.errors.extend(plan.errors)
+    return ids

@@ -256,3 +256,14 @@ def pairs_by_sides(session: Session) -> dict[tuple[int, int], tuple[int, str, st
         # The per-pair check reads the first pair between two sides: keep the oldest.
         out.setdefault((left, right), (pair_id, status, signature))
     return out
+
+
+def last_event_id(session: Session) -> int:
+    """The newest identity event's id (0 when none)."""
+    return int(_raw(session, "SELECT COALESCE(MAX(id), 0) FROM identity_events", [])[0][0])
+
+
+def events_since(session: Session, event_id: int, but: str) -> list[tuple[int, str]]:
+    """(identity id, type) of the identity events after ``event_id``, but those of type ``but``."""
+    sql = "SELECT identity_id, type FROM identity_events WHERE id > ? AND type <> ?"
+    return [(row[0], row[1]) for row in _raw(session, sql, [event_id, but])]
