@@ -71,8 +71,14 @@ def record_frequencies(prep: Prepared, model: MatchModel, from_data: bool) -> di
             counts = np.bincount(codes, minlength=int(codes.max(initial=0)) + 1)
             values = counts[codes] / max(prep.size, 1)
         else:
+            # A lookup array indexed by code: a bulk load scores chunks of 400,000 records.
+            lookup = np.full(int(codes.max(initial=0)) + 1, np.nan, dtype=np.float64)
             table = {prep.interner.get(k): v for k, v in model.tf.get(name, {}).items()}
-            values = np.array([table.get(int(c), np.nan) for c in codes], dtype=np.float64)
+            known = [(c, v) for c, v in table.items() if 0 <= c < len(lookup)]
+            if known:
+                at, frequencies = zip(*known, strict=True)
+                lookup[list(at)] = frequencies
+            values = lookup[np.maximum(codes, 0)]
         out[name] = np.where(codes > 0, values, np.nan)
     return out
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from contextlib import closing
 from datetime import date
+from operator import itemgetter
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -171,6 +172,8 @@ def _write(
         attached.append((target, a.local_id))
     insert_tuples(session, SourceRecord, ("identity_id", "finess", "local_id"), sources)
     keys = [(i, k) for i, row_keys in zip(ids, found.keys, strict=True) for k in row_keys]
+    # In key order: each page of the large key index is then written once (PostgreSQL).
+    keys.sort(key=itemgetter(1))
     insert_tuples(session, MatchKey, ("identity_id", "key"), keys)
     audit.record_many(
         session, principal, entity_type=ENTITY, action="create", entries=_snapshots(ids, plan)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -128,17 +129,26 @@ def find(
     # A stored id that is no longer active has no row: the real-time check drops it too.
     stored_ids = [i for i in wanted if i in store.rows]
     prep = store.prepared(encoded, cols, len(records), stored_ids)
-    position = {identity_id: len(created) + i for i, identity_id in enumerate(stored_ids)}
-    left: list[int] = []
-    right: list[int] = []
-    for j, cands in enumerate(per_row):
-        targets = [-1 - c if c < 0 else position.get(c, -1) for c in cands]
-        targets = [t for t in targets if t >= 0]
-        left.extend([j] * len(targets))
-        right.extend(targets)
-    pairs = np.array(left, dtype=np.int64), np.array(right, dtype=np.int64)
+    pairs = _index_pairs(per_row, stored_ids, len(created))
     arrays = _best(score_index_pairs(prep, *pairs, model, config), stored_ids, len(created))
     return _named(session, arrays, records, keys, stored_ids)
+
+
+def _index_pairs(
+    per_row: list[list[int]], stored_ids: list[int], created: int
+) -> tuple[IntArray, IntArray]:
+    """(left, right) positions of every candidate pair, row after row (created rows first,
+    then ``stored_ids``). A stored id that is no longer active has no row: the real-time
+    check drops it too."""
+    lengths = np.fromiter(map(len, per_row), dtype=np.int64, count=len(per_row))
+    flat = np.fromiter(chain.from_iterable(per_row), dtype=np.int64, count=int(lengths.sum()))
+    left = np.repeat(np.arange(len(per_row), dtype=np.int64), lengths)
+    ids = np.array(stored_ids or [-1], dtype=np.int64)
+    at = np.minimum(np.searchsorted(ids, flat), len(ids) - 1)
+    own = flat < 0
+    keep = own | (ids[at] == flat)
+    right = np.where(own, -1 - flat, created + at)
+    return left[keep], right[keep]
 
 
 def _named(

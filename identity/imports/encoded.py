@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy.orm import Session
 
 from identity.imports import repository as reads
@@ -27,6 +28,7 @@ from matching.features import factorise
 from matching.prepared import Prepared
 from matching.traits import IntArray, Interner, ObjArray, RecordColumns, own_codes, own_columns
 
+Int32Array = npt.NDArray[np.int32]
 # Coded per encoding in their own namespaces (traits.own_codes): coded again for each chunk.
 OWN = ("ins", "ins_valid", "phone", "hist0", "hist1")
 # Ranks among one encoding's values, read by the batch matcher's blocking only: not kept.
@@ -42,7 +44,7 @@ class EncodedStore:
 
     interner: Interner = field(default_factory=Interner)
     rows: dict[int, int] = field(default_factory=dict)  # identity id -> row
-    codes: dict[str, IntArray] = field(default_factory=dict)  # int32: half the memory
+    codes: dict[str, Int32Array] = field(default_factory=dict)  # int32: half the memory
     strings: dict[str, ObjArray] = field(default_factory=dict)
     ins: list[str] = field(default_factory=list)
     history: list[tuple[str, ...]] = field(default_factory=list)
@@ -57,18 +59,15 @@ class EncodedStore:
     def forget_changed(self, session: Session) -> None:
         """Drop what someone else changed since the load started (read again when needed)."""
         if self.since is None or len(self) > MAX_ROWS:
-            ours = self.ours
             self.__init__()  # type: ignore[misc]
-            self.ours, self.since = ours, reads.last_event_id(session)
+            self.since = reads.last_event_id(session)
             return
-        changed = {
-            identity_id
-            for identity_id, kind in reads.events_since(session, self.since, ATTACHED)
-            if kind != CREATED or identity_id not in self.ours
-        }
+        changed = reads.changed_since(session, self.since, (CREATED, ATTACHED))
         for identity_id in changed:
             self.rows.pop(identity_id, None)
-        if changed:
+        # Each identity the load created has its one creation event: any other is someone
+        # else's identity, which may belong to a block kept.
+        if changed or reads.count_events(session, self.since, CREATED) > len(self.ours):
             self.blocks.clear()
 
     def key_blocks(self, session: Session, keys: list[str], limit: int) -> dict[str, list[int]]:
@@ -134,7 +133,8 @@ class EncodedStore:
             stored_strings = kept_strings[at] if kept_strings is not None else values[:0]
             strings[name] = np.concatenate([values[:count], stored_strings])
         positions = at.tolist()
-        history = cols.ins_history[:count] if cols.ins_history else [()] * count
+        none: tuple[str, ...] = ()
+        history = cols.ins_history[:count] if cols.ins_history else [none] * count
         history = history + [self.history[r] for r in positions]
         ins = cols.ins.values
         own_cols = replace(

@@ -270,7 +270,7 @@ def test_bulk_load_reads_again_what_others_change_meanwhile(
         m.setattr(EncodedStore, "forget_changed", read_again)
         fresh = load(changed)
     with monkeypatch.context() as m:
-        m.setattr(reads, "events_since", lambda *_: [])
+        m.setattr(reads, "changed_since", lambda *_: set())
         blind = load(changed)
     assert kept == fresh
     assert blind != fresh  # what the load kept would have given another queue
