@@ -274,3 +274,29 @@ def test_bulk_load_reads_again_what_others_change_meanwhile(
         blind = load(changed)
     assert kept == fresh
     assert blind != fresh  # what the load kept would have given another queue
+
+
+def test_bulk_load_starts_its_store_again_past_its_bounds(
+    session_factory: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_ROWS stored rows or MAX_BLOCKS blocks kept, the next chunk reads everything
+    again: the same queue, with bounded memory."""
+    from identity.imports import encoded
+    from tests.conftest import _truncate
+
+    files = _files(tmp_path)
+    _, unbounded = _load(session_factory, files, True, chunk_size=37)
+    _truncate(session_factory.kw["bind"])
+    resets: list[int] = []
+    last_event_id = reads.last_event_id
+
+    def counted(session: Session) -> int:
+        resets.append(1)
+        return last_event_id(session)
+
+    monkeypatch.setattr(reads, "last_event_id", counted)
+    monkeypatch.setattr(encoded, "MAX_ROWS", 10)
+    monkeypatch.setattr(encoded, "MAX_BLOCKS", 10)
+    _, bounded = _load(session_factory, files, True, chunk_size=37)
+    assert bounded["pairs"] and bounded["pairs"] == unbounded["pairs"]
+    assert len(resets) > 2  # one per load at its start, then at least one more
