@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from contextlib import closing
 from datetime import date
+from operator import itemgetter
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -22,6 +23,7 @@ from identity.duplicates import service as duplicates
 from identity.duplicates.matcher import load_model
 from identity.imports import candidates
 from identity.imports import repository as reads
+from identity.imports.encoded import EncodedStore
 from identity.imports.plan import ChunkPlan, ParsedChunk, plan_chunk
 from identity.imports.queue import PAIR_COLUMNS, pair_rows
 from identity.imports.reader import parsed_chunks
@@ -67,9 +69,11 @@ def import_file(
     # the thread), where it made it faster on SQLite (138.4 s, 146.3 s with the thread).
     forked = parallel and factory.kw["bind"].dialect.name == "sqlite"
     chunks = parsed_chunks(path, finess, date.today(), chunk_size, process=forked)
+    # The stored candidates encoded by a chunk, kept for the next ones (encoded.py).
+    store = EncodedStore()
     with helper_process(parallel) as helper, closing(chunks):
         for chunk in chunks:
-            _chunk(factory, principal, chunk, finess, model, helper, summary)
+            _chunk(factory, principal, chunk, finess, model, (helper, store), summary)
             if progress:
                 progress(summary.rows)
     summary.errors.sort()
@@ -82,10 +86,11 @@ def _chunk(
     chunk: ParsedChunk,
     finess: str,
     model: MatchModel,
-    helper: Executor | None,
+    aids: tuple[Executor | None, EncodedStore],
     summary: ImportSummary,
 ) -> None:
     """Decide, check and write one chunk in one transaction."""
+    helper, store = aids
     config = duplicates.current().config
     # A chunk builds millions of small acyclic objects (rows, records, keys): the cyclic
     # collector would rescan them all every few thousand allocations (a fifth of the CPU).
@@ -94,8 +99,9 @@ def _chunk(
         plan = plan_chunk(session, chunk, finess)
         created = [c.fields for c in plan.creates]
         keys = [c.keys for c in plan.creates]
-        found = candidates.find(session, created, model, config, keys, helper)
-        _write(session, principal, finess, plan, found, helper, summary)
+        found = candidates.find(session, created, model, config, keys, helper, store)
+        ids = _write(session, principal, finess, plan, found, helper, summary)
+        store.created(ids, keys)
 
 
 # SQLite page cache of the load's connection, in KiB (the default is 2 MiB).
@@ -153,7 +159,7 @@ def _write(
     found: candidates.Found,
     helper: Executor | None,
     summary: ImportSummary,
-) -> None:
+) -> list[int]:
     ids = reads.reserve_ids(session, len(plan.creates))
     pairs_of = pair_rows(session, found, ids, finess, helper)  # built by the helper meanwhile
     insert_tuples(session, Identity, IDENTITY_COLUMNS, _identity_rows(ids, plan))
@@ -166,6 +172,8 @@ def _write(
         attached.append((target, a.local_id))
     insert_tuples(session, SourceRecord, ("identity_id", "finess", "local_id"), sources)
     keys = [(i, k) for i, row_keys in zip(ids, found.keys, strict=True) for k in row_keys]
+    # In key order: each page of the large key index is then written once (PostgreSQL).
+    keys.sort(key=itemgetter(1))
     insert_tuples(session, MatchKey, ("identity_id", "key"), keys)
     audit.record_many(
         session, principal, entity_type=ENTITY, action="create", entries=_snapshots(ids, plan)
@@ -190,3 +198,4 @@ def _write(
     summary.already_known += plan.already_known
     summary.duplicates_queued += len(pairs)
     summary.errors.extend(plan.errors)
+    return ids

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -19,12 +20,13 @@ from sqlalchemy.orm import Session
 
 from identity.duplicates.matcher import PER_KEY_CAP
 from identity.imports import repository as reads
+from identity.imports.encoded import EncodedStore
 from identity.referential import repository
 from matching.batch import ScoredArrays
 from matching.config import MatchConfig
 from matching.features import Factor, factorise
 from matching.model import MatchModel
-from matching.prepared import RecordColumns, prepare_columns
+from matching.prepared import IntArray, RecordColumns, prepare_columns
 from matching.realtime import score_index_pairs
 from matching.records import IdentityRecord
 
@@ -96,9 +98,11 @@ def find(
     config: MatchConfig,
     keys: list[list[str]],
     helper: Executor | None = None,
+    store: EncodedStore | None = None,
 ) -> Found:
     """The pairs the real-time check would queue for each created row (``keys``: its blocking
-    keys), in queue order (``helper``: a process that builds the surname features meanwhile)."""
+    keys), in queue order (``helper``: a process that builds the surname features meanwhile;
+    ``store``: the load's stored candidates encoded by its earlier chunks)."""
     if not config.referential_size:
         # The prior of the real-time check: the referential's size at the chunk's start (a
         # per-row load adds one per creation, which moves a large referential's prior by
@@ -108,26 +112,69 @@ def find(
         size = max(repository.count(session), model.reference_size)
         config = replace(config, referential_size=size)
     records = [record_of(str(j), f) for j, f in enumerate(created)]
-    stored_blocks = reads.key_blocks(
+    store = store if store is not None else EncodedStore()
+    store.forget_changed(session)
+    stored_blocks = store.key_blocks(
         session, sorted({k for ks in keys for k in ks}), PER_KEY_CAP + 1
     )
     per_row = _candidates(keys, stored_blocks)
-    stored = reads.match_columns(session, sorted({c for cs in per_row for c in cs if c >= 0}))
-    position = {identity_id: len(created) + i for i, identity_id in enumerate(stored.ids)}
-    left: list[int] = []
-    right: list[int] = []
-    for j, cands in enumerate(per_row):
-        # A stored id that is no longer active has no row: the real-time check drops it too.
-        targets = [-1 - c if c < 0 else position.get(c, -1) for c in cands]
-        targets = [t for t in targets if t >= 0]
-        left.extend([j] * len(targets))
-        right.extend(targets)
-    pairs = np.array(left, dtype=np.int64), np.array(right, dtype=np.int64)
-    prep = prepare_columns(
-        _columns(records, stored), helper=helper, cached=True, helper_share=HELPER_SHARE
+    wanted = sorted({c for cs in per_row for c in cs if c >= 0})
+    # Only the candidates no earlier chunk encoded are read (the inactive ones return no row).
+    new = reads.match_columns(session, store.missing(wanted))
+    cols = _columns(records, new)
+    encoded = prepare_columns(
+        cols, store.interner, helper=helper, cached=True, helper_share=HELPER_SHARE
     )
-    arrays = score_index_pairs(prep, *pairs, model, config)
-    return Found(_best(arrays, stored.ids, len(created)), records, keys, len(created), stored)
+    store.add(new, encoded, len(records))
+    # A stored id that is no longer active has no row: the real-time check drops it too.
+    stored_ids = [i for i in wanted if i in store.rows]
+    prep = store.prepared(encoded, cols, len(records), stored_ids)
+    pairs = _index_pairs(per_row, stored_ids, len(created))
+    arrays = _best(score_index_pairs(prep, *pairs, model, config), stored_ids, len(created))
+    return _named(session, arrays, records, keys, stored_ids)
+
+
+def _index_pairs(
+    per_row: list[list[int]], stored_ids: list[int], created: int
+) -> tuple[IntArray, IntArray]:
+    """(left, right) positions of every candidate pair, row after row (created rows first,
+    then ``stored_ids``). A stored id that is no longer active has no row: the real-time
+    check drops it too."""
+    lengths = np.fromiter(map(len, per_row), dtype=np.int64, count=len(per_row))
+    flat = np.fromiter(chain.from_iterable(per_row), dtype=np.int64, count=int(lengths.sum()))
+    left = np.repeat(np.arange(len(per_row), dtype=np.int64), lengths)
+    ids = np.array(stored_ids or [-1], dtype=np.int64)
+    at = np.minimum(np.searchsorted(ids, flat), len(ids) - 1)
+    own = flat < 0
+    keep = own | (ids[at] == flat)
+    right = np.where(own, -1 - flat, created + at)
+    return left[keep], right[keep]
+
+
+def _named(
+    session: Session,
+    arrays: ScoredArrays,
+    records: list[IdentityRecord],
+    keys: list[list[str]],
+    stored_ids: list[int],
+) -> Found:
+    """The Found of the kept pairs, with the traits of the stored identities they name only
+    (read again: a few thousand a chunk, where the pairs were scored against hundreds of
+    thousands). One deactivated meanwhile has no row: its pairs are dropped, as above."""
+    created = len(records)
+    named = np.unique(arrays.right[arrays.right >= created])
+    stored = reads.match_columns(session, [stored_ids[int(r) - created] for r in named])
+    if len(stored) != len(named):
+        still = np.array(stored.ids, dtype=np.int64)
+        ids = np.array(stored_ids, dtype=np.int64)
+        keep = arrays.right < created
+        keep |= np.isin(ids[np.maximum(arrays.right - created, 0)], still)
+        arrays = _subset(arrays, np.flatnonzero(keep))
+        named = np.unique(arrays.right[arrays.right >= created])
+    right = arrays.right.copy()
+    is_stored = right >= created
+    right[is_stored] = created + np.searchsorted(named, right[is_stored])
+    return Found(replace(arrays, right=right), records, keys, created, stored)
 
 
 def _columns(records: list[IdentityRecord], stored: reads.MatchColumns) -> RecordColumns:
@@ -170,7 +217,11 @@ def _best(arrays: ScoredArrays, ids: list[int], created: int) -> ScoredArrays:
     order = np.lexsort((order_key, -arrays.scores, arrays.left))
     left_sorted = arrays.left[order]
     starts = np.searchsorted(left_sorted, left_sorted, side="left")
-    keep = order[(np.arange(len(order)) - starts) < LIMIT]
+    return _subset(arrays, order[(np.arange(len(order)) - starts) < LIMIT])
+
+
+def _subset(arrays: ScoredArrays, keep: IntArray) -> ScoredArrays:
+    """The pairs at positions ``keep``, in this order."""
     names = ("left", "right", "scores", "bands", "levels", "weights", "flags")
     left, right, scores, bands, levels, weights, flags = (getattr(arrays, n)[keep] for n in names)
     return ScoredArrays(left, right, scores, bands, levels, weights, flags, arrays.prior)

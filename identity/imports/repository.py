@@ -45,20 +45,33 @@ def oldest_twins(session: Session, wanted: Sequence[StrictTraits]) -> dict[Stric
     out: dict[StrictTraits, int] = {}
     wanted_set = set(wanted)
     index = sorted({(t[0], t[3]) for t in wanted})
-    iso = session.get_bind().dialect.name == "sqlite"  # SQLite stores dates as ISO text
-    for part in chunks(index, IN_CHUNK // 2):
-        terms = " OR ".join(["(birth_name = ? AND birth_date = ?)"] * len(part))
-        sql = (
-            "SELECT id, birth_name, first_names, sex, birth_date, birth_place_code, active "
-            f"FROM identities WHERE {terms}"
-        )
-        params = [v for n, d in part for v in (n, d.isoformat() if iso else d)]
-        for row in _raw(session, sql, params):
-            born = date.fromisoformat(row[4]) if isinstance(row[4], str) else row[4]
-            traits: StrictTraits = (row[1], row[2], row[3], born, row[5])
-            if row[6] and traits in wanted_set and (traits not in out or row[0] < out[traits]):
-                out[traits] = row[0]
+    for row in _twin_rows(session, index):
+        born = date.fromisoformat(row[4]) if isinstance(row[4], str) else row[4]
+        traits: StrictTraits = (row[1], row[2], row[3], born, row[5])
+        if row[6] and traits in wanted_set and (traits not in out or row[0] < out[traits]):
+            out[traits] = row[0]
     return out
+
+
+def _twin_rows(session: Session, index: list[tuple[str, date]]) -> list[tuple[Any, ...]]:
+    """The identities of these (birth name, birth date) pairs. PostgreSQL: one join with the
+    pairs as arrays, an index search each (the OR-ed terms cost it more to plan than to run)."""
+    columns = "i.id, i.birth_name, i.first_names, i.sex, i.birth_date, i.birth_place_code, i.active"
+    if session.get_bind().dialect.name == "postgresql":
+        if not index:
+            return []
+        sql = (
+            f"SELECT {columns} FROM unnest(?::text[], ?::date[]) AS w(name, born) "
+            "JOIN identities AS i ON i.birth_name = w.name AND i.birth_date = w.born"
+        )
+        return _raw(session, sql, [[n for n, _ in index], [d for _, d in index]])
+    rows: list[tuple[Any, ...]] = []
+    for part in chunks(index, IN_CHUNK // 2):
+        terms = " OR ".join(["(i.birth_name = ? AND i.birth_date = ?)"] * len(part))
+        sql = f"SELECT {columns} FROM identities AS i WHERE {terms}"
+        # SQLite stores dates as ISO text.
+        rows.extend(_raw(session, sql, [v for n, d in part for v in (n, d.isoformat())]))
+    return rows
 
 
 def _raw(session: Session, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -256,3 +269,22 @@ def pairs_by_sides(session: Session) -> dict[tuple[int, int], tuple[int, str, st
         # The per-pair check reads the first pair between two sides: keep the oldest.
         out.setdefault((left, right), (pair_id, status, signature))
     return out
+
+
+def last_event_id(session: Session) -> int:
+    """The newest identity event's id (0 when none)."""
+    return int(_raw(session, "SELECT COALESCE(MAX(id), 0) FROM identity_events", [])[0][0])
+
+
+def changed_since(session: Session, event_id: int, but: Sequence[str]) -> set[int]:
+    """The identities with an event after ``event_id`` of a type not in ``but``."""
+    sql = (
+        f"SELECT identity_id FROM identity_events WHERE id > ? AND type NOT IN ({_marks(len(but))})"
+    )
+    return {row[0] for row in _raw(session, sql, [event_id, *but])}
+
+
+def count_events(session: Session, event_id: int, kind: str) -> int:
+    """How many events of type ``kind`` came after ``event_id``."""
+    sql = "SELECT COUNT(*) FROM identity_events WHERE id > ? AND type = ?"
+    return int(_raw(session, sql, [event_id, kind])[0][0])

@@ -15,7 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from identity.duplicates import matcher
 from identity.imports import bulk, service
+from identity.imports import repository as reads
+from identity.imports.encoded import EncodedStore
 from identity.imports.service import ImportSummary
+from identity.referential import service as identities
 from identity.referential.models import (
     DuplicatePair,
     Identity,
@@ -23,6 +26,7 @@ from identity.referential.models import (
     MatchKey,
     SourceRecord,
 )
+from identity.referential.schemas import IdentityUpdate
 from referentials.core.audit import AuditEntry
 from referentials.core.auth import SYSTEM
 from referentials.core.db import session_scope
@@ -213,3 +217,86 @@ def test_bulk_load_does_not_depend_on_the_cached_referential_size(
     finally:
         matcher._sizes.pop(id(engine), None)
     assert clean["pairs"] and stale["pairs"] == clean["pairs"]
+
+
+def test_bulk_load_reads_again_what_others_change_meanwhile(
+    session_factory: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load keeps the blocks and stored candidates its chunks read for the next chunks
+    (encoded.py): an identity someone else changes between two chunks is read again, so the
+    queue is the one of a load that reads everything again for each chunk."""
+    from tests.conftest import _truncate
+
+    stored, loaded = _files(tmp_path)
+    engine = session_factory.kw["bind"]
+    tops: list[int] = []  # the newest identity after each chunk
+
+    def load(change: tuple[int, int] | None) -> list[Any]:
+        """The queue of the load, ``change``: (after which chunk, which identity)."""
+        _truncate(engine)
+        bulk.import_file(session_factory, SYSTEM, stored, finess=STORED)
+        tops.clear()
+
+        def after_chunk(rows: int) -> None:
+            with session_scope(session_factory) as s:
+                tops.append(s.scalar(select(func.max(Identity.id))) or 0)
+                if change is not None and change[0] == len(tops) - 1:
+                    update = IdentityUpdate(birth_name="QWXYZ", first_names=["OSCAR"])
+                    identities.update(s, SYSTEM, change[1], data=update, expected_version=None)
+
+        bulk.import_file(
+            session_factory, SYSTEM, loaded, finess=LOADED, chunk_size=37, progress=after_chunk
+        )
+        return _state(session_factory)["pairs"]
+
+    baseline = load(None)
+    # A stored identity (the first file's) paired with rows of two chunks: read by the first
+    # one, changed after it, a candidate again in the second.
+    stored_top = len(list(csv.DictReader(stored.open(encoding="utf-8"))))
+    chunks_of: dict[int, list[int]] = {}
+    for left, right, *_ in baseline:
+        if left <= stored_top < right:
+            chunks_of.setdefault(left, []).append(min(c for c, t in enumerate(tops) if right <= t))
+    changed = min((c[0], i) for i, c in chunks_of.items() if max(c) > min(c))
+
+    kept = load(changed)
+    original = EncodedStore.forget_changed
+
+    def read_again(self: EncodedStore, session: Session) -> None:
+        self.since = None  # as at a load's start: nothing kept
+        original(self, session)
+
+    with monkeypatch.context() as m:
+        m.setattr(EncodedStore, "forget_changed", read_again)
+        fresh = load(changed)
+    with monkeypatch.context() as m:
+        m.setattr(reads, "changed_since", lambda *_: set())
+        blind = load(changed)
+    assert kept == fresh
+    assert blind != fresh  # what the load kept would have given another queue
+
+
+def test_bulk_load_starts_its_store_again_past_its_bounds(
+    session_factory: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_ROWS stored rows or MAX_BLOCKS blocks kept, the next chunk reads everything
+    again: the same queue, with bounded memory."""
+    from identity.imports import encoded
+    from tests.conftest import _truncate
+
+    files = _files(tmp_path)
+    _, unbounded = _load(session_factory, files, True, chunk_size=37)
+    _truncate(session_factory.kw["bind"])
+    resets: list[int] = []
+    last_event_id = reads.last_event_id
+
+    def counted(session: Session) -> int:
+        resets.append(1)
+        return last_event_id(session)
+
+    monkeypatch.setattr(reads, "last_event_id", counted)
+    monkeypatch.setattr(encoded, "MAX_ROWS", 10)
+    monkeypatch.setattr(encoded, "MAX_BLOCKS", 10)
+    _, bounded = _load(session_factory, files, True, chunk_size=37)
+    assert bounded["pairs"] and bounded["pairs"] == unbounded["pairs"]
+    assert len(resets) > 2  # one per load at its start, then at least one more
