@@ -53,7 +53,7 @@ class EncodedStore:
     blocks: dict[str, list[int]] = field(default_factory=dict)  # key -> its block's ids
     limit: int = 0  # ids read per block
     ours: set[int] = field(default_factory=set)  # the identities the load created
-    since: int | None = None  # the last event before the load: later ones may drop rows
+    since: int | None = None  # the feed's cursor at the load's start: later events may drop rows
 
     def __len__(self) -> int:
         return len(self.ins)
@@ -62,7 +62,7 @@ class EncodedStore:
         """Drop what someone else changed since the load started (read again when needed)."""
         if self.since is None or len(self) > MAX_ROWS or len(self.blocks) > MAX_BLOCKS:
             self.__init__()  # type: ignore[misc]
-            self.since = reads.last_event_id(session)
+            self.since = reads.last_cursor(session)
             return
         changed = reads.changed_since(session, self.since, (CREATED, ATTACHED))
         for identity_id in changed:

@@ -271,20 +271,25 @@ def pairs_by_sides(session: Session) -> dict[tuple[int, int], tuple[int, str, st
     return out
 
 
-def last_event_id(session: Session) -> int:
-    """The newest identity event's id (0 when none)."""
-    return int(_raw(session, "SELECT COALESCE(MAX(id), 0) FROM identity_events", [])[0][0])
+# Changes are followed by the feed's cursor, not the event's id: an id is taken when the event
+# is written, so a transaction in flight at the load's start may commit an id older than the
+# newest one seen; its cursor, given after its commit (NULL until then), is always newer.
+AFTER = "(feed_cursor > ? OR feed_cursor IS NULL)"
 
 
-def changed_since(session: Session, event_id: int, but: Sequence[str]) -> set[int]:
-    """The identities with an event after ``event_id`` of a type not in ``but``."""
-    sql = (
-        f"SELECT identity_id FROM identity_events WHERE id > ? AND type NOT IN ({_marks(len(but))})"
-    )
-    return {row[0] for row in _raw(session, sql, [event_id, *but])}
+def last_cursor(session: Session) -> int:
+    """The newest cursor of the identity event feed (0 when none)."""
+    return int(_raw(session, "SELECT COALESCE(MAX(feed_cursor), 0) FROM identity_events", [])[0][0])
 
 
-def count_events(session: Session, event_id: int, kind: str) -> int:
-    """How many events of type ``kind`` came after ``event_id``."""
-    sql = "SELECT COUNT(*) FROM identity_events WHERE id > ? AND type = ?"
-    return int(_raw(session, sql, [event_id, kind])[0][0])
+def changed_since(session: Session, cursor: int, but: Sequence[str]) -> set[int]:
+    """The identities with an event committed after ``cursor`` of a type not in ``but``."""
+    types = _marks(len(but))
+    sql = f"SELECT identity_id FROM identity_events WHERE {AFTER} AND type NOT IN ({types})"
+    return {row[0] for row in _raw(session, sql, [cursor, *but])}
+
+
+def count_events(session: Session, cursor: int, kind: str) -> int:
+    """How many events of type ``kind`` were committed after ``cursor``."""
+    sql = f"SELECT COUNT(*) FROM identity_events WHERE {AFTER} AND type = ?"
+    return int(_raw(session, sql, [cursor, kind])[0][0])

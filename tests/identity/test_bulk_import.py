@@ -288,15 +288,40 @@ def test_bulk_load_starts_its_store_again_past_its_bounds(
     _, unbounded = _load(session_factory, files, True, chunk_size=37)
     _truncate(session_factory.kw["bind"])
     resets: list[int] = []
-    last_event_id = reads.last_event_id
+    last_cursor = reads.last_cursor
 
     def counted(session: Session) -> int:
         resets.append(1)
-        return last_event_id(session)
+        return last_cursor(session)
 
-    monkeypatch.setattr(reads, "last_event_id", counted)
+    monkeypatch.setattr(reads, "last_cursor", counted)
     monkeypatch.setattr(encoded, "MAX_ROWS", 10)
     monkeypatch.setattr(encoded, "MAX_BLOCKS", 10)
     _, bounded = _load(session_factory, files, True, chunk_size=37)
     assert bounded["pairs"] and bounded["pairs"] == unbounded["pairs"]
     assert len(resets) > 2  # one per load at its start, then at least one more
+
+
+def test_bulk_load_store_sees_a_change_committed_with_an_older_event_id(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A writer in flight when the load starts takes its event's id then, and commits later:
+    its id is older than the newest one the load saw, its cursor is newer (or not yet given).
+    The store drops the identity it changed and every block either way."""
+    stamp = {"payload": {}, "type": "identity.updated"}
+    with session_scope(session_factory) as session:
+        session.add(IdentityEvent(id=9_000_010, identity_id=41, feed_cursor=1, **stamp))
+    store = EncodedStore()
+    with session_scope(session_factory) as session:
+        store.forget_changed(session)  # the load's start
+    assert store.since == 1
+    for relayed in (False, True):
+        store.rows, store.blocks = {42: 0, 43: 1}, {"k": [42, 43]}
+        with session_scope(session_factory) as session:
+            if not relayed:  # committed now, with the id it took before the load's start
+                session.add(IdentityEvent(id=9_000_001, identity_id=42, **stamp))
+            else:  # the relay has numbered it
+                session.get_one(IdentityEvent, 9_000_001).feed_cursor = 2
+        with session_scope(session_factory) as session:
+            store.forget_changed(session)
+        assert store.rows == {43: 1} and store.blocks == {}
