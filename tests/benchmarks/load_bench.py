@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import subprocess
@@ -40,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from generate_identities import generate
 from identity_match_bench import load, query_of
-from server_cpu import cpu_by_pid, descendants, named, spent_since
+from server_cpu import cpu_by_pid, descendants, machine_seconds, named, spent_since
 
 from identity.referential.schemas import MatchRequest
 from identity.referential.traits import normalized_fields
@@ -246,9 +247,13 @@ def run_scenario(
         return [cpu_by_pid(pids) for pids in (server, mock, database)]
 
     before = readings()
+    machine_before, wrk_before = machine_seconds(), _children_cpu()
     processes = [wrk(bench, base, part, seconds, update_from) for part in parts]
     results = [result_of(p, part) for p, part in zip(processes, parts, strict=True)]
     spent = [spent_since(b, now) for b, now in zip(before, readings(), strict=True)]
+    machine = [now - then for now, then in zip(machine_seconds(), machine_before, strict=True)]
+    # wrk's runs have ended and been waited for: their CPU is in this process's children's.
+    wrk_cpu = _children_cpu() - wrk_before
     # Over every part's requests: the CPU the served processes (and the database server) spent
     # per request, the figure that stays comparable when other work loads the machine; the
     # mock's per INSi call. Together they say what share of the machine the INSi callers take.
@@ -261,7 +266,30 @@ def run_scenario(
         insi_part = watched.mock is not None and result["kind"] == "insi"
         result["mock_ms"] = _per(spent[1], insi) if insi_part else ""
         result["db_ms"] = _per(spent[2], requests) if watched.postgres else ""
+        result.update(_machine_shares(machine, wrk_cpu, sum(spent)))
     return results
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _machine_shares(machine: list[float], wrk_cpu: float, ours: float) -> dict[str, float]:
+    """Cores used by wrk, by every process outside the scenario, and left idle, on average.
+
+    The served processes, the mock and PostgreSQL share the machine with wrk and with whatever
+    else runs on it; a scenario whose "other" cores differ from its reference's did not run on
+    the same machine, whatever its figures say.
+    """
+    busy, idle = machine
+    # Over the whole run (wrk's start and end included), so a little above ``seconds``.
+    wall = (busy + idle) / (os.cpu_count() or 1)
+    return {
+        "wrk_cores": round(wrk_cpu / wall, 2),
+        "other_cores": round(max(busy - wrk_cpu - ours, 0.0) / wall, 2),
+        "idle_cores": round(idle / wall, 2),
+    }
 
 
 def warm_up(bench: Bench, base: str) -> None:
@@ -306,9 +334,10 @@ def main() -> None:
     )
     print(
         "| workers | scenario | part | req/s | p50 ms | p99 ms | mean ms | errors "
-        "| server CPU ms/req | PostgreSQL CPU ms/req | mock CPU ms/call | load |"
+        "| server CPU ms/req | PostgreSQL CPU ms/req | mock CPU ms/call | load "
+        "| wrk cores | other cores | idle cores |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     try:
         for run, workers in enumerate(args.workers):
             process, base = serve(bench, workers, args, endpoint)
@@ -325,7 +354,8 @@ def main() -> None:
                         print(
                             f"| {workers} | {name} | {r['kind']} x{r['clients']} | {r['req_s']} "
                             f"| {r['p50_ms']} | {r['p99_ms']} | {r['mean_ms']} | {_errors(r)} "
-                            f"| {r['cpu_ms']} | {r['db_ms']} | {r['mock_ms']} | {r['load']} |",
+                            f"| {r['cpu_ms']} | {r['db_ms']} | {r['mock_ms']} | {r['load']} "
+                            f"| {r['wrk_cores']} | {r['other_cores']} | {r['idle_cores']} |",
                             flush=True,
                         )
             finally:

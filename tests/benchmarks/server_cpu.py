@@ -62,3 +62,17 @@ def named(command: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def machine_seconds() -> tuple[float, float]:
+    """CPU seconds the whole machine spent busy and idle (all cores), from /proc/stat.
+
+    Busy counts every process, ours and others' (niced ones too): beside the served
+    processes' own figures, it tells a scenario slowed by other work on a shared machine from
+    one slowed by the service itself.
+    """
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    busy = sum(fields[:8]) - idle  # user, nice, system, irq, softirq, steal
+    ticks = os.sysconf("SC_CLK_TCK")
+    return busy / ticks, idle / ticks
