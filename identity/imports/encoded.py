@@ -11,7 +11,7 @@ are coded again for each chunk from the raw values kept here (a few, cheap colum
 
 An identity someone else creates or changes during the load (any event but an attach, which
 changes no trait, and the load's own creations) is dropped from here and read again when next a
-candidate, and every block is read again.
+candidate, and every block is read again, by the next chunk.
 """
 
 from __future__ import annotations
@@ -52,25 +52,29 @@ class EncodedStore:
     history: list[tuple[str, ...]] = field(default_factory=list)
     blocks: dict[str, list[int]] = field(default_factory=dict)  # key -> its block's ids
     limit: int = 0  # ids read per block
-    ours: set[int] = field(default_factory=set)  # the identities the load created
-    since: int | None = None  # the feed's cursor at the load's start: later events may drop rows
+    ours: int = 0  # the identities the load created since the last look at the feed
+    since: int | None = None  # the feed's cursor at the last look: later events may drop rows
 
     def __len__(self) -> int:
         return len(self.ins)
 
     def forget_changed(self, session: Session) -> None:
-        """Drop what someone else changed since the load started (read again when needed)."""
+        """Drop what someone else changed since the last look (read again when needed)."""
         if self.since is None or len(self) > MAX_ROWS or len(self.blocks) > MAX_BLOCKS:
             self.__init__()  # type: ignore[misc]
             self.since = reads.last_cursor(session)
             return
+        # Read first: an event numbered meanwhile is seen now and again next time (harmless),
+        # one committed later has a later cursor or none yet, both seen next time.
+        cursor = reads.last_cursor(session)
         changed = reads.changed_since(session, self.since, (CREATED, ATTACHED))
         for identity_id in changed:
             self.rows.pop(identity_id, None)
         # Each identity the load created has its one creation event: any other is someone
         # else's identity, which may belong to a block kept.
-        if changed or reads.count_events(session, self.since, CREATED) > len(self.ours):
+        if changed or reads.count_events(session, self.since, CREATED) > self.ours:
             self.blocks.clear()
+        self.since, self.ours = cursor, 0
 
     def key_blocks(self, session: Session, keys: list[str], limit: int) -> dict[str, list[int]]:
         """reads.key_blocks() of every key of ``keys`` (and of others: ignore them)."""
@@ -84,7 +88,7 @@ class EncodedStore:
 
     def created(self, ids: list[int], keys: list[list[str]]) -> None:
         """The load wrote these identities (ascending ids, newer than any) with these keys."""
-        self.ours.update(ids)
+        self.ours += len(ids)
         for identity_id, row_keys in zip(ids, keys, strict=True):
             for key in row_keys:
                 block = self.blocks.get(key)

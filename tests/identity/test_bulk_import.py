@@ -307,7 +307,7 @@ def test_bulk_load_store_sees_a_change_committed_with_an_older_event_id(
 ) -> None:
     """A writer in flight when the load starts takes its event's id then, and commits later:
     its id is older than the newest one the load saw, its cursor is newer (or not yet given).
-    The store drops the identity it changed and every block either way."""
+    The store drops the identity it changed and every block either way, and only once."""
     stamp = {"payload": {}, "type": "identity.updated"}
     with session_scope(session_factory) as session:
         session.add(IdentityEvent(id=9_000_010, identity_id=41, feed_cursor=1, **stamp))
@@ -325,3 +325,8 @@ def test_bulk_load_store_sees_a_change_committed_with_an_older_event_id(
         with session_scope(session_factory) as session:
             store.forget_changed(session)
         assert store.rows == {43: 1} and store.blocks == {}
+    # Seen once: the next look, with nothing new, keeps what is kept.
+    store.rows, store.blocks = {42: 0, 43: 1}, {"k": [42, 43]}
+    with session_scope(session_factory) as session:
+        store.forget_changed(session)
+    assert store.rows == {42: 0, 43: 1} and store.blocks == {"k": [42, 43]}
