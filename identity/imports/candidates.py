@@ -44,7 +44,9 @@ class Found:
     """Kept pairs (review band or above, best LIMIT per created row) and what they refer to.
 
     Positions below ``created`` are the chunk's created rows (``records``); position
-    ``created + i`` is the stored identity ``stored.ids[i]``.
+    ``created + i`` is the stored identity ``stored.ids[i]``, ``stored`` holding only the
+    stored identities the pairs name (a chunk scores hundreds of thousands, pairs a few
+    thousand: small enough to pickle to the helper process).
     """
 
     arrays: ScoredArrays

@@ -9,7 +9,6 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from identity.duplicates.queue import explanation_of
@@ -76,15 +75,9 @@ def pair_rows(
 
 
 def _sent(found: Found) -> Found:
-    """``found`` with only the stored identities its pairs name (a chunk reads hundreds of
-    thousands, a few thousand are paired): small enough to pickle to the helper."""
-    arrays, created = found.arrays, found.created
-    named = np.unique(arrays.right[arrays.right >= created])
-    subset = found.stored.subset((named - created).tolist())
-    right = arrays.right.copy()
-    is_stored = right >= created
-    right[is_stored] = created + np.searchsorted(named, right[is_stored])
-    return replace(found, arrays=replace(arrays, right=right), keys=[], stored=subset)
+    """``found`` as the helper needs it: without the chunk's blocking keys (its stored
+    identities are already only those its pairs name, candidates._named)."""
+    return replace(found, keys=[])
 
 
 def _rows(

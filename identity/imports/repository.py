@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
@@ -162,11 +162,6 @@ class MatchColumns:
 
     def __len__(self) -> int:
         return len(self.ids)
-
-    def subset(self, positions: list[int]) -> MatchColumns:
-        """The identities at these positions, in this order, every column kept."""
-        columns = (getattr(self, f.name) for f in fields(self))
-        return MatchColumns(*([column[i] for i in positions] for column in columns))
 
 
 def _history(value: Any) -> tuple[str, ...]:
