@@ -18,11 +18,11 @@ from identity.referential.schemas import (
     InsiCallRead,
     QualificationRead,
 )
-from referentials.core.auth import DbSession, Principal, require
+from referentials.core.auth import Caller, DbSession, Principal, caller, require
 from referentials.core.db import commit_now
 
 router = APIRouter(prefix="/api/v1/identities", tags=["INS qualification"])
-write_scope = require("identity:write")
+write_caller = caller("identity:write")
 read_scope = require("identity:read")
 
 
@@ -77,10 +77,11 @@ def _committed(
 
 
 # Each INSi route is a coroutine that hands the whole search to one INSi thread (`InsiWaits`):
-# read what is sent in a short transaction that ends before the call, call INSi with nothing
-# held, apply the answer in a new short transaction. One trip from the event loop and back,
-# where a read, the call and the apply each in a thread of its own took three; a search that
-# waits for an INSi place holds no thread and no connection.
+# check the caller's key (`Caller`), read what is sent in a short transaction that ends before
+# the call, call INSi with nothing held, apply the answer in a new short transaction. One trip
+# from the event loop and back, where the key, the read, the call and the apply each in a
+# thread of its own took four; a search that waits for an INSi place holds no thread and no
+# connection.
 
 
 def _typed_search(
@@ -122,10 +123,11 @@ async def insi_create(
     response: Response,
     *,
     session: DbSession,
-    principal: Principal = Depends(write_scope),
+    caller: Caller = Depends(write_caller),
 ) -> QualificationRead:
     """Front desk: INSi with the typed traits; a coherent CR 00 makes (or finds) the identity."""
-    read = await _waits(request).run(_typed_search, session, principal, _port(request), body)
+    search = caller.bound(session, _typed_search)
+    read = await _waits(request).run(search, _port(request), body)
     if read.outcome == "applied":
         response.status_code = status.HTTP_201_CREATED
     return read
@@ -137,12 +139,11 @@ async def insi_search(
     request: Request,
     *,
     session: DbSession,
-    principal: Principal = Depends(write_scope),
+    caller: Caller = Depends(write_caller),
 ) -> QualificationRead:
     """Search the INS by traits; a coherent CR 00 moves PROV→RECUP or VALI→QUAL."""
-    return await _waits(request).run(
-        _traits_search, session, principal, _port(request), identity_id
-    )
+    search = caller.bound(session, _traits_search)
+    return await _waits(request).run(search, _port(request), identity_id)
 
 
 @router.post("/{identity_id}/insi-vitale", response_model=QualificationRead)
@@ -152,12 +153,11 @@ async def insi_vitale(
     request: Request,
     *,
     session: DbSession,
-    principal: Principal = Depends(write_scope),
+    caller: Caller = Depends(write_caller),
 ) -> QualificationRead:
     """Search the INS with the Carte Vitale's matricule (collection method CV)."""
-    return await _waits(request).run(
-        _vitale_search, session, principal, _port(request), identity_id, body
-    )
+    search = caller.bound(session, _vitale_search)
+    return await _waits(request).run(search, _port(request), identity_id, body)
 
 
 @router.get("/{identity_id}/insi-calls", response_model=list[InsiCallRead])

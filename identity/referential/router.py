@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
 from identity.duplicates import service as duplicates
 from identity.insi import service as insi
@@ -25,7 +25,7 @@ from identity.referential.schemas import (
     ValidationRequest,
 )
 from referentials.core import audit
-from referentials.core.auth import DbSession, Principal, require
+from referentials.core.auth import Caller, DbSession, Principal, caller, require
 from referentials.core.db import commit_now
 from referentials.core.errors import (
     PreconditionRequired,
@@ -45,6 +45,8 @@ router = APIRouter(prefix="/api/v1/identities", tags=["identities"])
 
 read_scope = require("identity:read")
 write_scope = require("identity:write")
+read_caller = caller("identity:read")
+write_caller = caller("identity:write")
 
 
 def _if_match(if_match: str | None) -> int:
@@ -73,14 +75,20 @@ def _seen(
 
 
 @router.post("", response_model=IdentityWriteResult, status_code=status.HTTP_201_CREATED)
-def create_identity(
+async def create_identity(
     *,
     body: IdentityCreate,
     response: Response,
     session: DbSession,
-    principal: Principal = Depends(write_scope),
+    caller: Caller = Depends(write_caller),
 ) -> IdentityWriteResult:
     """Create a provisional identity (idempotent on `source`)."""
+    return await caller.run(session, _create, body, response)
+
+
+def _create(
+    session: Session, principal: Principal, body: IdentityCreate, response: Response
+) -> IdentityWriteResult:
     outcome = service.create(session, principal, data=body)
     commit_now(session)
     if not outcome.created:
@@ -97,14 +105,14 @@ async def match_identity(
     *,
     purpose: audit.Purpose = None,
     session: DbSession,
-    principal: Principal = Depends(read_scope),
+    caller: Caller = Depends(read_caller),
 ) -> list[CandidateRead]:
     """Search before creating: ranked likely matches with score, band and explanation."""
-    return await run_in_threadpool(_match, session, principal, body, purpose)
+    return await caller.run(session, _match, body, purpose)
 
 
 def _match(
-    session: DbSession, principal: Principal, body: MatchRequest, purpose: str | None
+    session: Session, principal: Principal, body: MatchRequest, purpose: str | None
 ) -> list[CandidateRead]:
     found = duplicates.match_rows(session, body, body.limit)
     _seen(session, principal, [c.identity.id for c in found], purpose, "search")
@@ -163,14 +171,14 @@ async def read_identity(
     response: Response,
     purpose: audit.Purpose = None,
     session: DbSession,
-    principal: Principal = Depends(read_scope),
+    caller: Caller = Depends(read_caller),
 ) -> IdentityRead:
     """One identity; a merged one says where it went (`merged_into`). The read is recorded."""
-    return await run_in_threadpool(_read, session, principal, identity_id, response, purpose)
+    return await caller.run(session, _read, identity_id, response, purpose)
 
 
 def _read(
-    session: DbSession,
+    session: Session,
     principal: Principal,
     identity_id: int,
     response: Response,
@@ -185,17 +193,28 @@ def _read(
 
 
 @router.patch("/{identity_id}", response_model=IdentityWriteResult)
-def update_identity(
+async def update_identity(
     *,
     identity_id: int,
     body: IdentityUpdate,
     request: Request,
     if_match: str | None = Header(None, alias="If-Match"),
     session: DbSession,
-    principal: Principal = Depends(write_scope),
+    caller: Caller = Depends(write_caller),
 ) -> IdentityWriteResult:
     """Change traits (If-Match required); a strict-trait change clears the document check
     unless `document_type` gives the document the new traits were checked on."""
+    return await caller.run(session, _update, identity_id, body, request, if_match)
+
+
+def _update(
+    session: Session,
+    principal: Principal,
+    identity_id: int,
+    body: IdentityUpdate,
+    request: Request,
+    if_match: str | None,
+) -> IdentityWriteResult:
     outcome = service.update(
         session, principal, identity_id, data=body, expected_version=_if_match(if_match)
     )

@@ -33,7 +33,8 @@ def route_table(app: Any) -> tuple[set[tuple[str, str]], set[str]]:
 
 
 def required_scope(app: Any, method: str, path: str) -> str | None:
-    """The scope the route's ``require(scope)`` dependency asks for (None: no API key)."""
+    """The scope the route's ``require(scope)`` or ``caller(scope)`` dependency asks for (None:
+    no API key)."""
     for context in iter_route_contexts(app.routes):
         if context.path != path or method not in (context.methods or ()):
             continue
@@ -45,8 +46,9 @@ def required_scope(app: Any, method: str, path: str) -> str | None:
 def _scope_in(dependant: Any) -> str | None:
     for sub in dependant.dependencies:
         name = getattr(sub.call, "__name__", "")
-        if name.startswith("require_"):
-            area, _, action = name.removeprefix("require_").partition("_")
+        kind, _, scope = name.partition("_")
+        if kind in ("require", "caller") and scope:
+            area, _, action = scope.partition("_")
             return f"{area}:{action}" if action else area
         found = _scope_in(sub)
         if found:
