@@ -102,7 +102,17 @@ def serve(
         # The workers share one listening socket: each takes one connection per turn, so a
         # pool of connections opening at once is spread over them (see the module).
         loop="referentials.core.serving:FairAcceptLoop",
+        # SOCLE_LOG_LEVEL governs uvicorn's loggers too: its access log (one INFO line per
+        # request, paths only) is written at INFO and below, not at WARNING and above.
+        log_level=_uvicorn_level(settings.log_level),
     )
+
+
+def _uvicorn_level(level: str) -> str | None:
+    import uvicorn.config
+
+    name = level.lower()
+    return name if name in uvicorn.config.LOG_LEVELS else None
 
 
 @app.command("mock-insi")

@@ -7,11 +7,11 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Concatenate, ParamSpec, TypeVar
+from typing import Annotated, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Boolean, Integer, String, select
+from sqlalchemy import Boolean, Integer, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from starlette.concurrency import run_in_threadpool
 
@@ -127,18 +127,42 @@ def revoke_api_key(session: Session, key_id: int) -> ApiKey:
     return key
 
 
+class KeyFields(Protocol):
+    """What a principal is made of: a stored key, or the row of its columns."""
+
+    id: int
+    client_name: str
+    finess: str | None
+    scopes: str
+    expires_at: datetime | None
+    revoked: bool
+
+
+# Every request looks its key up: plain columns by one statement built once (loading an ORM
+# object and building the query each time was a tenth of a read's CPU).
+_KEY_BY_HASH = select(
+    ApiKey.id,
+    ApiKey.client_name,
+    ApiKey.finess,
+    ApiKey.scopes,
+    ApiKey.expires_at,
+    ApiKey.revoked,
+).where(ApiKey.key_hash == bindparam("digest"))
+
+
 def authenticate(session: Session, secret: str) -> Principal:
     """The principal for a presented secret, or 401."""
-    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret)))
-    return _principal_of(key)
+    row = session.execute(_KEY_BY_HASH, {"digest": hash_key(secret)}).first()
+    return _principal_of(cast(KeyFields | None, row))
 
 
-def _principal_of(key: ApiKey | None, scopes: set[str] | None = None) -> Principal:
+def _principal_of(key: KeyFields | None, scopes: set[str] | None = None) -> Principal:
     if key is None or key.revoked:
         raise Unauthorized("invalid or revoked API key")
     if key.expires_at is not None and key.expires_at <= utcnow():
         raise Unauthorized("expired API key")
-    granted = set(key.scope_list) if scopes is None else scopes & set(key.scope_list)
+    stored = {s for s in key.scopes.split(",") if s}
+    granted = stored if scopes is None else scopes & stored
     return Principal(
         key_id=key.id,
         client_name=key.client_name,

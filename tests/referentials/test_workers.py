@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -127,3 +128,40 @@ def _worker_pids(parent: int) -> set[int]:
         ["ps", "-o", "pid=", "--ppid", str(parent)], capture_output=True, text=True, check=False
     )
     return {int(p) for p in found.stdout.split()}
+
+
+@pytest.mark.parametrize(("level", "lines"), [("INFO", 3), ("WARNING", 0)])
+def test_serve_writes_its_access_log_at_the_configured_level(
+    tmp_path: Path, level: str, lines: int
+) -> None:
+    """SOCLE_LOG_LEVEL governs uvicorn's access log too (one INFO line per request)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SOCLE_DATABASE_URL": f"sqlite:///{tmp_path / 'log.db'}",
+        "SOCLE_LOAD_DEMO_DATA": "false",
+        "SOCLE_BOOTSTRAP_API_KEY": "sk_log_level_test_key",
+        "SOCLE_LOG_LEVEL": level,
+    }
+    env.pop("SOCLE_TEST_DATABASE_URL", None)
+    command = [sys.executable, "-m", "referentials.cli", "serve", "--workers", "1"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        # uvicorn writes its access log to stdout.
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert _wait_for(lambda: _healthy(base), 60), "the server did not start"
+        headers = {"Authorization": "Bearer sk_log_level_test_key"}
+        with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+            for _ in range(3):
+                assert client.get("/api/v1/events").status_code == 200
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, _ = server.communicate(timeout=20)
+    assert out.count('"GET /api/v1/events HTTP/1.1" 200') == lines, out
