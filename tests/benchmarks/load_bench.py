@@ -298,6 +298,31 @@ def warm_up(bench: Bench, base: str) -> None:
         run_scenario(bench, base, [Part(kind, 4)], 2)
 
 
+def beside_insi(figures: dict[str, list[dict[str, object]]]) -> list[str]:
+    """Each "X + insi x8" scenario against "X" alone: throughput kept and p99, over the rounds.
+
+    On a machine whose speed drifts from minute to minute, one pair of runs says little: the
+    sums over rounds that alternate the two scenarios compare like with like.
+    """
+    lines = []
+    for name, runs in figures.items():
+        alone = figures.get(name.removesuffix(" + insi x8"))
+        if not name.endswith(" + insi x8") or not alone:
+            continue
+        rounds = min(len(runs), len(alone))
+        kept = _sum(runs[:rounds], "req_s") / _sum(alone[:rounds], "req_s")
+        p99 = _sum(runs[:rounds], "p99_ms") / _sum(alone[:rounds], "p99_ms")
+        lines.append(
+            f"{name}: {kept:.0%} of the throughput alone, p99 {p99 - 1:+.0%} "
+            f"({rounds} round{'s' if rounds > 1 else ''})"
+        )
+    return lines
+
+
+def _sum(runs: list[dict[str, object]], key: str) -> float:
+    return sum(float(str(r[key])) for r in runs)
+
+
 def _errors(result: dict[str, object]) -> str:
     statuses = result["statuses"]
     detail = ", ".join(f"{n}×{code}" for code, n in sorted(statuses.items())) if statuses else ""  # type: ignore[attr-defined]
@@ -319,6 +344,13 @@ def main() -> None:
         "one embedded in the served processes (it then answers in their event loops)",
     )
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the scenarios this many times in turn; the shares beside INSi are then "
+        "summed over the rounds, each scenario next in time to its reference",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--server-log", default="", help="append the servers' stderr to this file")
     args = parser.parse_args()
@@ -344,12 +376,14 @@ def main() -> None:
             update_from = 1 + run * bench.max_id // len(args.workers)
             try:
                 warm_up(bench, base)
-                for name in args.scenarios:
+                figures: dict[str, list[dict[str, object]]] = {}
+                for name in args.scenarios * args.rounds:
                     parts = SCENARIOS[name]
                     watched = Watched(
                         process.pid, mock.pid if mock is not None else None, bool(bench.schema)
                     )
                     results = run_scenario(bench, base, parts, args.seconds, update_from, watched)
+                    figures.setdefault(name, []).append(results[0])
                     for r in results:
                         print(
                             f"| {workers} | {name} | {r['kind']} x{r['clients']} | {r['req_s']} "
@@ -358,6 +392,8 @@ def main() -> None:
                             f"| {r['wrk_cores']} | {r['other_cores']} | {r['idle_cores']} |",
                             flush=True,
                         )
+                for line in beside_insi(figures):
+                    print(f"# {workers} workers: {line}", flush=True)
             finally:
                 process.send_signal(signal.SIGINT)
                 process.wait(timeout=30)
