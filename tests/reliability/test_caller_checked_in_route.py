@@ -104,3 +104,13 @@ def test_the_key_is_checked_in_the_thread_that_does_the_work(
     monkeypatch.setattr(router, "_read", spy_read)
     assert api.get(f"{IDS}/{ident}").status_code == 200
     assert seen["lookup"] == seen["read"]
+
+
+def test_no_key_is_refused_before_the_body_is_read_a_wrong_key_after(api: Api) -> None:
+    """Without a key: 401 whatever the body. With a wrong key, a malformed body is answered
+    422 (the body is checked before the key's lookup), saying nothing the public OpenAPI
+    description does not; a well-formed one gets 401."""
+    malformed = {"birth_name": ""}
+    assert api.post(f"{IDS}/match", json=malformed, key=None).status_code == 401
+    assert api.post(f"{IDS}/match", json=malformed, key="sk_wrong").status_code == 422
+    assert api.post(f"{IDS}/match", json=PERSON, key="sk_wrong").status_code == 401
