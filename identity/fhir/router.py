@@ -15,7 +15,8 @@ from identity.referential import service
 from identity.referential.history import ENTITY
 from identity.referential.models import Identity
 from referentials.core import audit
-from referentials.core.auth import Caller, DbSession, Principal, caller
+from referentials.core.auth import DbSession, Principal
+from referentials.core.caller import Caller, caller
 from referentials.core.db import commit_now
 from referentials.core.fhir import (
     FhirResponse,

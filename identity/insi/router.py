@@ -18,7 +18,8 @@ from identity.referential.schemas import (
     InsiCallRead,
     QualificationRead,
 )
-from referentials.core.auth import Caller, DbSession, Principal, caller, require
+from referentials.core.auth import DbSession, Principal, require
+from referentials.core.caller import Caller, caller
 from referentials.core.db import commit_now
 
 router = APIRouter(prefix="/api/v1/identities", tags=["INS qualification"])

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 from identity.referential import repository
 from identity.referential.schemas import EventRead
 from referentials.core import metrics
-from referentials.core.auth import Caller, DbSession, Principal, caller
+from referentials.core.auth import DbSession, Principal
+from referentials.core.caller import Caller, caller
 from referentials.core.db import commit_now
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])

@@ -25,7 +25,8 @@ from identity.referential.schemas import (
     ValidationRequest,
 )
 from referentials.core import audit
-from referentials.core.auth import Caller, DbSession, Principal, caller, require
+from referentials.core.auth import DbSession, Principal, require
+from referentials.core.caller import Caller, caller
 from referentials.core.db import commit_now
 from referentials.core.errors import (
     PreconditionRequired,

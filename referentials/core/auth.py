@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Concatenate, ParamSpec, Protocol, TypeVar, cast
+from typing import Annotated, Protocol, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -22,10 +21,7 @@ from referentials.core.oauth.models import OAuthClient
 from referentials.core.principal import SCOPES, SYSTEM, Principal
 from referentials.core.usage import record_call
 
-__all__ = ["SCOPES", "SYSTEM", "Caller", "DbSession", "Principal", "caller", "require"]
-
-P = ParamSpec("P")
-T = TypeVar("T")
+__all__ = ["SCOPES", "SYSTEM", "DbSession", "Principal", "require"]
 
 KEY_PREFIX = "sk_"
 
@@ -181,7 +177,7 @@ def authenticate_token(session: Session, token: str, *, issuer: str) -> Principa
     return _principal_of(key, set(str(claims.get("scope", "")).split()))
 
 
-_bearer = HTTPBearer(
+bearer = HTTPBearer(
     auto_error=False,
     description="API key or OAuth access token: `Authorization: Bearer <key or token>`",
 )
@@ -224,13 +220,13 @@ def _end(session: Session, *, commit: bool) -> None:
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
-def _secret_of(credentials: HTTPAuthorizationCredentials | None) -> str:
+def secret_of(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
     return credentials.credentials
 
 
-def _lookup(request: Request, session: Session, secret: str) -> Principal:
+def lookup(request: Request, session: Session, secret: str) -> Principal:
     if looks_like_jwt(secret):
         issuer = request.app.state.settings.base_url
         principal = authenticate_token(session, secret, issuer=issuer)
@@ -240,7 +236,7 @@ def _lookup(request: Request, session: Session, secret: str) -> Principal:
     return principal
 
 
-def _allowed(principal: Principal, scope: str, session: Session) -> Principal:
+def allowed(principal: Principal, scope: str, session: Session) -> Principal:
     if not principal.has(scope):
         raise Forbidden(f"this key lacks the scope '{scope}'", fields={"scope": scope})
     record_call(session, principal, scope.split(":")[0])
@@ -250,11 +246,11 @@ def _allowed(principal: Principal, scope: str, session: Session) -> Principal:
 def get_principal(
     *,
     request: Request,
-    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
     session: DbSession,
 ) -> Principal:
     """The caller, from its bearer key (401 when missing or bad)."""
-    return _lookup(request, session, _secret_of(credentials))
+    return lookup(request, session, secret_of(credentials))
 
 
 def require(scope: str) -> Callable[..., Awaitable[Principal]]:
@@ -265,59 +261,7 @@ def require(scope: str) -> Callable[..., Awaitable[Principal]]:
     async def dependency(
         *, principal: Principal = Depends(get_principal), session: DbSession
     ) -> Principal:
-        return _allowed(principal, scope, session)
+        return allowed(principal, scope, session)
 
     dependency.__name__ = f"require_{scope.replace(':', '_')}"
-    return dependency
-
-
-@dataclass(frozen=True)
-class Caller:
-    """A request's credential and the scope its route needs, looked up by the route's thread.
-
-    ``require`` looks the key up in a worker thread of its own before the route runs, which
-    runs in another: two trips from the event loop and back per request, each waiting for
-    the interpreter's lock under load. A hot route that takes a ``Caller`` instead makes one
-    trip: it calls ``principal()`` first, in the thread that does its work. A missing
-    credential is still refused (401) before the route runs.
-    """
-
-    request: Request
-    secret: str
-    scope: str
-
-    def principal(self, session: Session) -> Principal:
-        """The caller holding the route's scope: 401 or 403 otherwise."""
-        return _allowed(_lookup(self.request, session, self.secret), self.scope, session)
-
-    def bound(
-        self, session: Session, work: Callable[Concatenate[Session, Principal, P], T]
-    ) -> Callable[P, T]:
-        """``work(session, principal, ...)``, the caller checked first, in the calling thread."""
-
-        def checked(*args: P.args, **kwargs: P.kwargs) -> T:
-            return work(session, self.principal(session), *args, **kwargs)
-
-        return checked
-
-    async def run(
-        self,
-        session: Session,
-        work: Callable[Concatenate[Session, Principal, P], T],
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> T:
-        """``work(session, principal, *args)`` in one worker thread, the caller checked first."""
-        return await run_in_threadpool(self.bound(session, work), *args, **kwargs)
-
-
-def caller(scope: str) -> Callable[..., Awaitable[Caller]]:
-    """A dependency giving the route a ``Caller`` to check in its own thread (see ``Caller``)."""
-
-    async def dependency(
-        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-    ) -> Caller:
-        return Caller(request, _secret_of(credentials), scope)
-
-    dependency.__name__ = f"caller_{scope.replace(':', '_')}"
     return dependency

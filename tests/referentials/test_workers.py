@@ -62,26 +62,31 @@ def test_two_instances_elect_one_scheduler_and_the_other_takes_over(
     assert lease is not None and lease.owner == follower.app.state.scheduler.election.holder
 
 
-def test_serve_with_two_workers_answers_and_runs_one_scheduler(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'workers.db'}"
-    port = free_port()
+def _serve(url: str, port: int, workers: int, **settings: str) -> subprocess.Popen[str]:
+    """`socle serve` on ``url`` in a process of its own, its stdout (the access log) piped."""
     env = {
         **os.environ,
         "SOCLE_DATABASE_URL": url,
         "SOCLE_LOAD_DEMO_DATA": "false",
         "SOCLE_BOOTSTRAP_API_KEY": "sk_workers_test_key",
-        "SOCLE_SCHEDULER__LEADER_LEASE_SECONDS": "1",
+        **settings,
     }
     env.pop("SOCLE_TEST_DATABASE_URL", None)
-    command = [sys.executable, "-m", "referentials.cli", "serve", "--workers", "2"]
-    server = subprocess.Popen(
+    command = [sys.executable, "-m", "referentials.cli", "serve", "--workers", str(workers)]
+    return subprocess.Popen(
         [*command, "--port", str(port)],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
+
+
+def test_serve_with_two_workers_answers_and_runs_one_scheduler(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'workers.db'}"
+    port = free_port()
+    server = _serve(url, port, 2, SOCLE_SCHEDULER__LEADER_LEASE_SECONDS="1")
     try:
         base = f"http://127.0.0.1:{port}"
         assert _wait_for(lambda: _healthy(base), 60), "the workers did not start"
@@ -136,28 +141,11 @@ def test_serve_writes_its_access_log_at_the_configured_level(
 ) -> None:
     """SOCLE_LOG_LEVEL governs uvicorn's access log too (one INFO line per request)."""
     port = free_port()
-    env = {
-        **os.environ,
-        "SOCLE_DATABASE_URL": f"sqlite:///{tmp_path / 'log.db'}",
-        "SOCLE_LOAD_DEMO_DATA": "false",
-        "SOCLE_BOOTSTRAP_API_KEY": "sk_log_level_test_key",
-        "SOCLE_LOG_LEVEL": level,
-    }
-    env.pop("SOCLE_TEST_DATABASE_URL", None)
-    command = [sys.executable, "-m", "referentials.cli", "serve", "--workers", "1"]
-    server = subprocess.Popen(
-        [*command, "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        # uvicorn writes its access log to stdout.
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    server = _serve(f"sqlite:///{tmp_path / 'log.db'}", port, 1, SOCLE_LOG_LEVEL=level)
     try:
         base = f"http://127.0.0.1:{port}"
         assert _wait_for(lambda: _healthy(base), 60), "the server did not start"
-        headers = {"Authorization": "Bearer sk_log_level_test_key"}
+        headers = {"Authorization": "Bearer sk_workers_test_key"}
         with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
             for _ in range(3):
                 assert client.get("/api/v1/events").status_code == 200

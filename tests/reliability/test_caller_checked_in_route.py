@@ -1,4 +1,4 @@
-"""Hot routes check the caller's key in the thread that does their work (`auth.Caller`).
+"""Hot routes check the caller's key in the thread that does their work (`caller.Caller`).
 
 The key is still looked up on every request (a revoked key is refused at once), a refused
 caller gets nothing done (no write, no INSi call), and each answered call is counted once.
@@ -86,10 +86,10 @@ def test_the_key_is_checked_in_the_thread_that_does_the_work(
 ) -> None:
     """One trip to a worker thread per request: the key's lookup and the read share it."""
     from identity.referential import router
-    from referentials.core import auth
+    from referentials.core import caller
 
     seen: dict[str, int] = {}
-    lookup, read = auth._lookup, router._read
+    lookup, read = caller.lookup, router._read
 
     def spy_lookup(*args: object, **kwargs: object) -> object:
         seen["lookup"] = threading.get_ident()
@@ -100,7 +100,7 @@ def test_the_key_is_checked_in_the_thread_that_does_the_work(
         return read(*args, **kwargs)  # type: ignore[arg-type]
 
     ident = new_identity(api)["id"]
-    monkeypatch.setattr(auth, "_lookup", spy_lookup)
+    monkeypatch.setattr(caller, "lookup", spy_lookup)
     monkeypatch.setattr(router, "_read", spy_read)
     assert api.get(f"{IDS}/{ident}").status_code == 200
     assert seen["lookup"] == seen["read"]
