@@ -28,7 +28,7 @@ from referentials.core.fhir import (
 )
 
 router = APIRouter(prefix="/fhir", tags=["fhir"], default_response_class=FhirResponse)
-# Hot routes: the key is checked in the thread that does the work (one trip: `auth.Caller`).
+# Hot routes: the key is checked in the thread that does the work (one trip: `caller.Caller`).
 read_caller = caller("identity:read")
 
 

@@ -80,9 +80,8 @@ def _committed(
 # Each INSi route is a coroutine that hands the whole search to one INSi thread (`InsiWaits`):
 # check the caller's key (`Caller`), read what is sent in a short transaction that ends before
 # the call, call INSi with nothing held, apply the answer in a new short transaction. One trip
-# from the event loop and back, where the key, the read, the call and the apply each in a
-# thread of its own took four; a search that waits for an INSi place holds no thread and no
-# connection.
+# from the event loop and back, the key's lookup included; a search that waits for an INSi
+# place holds no thread and no connection.
 
 
 def _typed_search(

@@ -83,17 +83,22 @@ def _serve(url: str, port: int, workers: int, **settings: str) -> subprocess.Pop
     )
 
 
+def _read_the_feed(port: int, times: int) -> None:
+    """Once the served processes answer, read the event feed ``times`` times with the key."""
+    base = f"http://127.0.0.1:{port}"
+    assert _wait_for(lambda: _healthy(base), 60), "the server did not start"
+    headers = {"Authorization": "Bearer sk_workers_test_key"}
+    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+        for _ in range(times):
+            assert client.get("/api/v1/events").status_code == 200
+
+
 def test_serve_with_two_workers_answers_and_runs_one_scheduler(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'workers.db'}"
     port = free_port()
     server = _serve(url, port, 2, SOCLE_SCHEDULER__LEADER_LEASE_SECONDS="1")
     try:
-        base = f"http://127.0.0.1:{port}"
-        assert _wait_for(lambda: _healthy(base), 60), "the workers did not start"
-        headers = {"Authorization": "Bearer sk_workers_test_key"}
-        with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
-            for _ in range(40):
-                assert client.get("/api/v1/events").status_code == 200
+        _read_the_feed(port, 40)
         engine = make_engine(url)
         assert _wait_for(lambda: _one_lease(engine), 5)
         # The worker processes (and the start method's helper) are the server's children.
@@ -143,12 +148,7 @@ def test_serve_writes_its_access_log_at_the_configured_level(
     port = free_port()
     server = _serve(f"sqlite:///{tmp_path / 'log.db'}", port, 1, SOCLE_LOG_LEVEL=level)
     try:
-        base = f"http://127.0.0.1:{port}"
-        assert _wait_for(lambda: _healthy(base), 60), "the server did not start"
-        headers = {"Authorization": "Bearer sk_workers_test_key"}
-        with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
-            for _ in range(3):
-                assert client.get("/api/v1/events").status_code == 200
+        _read_the_feed(port, 3)
     finally:
         server.send_signal(signal.SIGINT)
         out, _ = server.communicate(timeout=20)
