@@ -71,7 +71,11 @@ def import_file(
     chunks = parsed_chunks(path, finess, date.today(), chunk_size, process=forked)
     # The stored candidates encoded by a chunk, kept for the next ones (encoded.py).
     store = EncodedStore()
-    with helper_process(parallel) as helper, closing(chunks):
+    # A chunk builds millions of small acyclic objects (rows, records, keys): the cyclic
+    # collector would rescan them all every few thousand allocations (a fifth of the CPU). It
+    # stays paused between chunks too: turned back on, it ran a full pass over what the load
+    # keeps (the store's rows) after most chunks, 2 to 6 s of a 1M load (py-spy).
+    with gc_paused(), helper_process(parallel) as helper, closing(chunks):
         for chunk in chunks:
             _chunk(factory, principal, chunk, finess, model, (helper, store), summary)
             if progress:
@@ -92,9 +96,7 @@ def _chunk(
     """Decide, check and write one chunk in one transaction."""
     helper, store = aids
     config = duplicates.current().config
-    # A chunk builds millions of small acyclic objects (rows, records, keys): the cyclic
-    # collector would rescan them all every few thousand allocations (a fifth of the CPU).
-    with gc_paused(), session_scope(factory) as session:
+    with session_scope(factory) as session:
         _large_cache(session)
         plan = plan_chunk(session, chunk, finess)
         created = [c.fields for c in plan.creates]
@@ -178,7 +180,10 @@ def _write(
     audit.record_many(
         session, principal, entity_type=ENTITY, action="create", entries=_snapshots(ids, plan)
     )
-    emit_many(session, [("identity.created", i, {"status": "PROV"}) for i in ids])
+    # SQLite: numbered here, after the identities' insert took the write lock (emit_many).
+    numbered = session.get_bind().dialect.name == "sqlite"
+    created = [("identity.created", i, {"status": "PROV"}) for i in ids]
+    emit_many(session, created, numbered=numbered)
     # A local id joining an identity with the same strict traits: audited, with its event, as
     # the shared attach does on the per-row path.
     audit.record_many(
@@ -189,7 +194,8 @@ def _write(
         entries=[(i, {"finess": finess, "local_id": lid}) for i, lid in attached],
         reason="identity file import: same strict traits",
     )
-    emit_many(session, [(ATTACHED_EVENT, i, {"finess": finess}) for i, _ in attached])
+    attach_events = [(ATTACHED_EVENT, i, {"finess": finess}) for i, _ in attached]
+    emit_many(session, attach_events, numbered=numbered)
     pairs = pairs_of()
     insert_tuples(session, DuplicatePair, PAIR_COLUMNS, pairs)
     summary.rows += plan.rows

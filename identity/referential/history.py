@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
 from identity.referential import feed
@@ -53,11 +53,29 @@ def emit(session: Session, event_type: str, identity_id: int, **payload: Any) ->
 _EMITTED = "feed_events_emitted"
 
 
-def emit_many(session: Session, events: list[tuple[str, int, dict[str, Any]]]) -> None:
-    """Append many (type, identity id, payload) events in one statement (bulk loads)."""
-    if events:
-        insert_tuples(session, IdentityEvent, ("type", "identity_id", "payload"), events)
-        session.info[_EMITTED] = True
+def emit_many(
+    session: Session, events: list[tuple[str, int, dict[str, Any]]], *, numbered: bool = False
+) -> None:
+    """Append many (type, identity id, payload) events in one statement (bulk loads).
+
+    ``numbered`` (SQLite only, in a transaction that has already written): the events take
+    their cursors here instead of from the relay after commit. SQLite's one write lock is this
+    transaction's until it commits, so no relay can number anything meanwhile, and the
+    cursors become visible together at commit: still ordered and gap-free. It spares the
+    relay's update of every row (about 40 µs a row on a large feed). Rows others committed
+    without a cursor are numbered after these by the next relay, as any later commit's are.
+    """
+    if not events:
+        return
+    columns = ("type", "identity_id", "payload")
+    if numbered:
+        assert session.get_bind().dialect.name == "sqlite"
+        top = int(session.scalar(select(func.max(IdentityEvent.feed_cursor))) or 0)
+        rows = [(*e, top + k) for k, e in enumerate(events, 1)]
+        insert_tuples(session, IdentityEvent, (*columns, "feed_cursor"), rows)
+    else:
+        insert_tuples(session, IdentityEvent, columns, events)
+    session.info[_EMITTED] = True
 
 
 _COMMITTED = "feed_events_committed"

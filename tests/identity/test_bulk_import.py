@@ -330,3 +330,28 @@ def test_bulk_load_store_sees_a_change_committed_with_an_older_event_id(
     with session_scope(session_factory) as session:
         store.forget_changed(session)
     assert store.rows == {42: 0, 43: 1} and store.blocks == {"k": [42, 43]}
+
+
+def test_bulk_load_feed_stays_ordered_and_gap_free(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The load's events get each a cursor, in their ids' order, with no gap, beside an event
+    someone else committed before the load that no relay had numbered yet (on SQLite the load
+    numbers its own events in its transaction: that one is numbered after the first chunk's)."""
+    _, loaded = _files(tmp_path)
+    with session_scope(session_factory) as session:  # committed, no relay asked for
+        session.add(IdentityEvent(identity_id=1, type="identity.updated", payload={}))
+    summary = bulk.import_file(session_factory, SYSTEM, loaded, finess=LOADED, chunk_size=37)
+    with session_scope(session_factory) as session:
+        events = session.execute(
+            select(IdentityEvent.id, IdentityEvent.feed_cursor).order_by(IdentityEvent.id)
+        ).all()
+    assert len(events) == 1 + summary.created + summary.attached
+    cursors = [c for _, c in events]
+    assert sorted(cursors) == list(range(1, len(events) + 1))  # every one, once, no gap
+    ours = cursors[1:]
+    assert ours == sorted(ours)  # the load's own in id order
+    if session_factory.kw["bind"].dialect.name == "sqlite":
+        assert ours[0] == 1 and cursors[0] > 1
+    else:
+        assert cursors[0] == 1
