@@ -180,7 +180,7 @@ def _write(
     audit.record_many(
         session, principal, entity_type=ENTITY, action="create", entries=_snapshots(ids, plan)
     )
-    # SQLite: numbered here, after the identities' insert took the write lock (emit_many).
+    # SQLite: numbered here, the chunk's first insert having taken the write lock (emit_many).
     numbered = session.get_bind().dialect.name == "sqlite"
     created = [("identity.created", i, {"status": "PROV"}) for i in ids]
     emit_many(session, created, numbered=numbered)
