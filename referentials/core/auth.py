@@ -44,7 +44,12 @@ class ApiKey(Base):
 
     @property
     def scope_list(self) -> list[str]:
-        return [s for s in self.scopes.split(",") if s]
+        return split_scopes(self.scopes)
+
+
+def split_scopes(scopes: str) -> list[str]:
+    """The scopes of a key's stored ``scopes`` column (comma-separated)."""
+    return [s for s in scopes.split(",") if s]
 
 
 def hash_key(secret: str) -> str:
@@ -157,7 +162,7 @@ def _principal_of(key: KeyFields | None, scopes: set[str] | None = None) -> Prin
         raise Unauthorized("invalid or revoked API key")
     if key.expires_at is not None and key.expires_at <= utcnow():
         raise Unauthorized("expired API key")
-    stored = {s for s in key.scopes.split(",") if s}
+    stored = set(split_scopes(key.scopes))
     granted = stored if scopes is None else scopes & stored
     return Principal(
         key_id=key.id,
