@@ -25,7 +25,7 @@ from identity.imports import candidates
 from identity.imports import repository as reads
 from identity.imports.encoded import EncodedStore
 from identity.imports.plan import ChunkPlan, ParsedChunk, plan_chunk
-from identity.imports.queue import PAIR_COLUMNS, pair_rows
+from identity.imports.queue import JSON_TEXT, PAIR_COLUMNS, pair_rows
 from identity.imports.reader import parsed_chunks
 from identity.imports.service import ImportSummary
 from identity.referential.history import ENTITY, emit_many, snapshot
@@ -197,7 +197,7 @@ def _write(
     attach_events = [(ATTACHED_EVENT, i, {"finess": finess}) for i, _ in attached]
     emit_many(session, attach_events, numbered=numbered)
     pairs = pairs_of()
-    insert_tuples(session, DuplicatePair, PAIR_COLUMNS, pairs)
+    insert_tuples(session, DuplicatePair, PAIR_COLUMNS, pairs, json_text=JSON_TEXT)
     summary.rows += plan.rows
     summary.created += len(ids)
     summary.attached += len(plan.attaches)

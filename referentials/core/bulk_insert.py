@@ -9,7 +9,7 @@ dates and datetimes itself, and JSON is sent as its text.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Table
@@ -40,9 +40,18 @@ def _with_defaults(table: Table, columns: Sequence[str]) -> list[str]:
 
 
 def insert_tuples(
-    session: Session, model: type[Any], columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    session: Session,
+    model: type[Any],
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    json_text: Collection[str] = (),
 ) -> None:
-    """Insert ``rows`` (values in ``columns`` order) in one round of the fastest kind."""
+    """Insert ``rows`` (values in ``columns`` order) in one round of the fastest kind.
+
+    ``json_text``: JSON columns whose values are already the text the column's type stores
+    (``json.dumps`` of the value, done elsewhere: a helper process builds them meanwhile).
+    """
     if not rows:
         return
     table = _table(model)
@@ -53,7 +62,11 @@ def insert_tuples(
     raw = connection.connection.driver_connection
     quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
     if dialect.name == "postgresql":
-        json_at = [i for i, n in enumerate(names) if isinstance(table.c[n].type, JSON)]
+        json_at = [
+            i
+            for i, n in enumerate(names)
+            if isinstance(table.c[n].type, JSON) and n not in json_text
+        ]
         statement = f"COPY {table.name} ({quoted}) FROM STDIN"
         with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
             for row in rows:
@@ -62,7 +75,9 @@ def insert_tuples(
                     values[i] = None if values[i] is None else json.dumps(values[i])
                 copy.write_row(values)
         return
-    processors: list[Processor] = [table.c[n].type.bind_processor(dialect) for n in names]
+    processors: list[Processor] = [
+        None if n in json_text else table.c[n].type.bind_processor(dialect) for n in names
+    ]
     # The defaulted timestamps are the same for every row: processed once.
     tail = tuple(p(v) if p else v for p, v in zip(processors[len(columns) :], now, strict=True))
     active: list[tuple[int, Callable[[Any], Any]]] = [
