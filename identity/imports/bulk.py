@@ -23,6 +23,7 @@ from identity.duplicates import service as duplicates
 from identity.duplicates.matcher import load_model
 from identity.imports import candidates
 from identity.imports import repository as reads
+from identity.imports.checkpoints import Checkpoints, load_sessions
 from identity.imports.encoded import EncodedStore
 from identity.imports.plan import ChunkPlan, ParsedChunk, plan_chunk
 from identity.imports.queue import JSON_TEXT, PAIR_COLUMNS, pair_rows
@@ -75,9 +76,14 @@ def import_file(
     # collector would rescan them all every few thousand allocations (a fifth of the CPU). It
     # stays paused between chunks too: turned back on, it ran a full pass over what the load
     # keeps (the store's rows) after most chunks, 2 to 6 s of a 1M load (py-spy).
-    with gc_paused(), helper_process(parallel) as helper, closing(chunks):
+    with (
+        gc_paused(),
+        helper_process(parallel) as helper,
+        closing(chunks),
+        load_sessions(factory) as (sessions, checkpoints),
+    ):
         for chunk in chunks:
-            _chunk(factory, principal, chunk, finess, model, (helper, store), summary)
+            _chunk(sessions, principal, chunk, finess, model, (helper, store, checkpoints), summary)
             if progress:
                 progress(summary.rows)
     summary.errors.sort()
@@ -90,31 +96,21 @@ def _chunk(
     chunk: ParsedChunk,
     finess: str,
     model: MatchModel,
-    aids: tuple[Executor | None, EncodedStore],
+    aids: tuple[Executor | None, EncodedStore, Checkpoints],
     summary: ImportSummary,
 ) -> None:
     """Decide, check and write one chunk in one transaction."""
-    helper, store = aids
+    helper, store, checkpoints = aids
     config = duplicates.current().config
     with session_scope(factory) as session:
-        _large_cache(session)
         plan = plan_chunk(session, chunk, finess)
         created = [c.fields for c in plan.creates]
         keys = [c.keys for c in plan.creates]
         found = candidates.find(session, created, model, config, keys, helper, store)
+        checkpoints.wait()  # the last chunk's, copied meanwhile
         ids = _write(session, principal, finess, plan, found, helper, summary)
         store.created(ids, keys)
-
-
-# SQLite page cache of the load's connection, in KiB (the default is 2 MiB).
-SQLITE_CACHE_KIB = 256 * 1024
-
-
-def _large_cache(session: Session) -> None:
-    """Inserts land all over the indexes of a large referential (blocking keys above all):
-    with SQLite's small default cache each one reads its pages from the file again."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.connection().exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    checkpoints.start()
 
 
 # What a created identity holds besides its traits (the model's defaults).

@@ -1,0 +1,81 @@
+"""On SQLite the bulk load checkpoints its WAL in a thread (checkpoints.py): the WAL stays as
+small as with SQLite's automatic checkpoint, and the load's connection goes back as it was."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from identity.imports import bulk, checkpoints
+from referentials.core.auth import SYSTEM
+from referentials.core.db import make_engine, make_session_factory
+from referentials.migrations import upgrade
+from tests.identity.test_bulk_import import LOADED, STORED, _files
+
+
+def _wal_sizes(tmp_path: Path, background: bool, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The WAL file's size before a load of many chunks into a new SQLite file, then after
+    each chunk (``background``: False, the checkpoint thread is never started)."""
+    path = tmp_path / f"wal-{background}.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    stored, loaded = _files(tmp_path)
+    bulk.import_file(factory, SYSTEM, stored, finess=STORED)
+    wal = Path(f"{path}-wal")
+    sizes = [wal.stat().st_size]
+    if not background:
+        monkeypatch.setattr(checkpoints.Checkpoints, "start", lambda self: None)
+    bulk.import_file(
+        factory,
+        SYSTEM,
+        loaded,
+        finess=LOADED,
+        chunk_size=12,
+        progress=lambda _: sizes.append(wal.stat().st_size),
+    )
+    engine.dispose()
+    return sizes
+
+
+def test_the_wal_starts_again_after_each_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes = _wal_sizes(tmp_path, True, monkeypatch)
+    assert len(sizes) > 15
+    # The frames of each chunk overwrite the last one's: the file never grows past its
+    # largest chunk (or what it held before the load).
+    assert sizes[-1] == max(sizes[:4])
+    # Without the thread's checkpoints the same load's WAL grows with every chunk.
+    unchecked = _wal_sizes(tmp_path, False, monkeypatch)
+    assert unchecked[-1] > 2 * sizes[-1]
+
+
+def test_the_load_gives_its_connection_back_as_it_was(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'pragmas.db'}")
+    upgrade(engine)
+    _, loaded = _files(tmp_path)
+    checkpointers: set[str] = set()
+    start = checkpoints.Checkpoints._checkpoint
+
+    def seen(self: checkpoints.Checkpoints) -> None:
+        checkpointers.add(threading.current_thread().name.split("_")[0])
+        start(self)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(checkpoints.Checkpoints, "_checkpoint", seen)
+        bulk.import_file(make_session_factory(engine), SYSTEM, loaded, finess=LOADED)
+    assert checkpointers == {"wal-checkpoint"}
+    # Every connection the pool holds, the load's among them, at once.
+    held = [engine.connect() for _ in range(engine.pool.checkedin())]
+    try:
+        assert held
+        for connection in held:
+            pragmas = {n: checkpoints._pragma(connection, n) for n in checkpoints.LOAD_PRAGMAS}
+            assert pragmas == {"wal_autocheckpoint": 1000, "cache_size": -65536}
+    finally:
+        for connection in held:
+            connection.close()
+    engine.dispose()
