@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
+from referentials.core.db import sqlite_file
+
 
 class Checkpoints:
     """The load's checkpoints, one at a time in a thread (``path``: the SQLite file; None:
@@ -67,10 +69,9 @@ def load_sessions(
     ``factory`` itself, and checkpoints that do nothing.
     """
     engine = factory.kw["bind"]
-    path = engine.url.database
-    if engine.dialect.name != "sqlite" or not path or path == ":memory:":
-        checkpoints = Checkpoints(None)
-        yield factory, checkpoints
+    path = sqlite_file(engine.url)
+    if path is None:
+        yield factory, Checkpoints(None)
         return
     with engine.connect() as connection:
         before = {name: _pragma(connection, name) for name in LOAD_PRAGMAS}

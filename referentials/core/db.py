@@ -15,7 +15,7 @@ from typing import Any
 
 from psycopg import pq
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -155,6 +155,14 @@ def _queue_sqlite_writers(engine: Engine, database: str) -> None:
 SQLITE_KEPT = 10
 
 
+def sqlite_file(url: URL) -> str | None:
+    """The file of a SQLite database's URL; None for another database or one in memory."""
+    path = url.database
+    if url.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return None
+    return path
+
+
 def make_engine(url: str, *, schema: str = "", max_connections: int = 40, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite files get their folder, WAL and foreign keys.
 
@@ -182,13 +190,14 @@ def make_engine(url: str, *, schema: str = "", max_connections: int = 40, **kwar
         kwargs.setdefault("pool_size", min(SQLITE_KEPT, max_connections))
         kwargs.setdefault("max_overflow", max_connections - kwargs["pool_size"])
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(parsed)
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        if parsed.database and parsed.database != ":memory:":
-            _queue_sqlite_writers(engine, parsed.database)
+        if path:
+            _queue_sqlite_writers(engine, path)
         return engine
     if schema:
         kwargs.setdefault("connect_args", {})["options"] = f"-csearch_path={schema}"
