@@ -57,6 +57,9 @@ def test_the_load_gives_its_connection_back_as_it_was(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'pragmas.db'}")
     upgrade(engine)
     _, loaded = _files(tmp_path)
+    with engine.connect() as fresh:  # as every connection of the engine starts
+        defaults = {n: checkpoints._pragma(fresh, n) for n in checkpoints.LOAD_PRAGMAS}
+    assert all(defaults[n] != value for n, value in checkpoints.LOAD_PRAGMAS.items())
     checkpointers: set[str] = set()
     start = checkpoints.Checkpoints._checkpoint
 
@@ -74,7 +77,7 @@ def test_the_load_gives_its_connection_back_as_it_was(tmp_path: Path) -> None:
         assert held
         for connection in held:
             pragmas = {n: checkpoints._pragma(connection, n) for n in checkpoints.LOAD_PRAGMAS}
-            assert pragmas == {"wal_autocheckpoint": 1000, "cache_size": -65536}
+            assert pragmas == defaults
     finally:
         for connection in held:
             connection.close()
