@@ -64,12 +64,10 @@ def import_file(
     """
     summary = ImportSummary()
     model = load_model(duplicates.current().model_path)
-    # The next chunk is parsed meanwhile: in a forked process from the CLI on SQLite, else in a
-    # thread. On PostgreSQL the server's own work (COPY into indexed tables, block reads) needs
-    # the second core: a forked reader made the 1M load slower there (187.6 s, 170.9 s with
-    # the thread), where it made it faster on SQLite (138.4 s, 146.3 s with the thread).
-    forked = parallel and factory.kw["bind"].dialect.name == "sqlite"
-    chunks = parsed_chunks(path, finess, date.today(), chunk_size, process=forked)
+    # The next chunk is parsed meanwhile: in a forked process from the CLI (a thread would hold
+    # the GIL the load needs, 15 s of a 1M load), in a thread when serving (a serving process
+    # never forks).
+    chunks = parsed_chunks(path, finess, date.today(), chunk_size, process=parallel)
     # The stored candidates encoded by a chunk, kept for the next ones (encoded.py).
     store = EncodedStore()
     # A chunk builds millions of small acyclic objects (rows, records, keys): the cyclic

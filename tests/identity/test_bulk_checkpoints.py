@@ -7,6 +7,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session, sessionmaker
 
 from identity.imports import bulk, checkpoints
 from referentials.core.auth import SYSTEM
@@ -82,3 +84,49 @@ def test_the_load_gives_its_connection_back_as_it_was(tmp_path: Path) -> None:
         for connection in held:
             connection.close()
     engine.dispose()
+
+
+def _settings(connection: Connection) -> dict[str, str]:
+    """What the load sets on its connection, as this connection has it now."""
+    if connection.dialect.name == "postgresql":
+        show = "SHOW {}"
+        names = list(checkpoints.PG_LOAD_SETTINGS)
+    else:
+        show = "PRAGMA {}"
+        names = list(checkpoints.LOAD_PRAGMAS)
+    return {n: str(connection.exec_driver_sql(show.format(n)).scalar_one()) for n in names}
+
+
+def test_the_load_runs_on_one_connection_set_for_it(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Either database: every chunk sees the load's settings; then every pooled connection
+    has a fresh connection's again (on PostgreSQL: no parallel plans for the load)."""
+    engine = session_factory.kw["bind"]
+    wanted = checkpoints.PG_LOAD_SETTINGS if engine.dialect.name == "postgresql" else None
+    wanted = wanted or checkpoints.LOAD_PRAGMAS
+    with engine.connect() as fresh:
+        defaults = _settings(fresh)
+    assert all(defaults[n] != str(v) for n, v in wanted.items())
+    seen: list[tuple[int, dict[str, str]]] = []
+    plan = bulk.plan_chunk
+
+    def planned(session: Session, *args: object) -> object:
+        connection = session.connection()
+        seen.append((id(connection.connection.dbapi_connection), _settings(connection)))
+        return plan(session, *args)  # type: ignore[arg-type]
+
+    _, loaded = _files(tmp_path)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(bulk, "plan_chunk", planned)
+        bulk.import_file(session_factory, SYSTEM, loaded, finess=LOADED, chunk_size=20)
+    assert len(seen) > 3
+    assert len({connection for connection, _ in seen}) == 1
+    assert all(s == {n: str(v) for n, v in wanted.items()} for _, s in seen)
+    held = [engine.connect() for _ in range(engine.pool.checkedin())]
+    try:
+        assert held
+        assert all(_settings(connection) == defaults for connection in held)
+    finally:
+        for connection in held:
+            connection.close()
