@@ -245,7 +245,11 @@ def reserve_ids(session: Session, count: int) -> list[int]:
             "SELECT nextval(pg_get_serial_sequence('identities', 'id')) FROM generate_series(1, :n)"
         )
         return sorted(session.scalars(seq, {"n": count}))
-    # SQLite hands out max(id) + 1, and nobody else writes until this transaction commits.
+    # SQLite hands out max(id) + 1: read it under the write lock, which this transaction keeps
+    # until it commits, so that no other writer (the API beside the load) takes one of these
+    # ids meanwhile. The chunk has only read so far: a write that changes nothing takes the
+    # lock (the writers' turn in db.py, then SQLite's).
+    session.execute(text("UPDATE identities SET id = id WHERE 0"))
     top = session.scalar(select(func.max(Identity.id))) or 0
     return list(range(top + 1, top + 1 + count))
 

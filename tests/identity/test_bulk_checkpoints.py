@@ -7,13 +7,18 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from identity.imports import bulk, checkpoints
+from identity.imports import repository as reads
+from identity.referential import service
+from identity.referential.models import Identity
+from identity.referential.schemas import IdentityCreate
 from referentials.core.auth import SYSTEM
-from referentials.core.db import make_engine, make_session_factory
+from referentials.core.db import make_engine, make_session_factory, session_scope
 from referentials.migrations import upgrade
+from tests.factories import identity_body
 from tests.identity.test_bulk_import import LOADED, STORED, _files
 
 
@@ -130,3 +135,43 @@ def test_the_load_runs_on_one_connection_set_for_it(
     finally:
         for connection in held:
             connection.close()
+
+
+def test_sqlite_ids_are_reserved_under_the_write_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An identity created by another writer while a chunk is written (the API beside the load)
+    never takes an id the chunk reserved: SQLite hands out max(id) + 1, so the chunk reads it
+    holding the write lock, and the other writer waits for its commit."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'ids.db'}")
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    _, loaded = _files(tmp_path)
+    created: list[int] = []
+    others: list[threading.Thread] = []
+
+    def create_one() -> None:
+        data = IdentityCreate.model_validate(identity_body(birth_name="Ondine"))
+        with session_scope(factory) as session:
+            created.append(service.create(session, SYSTEM, data=data).identity.id)
+
+    reserve = reads.reserve_ids
+
+    def reserved(session: Session, count: int) -> list[int]:
+        ids = reserve(session, count)
+        if not others:  # the first chunk: another writer comes in at once
+            others.append(threading.Thread(target=create_one))
+            others[0].start()
+            others[0].join(timeout=1)  # it goes first if nothing holds it back
+        return ids
+
+    monkeypatch.setattr(reads, "reserve_ids", reserved)
+    summary = bulk.import_file(factory, SYSTEM, loaded, finess=LOADED, chunk_size=20)
+    others[0].join()
+    with session_scope(factory) as session:
+        ids = session.scalars(select(Identity.id).order_by(Identity.id)).all()
+    assert len(created) == 1 and created[0] in ids
+    assert len(ids) == summary.created + 1
+    # The other writer waited for the first chunk's commit: its id follows that chunk's.
+    assert created[0] > min(ids) + 1
+    engine.dispose()
