@@ -64,9 +64,9 @@ def import_file(
     """
     summary = ImportSummary()
     model = load_model(duplicates.current().model_path)
-    # The next chunk is parsed meanwhile: in a forked process from the CLI (a thread would hold
-    # the GIL the load needs, 15 s of a 1M load), in a thread when serving (a serving process
-    # never forks).
+    # The next chunk is parsed meanwhile: in a forked process from the CLI (in a thread, its 15 s
+    # of parsing in a 1M load competed for the GIL the load needs), in a thread when serving (a
+    # serving process never forks).
     chunks = parsed_chunks(path, finess, date.today(), chunk_size, process=parallel)
     # The stored candidates encoded by a chunk, kept for the next ones (encoded.py).
     store = EncodedStore()
