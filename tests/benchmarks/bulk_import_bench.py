@@ -33,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import make_url, text
+from sqlalchemy import Engine, make_url, text
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -66,10 +66,12 @@ def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
     return base / f"file-{tag}.csv", base / f"referential-{tag}.db"
 
 
-def _admin(url: str) -> object:
-    """An autocommit engine on the server's maintenance database (CREATE/DROP DATABASE)."""
-    maintenance = make_url(url).set(database="postgres")
-    return make_engine(str(maintenance)).execution_options(isolation_level="AUTOCOMMIT")
+def _autocommit(url: str, database: str | None = None) -> Engine:
+    """An autocommit engine (CREATE/DROP DATABASE and VACUUM run outside a transaction) on
+    ``url``, or on another ``database`` of its server."""
+    target = make_url(url) if database is None else make_url(url).set(database=database)
+    engine = make_engine(target.render_as_string(hide_password=False))
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _names(args: argparse.Namespace) -> tuple[str, str]:
@@ -78,12 +80,13 @@ def _names(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def _recreate(args: argparse.Namespace, target: str, template: str | None) -> str:
-    admin = _admin(args.database_url)
-    with admin.connect() as conn:  # type: ignore[attr-defined]
+    # The server's maintenance database: a database cannot be dropped or copied from within.
+    admin = _autocommit(args.database_url, "postgres")
+    with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{target}"'))
         suffix = f' TEMPLATE "{template}"' if template else ""
         conn.execute(text(f'CREATE DATABASE "{target}"{suffix}'))
-    admin.dispose()  # type: ignore[attr-defined]
+    admin.dispose()
     return make_url(args.database_url).set(database=target).render_as_string(hide_password=False)
 
 
@@ -106,7 +109,7 @@ def _vacuum(url: str) -> None:
     """VACUUM ANALYZE the loaded referential, as autovacuum does on a server with it on (the
     default): a referential in use has its statistics and visibility map, which decide the
     plans of the load's queries (a server with autovacuum off would never have them)."""
-    engine = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    engine = _autocommit(url)
     with engine.connect() as conn:
         conn.execute(text("VACUUM (ANALYZE)"))
     engine.dispose()
