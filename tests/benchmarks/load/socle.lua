@@ -1,7 +1,8 @@
 -- wrk script of the load benchmark: one scenario (or a weighted mix) of Socle's API calls.
 -- Set by load_bench.py through environment variables: SCENARIO, KEY, IDS (max identity id),
 -- INSI_IDS (comma-separated ids searched in INSi), MATCH_FILE (one JSON body a line),
--- UPDATE_FROM (the first of the identities never updated yet: still at version 1).
+-- UPDATE_FROM (the first of the identities never updated yet: still at version 1), SEED (this
+-- run's: the identities it creates).
 
 local key = os.getenv("KEY")
 local scenario = os.getenv("SCENARIO")
@@ -23,6 +24,9 @@ local nthreads = tonumber(os.getenv("THREADS"))
 local headers = {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json"}
 
 local threads = {}
+-- setup() draws each thread's seed here: from SEED, a different one for every run, so that no
+-- run creates again the identities of the one before (they would all be duplicates).
+math.randomseed(tonumber(os.getenv("SEED")) or os.time())
 
 function setup(thread)
   thread:set("seed", math.random(1, 1000000))
