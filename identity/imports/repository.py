@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -80,12 +81,28 @@ def _raw(session: Session, sql: str, params: Sequence[Any]) -> list[tuple[Any, .
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         sql = sql.replace("?", "%s")
+        params = [_array(p) if isinstance(p, list) else p for p in params]
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql, tuple(params))
         return list(cursor.fetchall())
     finally:
         cursor.close()
+
+
+def _array(values: list[Any]) -> str:
+    """A list parameter as PostgreSQL's array literal, which the server casts to the column's
+    array type: psycopg dumps a list item by item, with a pattern search each (5 s of a
+    1M-row load's CPU); a join costs a fifth. One type a list: ids, dates or text (quoted)."""
+    if not values or isinstance(values[0], int):
+        return "{" + ",".join(map(str, values)) + "}"
+    if isinstance(values[0], date):
+        return "{" + ",".join(d.isoformat() for d in values) + "}"
+    return "{" + ",".join('"' + _ESCAPE.sub(r"\\\g<0>", v) + '"' for v in values) + "}"
+
+
+# Inside a quoted element of an array literal, a double quote or a backslash is escaped.
+_ESCAPE = re.compile(r'["\\]')
 
 
 def _marks(count: int) -> str:

@@ -355,3 +355,33 @@ def test_bulk_load_feed_stays_ordered_and_gap_free(
         assert ours[0] == 1 and cursors[0] > 1
     else:
         assert cursors[0] == 1
+
+
+def test_bulk_load_finds_local_ids_holding_array_punctuation(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """On PostgreSQL the load sends its lists of local ids, names and keys as array literals
+    built by itself: quotes, backslashes, commas, braces, spaces and the word NULL in a local
+    id must reach the database as they are (a second load finds every one already there)."""
+    local_ids = ['A"1', "B\\2", "C,3", "{D4}", " E5 ", "NULL", "F'6", "é7"]
+    path = tmp_path / "punctuation.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.DictWriter(handle, FIELDS, restval="")
+        out.writeheader()
+        for i, local_id in enumerate(local_ids):
+            out.writerow(
+                {
+                    "source_id": local_id,
+                    "birth_name": f"VIRGULE{'ABCDEFGH'[i]}",
+                    "first_names": "ANNE",
+                    "sex": "F",
+                    "birth_date": f"1990-01-{i + 1:02d}",
+                }
+            )
+    first = bulk.import_file(session_factory, SYSTEM, path, finess=LOADED)
+    assert (first.created, first.errors) == (len(local_ids), [])
+    again = bulk.import_file(session_factory, SYSTEM, path, finess=LOADED)
+    assert (again.already_known, again.created) == (len(local_ids), 0)
+    with session_scope(session_factory) as s:
+        stored = s.scalars(select(SourceRecord.local_id).where(SourceRecord.finess == LOADED))
+        assert sorted(stored) == sorted(local_ids)
