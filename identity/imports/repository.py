@@ -98,6 +98,8 @@ def _array(values: list[Any]) -> str:
         return "{" + ",".join(map(str, values)) + "}"
     if isinstance(values[0], date):
         return "{" + ",".join(d.isoformat() for d in values) + "}"
+    if not _ESCAPE.search("".join(values)):  # the usual case: one join, no work per item
+        return '{"' + '","'.join(values) + '"}'
     return "{" + ",".join('"' + _ESCAPE.sub(r"\\\g<0>", v) + '"' for v in values) + "}"
 
 
