@@ -55,8 +55,8 @@ HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
 LUA = HERE / "load" / "socle.lua"
 # Each wrk run draws its own identities to create: with one seed for all, every run created the
-# same ones again, each a duplicate of the last run's (about 9 queued pairs per creation after
-# four runs), and creations slowed by half from one run to the next.
+# same ones again, each a duplicate of the last run's (about 8.5 queued pairs per creation after
+# four runs), and creations slowed from run to run (165 to 69 req/s over five runs on SQLite).
 RUNS = itertools.count(1)
 
 
