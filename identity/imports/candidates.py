@@ -93,18 +93,37 @@ def _candidates(keys: list[list[str]], stored: dict[str, list[int]]) -> list[lis
     return out
 
 
-def find(
+@dataclass
+class Checked:
+    """What the check of a chunk's created rows read: every read comes before the scoring."""
+
+    records: list[IdentityRecord]
+    keys: list[list[str]]
+    config: MatchConfig
+    per_row: list[list[int]]
+    wanted: list[int]  # the stored candidates, ascending
+    new: reads.MatchColumns  # those no earlier chunk encoded
+
+
+@dataclass
+class Scored:
+    """The best pairs of each created row, the stored identities at positions ``created``
+    onwards being ``stored_ids``."""
+
+    arrays: ScoredArrays
+    stored_ids: list[int]
+
+
+def read(
     session: Session,
     created: list[dict[str, Any]],
     model: MatchModel,
     config: MatchConfig,
     keys: list[list[str]],
-    helper: Executor | None = None,
-    store: EncodedStore | None = None,
-) -> Found:
-    """The pairs the real-time check would queue for each created row (``keys``: its blocking
-    keys), in queue order (``helper``: a process that builds the surname features meanwhile;
-    ``store``: the load's stored candidates encoded by its earlier chunks)."""
+    store: EncodedStore,
+) -> Checked:
+    """Everything the real-time check would read for each created row (``keys``: its
+    blocking keys); ``store``: the load's stored candidates encoded by its earlier chunks."""
     if not config.referential_size:
         # The prior of the real-time check: the referential's size at the chunk's start (a
         # per-row load adds one per creation, which moves a large referential's prior by
@@ -114,7 +133,6 @@ def find(
         size = max(repository.count(session), model.reference_size)
         config = replace(config, referential_size=size)
     records = [record_of(str(j), f) for j, f in enumerate(created)]
-    store = store if store is not None else EncodedStore()
     store.forget_changed(session)
     stored_blocks = store.key_blocks(
         session, sorted({k for ks in keys for k in ks}), PER_KEY_CAP + 1
@@ -123,17 +141,27 @@ def find(
     wanted = sorted({c for cs in per_row for c in cs if c >= 0})
     # Only the candidates no earlier chunk encoded are read (the inactive ones return no row).
     new = reads.match_columns(session, store.missing(wanted))
-    cols = _columns(records, new)
+    return Checked(records, keys, config, per_row, wanted, new)
+
+
+def score(
+    checked: Checked, model: MatchModel, helper: Executor | None, store: EncodedStore
+) -> Scored:
+    """The pairs of ``read``'s candidates, scored, best LIMIT per created row; reads nothing
+    (the load writes meanwhile on PostgreSQL: bulk.py). ``helper``: a process that builds the
+    surname features meanwhile."""
+    records, created = checked.records, len(checked.records)
+    cols = _columns(records, checked.new)
     encoded = prepare_columns(
         cols, store.interner, helper=helper, cached=True, helper_share=HELPER_SHARE
     )
-    store.add(new, encoded, len(records))
+    store.add(checked.new, encoded, created)
     # A stored id that is no longer active has no row: the real-time check drops it too.
-    stored_ids = [i for i in wanted if i in store.rows]
-    prep = store.prepared(encoded, cols, len(records), stored_ids)
-    pairs = _index_pairs(per_row, stored_ids, len(created))
-    arrays = _best(score_index_pairs(prep, *pairs, model, config), stored_ids, len(created))
-    return _named(session, arrays, records, keys, stored_ids)
+    stored_ids = [i for i in checked.wanted if i in store.rows]
+    prep = store.prepared(encoded, cols, created, stored_ids)
+    pairs = _index_pairs(checked.per_row, stored_ids, created)
+    arrays = score_index_pairs(prep, *pairs, model, checked.config)
+    return Scored(_best(arrays, stored_ids, created), stored_ids)
 
 
 def _index_pairs(
@@ -153,16 +181,11 @@ def _index_pairs(
     return left[keep], right[keep]
 
 
-def _named(
-    session: Session,
-    arrays: ScoredArrays,
-    records: list[IdentityRecord],
-    keys: list[list[str]],
-    stored_ids: list[int],
-) -> Found:
+def named(session: Session, checked: Checked, scored: Scored) -> Found:
     """The Found of the kept pairs, with the traits of the stored identities they name only
     (read again: a few thousand a chunk, where the pairs were scored against hundreds of
-    thousands). One deactivated meanwhile has no row: its pairs are dropped, as above."""
+    thousands). One deactivated meanwhile has no row: its pairs are dropped, as in ``score``."""
+    arrays, stored_ids, records = scored.arrays, scored.stored_ids, checked.records
     created = len(records)
     named = np.unique(arrays.right[arrays.right >= created])
     stored = reads.match_columns(session, [stored_ids[int(r) - created] for r in named])
@@ -176,7 +199,7 @@ def _named(
     right = arrays.right.copy()
     is_stored = right >= created
     right[is_stored] = created + np.searchsorted(named, right[is_stored])
-    return Found(replace(arrays, right=right), records, keys, created, stored)
+    return Found(replace(arrays, right=right), records, checked.keys, created, stored)
 
 
 def _columns(records: list[IdentityRecord], stored: reads.MatchColumns) -> RecordColumns:

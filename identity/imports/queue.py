@@ -81,7 +81,7 @@ def pair_rows(
 
 def _sent(found: Found) -> Found:
     """``found`` as the helper needs it: without the chunk's blocking keys (its stored
-    identities are already only those its pairs name, candidates._named)."""
+    identities are already only those its pairs name, candidates.named)."""
     return replace(found, keys=[])
 
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table
+from sqlalchemy import JSON, Connection, Table
 from sqlalchemy.orm import Session
 
 from referentials.core.db import utcnow
@@ -40,7 +40,7 @@ def _with_defaults(table: Table, columns: Sequence[str]) -> list[str]:
 
 
 def insert_tuples(
-    session: Session,
+    bind: Session | Connection,
     model: type[Any],
     columns: Sequence[str],
     rows: Sequence[tuple[Any, ...]],
@@ -51,13 +51,15 @@ def insert_tuples(
 
     ``json_text``: JSON columns whose values are already the text the column's type stores
     (``json.dumps`` of the value, done elsewhere: a helper process builds them meanwhile).
+    ``bind``: a session, or the connection of its transaction (which a thread may write on
+    while the session's own thread leaves it alone: see identity/imports/bulk.py).
     """
     if not rows:
         return
     table = _table(model)
     names = _with_defaults(table, columns)
     now = (utcnow(),) * (len(names) - len(columns))
-    connection = session.connection()
+    connection = bind.connection() if isinstance(bind, Session) else bind
     dialect = connection.dialect
     raw = connection.connection.driver_connection
     quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
