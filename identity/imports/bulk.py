@@ -3,7 +3,8 @@
 Each chunk of rows is decided as a whole (plan.py), its created rows are checked for
 duplicates as the real-time check would check them one by one (candidates.py), then
 identities, local ids, blocking keys, audit entries, events and queue pairs are written with
-one statement per table. Each chunk is committed: a rerun skips the local ids already loaded.
+one statement per table (on PostgreSQL the first three from a thread, while the chunk's pairs
+are scored). Each chunk is committed: a rerun skips the local ids already loaded.
 """
 
 from __future__ import annotations
@@ -119,15 +120,13 @@ def _chunk(
                 scored = candidates.score(checked, model, helper, store)
             attached = written.result()
             found = candidates.named(session, checked, scored)
+            pairs_of = pair_rows(session, found, ids, finess, helper)  # built by the helper
         else:
-            found = candidates.named(
-                session, checked, candidates.score(checked, model, helper, store)
-            )
+            scored = candidates.score(checked, model, helper, store)
+            found = candidates.named(session, checked, scored)
             checkpoints.wait()  # the last chunk's, copied meanwhile
             ids = reads.reserve_ids(session, len(plan.creates))
-            attached = None
-        pairs_of = pair_rows(session, found, ids, finess, helper)  # built by the helper meanwhile
-        if attached is None:
+            pairs_of = pair_rows(session, found, ids, finess, helper)  # built meanwhile
             attached = _first_writes(session, finess, plan, ids, keys)
         _write(session, principal, finess, plan, (ids, attached, pairs_of), summary)
         store.created(ids, keys)
