@@ -46,6 +46,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Bound for the whole run and never listening: a connection to it is refused. A port merely
+# found free could be taken meanwhile by a server of another test run on the machine.
+_CLOSED = socket.socket()
+_CLOSED.bind(("127.0.0.1", 0))
+
+
+def closed_port() -> int:
+    """A local port nothing listens on, and nothing can while the tests run."""
+    return int(_CLOSED.getsockname()[1])
+
+
 class ThreadedServer:
     """A uvicorn server on a free local port, in a background thread."""
 

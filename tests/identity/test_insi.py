@@ -20,7 +20,7 @@ from referentials.core.db import session_scope
 from referentials.core.settings import InsiSettings
 from referentials.insi_gateway import build_gateway
 from soap_clients.insi.mock import MockConfig, create_mock_app
-from tests.conftest import Api, ThreadedServer, free_port
+from tests.conftest import Api, ThreadedServer, closed_port
 
 IDS = "/api/v1/identities"
 INSI_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "insi"
@@ -182,7 +182,7 @@ def switched_mock(live_app: ThreadedServer) -> Iterator[Any]:
 
     def use(config: MockConfig | None, timeout: float = 2.0) -> None:
         if config is None:  # nothing listens on that port
-            endpoint = f"http://127.0.0.1:{free_port()}/"
+            endpoint = f"http://127.0.0.1:{closed_port()}/"
         else:
             server = ThreadedServer(create_mock_app(config)).__enter__()
             servers.append(server)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, create_engine
 
 from referentials.core.db import make_session_factory
-from tests.conftest import Api, ThreadedServer, free_port
+from tests.conftest import Api, ThreadedServer, closed_port
 from tests.reliability.conftest import ServeApp
 from tests.reliability.world import new_identity
 
@@ -16,7 +16,7 @@ from tests.reliability.world import new_identity
 def unreachable_engine(dialect: str) -> Engine:
     """An engine on a database that cannot be opened: a closed port, or a path under a file."""
     if dialect == "postgresql":
-        url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/socle"
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/socle"
         return create_engine(url, connect_args={"connect_timeout": 2})
     return create_engine("sqlite:////dev/null/socle.db")
 

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from referentials.core.settings import InsiSettings
 from referentials.insi_gateway import build_gateway
 from soap_clients.insi.mock import MockConfig, create_mock_app
-from tests.conftest import Api, ThreadedServer, free_port
+from tests.conftest import Api, ThreadedServer, closed_port
 from tests.reliability.world import new_identity
 
 IDS = "/api/v1/identities"
@@ -61,7 +61,7 @@ def point_insi(live_app: ThreadedServer) -> Iterator[Callable[[Any, float], None
 
     def use(app: Any, timeout: float = 2.0) -> None:
         if app is None:
-            endpoint = f"http://127.0.0.1:{free_port()}/"
+            endpoint = f"http://127.0.0.1:{closed_port()}/"
         else:
             server = ThreadedServer(app).__enter__()
             servers.append(server)

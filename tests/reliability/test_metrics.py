@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from referentials.core import runs
 from referentials.core.db import make_engine
-from tests.conftest import Api, ThreadedServer, free_port
+from tests.conftest import Api, ThreadedServer, closed_port
 from tests.factories import identity_body
 from tests.reliability.conftest import ServeApp
 
@@ -111,7 +111,7 @@ def switched_insi(live_app: ThreadedServer) -> Iterator[Any]:
     original = live_app.app.state.insi
 
     def stop() -> None:
-        cfg = InsiSettings(endpoint=f"http://127.0.0.1:{free_port()}/", retries=0)
+        cfg = InsiSettings(endpoint=f"http://127.0.0.1:{closed_port()}/", retries=0)
         settings = live_app.app.state.settings.model_copy(update={"insi": cfg})
         live_app.app.state.insi = build_gateway(settings)
 
@@ -156,7 +156,7 @@ def test_ready_checks_the_database_and_reports_insi(
         assert body["status"] == "ready" and body["database"] == "ok"
         assert body["insi"]["reachable"] is True and body["insi"]["http_status"] == 200
         api.client.close()
-    closed = {"endpoint": f"http://127.0.0.1:{free_port()}/"}
+    closed = {"endpoint": f"http://127.0.0.1:{closed_port()}/"}
     with serve_app(insi=closed) as server:
         api = Api(server.url, {})
         response = api.get("/health/ready", key=None)
@@ -164,7 +164,7 @@ def test_ready_checks_the_database_and_reports_insi(
         assert response.status_code == 200
         assert response.json()["insi"] == {"reachable": False, "error": "ConnectError"}
         engine = server.app.state.engine
-        server.app.state.engine = make_engine(f"postgresql+psycopg://u@127.0.0.1:{free_port()}/x")
+        server.app.state.engine = make_engine(f"postgresql+psycopg://u@127.0.0.1:{closed_port()}/x")
         try:
             down = api.get("/health/ready", key=None)
         finally:

@@ -19,10 +19,10 @@ from soap_clients.insi import (
     InsiTimeout,
     InsiUnavailable,
 )
+from tests.conftest import closed_port
 from tests.soap_clients.conftest import (
     FIXTURES,
     RunningMock,
-    free_port,
     make_client,
     serve,
 )
@@ -95,7 +95,7 @@ def test_latency_within_the_timeout_answers(start_mock: Callable[..., RunningMoc
 
 
 def test_connection_refused_is_unavailable_without_retry() -> None:
-    client = make_client(f"http://127.0.0.1:{free_port()}/", max_retries=2)
+    client = make_client(f"http://127.0.0.1:{closed_port()}/", max_retries=2)
     with pytest.raises(InsiUnavailable) as caught:
         client.search_by_traits(*ADRUN)
     assert caught.value.attempts == 1
