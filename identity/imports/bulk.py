@@ -116,7 +116,7 @@ def _chunk(
             ids = reads.reserve_ids(session, len(plan.creates))
             connection = session.connection()
             with ThreadPoolExecutor(1, thread_name_prefix="bulk-write") as thread:
-                written = thread.submit(_first_writes, connection, finess, plan, ids, keys)
+                written = thread.submit(_first_writes, connection, finess, plan, ids)
                 scored = candidates.score(checked, model, helper, store)
             attached = written.result()
             found = candidates.named(session, checked, scored)
@@ -127,8 +127,8 @@ def _chunk(
             checkpoints.wait()  # the last chunk's, copied meanwhile
             ids = reads.reserve_ids(session, len(plan.creates))
             pairs_of = pair_rows(session, found, ids, finess, helper)  # built meanwhile
-            attached = _first_writes(session, finess, plan, ids, keys)
-        _write(session, principal, finess, plan, (ids, attached, pairs_of), summary)
+            attached = _first_writes(session, finess, plan, ids)
+        _write(session, principal, finess, plan, ids, attached, pairs_of, summary)
         store.created(ids, keys)
     checkpoints.start()
 
@@ -174,7 +174,6 @@ def _first_writes(
     finess: str,
     plan: ChunkPlan,
     ids: list[int],
-    keys: list[list[str]],
 ) -> list[tuple[int, str]]:
     """The created identities, every local id and the created identities' blocking keys;
     returns the attached (identity id, local id) pairs. Touches nothing but ``bind``."""
@@ -187,7 +186,7 @@ def _first_writes(
         sources.append((target, finess, a.local_id))
         attached.append((target, a.local_id))
     insert_tuples(bind, SourceRecord, ("identity_id", "finess", "local_id"), sources)
-    rows = [(i, k) for i, row_keys in zip(ids, keys, strict=True) for k in row_keys]
+    rows = [(i, k) for i, c in zip(ids, plan.creates, strict=True) for k in c.keys]
     # In key order: each page of the large key index is then written once (PostgreSQL).
     rows.sort(key=itemgetter(1))
     insert_tuples(bind, MatchKey, ("identity_id", "key"), rows)
@@ -199,11 +198,12 @@ def _write(
     principal: Principal,
     finess: str,
     plan: ChunkPlan,
-    written: tuple[list[int], list[tuple[int, str]], Callable[[], list[tuple[Any, ...]]]],
+    ids: list[int],
+    attached: list[tuple[int, str]],
+    pairs_of: Callable[[], list[tuple[Any, ...]]],
     summary: ImportSummary,
 ) -> None:
     """The chunk's audit entries, events and queue pairs, after ``_first_writes``."""
-    ids, attached, pairs_of = written
     audit.record_many(
         session, principal, entity_type=ENTITY, action="create", entries=_snapshots(ids, plan)
     )
