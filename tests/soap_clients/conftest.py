@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,17 +15,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from soap_clients.insi import InsiClient, InsiClientConfig
 from soap_clients.insi.mock import MockConfig, create_mock_app
+from tests.conftest import free_port
 
 IDAM = "SOCLE-TEST-IDAM"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "insi"
 POPULATION_JSON = FIXTURES / "population_small.json"
 POPULATION_CSV = FIXTURES / "population_small.csv"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
