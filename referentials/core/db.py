@@ -107,7 +107,11 @@ def _queue_sqlite_writers(engine: Engine, database: str) -> None:
         # SQLite's write lock before its first read. A savepoint inside a transaction that
         # has only read is left alone: it is the driver's, which has begun nothing.
         opens = head.startswith("SAVEPOINT") and not conn.connection.dbapi_connection.in_transaction
-        if opens or head[:6] in _WRITES:
+        # An explicit write transaction (a bulk load's) takes the turn before SQLite's lock
+        # too: taken the other way round, a writer holding the turn would wait on SQLite's
+        # lock while this one waited for the turn at its first INSERT.
+        explicit = head in ("BEGIN IMM", "BEGIN EXC")
+        if opens or explicit or head[:6] in _WRITES:
             turn.acquire()
             fcntl.flock(handle, fcntl.LOCK_EX)
             conn.info[_WRITER] = True

@@ -53,10 +53,16 @@ def begin_write(conn: Connection) -> None:
     """Open the write transaction now, so that the DDL that follows belongs to it.
 
     pysqlite runs DDL outside any transaction unless one is open (it only opens one before
-    INSERT/UPDATE/DELETE): a dropped index would not come back on rollback.
+    INSERT/UPDATE/DELETE): a dropped index would not come back on rollback. It must come
+    before the connection's first write, even to a TEMP table: the deferred transaction
+    pysqlite opens there reads the database, and once another connection has committed,
+    SQLite refuses at once to make it a write one ("database is locked"; no wait helps).
     """
-    if is_sqlite(conn) and not conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if not is_sqlite(conn):
+        return
+    if conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+        raise RuntimeError("the write transaction must begin before the connection writes")
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _secondary_indexes(spec: SnapshotSpec) -> list[Index]:

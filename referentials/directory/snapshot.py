@@ -231,10 +231,11 @@ def import_snapshot(
             stager = _Stager(conn, spec, report)
             conn.commit()
             bulk.create_stage(conn, spec)
-            prepare(conn)
             now = utcnow()
             if stager.direct:
+                # Before ``prepare``'s first write: see ``bulk_load.begin_write``.
                 stager.start_direct(run_id, now)
+            prepare(conn)
             # Millions of tuples, none in a cycle: collection passes would only walk them (a
             # tenth of a first load's CPU). In `socle serve` it pauses for the import's length.
             with gc_paused():

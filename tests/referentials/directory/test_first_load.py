@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from referentials.core.audit import AuditEntry, record
+from referentials.core.db import make_engine, session_scope
+from referentials.core.principal import SYSTEM
+from referentials.core.settings import Settings
+from referentials.directory import companions
 from referentials.directory import service as directory_service
 from referentials.directory.models import WHOLE_SET, Activity, DirectoryChange
 from referentials.directory.parsers.common import ParseReport
@@ -57,3 +64,48 @@ def test_first_load_stores_every_activity_cell(
     with session_factory() as session:
         stored = sorted(tuple(row) for row in session.execute(select(*columns)))
     assert stored == expected
+
+
+def test_a_first_load_meets_writes_of_another_process(
+    run_import: Importer,
+    session_factory: sessionmaker[Session],
+    db_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The service writes while the regional team's first load runs: neither fails.
+
+    Another engine (another `socle serve` worker) commits a write just after the load has
+    staged the companion files, before it drops the indexes. On SQLite the load must already
+    hold the write lock: a transaction opened earlier without it could not take it any more.
+    """
+    other = make_engine(db_settings.database_url, schema=db_settings.database_schema)
+    errors: list[BaseException] = []
+    waiting: list[threading.Thread] = []
+    stage = companions.Companions.stage
+
+    def write() -> None:
+        try:
+            with session_scope(sessionmaker(other)) as session:
+                record(session, SYSTEM, entity_type="test", entity_id=1, action="beside_load")
+        except BaseException as error:
+            errors.append(error)
+
+    def stage_then_let_another_write(self: companions.Companions, conn: Connection) -> None:
+        stage(self, conn)
+        writer = threading.Thread(target=write)
+        writer.start()
+        # Time for the write to commit, if nothing makes it wait for the load.
+        writer.join(timeout=1)
+        waiting.append(writer)
+
+    monkeypatch.setattr(companions.Companions, "stage", stage_then_let_another_write)
+    try:
+        assert run_import("rpps", RPPS)["added"] > 0
+        for writer in waiting:
+            writer.join(timeout=30)
+    finally:
+        other.dispose()
+    assert len(waiting) == 1 and not errors
+    with session_factory() as session:
+        assert session.scalars(select(AuditEntry.action)).all().count("beside_load") == 1
+        assert directory_service.get_professional(session, "819990000028").history
