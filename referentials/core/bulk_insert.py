@@ -90,11 +90,10 @@ def insert_tuples(
     else:
         prepared = [row + tail for row in rows] if tail else rows
     marks = ", ".join("?" * len(names))
-    cursor = raw.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.executemany(f"INSERT INTO {table.name} ({quoted}) VALUES ({marks})", prepared)
-    finally:
-        cursor.close()
+    # Through the engine (one executemany still), not the driver's cursor: its first write
+    # takes SQLite's writers' turn (db.py) before the lock, as every other write does.
+    statement = f"INSERT INTO {table.name} ({quoted}) VALUES ({marks})"
+    connection.exec_driver_sql(statement, prepared)
 
 
 def _processed(

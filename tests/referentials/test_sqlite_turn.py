@@ -6,10 +6,12 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, Text, text
 
+from referentials.core.bulk_insert import insert_tuples
 from referentials.core.db import make_engine
 
 
@@ -77,4 +79,34 @@ def test_a_rolled_back_writer_gives_the_turn_back(tmp_path: Path) -> None:
         conn.commit()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 2
+    engine.dispose()
+
+
+class _Rows:
+    """Table t, as insert_tuples takes it (a mapped class's table)."""
+
+    __table__ = Table("t", MetaData(), Column("x", Integer), Column("pad", Text))
+
+
+def test_a_bulk_insert_takes_the_turn_before_the_lock(tmp_path: Path) -> None:
+    """insert_tuples writes one executemany, past the ORM: it takes the turn all the same.
+
+    Without it, a writer holding the turn would wait on the lock this connection holds, while
+    this one waited for the turn at its next write: both stuck until one's busy timeout.
+    """
+    engine, path = _engine(tmp_path)
+    outcome: list[str] = []
+    started = threading.Event()
+    with engine.connect() as conn:
+        insert_tuples(conn, _Rows, ("x", "pad"), [(i, "p") for i in range(100)])
+        waiter = threading.Thread(target=_next_writer, args=(path, started, outcome))
+        waiter.start()
+        assert started.wait(10)
+        time.sleep(0.3)  # the waiter's turn to write, if nothing holds it back
+        conn.execute(text("INSERT INTO t (x) VALUES (100)"))
+        conn.commit()
+    waiter.join(30)
+    assert outcome == ["wrote"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 102
     engine.dispose()
