@@ -107,9 +107,9 @@ def _queue_sqlite_writers(engine: Engine, database: str) -> None:
         # SQLite's write lock before its first read. A savepoint inside a transaction that
         # has only read is left alone: it is the driver's, which has begun nothing.
         opens = head.startswith("SAVEPOINT") and not conn.connection.dbapi_connection.in_transaction
-        # An explicit write transaction (a bulk load's) takes the turn before SQLite's lock
-        # too: taken the other way round, a writer holding the turn would wait on SQLite's
-        # lock while this one waited for the turn at its first INSERT.
+        # An explicit write transaction (a directory load's, bulk_load.begin_write) takes the
+        # turn before SQLite's lock too: the other way round, a writer holding the turn would
+        # wait on SQLite's lock while this one waited for the turn at its next write.
         explicit = head in ("BEGIN IMM", "BEGIN EXC")
         if opens or explicit or head[:6] in _WRITES:
             turn.acquire()
