@@ -79,6 +79,15 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
 _WRITER = "sqlite_write_turn"
+# Per thread, the SQLite files whose writers' turn it holds (through any engine).
+_TURNS = threading.local()
+
+
+def _turns_held() -> set[str]:
+    held: set[str] | None = getattr(_TURNS, "files", None)
+    if held is None:
+        held = _TURNS.files = set()
+    return held
 
 
 def _queue_sqlite_writers(engine: Engine, database: str) -> None:
@@ -97,7 +106,7 @@ def _queue_sqlite_writers(engine: Engine, database: str) -> None:
     weakref.finalize(engine, os.close, handle)
 
     def take(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
-        if conn.info.get(_WRITER):
+        if conn.info.get(_WRITER) is not None:
             return
         head = statement.lstrip()[:9].upper()
         # A savepoint that opens the transaction (the driver begins one only before a write)
@@ -112,14 +121,25 @@ def _queue_sqlite_writers(engine: Engine, database: str) -> None:
         # wait on SQLite's lock while this one waited for the turn at its next write.
         explicit = head in ("BEGIN IMM", "BEGIN EXC")
         if opens or explicit or head[:6] in _WRITES:
+            held = _turns_held()
+            if path in held:
+                # The turn is this thread's, through another connection: waiting for it here
+                # would never end.
+                raise RuntimeError(
+                    "this thread already holds the SQLite writers' turn on another connection "
+                    "(write through that connection, or commit it first)"
+                )
             turn.acquire()
             fcntl.flock(handle, fcntl.LOCK_EX)
-            conn.info[_WRITER] = True
+            held.add(path)
+            conn.info[_WRITER] = held
             if opens:
                 cursor.execute("BEGIN IMMEDIATE")
 
     def give_back(info: dict[str, Any]) -> None:
-        if info.pop(_WRITER, False):
+        held = info.pop(_WRITER, None)
+        if held is not None:
+            held.discard(path)  # the set of the thread that took it, whichever gives it back
             fcntl.flock(handle, fcntl.LOCK_UN)
             turn.release()
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -150,9 +153,29 @@ def _take_from_dead(
     return bool(taken)
 
 
+# A SQLite write transaction this thread holds for an import (a directory's first load holds
+# the database's one write lock for its length): its lock is refreshed in it.
+_WRITING: ContextVar[Connection | None] = ContextVar("import_write_transaction", default=None)
+
+
+@contextmanager
+def refreshed_in(connection: Connection) -> Iterator[None]:
+    """Refresh this thread's run locks in ``connection``'s transaction meanwhile (SQLite, while
+    it holds the write lock). On a connection of its own a refresh would wait for that lock,
+    held by its own thread. Others see the new expiry when the transaction commits; until then
+    they cannot write, so neither can they take the lock."""
+    token = _WRITING.set(connection)
+    try:
+        yield
+    finally:
+        _WRITING.reset(token)
+
+
 def refresh_lock(factory: sessionmaker[Session], name: str, owner: str, *, ttl: timedelta) -> bool:
     """Push the expiry of a held lock further; False when it was lost."""
-    with factory() as session:
+    writing = _WRITING.get()
+    # Bound to a connection in a transaction, a session's commit leaves that transaction be.
+    with factory() if writing is None else Session(bind=writing) as session:
         kept = _changed(
             session,
             update(RunLock)

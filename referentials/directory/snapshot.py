@@ -8,6 +8,7 @@ process leaves the stored directory as it was.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from matching.runtime import gc_paused
+from referentials.core import runs
 from referentials.core.db import utcnow
 from referentials.directory import bulk, bulk_load, parallel
 from referentials.directory.limits import Counts, Limits, check_early, check_limits
@@ -224,7 +226,7 @@ def import_snapshot(
 
     ``spanned``: the same file, for a first load to be parsed in worker processes.
     """
-    with engine.connect() as conn:
+    with engine.connect() as conn, contextlib.ExitStack() as writing:
         bulk_load.tune(conn, bulk_load=True)
         stager: _Stager | None = None
         try:
@@ -235,6 +237,8 @@ def import_snapshot(
             if stager.direct:
                 # Before ``prepare``'s first write: see ``bulk_load.begin_write``.
                 stager.start_direct(run_id, now)
+                if bulk_load.is_sqlite(conn):  # the write lock is the load's until it commits
+                    writing.enter_context(runs.refreshed_in(conn))
             prepare(conn)
             # Millions of tuples, none in a cycle: collection passes would only walk them (a
             # tenth of a first load's CPU). In `socle serve` it pauses for the import's length.

@@ -110,3 +110,34 @@ def test_a_bulk_insert_takes_the_turn_before_the_lock(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 102
     engine.dispose()
+
+
+def test_a_second_connection_of_the_thread_holding_the_turn_is_refused(tmp_path: Path) -> None:
+    """A thread that holds the turn through one connection and writes through another (of any
+    engine on the file) would wait for itself forever: it gets an error at once instead."""
+    engine, _path = _engine(tmp_path)
+    other = make_engine(engine.url.render_as_string(hide_password=False))
+    outcome: list[str] = []
+
+    def write_twice() -> None:
+        with engine.connect() as first, other.connect() as second:
+            first.execute(text("INSERT INTO t (x) VALUES (1)"))
+            try:
+                second.execute(text("INSERT INTO t (x) VALUES (2)"))
+            except RuntimeError as error:
+                outcome.append(str(error))
+            first.commit()
+            # Given back at the commit: the other connection writes now.
+            second.execute(text("INSERT INTO t (x) VALUES (3)"))
+            second.commit()
+            outcome.append("wrote")
+
+    writer = threading.Thread(target=write_twice, daemon=True)
+    writer.start()
+    writer.join(timeout=30)
+    assert len(outcome) == 2, "stuck"
+    assert "already holds the SQLite writers' turn" in outcome[0] and outcome[1] == "wrote"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT x FROM t ORDER BY x")).scalars().all() == [1, 3]
+    other.dispose()
+    engine.dispose()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from referentials.core import runs
 from referentials.core.audit import AuditEntry, record
 from referentials.core.db import make_engine, session_scope
 from referentials.core.principal import SYSTEM
@@ -109,3 +111,38 @@ def test_a_first_load_meets_writes_of_another_process(
     with session_factory() as session:
         assert session.scalars(select(AuditEntry.action)).all().count("beside_load") == 1
         assert directory_service.get_professional(session, "819990000028").history
+
+
+def test_a_first_load_keeps_its_run_lock_alive(
+    run_import: Importer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long load refreshes its run lock as it goes (here at every progress report). On
+    SQLite, where the first load holds the database's write lock meanwhile, the refresh is
+    written in the load's own transaction: on a connection of its own it would wait for that
+    lock, held by its own thread."""
+    refreshed: list[bool] = []
+    refresh = runs.refresh_lock
+
+    def counted(*args: Any, **kwargs: Any) -> bool:
+        kept = refresh(*args, **kwargs)
+        writing = runs._WRITING.get()
+        if writing is not None:  # SQLite: the load's transaction goes on, uncommitted
+            assert writing.connection.driver_connection.in_transaction  # type: ignore[union-attr]
+        refreshed.append(kept)
+        return kept
+
+    monkeypatch.setattr(runs, "refresh_lock", counted)
+    outcome: list[Any] = []
+
+    def load() -> None:
+        try:
+            outcome.append(run_import("rpps", RPPS, lock_ttl_seconds=0))
+        except BaseException as error:
+            outcome.append(error)
+
+    loading = threading.Thread(target=load, daemon=True)
+    loading.start()
+    loading.join(timeout=60)
+    assert outcome, "the load is stuck"
+    assert isinstance(outcome[0], dict), outcome[0]
+    assert outcome[0]["added"] > 0 and refreshed and all(refreshed)
