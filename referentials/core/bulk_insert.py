@@ -61,7 +61,6 @@ def insert_tuples(
     now = (utcnow(),) * (len(names) - len(columns))
     connection = bind.connection() if isinstance(bind, Session) else bind
     dialect = connection.dialect
-    raw = connection.connection.driver_connection
     quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
     if dialect.name == "postgresql":
         json_at = [
@@ -70,6 +69,7 @@ def insert_tuples(
             if isinstance(table.c[n].type, JSON) and n not in json_text
         ]
         statement = f"COPY {table.name} ({quoted}) FROM STDIN"
+        raw = connection.connection.driver_connection  # COPY is the driver's own
         with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
             for row in rows:
                 values = list(row + now)
