@@ -6,6 +6,7 @@ import fcntl
 import os
 import select
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,6 +91,27 @@ def _turns_held() -> set[str]:
     return held
 
 
+# How long a thread waits for a turn it took itself through another connection (see take).
+SELF_WAIT_SECONDS = 10.0
+
+
+def _take_within(turn: threading.Lock, handle: int, seconds: float) -> bool:
+    """Take the process's turn, then the file's lock, within ``seconds``; False if not (and
+    then nothing is held)."""
+    deadline = time.monotonic() + seconds
+    if not turn.acquire(timeout=seconds):
+        return False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                turn.release()
+                return False
+            time.sleep(0.005)
+
+
 def _queue_sqlite_writers(engine: Engine, database: str) -> None:
     """Let SQLite writers queue on a lock instead of polling the database file's lock.
 
@@ -122,15 +144,20 @@ def _queue_sqlite_writers(engine: Engine, database: str) -> None:
         explicit = head in ("BEGIN IMM", "BEGIN EXC")
         if opens or explicit or head[:6] in _WRITES:
             held = _turns_held()
-            if path in held:
-                # The turn is this thread's, through another connection: waiting for it here
-                # would never end.
+            if path not in held:
+                turn.acquire()
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            elif not _take_within(turn, handle, SELF_WAIT_SECONDS):
+                # Taken in this thread through another connection. Often another thread gives
+                # it back soon: a request's session written in one thread of the server's pool
+                # is committed in another (FastAPI's teardown) while the first thread already
+                # runs the next request. If not, this thread waits for itself: it would never
+                # end.
                 raise RuntimeError(
                     "this thread already holds the SQLite writers' turn on another connection "
-                    "(write through that connection, or commit it first)"
+                    f"(not given back within {SELF_WAIT_SECONDS:g} s: write through that "
+                    "connection, or commit it first)"
                 )
-            turn.acquire()
-            fcntl.flock(handle, fcntl.LOCK_EX)
             held.add(path)
             conn.info[_WRITER] = held
             if opens:

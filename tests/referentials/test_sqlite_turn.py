@@ -9,8 +9,10 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, Text, text
 
+from referentials.core import db
 from referentials.core.bulk_insert import insert_tuples
 from referentials.core.db import make_engine
 
@@ -112,9 +114,13 @@ def test_a_bulk_insert_takes_the_turn_before_the_lock(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_a_second_connection_of_the_thread_holding_the_turn_is_refused(tmp_path: Path) -> None:
+def test_a_second_connection_of_the_thread_holding_the_turn_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A thread that holds the turn through one connection and writes through another (of any
-    engine on the file) would wait for itself forever: it gets an error at once instead."""
+    engine on the file) would wait for itself forever: it gets an error after a bounded wait
+    instead."""
+    monkeypatch.setattr(db, "SELF_WAIT_SECONDS", 0.3)
     engine, _path = _engine(tmp_path)
     other = make_engine(engine.url.render_as_string(hide_password=False))
     outcome: list[str] = []
@@ -140,4 +146,26 @@ def test_a_second_connection_of_the_thread_holding_the_turn_is_refused(tmp_path:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT x FROM t ORDER BY x")).scalars().all() == [1, 3]
     other.dispose()
+    engine.dispose()
+
+
+def test_a_turn_another_thread_gives_back_is_waited_for(tmp_path: Path) -> None:
+    """A request's session written in one thread of the server's pool may be committed in
+    another (FastAPI's teardown) while the first thread already runs the next request: that
+    request's write waits for the turn, then goes through (it was refused at once before)."""
+    engine, _path = _engine(tmp_path)
+    first = engine.connect()
+    first.execute(text("INSERT INTO t (x) VALUES (1)"))  # this thread takes the turn
+    committer = threading.Timer(0.3, first.commit)  # another thread gives it back
+    committer.start()
+    started = time.monotonic()
+    with engine.connect() as second:
+        second.execute(text("INSERT INTO t (x) VALUES (2)"))
+        second.commit()
+    waited = time.monotonic() - started
+    committer.join()
+    first.close()
+    assert waited >= 0.25  # it waited for the other thread's commit
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT x FROM t ORDER BY x")).scalars().all() == [1, 2]
     engine.dispose()
