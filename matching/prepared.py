@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import compress
 from operator import itemgetter
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
@@ -106,10 +107,11 @@ def _surname_columns(
     return out, cores[birth]
 
 
-def _given_columns(
-    factor: Factor[tuple[str, ...]], intern: Interner, cached: bool = False
+def _given_table(
+    values: Sequence[tuple[str, ...]], intern: Interner, cached: bool
 ) -> tuple[dict[str, IntArray], ObjArray]:
-    rows = given_table(factor.values, cached) or [(("", "", (), ()), "")]
+    """The given-name columns of each of ``values`` (one row each) and its first given name."""
+    rows = given_table(values, cached) or [(("", "", (), ()), "")]
     firsts = [features[0] for features, _ in rows]
     wholes = [features[2] for features, _ in rows]
     parts = [features[3] for features, _ in rows]
@@ -122,8 +124,48 @@ def _given_columns(
         "first_initial": initials(firsts),
         "first_prefix": intern.many(prefixes(firsts)),
     }
-    codes = factor.codes
-    return {k: v[codes] for k, v in table.items()}, np.array(firsts, dtype=object)[codes]
+    return table, np.array(firsts, dtype=object)
+
+
+@dataclass(slots=True)
+class _GivenMemo:
+    """The given-name columns of every given-name list encoded with one interner: its ids
+    stand for the same strings in every batch, so each list is encoded and interned once
+    however many batches bring it (a bulk load's chunks bring the same lists again and again)."""
+
+    rows: dict[tuple[str, ...], int] = field(default_factory=dict)
+    table: dict[str, IntArray] = field(default_factory=dict)
+    firsts: ObjArray = field(default_factory=lambda: np.empty(0, dtype=object))
+
+    def positions(self, values: list[tuple[str, ...]], intern: Interner) -> IntArray:
+        """Each value's row, the values not kept yet encoded and kept first."""
+        missing = [v for v in values if v not in self.rows]
+        if missing:
+            table, firsts = _given_table(missing, intern, cached=True)
+            start = len(self.firsts)
+            self.rows.update(zip(missing, range(start, start + len(missing)), strict=True))
+            for name, column in table.items():
+                kept = self.table.get(name)
+                self.table[name] = column if kept is None else np.concatenate([kept, column])
+            self.firsts = np.concatenate([self.firsts, firsts])
+        return np.fromiter(map(self.rows.__getitem__, values), dtype=np.int64, count=len(values))
+
+
+# Kept as long as the interner they belong to (a bulk load's, for the whole load).
+_GIVEN_MEMOS: WeakKeyDictionary[Interner, _GivenMemo] = WeakKeyDictionary()
+
+
+def _given_columns(
+    factor: Factor[tuple[str, ...]], intern: Interner, cached: bool = False
+) -> tuple[dict[str, IntArray], ObjArray]:
+    """The given-name columns of each row; ``cached``: through the interner's memo."""
+    if not cached or not factor.values:
+        table, firsts = _given_table(factor.values, intern, cached)
+        codes = factor.codes
+        return {k: v[codes] for k, v in table.items()}, firsts[codes]
+    memo = _GIVEN_MEMOS.setdefault(intern, _GivenMemo())
+    rows = memo.positions(factor.values, intern)[factor.codes]
+    return {k: v[rows] for k, v in memo.table.items()}, memo.firsts[rows]
 
 
 def prepare_columns(

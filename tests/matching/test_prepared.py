@@ -128,3 +128,43 @@ def test_surname_factors_of_no_name_and_of_parts_intern_as_the_whole_list() -> N
     assert one_cores.tolist() == two_cores.tolist()
     assert whole.strings().tolist() == parts.strings().tolist()
     assert one["bn_part1"].tolist()[3] >= 0 and one["bn_part0"].tolist()[1] == -1
+
+
+def test_given_names_kept_for_an_interner_give_what_encoding_them_again_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Batches prepared with one interner (a bulk load's chunks, ``cached``) encode each
+    given-name list once: a later batch encodes only the lists no earlier one brought, and
+    its given-name columns stand for the same strings as when encoded afresh."""
+    from matching import prepared
+
+    records = _varied_records()
+    first, second = records[:12], [*records[8:], person(id="N", first_names=("NOUVEAU",))]
+    encoded: list[list[tuple[str, ...]]] = []
+    table = prepared._given_table
+
+    def counted(values: list[tuple[str, ...]], intern: Interner, cached: bool) -> object:
+        encoded.append(list(values))
+        return table(values, intern, cached)
+
+    monkeypatch.setattr(prepared, "_given_table", counted)
+    intern = Interner()
+    prepare(first, intern, cached=True)
+    kept = prepare(second, intern, cached=True)
+    seen = set(encoded[0])
+    assert encoded[1] == [("NOUVEAU",)]  # the only list the first batch did not bring
+    assert seen | {("NOUVEAU",)} == {r.first_names for r in records} | {("NOUVEAU",)}
+    fresh = prepare(second, Interner())
+    given = [n for n in kept.codes if n.startswith(("first", "whole", "gpart"))]
+    assert len(given) == 13
+
+    def as_strings(prep: Prepared, name: str) -> list[object]:
+        column = prep.codes[name]
+        if name == "first_initial":  # a code point, not an interned id
+            return column.tolist()
+        strings = prep.interner.strings()
+        return [strings[i] if i >= 0 else None for i in column.tolist()]
+
+    for name in given:
+        assert as_strings(kept, name) == as_strings(fresh, name), name
+    assert kept.strings["first"].tolist() == fresh.strings["first"].tolist()
