@@ -80,10 +80,11 @@ def import_file(
         gc_paused(),
         helper_process(parallel) as helper,
         closing(chunks),
-        load_sessions(factory) as (sessions, checkpoints),
+        load_sessions(factory) as (sessions, checkpoints, beside),
     ):
+        aids = (helper, store, checkpoints, beside)
         for chunk in chunks:
-            _chunk(sessions, principal, chunk, finess, model, (helper, store, checkpoints), summary)
+            _chunk(sessions, principal, chunk, finess, model, aids, summary)
             if progress:
                 progress(summary.rows)
     summary.errors.sort()
@@ -96,17 +97,17 @@ def _chunk(
     chunk: ParsedChunk,
     finess: str,
     model: MatchModel,
-    aids: tuple[Executor | None, EncodedStore, Checkpoints],
+    aids: tuple[Executor | None, EncodedStore, Checkpoints, Connection | None],
     summary: ImportSummary,
 ) -> None:
     """Decide, check and write one chunk in one transaction."""
-    helper, store, checkpoints = aids
+    helper, store, checkpoints, beside = aids
     config = duplicates.current().config
     with session_scope(factory) as session:
         plan = plan_chunk(session, chunk, finess)
         keys = [c.keys for c in plan.creates]
         created = [c.fields for c in plan.creates]
-        checked = candidates.read(session, created, model, config, keys, store)
+        checked = candidates.read(session, created, model, config, keys, store, beside)
         if session.get_bind().dialect.name == "postgresql":
             # The chunk's identities, local ids and blocking keys are sent from a thread, on
             # the chunk's connection, while its pairs are scored here (which reads nothing):

@@ -16,6 +16,7 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from identity.duplicates.matcher import PER_KEY_CAP
@@ -121,9 +122,11 @@ def read(
     config: MatchConfig,
     keys: list[list[str]],
     store: EncodedStore,
+    beside: Connection | None = None,
 ) -> Checked:
     """Everything the real-time check would read for each created row (``keys``: its
-    blocking keys); ``store``: the load's stored candidates encoded by its earlier chunks."""
+    blocking keys); ``store``: the load's stored candidates encoded by its earlier chunks;
+    ``beside``: a second connection that reads half of the blocks (reads.key_blocks)."""
     if not config.referential_size:
         # The prior of the real-time check: the referential's size at the chunk's start (a
         # per-row load adds one per creation, which moves a large referential's prior by
@@ -135,7 +138,7 @@ def read(
     records = [record_of(str(j), f) for j, f in enumerate(created)]
     store.forget_changed(session)
     stored_blocks = store.key_blocks(
-        session, sorted({k for ks in keys for k in ks}), PER_KEY_CAP + 1
+        session, sorted({k for ks in keys for k in ks}), PER_KEY_CAP + 1, beside
     )
     per_row = _candidates(keys, stored_blocks)
     wanted = sorted({c for cs in per_row for c in cs if c >= 0})

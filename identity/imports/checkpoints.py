@@ -10,7 +10,7 @@ would grow by every chunk, and every read would search it).
 
 The load's chunks share one connection, set for the load for its length and set back after
 (``load_sessions``): on SQLite the checkpoints above and a large page cache, on PostgreSQL no
-parallel plans.
+parallel plans, and a second connection set likewise that reads half of each chunk's blocks.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
@@ -65,21 +65,25 @@ class Checkpoints:
 @contextmanager
 def load_sessions(
     factory: sessionmaker[Session],
-) -> Iterator[tuple[sessionmaker[Session], Checkpoints]]:
-    """Sessions for the load's chunks, and its checkpoints.
+) -> Iterator[tuple[sessionmaker[Session], Checkpoints, Connection | None]]:
+    """Sessions for the load's chunks, its checkpoints, and on PostgreSQL a second connection
+    that reads half of each chunk's key blocks meanwhile (repository.key_blocks).
 
     On a SQLite file or PostgreSQL: every chunk's session on one connection set for the load
     (LOAD_PRAGMAS, PG_LOAD_SETTINGS) for its length, and set back after, so the pool gets it
-    back as it was. Elsewhere (SQLite in memory): ``factory`` itself. Checkpoints do nothing
-    but on a SQLite file.
+    back as it was; the second connection likewise. Elsewhere (SQLite in memory): ``factory``
+    itself. Checkpoints do nothing but on a SQLite file. No second connection on SQLite: its
+    reads hold the interpreter's lock for most of their time (two threads read no faster).
     """
     engine = factory.kw["bind"]
     path = sqlite_file(engine.url)
     postgresql = engine.dialect.name == "postgresql"
     if path is None and not postgresql:
-        yield factory, Checkpoints(None)
+        yield factory, Checkpoints(None), None
         return
-    with engine.connect() as connection:
+    with ExitStack() as stack:
+        connection = stack.enter_context(engine.connect())
+        beside = stack.enter_context(engine.connect()) if postgresql else None
         before: dict[str, object]
         if postgresql:
             statement, settings = "SET {} TO {}", PG_LOAD_SETTINGS
@@ -87,14 +91,17 @@ def load_sessions(
         else:
             statement, settings = "PRAGMA {}={}", LOAD_PRAGMAS
             before = {name: _pragma(connection, name) for name in settings}
-        _run(connection, statement, settings)
+        held = [c for c in (connection, beside) if c is not None]
+        for one in held:
+            _run(one, statement, settings)
         checkpoints = Checkpoints(path)
         try:
-            yield sessionmaker(**{**factory.kw, "bind": connection}), checkpoints
+            yield sessionmaker(**{**factory.kw, "bind": connection}), checkpoints, beside
         finally:
             checkpoints.close()
-            connection.rollback()  # what a failed chunk left open, if anything
-            _run(connection, statement, before)
+            for one in held:
+                one.rollback()  # what a failed chunk left open, if anything
+                _run(one, statement, before)
 
 
 # The load's connection: no automatic checkpoint (above), and a large page cache, in KiB:

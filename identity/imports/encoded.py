@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from identity.imports import repository as reads
@@ -76,13 +77,15 @@ class EncodedStore:
             self.blocks.clear()
         self.since, self.ours = cursor, 0
 
-    def key_blocks(self, session: Session, keys: list[str], limit: int) -> dict[str, list[int]]:
+    def key_blocks(
+        self, session: Session, keys: list[str], limit: int, beside: Connection | None = None
+    ) -> dict[str, list[int]]:
         """reads.key_blocks() of every key of ``keys`` (and of others: ignore them)."""
         if limit != self.limit:
             self.blocks.clear()
             self.limit = limit
         missing = [k for k in keys if k not in self.blocks]
-        found = reads.key_blocks(session, missing, limit)
+        found = reads.key_blocks(session, missing, limit, beside)
         self.blocks.update((k, found.get(k, [])) for k in missing)
         return self.blocks
 

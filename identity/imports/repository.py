@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
 from identity.referential.models import DuplicatePair, Identity
@@ -75,10 +76,10 @@ def _twin_rows(session: Session, index: list[tuple[str, date]]) -> list[tuple[An
     return rows
 
 
-def _raw(session: Session, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+def _raw(bind: Session | Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Rows of ``sql`` (``?`` placeholders) as the driver returns them: no result processing,
     which costs more than the query when hundreds of thousands of rows come back."""
-    connection = session.connection()
+    connection = bind if isinstance(bind, Connection) else bind.connection()
     if connection.dialect.name == "postgresql":
         sql = sql.replace("?", "%s")
         params = [_array(p) if isinstance(p, list) else p for p in params]
@@ -130,7 +131,9 @@ def _in_parts(
 BLOCK_KEYS = 250
 
 
-def key_blocks(session: Session, keys: Sequence[str], limit: int) -> dict[str, list[int]]:
+def key_blocks(
+    session: Session, keys: Sequence[str], limit: int, beside: Connection | None = None
+) -> dict[str, list[int]]:
     """Per blocking key, the ``limit`` oldest identities holding it, in id order (as
     repository.key_blocks reads them).
 
@@ -139,6 +142,12 @@ def key_blocks(session: Session, keys: Sequence[str], limit: int) -> dict[str, l
     SQLite (numbering every row of a key with row_number() read all of a common key's
     thousands of rows to keep the first ``limit``). Each key's ids come back as one text
     "id,id,...": half a million (key, id) rows a chunk cost more to build here than the query.
+
+    ``beside`` (PostgreSQL): another connection, which reads half of the keys from a thread
+    meanwhile. The server walks the index for both halves at once, on two cores: 60,000 keys
+    of a 1M referential took 0.38-0.52 s instead of 0.62-1.15 s. Read committed, each statement
+    sees what is committed when it starts, on either connection: the caller has written
+    nothing yet in its own transaction.
     """
     if not keys:
         return {}
@@ -148,7 +157,14 @@ def key_blocks(session: Session, keys: Sequence[str], limit: int) -> dict[str, l
             "FROM (SELECT identity_id FROM identity_match_keys WHERE key = k.key "
             "ORDER BY identity_id LIMIT ?) AS m) FROM unnest(?::text[]) AS k(key)"
         )
-        rows = _raw(session, sql, [limit, list(keys)])
+        if beside is None or len(keys) < 2:
+            rows = _raw(session, sql, [limit, list(keys)])
+        else:
+            half = len(keys) // 2
+            with ThreadPoolExecutor(1, thread_name_prefix="key-blocks") as thread:
+                other = thread.submit(_raw_apart, beside, sql, [limit, list(keys[half:])])
+                rows = _raw(session, sql, [limit, list(keys[:half])])
+                rows += other.result()
     else:
         rows = []
         one = (
@@ -162,6 +178,12 @@ def key_blocks(session: Session, keys: Sequence[str], limit: int) -> dict[str, l
         if ids:  # a key no identity holds (SQLite: a NULL key too)
             out[key] = sorted(map(int, ids.split(",")))
     return out
+
+
+def _raw_apart(connection: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """_raw() in a transaction of its own on ``connection``, ended before returning."""
+    with connection.begin():
+        return _raw(connection, sql, params)
 
 
 @dataclass

@@ -97,7 +97,8 @@ def _settings(connection: Connection) -> dict[str, str]:
 def test_the_load_runs_on_one_connection_set_for_it(
     session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    """Either database: every chunk sees the load's settings; then every pooled connection
+    """Either database: every chunk sees the load's settings, and so does the second
+    connection that reads half of its blocks on PostgreSQL; then every pooled connection
     has a fresh connection's again (on PostgreSQL: no parallel plans for the load)."""
     engine = session_factory.kw["bind"]
     wanted = _for_load(engine.dialect.name)
@@ -105,20 +106,35 @@ def test_the_load_runs_on_one_connection_set_for_it(
         defaults = _settings(fresh)
     assert all(defaults[name] != value for name, value in wanted.items())
     seen: list[tuple[int, dict[str, str]]] = []
-    plan = bulk.plan_chunk
+    beside: list[tuple[int, dict[str, str]]] = []  # PostgreSQL's second connection
+    plan, blocks = bulk.plan_chunk, reads.key_blocks
 
     def planned(session: Session, *args: object) -> object:
         connection = session.connection()
         seen.append((id(connection.connection.dbapi_connection), _settings(connection)))
         return plan(session, *args)  # type: ignore[arg-type]
 
+    def read(session: Session, keys: list[str], limit: int, other: Connection | None) -> object:
+        if other is not None:
+            with other.begin():
+                beside.append((id(other.connection.dbapi_connection), _settings(other)))
+        return blocks(session, keys, limit, other)
+
     _, loaded = _files(tmp_path)
     with pytest.MonkeyPatch.context() as m:
         m.setattr(bulk, "plan_chunk", planned)
+        m.setattr(reads, "key_blocks", read)
         bulk.import_file(session_factory, SYSTEM, loaded, finess=LOADED, chunk_size=20)
     assert len(seen) > 3
     assert len({connection for connection, _ in seen}) == 1
     assert all(settings == wanted for _, settings in seen)
+    if engine.dialect.name == "postgresql":
+        assert len(beside) == len(seen)
+        assert len({connection for connection, _ in beside}) == 1
+        assert beside[0][0] != seen[0][0]
+        assert all(settings == wanted for _, settings in beside)
+    else:
+        assert beside == []
     # Every connection the pool holds, the load's among them, at once.
     held = [engine.connect() for _ in range(engine.pool.checkedin())]
     try:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from itertools import pairwise
+from typing import Any
 
-from sqlalchemy import insert
+import pytest
+from sqlalchemy import Connection, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from identity.duplicates import matcher
@@ -149,3 +151,36 @@ def test_rank_is_the_order_find_loads(session_factory: sessionmaker[Session]) ->
         found = matcher.find(session, query, model=model, config=config, limit=2)
     assert pairs and [p.right_id for p in pairs] == [str(c.identity.id) for c in found]
     assert all(a.score >= b.score for a, b in pairwise(pairs))
+
+
+def test_bulk_key_blocks_read_beside_are_the_blocks_read_alone(
+    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bulk load's key blocks with a second connection (PostgreSQL: half of the keys read
+    on it from a thread) are each key's oldest ids in order, as one connection reads them; the
+    second connection is left with no transaction open."""
+    from identity.imports import repository as reads
+
+    with session_scope(session_factory) as session:
+        ids = [_create(session, first_names=[n]) for n in ("Anne", "Lise", "Rose", "Zoé", "Ève")]
+        rows = [{"identity_id": i, "key": f"test:k{k}"} for k in range(6) for i in ids[k % 3 :]]
+        session.execute(insert(MatchKey), rows)
+    keys = [f"test:k{k}" for k in range(6)] + ["test:none"]
+    apart: list[int] = []
+    read_apart = reads._raw_apart
+
+    def recorded(connection: Connection, *args: Any) -> Any:
+        apart.append(len(args[1][1]))  # the keys it read
+        return read_apart(connection, *args)
+
+    monkeypatch.setattr(reads, "_raw_apart", recorded)
+    engine = session_factory.kw["bind"]
+    with session_scope(session_factory) as session, engine.connect() as beside:
+        alone = reads.key_blocks(session, keys, 3)
+        together = reads.key_blocks(session, keys, 3, beside)
+        assert not beside.in_transaction()
+    assert alone == {f"test:k{k}": ids[k % 3 :][:3] for k in range(6)}
+    assert together == alone
+    # Half of the keys went to the second connection (PostgreSQL only: on SQLite two threads
+    # read no faster, it is not used).
+    assert apart == ([4] if engine.dialect.name == "postgresql" else [])
