@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -60,33 +61,50 @@ def score_against(
 
 
 def score_index_pairs(
-    prep: Prepared, left: IntArray, right: IntArray, model: MatchModel, config: MatchConfig
+    prep: Prepared,
+    left: IntArray,
+    right: IntArray,
+    model: MatchModel,
+    config: MatchConfig,
+    threads: int = 1,
 ) -> ScoredArrays:
     """Many one-against-many checks at once: each (left, right) pair of ``prep`` scored as
     score_against() scores it (frequencies from the model's tables), in bounded chunks; only
-    the pairs in the review band or above are kept."""
+    the pairs in the review band or above are kept.
+
+    ``threads`` > 1: the pairs are cut into that many parts, scored in threads at once. Most
+    of the scoring is numpy indexing and rapidfuzz, which let go of the interpreter's lock:
+    a bulk load's chunk (250,000 pairs) took 0.28-0.32 s in two threads against 0.43-0.45 s.
+    """
     tf = record_frequencies(prep, model, from_data=False)
     prior = model.prior_bits(config.referential_size)
     step = max(config.chunk_size, 1)
-    parts: list[ScoredArrays] = []
-    for lo in range(0, max(len(left), 1), step):
+    if threads > 1 and len(left) >= 2 * threads:
+        step = min(step, -(-len(left) // threads))
+    bounds = range(0, max(len(left), 1), step)
+
+    def part(lo: int) -> ScoredArrays:
         lft, rgt = left[lo : lo + step], right[lo : lo + step]
         levels = compare(prep, lft, rgt)
         tf_pairs = {k: (v[lft], v[rgt]) for k, v in tf.items()}
         scores, weights = weigh(levels, model, config, tf_pairs, prior)
         flags, bands = assess(prep, lft, rgt, levels, scores, model, config)
         kept = np.flatnonzero(bands >= REVIEW)
-        parts.append(
-            ScoredArrays(
-                lft[kept],
-                rgt[kept],
-                scores[kept],
-                bands[kept],
-                levels[kept],
-                weights[kept],
-                flags[kept],
-            )
+        return ScoredArrays(
+            lft[kept],
+            rgt[kept],
+            scores[kept],
+            bands[kept],
+            levels[kept],
+            weights[kept],
+            flags[kept],
         )
+
+    if threads > 1 and len(bounds) > 1:
+        with ThreadPoolExecutor(threads, thread_name_prefix="score") as pool:
+            parts = list(pool.map(part, bounds))
+    else:
+        parts = [part(lo) for lo in bounds]
     names = ("left", "right", "scores", "bands", "levels", "weights", "flags")
     left, right, scores, bands, levels, weights, flags = (
         np.concatenate([getattr(p, n) for p in parts]) for n in names

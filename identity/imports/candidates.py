@@ -36,6 +36,8 @@ LIMIT = 20
 # Share of the distinct surnames the helper process encodes: the columns of hundreds of
 # thousands of stored rows keep this process busy meanwhile, where the helper has only them.
 HELPER_SHARE = 0.9
+# Threads that score a chunk's pairs (realtime.score_index_pairs).
+SCORING_THREADS = 2
 # Sort position of a created row: after every stored id, in creation order.
 NEW = 1 << 48
 
@@ -163,7 +165,7 @@ def score(
     stored_ids = [i for i in checked.wanted if i in store.rows]
     prep = store.prepared(encoded, cols, created, stored_ids)
     pairs = _index_pairs(checked.per_row, stored_ids, created)
-    arrays = score_index_pairs(prep, *pairs, model, checked.config)
+    arrays = score_index_pairs(prep, *pairs, model, checked.config, threads=SCORING_THREADS)
     return Scored(_best(arrays, stored_ids, created), stored_ids)
 
 
