@@ -180,7 +180,8 @@ def prepare_columns(
     With a helper process (batch CLI only: the service never forks its threaded process), the
     surname table, the INS checks and the phone codes are built there meanwhile. ``cached``:
     names go through the process's feature caches (many batches sharing names, as a bulk
-    load's chunks; with a helper, the helper's own caches too, which last as long as it does).
+    load's chunks; with a helper, the helper's own caches too, which last as long as it does),
+    and the given-name lists' columns through a memo kept with ``interner`` (_GivenMemo).
     ``helper_share``: the share of the distinct surnames the helper encodes (a caller that
     keeps this process busier meanwhile gives it more).
     """

@@ -74,7 +74,7 @@ def score_index_pairs(
 
     ``threads`` > 1: the pairs are cut into that many parts, scored in threads at once. Most
     of the scoring is numpy indexing and rapidfuzz, which let go of the interpreter's lock:
-    a bulk load's chunk (250,000 pairs) took 0.28-0.32 s in two threads against 0.43-0.45 s.
+    a bulk load's chunk (250,000 pairs) took 0.28-0.33 s in two threads against 0.43-0.49 s.
     """
     tf = record_frequencies(prep, model, from_data=False)
     prior = model.prior_bits(config.referential_size)
