@@ -16,7 +16,7 @@ from weakref import WeakKeyDictionary
 
 import numpy as np
 
-from matching.factored import Factored
+from matching.factored import Factored, spread
 from matching.features import (
     Factor,
     distinct_codes,
@@ -98,9 +98,9 @@ def _slots(tuples: Sequence[tuple[str, ...]], width: int, intern: Interner) -> l
 
 
 def _surname_columns(
-    parts: list[Factored], birth: IntArray, used: IntArray, intern: Interner
+    table: dict[str, IntArray], cores: ObjArray, birth: IntArray, used: IntArray
 ) -> tuple[dict[str, IntArray], ObjArray]:
-    table, cores = surname_table_columns(parts, intern)
+    """The surname columns of each row from those of each distinct name (``table``)."""
     out = {name: column[birth] for name, column in table.items()}
     out.update(used=table["bn"][used], used_core=table["bn_core_id"][used])
     out["used_fonem"] = table["bn_fonem"][used]
@@ -151,8 +151,46 @@ class _GivenMemo:
         return np.fromiter(map(self.rows.__getitem__, values), dtype=np.int64, count=len(values))
 
 
+@dataclass(slots=True)
+class _SurnameMemo:
+    """The surname columns of every surname encoded with one interner (as _GivenMemo), but
+    the FONEM codes' rank, which is among one encoding's names only."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    table: dict[str, IntArray] = field(default_factory=dict)
+    cores: ObjArray = field(default_factory=lambda: np.empty(0, dtype=object))
+    fonems: ObjArray = field(default_factory=lambda: np.empty(0, dtype=object))
+
+    def missing(self, names: list[str]) -> list[str]:
+        return [n for n in names if n not in self.rows]
+
+    def add(self, names: list[str], parts: list[Factored], intern: Interner) -> None:
+        """Keep the columns of ``names``, encoded in ``parts`` (in this order)."""
+        if not names:
+            return
+        table, cores = surname_table_columns(parts, intern)
+        start = len(self.cores)
+        self.rows.update(zip(names, range(start, start + len(names)), strict=True))
+        for name, column in table.items():
+            if name != RANK:
+                kept = self.table.get(name)
+                self.table[name] = column if kept is None else np.concatenate([kept, column])
+        self.cores = np.concatenate([self.cores, cores])
+        fonems = spread(parts, "bn_fonem", lambda v: np.array(v, dtype=object))
+        self.fonems = np.concatenate([self.fonems, fonems])
+
+    def table_of(self, names: list[str]) -> tuple[dict[str, IntArray], ObjArray]:
+        """The columns of each of ``names`` (all kept) and its core."""
+        rows = np.fromiter(map(self.rows.__getitem__, names), dtype=np.int64, count=len(names))
+        table = {name: column[rows] for name, column in self.table.items()}
+        table[RANK] = np.unique(self.fonems[rows], return_inverse=True)[1].reshape(-1)
+        return table, self.cores[rows]
+
+
+RANK = "bn_fonem_rank"
 # Kept as long as the interner they belong to (a bulk load's, for the whole load).
 _GIVEN_MEMOS: WeakKeyDictionary[Interner, _GivenMemo] = WeakKeyDictionary()
+_SURNAME_MEMOS: WeakKeyDictionary[Interner, _SurnameMemo] = WeakKeyDictionary()
 
 
 def _given_columns(
@@ -181,7 +219,8 @@ def prepare_columns(
     surname table, the INS checks and the phone codes are built there meanwhile. ``cached``:
     names go through the process's feature caches (many batches sharing names, as a bulk
     load's chunks; with a helper, the helper's own caches too, which last as long as it does),
-    and the given-name lists' columns through a memo kept with ``interner`` (_GivenMemo).
+    and the given-name lists' and surnames' columns through memos kept with ``interner``
+    (_GivenMemo, _SurnameMemo).
     ``helper_share``: the share of the distinct surnames the helper encodes (a caller that
     keeps this process busier meanwhile gives it more).
     """
@@ -196,17 +235,25 @@ def prepare_columns(
     # steps: a second process does them while this one does the given names and other traits,
     # then the first surnames (1 - HELPER_SHARE of them). The INS and phone codes come last:
     # they are not interned, so the helper codes them while this one interns the surnames.
-    split = len(names) - int(len(names) * helper_share) if helper else len(names)
+    # Cached: only the surnames no earlier batch of this interner brought (_SurnameMemo).
+    memo = _SURNAME_MEMOS.setdefault(intern, _SurnameMemo()) if cached else None
+    todo = memo.missing(names) if memo else names
+    split = len(todo) - int(len(todo) * helper_share) if helper else len(todo)
     with gc_paused():
-        helped = helper.submit(surname_factors, names[split:], cached) if helper else None
+        helped = helper.submit(surname_factors, todo[split:], cached) if helper else None
         owned = helper.submit(own_codes, ins, cols.phone.values) if helper and ins else None
         given, firsts = _given_columns(cols.first_names, intern, cached)
         codes = {**given, **trait_columns(cols, intern)}
         codes["address_id"], addresses = free_text(cols.address, intern)
         codes["address_prefix"] = address_prefix(cols.address, intern)
         codes["city_id"], cities = free_text(cols.city, intern)
-        parts = [surname_factors(names[:split], cached), *([helped.result()] if helped else [])]
-        surnames, cores = _surname_columns(parts, birth, used, intern)
+        parts = [surname_factors(todo[:split], cached), *([helped.result()] if helped else [])]
+        if memo is None:
+            table, surname_cores = surname_table_columns(parts, intern)
+        else:
+            memo.add(todo, parts, intern)
+            table, surname_cores = memo.table_of(names)
+        surnames, cores = _surname_columns(table, surname_cores, birth, used)
         ins_index = {"": 0}
         own = owned.result() if owned else own_codes(cols.ins.values, cols.phone.values, ins_index)
     codes.update(own_columns(cols, own, ins_index))

@@ -158,13 +158,50 @@ def test_given_names_kept_for_an_interner_give_what_encoding_them_again_gives(
     given = [n for n in kept.codes if n.startswith(("first", "whole", "gpart"))]
     assert len(given) == 13
 
-    def as_strings(prep: Prepared, name: str) -> list[object]:
-        column = prep.codes[name]
-        if name == "first_initial":  # a code point, not an interned id
-            return column.tolist()
-        strings = prep.interner.strings()
-        return [strings[i] if i >= 0 else None for i in column.tolist()]
-
     for name in given:
-        assert as_strings(kept, name) == as_strings(fresh, name), name
+        assert _as_strings(kept, name) == _as_strings(fresh, name), name
     assert kept.strings["first"].tolist() == fresh.strings["first"].tolist()
+
+
+def _as_strings(prep: Prepared, name: str) -> list[object]:
+    """A column with each interned id as the string it stands for (None: equals nothing)."""
+    column = prep.codes[name]
+    if name in ("first_initial", "bn_initial", "bn_fonem_rank"):  # not interned ids
+        return column.tolist()
+    strings = prep.interner.strings()
+    return [strings[i] if i >= 0 else None for i in column.tolist()]
+
+
+def test_surnames_kept_for_an_interner_give_what_encoding_them_again_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As the given names: a later batch encodes only the surnames no earlier one brought,
+    and its surname columns (the FONEM rank among its own names) are those of a fresh one."""
+    from matching import prepared
+
+    records = _varied_records()
+    new = person(id="N", birth_name="NOUVEAUNOM", used_name="")
+    first, second = records[:12], [*records[8:], new]
+    encoded: list[str] = []
+    factors = prepared.surname_factors
+
+    def counted(names: list[str], cached: bool = False) -> object:
+        encoded.extend(names)
+        return factors(names, cached)
+
+    monkeypatch.setattr(prepared, "surname_factors", counted)
+    intern = Interner()
+    prepare(first, intern, cached=True)
+    assert "NOUVEAUNOM" not in encoded
+    encoded.clear()
+    kept = prepare(second, intern, cached=True)
+    seen = {r.birth_name for r in first} | {r.used_name for r in first}
+    brought = list(dict.fromkeys([r.birth_name for r in second] + [r.used_name for r in second]))
+    assert encoded == [n for n in brought if n not in seen]
+    assert "NOUVEAUNOM" in encoded and len(encoded) < len(brought)
+    fresh = prepare(second, Interner())
+    surnames = [n for n in kept.codes if n.startswith(("bn", "used"))]
+    assert {"bn", "bn_core_id", "bn_fonem", "bn_fonem_rank", "used", "used_fonem"} <= set(surnames)
+    for name in surnames:
+        assert _as_strings(kept, name) == _as_strings(fresh, name), name
+    assert kept.strings["bn_core"].tolist() == fresh.strings["bn_core"].tolist()
