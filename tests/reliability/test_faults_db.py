@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -75,6 +76,17 @@ def test_connections_lost_mid_run_are_replaced(
         admin = create_engine(engine.url)
         with admin.connect() as conn:
             conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid or 0)})")
+            # It only signals the backend, which says goodbye and exits a moment later: wait
+            # until it is gone, as a restarted server's connections are before anyone calls.
+            # (Each look in a transaction of its own: the activity view is read once per
+            # transaction.)
+            alive = f"SELECT 1 FROM pg_stat_activity WHERE pid = {int(pid or 0)}"
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                conn.rollback()
+                if conn.exec_driver_sql(alive).first() is None:
+                    break
+                time.sleep(0.02)
         admin.dispose()
     for _ in range(3):
         assert api.get("/api/v1/events").status_code == 200
