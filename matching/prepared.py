@@ -12,6 +12,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from itertools import compress
 from operator import itemgetter
+from typing import Generic, TypeVar
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -127,70 +128,55 @@ def _given_table(
     return table, np.array(firsts, dtype=object)
 
 
-@dataclass(slots=True)
-class _GivenMemo:
-    """The given-name columns of every given-name list encoded with one interner: its ids
-    stand for the same strings in every batch, so each list is encoded and interned once
-    however many batches bring it (a bulk load's chunks bring the same lists again and again)."""
-
-    rows: dict[tuple[str, ...], int] = field(default_factory=dict)
-    table: dict[str, IntArray] = field(default_factory=dict)
-    firsts: ObjArray = field(default_factory=lambda: np.empty(0, dtype=object))
-
-    def positions(self, values: list[tuple[str, ...]], intern: Interner) -> IntArray:
-        """Each value's row, the values not kept yet encoded and kept first."""
-        missing = [v for v in values if v not in self.rows]
-        if missing:
-            table, firsts = _given_table(missing, intern, cached=True)
-            start = len(self.firsts)
-            self.rows.update(zip(missing, range(start, start + len(missing)), strict=True))
-            for name, column in table.items():
-                kept = self.table.get(name)
-                self.table[name] = column if kept is None else np.concatenate([kept, column])
-            self.firsts = np.concatenate([self.firsts, firsts])
-        return np.fromiter(map(self.rows.__getitem__, values), dtype=np.int64, count=len(values))
+K = TypeVar("K", str, tuple[str, ...])
+A = TypeVar("A", IntArray, ObjArray)
 
 
 @dataclass(slots=True)
-class _SurnameMemo:
-    """The surname columns of every surname encoded with one interner (as _GivenMemo), but
-    the FONEM codes' rank, which is among one encoding's names only."""
+class _Memo(Generic[K]):
+    """The columns of every value (a given-name list, a surname) encoded with one interner: its
+    ids stand for the same strings in every batch, so each value is encoded and interned once
+    however many batches bring it (a bulk load's chunks bring the same names again and again)."""
 
-    rows: dict[str, int] = field(default_factory=dict)
-    table: dict[str, IntArray] = field(default_factory=dict)
-    cores: ObjArray = field(default_factory=lambda: np.empty(0, dtype=object))
-    fonems: ObjArray = field(default_factory=lambda: np.empty(0, dtype=object))
+    rows: dict[K, int] = field(default_factory=dict)
+    codes: dict[str, IntArray] = field(default_factory=dict)
+    strings: dict[str, ObjArray] = field(default_factory=dict)
 
-    def missing(self, names: list[str]) -> list[str]:
-        return [n for n in names if n not in self.rows]
+    def missing(self, values: Sequence[K]) -> list[K]:
+        return [v for v in values if v not in self.rows]
 
-    def add(self, names: list[str], parts: list[Factored], intern: Interner) -> None:
-        """Keep the columns of ``names``, encoded in ``parts`` (in this order)."""
-        if not names:
-            return
-        table, cores = surname_table_columns(parts, intern)
-        start = len(self.cores)
-        self.rows.update(zip(names, range(start, start + len(names)), strict=True))
-        for name, column in table.items():
-            if name != RANK:
-                kept = self.table.get(name)
-                self.table[name] = column if kept is None else np.concatenate([kept, column])
-        self.cores = np.concatenate([self.cores, cores])
-        fonems = spread(parts, "bn_fonem", lambda v: np.array(v, dtype=object))
-        self.fonems = np.concatenate([self.fonems, fonems])
+    def keep(
+        self, values: list[K], codes: dict[str, IntArray], strings: dict[str, ObjArray]
+    ) -> None:
+        """Keep the columns of ``values``, not kept yet (one row each, in this order)."""
+        start = len(self.rows)
+        self.rows.update(zip(values, range(start, start + len(values)), strict=True))
+        _grow(self.codes, codes)
+        _grow(self.strings, strings)
 
-    def table_of(self, names: list[str]) -> tuple[dict[str, IntArray], ObjArray]:
-        """The columns of each of ``names`` (all kept) and its core."""
-        rows = np.fromiter(map(self.rows.__getitem__, names), dtype=np.int64, count=len(names))
-        table = {name: column[rows] for name, column in self.table.items()}
-        table[RANK] = np.unique(self.fonems[rows], return_inverse=True)[1].reshape(-1)
-        return table, self.cores[rows]
+    def columns(
+        self, values: Sequence[K], at: IntArray | None = None
+    ) -> tuple[dict[str, IntArray], dict[str, ObjArray]]:
+        """The kept columns of each of ``values`` (all kept), or of ``values[at]``."""
+        rows = np.fromiter(map(self.rows.__getitem__, values), dtype=np.int64, count=len(values))
+        if at is not None:
+            rows = rows[at]
+        codes = {name: column[rows] for name, column in self.codes.items()}
+        return codes, {name: column[rows] for name, column in self.strings.items()}
 
 
+def _grow(kept: dict[str, A], new: dict[str, A]) -> None:
+    """Each column of ``new`` appended to its kept one."""
+    for name, column in new.items():
+        old = kept.get(name)
+        kept[name] = column if old is None else np.concatenate([old, column])
+
+
+# The FONEM codes' rank is among one encoding's surnames only: not kept, ranked again.
 RANK = "bn_fonem_rank"
 # Kept as long as the interner they belong to (a bulk load's, for the whole load).
-_GIVEN_MEMOS: WeakKeyDictionary[Interner, _GivenMemo] = WeakKeyDictionary()
-_SURNAME_MEMOS: WeakKeyDictionary[Interner, _SurnameMemo] = WeakKeyDictionary()
+_GIVEN_MEMOS: WeakKeyDictionary[Interner, _Memo[tuple[str, ...]]] = WeakKeyDictionary()
+_SURNAME_MEMOS: WeakKeyDictionary[Interner, _Memo[str]] = WeakKeyDictionary()
 
 
 def _given_columns(
@@ -201,9 +187,28 @@ def _given_columns(
         table, firsts = _given_table(factor.values, intern, cached)
         codes = factor.codes
         return {k: v[codes] for k, v in table.items()}, firsts[codes]
-    memo = _GIVEN_MEMOS.setdefault(intern, _GivenMemo())
-    rows = memo.positions(factor.values, intern)[factor.codes]
-    return {k: v[rows] for k, v in memo.table.items()}, memo.firsts[rows]
+    memo = _GIVEN_MEMOS.setdefault(intern, _Memo())
+    missing = memo.missing(factor.values)
+    if missing:
+        table, firsts = _given_table(missing, intern, cached=True)
+        memo.keep(missing, table, {"first": firsts})
+    kept, strings = memo.columns(factor.values, factor.codes)
+    return kept, strings["first"]
+
+
+def _surname_table(
+    memo: _Memo[str], names: list[str], todo: list[str], parts: list[Factored], intern: Interner
+) -> tuple[dict[str, IntArray], ObjArray]:
+    """surname_table_columns() of ``names`` through ``memo``, ``parts`` encoding ``todo``
+    (those of ``names`` it did not keep)."""
+    if todo:
+        table, cores = surname_table_columns(parts, intern)
+        fonems = spread(parts, "bn_fonem", lambda v: np.array(v, dtype=object))
+        kept = {name: column for name, column in table.items() if name != RANK}
+        memo.keep(todo, kept, {"core": cores, "fonem": fonems})
+    codes, strings = memo.columns(names)
+    codes[RANK] = np.unique(strings["fonem"], return_inverse=True)[1].reshape(-1)
+    return codes, strings["core"]
 
 
 def prepare_columns(
@@ -220,7 +225,7 @@ def prepare_columns(
     names go through the process's feature caches (many batches sharing names, as a bulk
     load's chunks; with a helper, the helper's own caches too, which last as long as it does),
     and the given-name lists' and surnames' columns through memos kept with ``interner``
-    (_GivenMemo, _SurnameMemo).
+    (_Memo).
     ``helper_share``: the share of the distinct surnames the helper encodes (a caller that
     keeps this process busier meanwhile gives it more).
     """
@@ -235,8 +240,8 @@ def prepare_columns(
     # steps: a second process does them while this one does the given names and other traits,
     # then the first surnames (1 - HELPER_SHARE of them). The INS and phone codes come last:
     # they are not interned, so the helper codes them while this one interns the surnames.
-    # Cached: only the surnames no earlier batch of this interner brought (_SurnameMemo).
-    memo = _SURNAME_MEMOS.setdefault(intern, _SurnameMemo()) if cached else None
+    # Cached: only the surnames no earlier batch of this interner brought (_Memo).
+    memo = _SURNAME_MEMOS.setdefault(intern, _Memo()) if cached else None
     todo = memo.missing(names) if memo else names
     split = len(todo) - int(len(todo) * helper_share) if helper else len(todo)
     with gc_paused():
@@ -251,8 +256,7 @@ def prepare_columns(
         if memo is None:
             table, surname_cores = surname_table_columns(parts, intern)
         else:
-            memo.add(todo, parts, intern)
-            table, surname_cores = memo.table_of(names)
+            table, surname_cores = _surname_table(memo, names, todo, parts, intern)
         surnames, cores = _surname_columns(table, surname_cores, birth, used)
         ins_index = {"": 0}
         own = owned.result() if owned else own_codes(cols.ins.values, cols.phone.values, ins_index)
