@@ -30,6 +30,7 @@ from referentials.core.fhir import (
 router = APIRouter(prefix="/fhir", tags=["fhir"], default_response_class=FhirResponse)
 # Hot routes: the key is checked in the thread that does the work (one trip: `caller.Caller`).
 read_caller = caller("identity:read")
+match_caller = caller("identity:read", matching=True)
 
 
 def local_systems(request: Request) -> LocalIdSystems:
@@ -84,7 +85,7 @@ async def match_patients(
     request: Request,
     parameters: dict[str, Any] = Body(..., media_type="application/fhir+json"),
     session: DbSession,
-    caller: Caller = Depends(read_caller),
+    caller: Caller = Depends(match_caller),
 ) -> FhirResponse:
     """$match: likely identities of a Patient, with search.score and the match-grade."""
     return await caller.run(session, _match, request, parameters)

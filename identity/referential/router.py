@@ -47,6 +47,7 @@ router = APIRouter(prefix="/api/v1/identities", tags=["identities"])
 read_scope = require("identity:read")
 write_scope = require("identity:write")
 read_caller = caller("identity:read")
+match_caller = caller("identity:read", matching=True)
 write_caller = caller("identity:write")
 
 
@@ -106,7 +107,7 @@ async def match_identity(
     *,
     purpose: audit.Purpose = None,
     session: DbSession,
-    caller: Caller = Depends(read_caller),
+    caller: Caller = Depends(match_caller),
 ) -> list[CandidateRead]:
     """Search before creating: ranked likely matches with score, band and explanation."""
     return await caller.run(session, _match, body, purpose)

@@ -6,18 +6,30 @@ event loop is what limits it, and every trip costs it time and a wait for the in
 lock. A route that takes a ``Caller`` makes one trip: the key is looked up (from the database,
 on every request, as ``require`` does), its scope checked and its call counted, first thing
 in the thread that then does the route's work.
+
+A match (``caller(scope, matching=True)``) runs in one of at most ``limits.matching_threads``
+threads of the process (``install_matching_threads``); the others wait in the event loop,
+holding neither a thread nor a connection. A match is mostly the interpreter's work (the
+candidates' scoring) between a few database round trips: with 16 matches at once in one
+process, every round trip and every wait for the interpreter's lock woke another thread, about
+90 context switches per match against 17 for one client, which cost CPU on every match. Two
+threads keep the process as busy: one scores while the other waits for the database. Reads
+are not limited: they are mostly round trips, which more threads overlap (README, "A region
+calling at once").
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Concatenate, ParamSpec, TypeVar
 
-from fastapi import Depends, Request
+import anyio
+import anyio.to_thread
+from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from referentials.core.auth import allowed, bearer, lookup, secret_of
 from referentials.core.principal import Principal
@@ -36,6 +48,7 @@ class Caller:
     request: Request
     scope: str
     secret: str = field(repr=False)  # never in a log line or a traceback's repr
+    matching: bool = False
 
     def principal(self, session: Session) -> Principal:
         """The caller holding the route's scope: 401 or 403 otherwise."""
@@ -58,17 +71,31 @@ class Caller:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        """``work(session, principal, *args)`` in one worker thread, the caller checked first."""
-        return await run_in_threadpool(self.bound(session, work), *args, **kwargs)
+        """``work(session, principal, *args)`` in one worker thread, the caller checked first
+        (a match's: one of the process's matching threads, once one is free)."""
+        limiter = matching_limiter(self.request.app) if self.matching else None
+        call = partial(self.bound(session, work), *args, **kwargs)
+        return await anyio.to_thread.run_sync(call, limiter=limiter)
 
 
-def caller(scope: str) -> Callable[..., Awaitable[Caller]]:
-    """A dependency giving the route a ``Caller`` to check in its own thread (see ``Caller``)."""
+def install_matching_threads(app: FastAPI, threads: int) -> None:
+    """How many matches each process of ``app`` runs at once (see the module)."""
+    app.state.matching_limiter = anyio.CapacityLimiter(threads)
+
+
+def matching_limiter(app: FastAPI) -> anyio.CapacityLimiter:
+    limiter: anyio.CapacityLimiter = app.state.matching_limiter
+    return limiter
+
+
+def caller(scope: str, *, matching: bool = False) -> Callable[..., Awaitable[Caller]]:
+    """A dependency giving the route a ``Caller`` to check in its own thread (see ``Caller``);
+    ``matching``: the route is a match, run in one of the process's matching threads."""
 
     async def dependency(
         request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
     ) -> Caller:
-        return Caller(request, scope, secret_of(credentials))
+        return Caller(request, scope, secret_of(credentials), matching)
 
-    dependency.__name__ = f"caller_{scope.replace(':', '_')}"
+    dependency.__name__ = f"caller_{scope.replace(':', '_')}{'_matching' if matching else ''}"
     return dependency
