@@ -32,7 +32,7 @@ from referentials import bootstrap, fhir_metadata, notify_wiring, scheduler
 from referentials.core import production, serving, usage
 from referentials.core.access_log import install_path_only_access_log
 from referentials.core.audit_router import router as audit_router
-from referentials.core.caller import install_thread_limits
+from referentials.core.caller import install_matching_threads
 from referentials.core.db import make_engine, make_session_factory
 from referentials.core.handlers import install_error_handlers
 from referentials.core.limits import BodySizeLimit
@@ -163,7 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = session_factory
     install_error_handlers(app)
     install_insi(app, settings)
-    install_thread_limits(app, settings.limits.matching_threads)
+    install_matching_threads(app, settings.limits.matching_threads)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

@@ -16,7 +16,7 @@ from identity.referential.history import ENTITY
 from identity.referential.models import Identity
 from referentials.core import audit
 from referentials.core.auth import DbSession, Principal
-from referentials.core.caller import MATCHES, Caller, caller
+from referentials.core.caller import Caller, caller
 from referentials.core.db import commit_now
 from referentials.core.fhir import (
     FhirResponse,
@@ -30,7 +30,7 @@ from referentials.core.fhir import (
 router = APIRouter(prefix="/fhir", tags=["fhir"], default_response_class=FhirResponse)
 # Hot routes: the key is checked in the thread that does the work (one trip: `caller.Caller`).
 read_caller = caller("identity:read")
-match_caller = caller("identity:read", threads=MATCHES)
+match_caller = caller("identity:read", matching=True)
 
 
 def local_systems(request: Request) -> LocalIdSystems:

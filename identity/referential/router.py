@@ -26,7 +26,7 @@ from identity.referential.schemas import (
 )
 from referentials.core import audit
 from referentials.core.auth import DbSession, Principal, require
-from referentials.core.caller import CREATIONS, MATCHES, Caller, caller
+from referentials.core.caller import Caller, caller
 from referentials.core.db import commit_now
 from referentials.core.errors import (
     PreconditionRequired,
@@ -47,9 +47,8 @@ router = APIRouter(prefix="/api/v1/identities", tags=["identities"])
 read_scope = require("identity:read")
 write_scope = require("identity:write")
 read_caller = caller("identity:read")
-match_caller = caller("identity:read", threads=MATCHES)
+match_caller = caller("identity:read", matching=True)
 write_caller = caller("identity:write")
-create_caller = caller("identity:write", threads=CREATIONS)
 
 
 def _if_match(if_match: str | None) -> int:
@@ -83,7 +82,7 @@ async def create_identity(
     body: IdentityCreate,
     response: Response,
     session: DbSession,
-    caller: Caller = Depends(create_caller),
+    caller: Caller = Depends(write_caller),
 ) -> IdentityWriteResult:
     """Create a provisional identity (idempotent on `source`)."""
     return await caller.run(session, _create, body, response)

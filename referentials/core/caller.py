@@ -7,16 +7,15 @@ lock. A route that takes a ``Caller`` makes one trip: the key is looked up (from
 on every request, as ``require`` does), its scope checked and its call counted, first thing
 in the thread that then does the route's work.
 
-Matches and creations (``caller(scope, threads=MATCHES)``, ``CREATIONS``) each run in at
-most ``limits.matching_threads`` threads of the process (``install_thread_limits``); the
-others wait in the event loop, holding neither a thread nor a connection. Both are mostly the
-interpreter's work (the candidates' scoring) between a few database round trips: with 16
-matches at once in one process, every round trip and every wait for the interpreter's lock woke
-another thread, about 90 context switches per match against 17 for one client, which cost CPU
-on every match. Two threads keep the process as busy: one scores while the other waits for the
-database. Each kind has its own threads: a match never waits behind creations that wait for
-SQLite's writer. Reads are not limited: they are mostly round trips, which more threads
-overlap (README, "A region calling at once").
+A match (``caller(scope, matching=True)``) runs in one of at most ``limits.matching_threads``
+threads of the process (``install_matching_threads``); the others wait in the event loop,
+holding neither a thread nor a connection. A match is mostly the interpreter's work (the
+candidates' scoring) between a few database round trips: with 16 matches at once in one
+process, every round trip and every wait for the interpreter's lock woke another thread, about
+90 context switches per match against 17 for one client, which cost CPU on every match. Two
+threads keep the process as busy: one scores while the other waits for the database. Reads
+are not limited: they are mostly round trips, which more threads overlap (README, "A region
+calling at once").
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ class Caller:
     request: Request
     scope: str
     secret: str = field(repr=False)  # never in a log line or a traceback's repr
-    threads: str | None = None  # the kind's own threads (MATCHES, CREATIONS); None: any
+    matching: bool = False
 
     def principal(self, session: Session) -> Principal:
         """The caller holding the route's scope: 401 or 403 otherwise."""
@@ -73,31 +72,30 @@ class Caller:
         **kwargs: P.kwargs,
     ) -> T:
         """``work(session, principal, *args)`` in one worker thread, the caller checked first
-        (of its kind's threads, once one is free)."""
-        limiter = self.request.app.state.thread_limits[self.threads] if self.threads else None
+        (a match's: one of the process's matching threads, once one is free)."""
+        limiter = matching_limiter(self.request.app) if self.matching else None
         call = partial(self.bound(session, work), *args, **kwargs)
         return await anyio.to_thread.run_sync(call, limiter=limiter)
 
 
-MATCHES = "matches"
-CREATIONS = "creations"
+def install_matching_threads(app: FastAPI, threads: int) -> None:
+    """How many matches each process of ``app`` runs at once (see the module)."""
+    app.state.matching_limiter = anyio.CapacityLimiter(threads)
 
 
-def install_thread_limits(app: FastAPI, threads: int) -> None:
-    """How many matches, and how many creations, each process of ``app`` runs at once."""
-    app.state.thread_limits = {
-        kind: anyio.CapacityLimiter(threads) for kind in (MATCHES, CREATIONS)
-    }
+def matching_limiter(app: FastAPI) -> anyio.CapacityLimiter:
+    limiter: anyio.CapacityLimiter = app.state.matching_limiter
+    return limiter
 
 
-def caller(scope: str, *, threads: str | None = None) -> Callable[..., Awaitable[Caller]]:
+def caller(scope: str, *, matching: bool = False) -> Callable[..., Awaitable[Caller]]:
     """A dependency giving the route a ``Caller`` to check in its own thread (see ``Caller``);
-    ``threads``: the kind (MATCHES, CREATIONS) whose threads the route runs in."""
+    ``matching``: the route is a match, run in one of the process's matching threads."""
 
     async def dependency(
         request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
     ) -> Caller:
-        return Caller(request, scope, secret_of(credentials), threads)
+        return Caller(request, scope, secret_of(credentials), matching)
 
-    dependency.__name__ = f"caller_{scope.replace(':', '_')}_{threads or 'any'}"
+    dependency.__name__ = f"caller_{scope.replace(':', '_')}{'_matching' if matching else ''}"
     return dependency
