@@ -80,7 +80,10 @@ def test_killed_import_leaves_the_directory_unchanged(
     tmp_path: Path,
 ) -> None:
     run_import("rpps", RPPS)
-    big = many_professionals(tmp_path / "big", 60_000)
+    # Large enough that the kill lands while the run works: 60,000 lines reached the end of
+    # the run (refused: it would remove the 9 stored entries) about a second after it started
+    # on a fast machine, too close to the wait below; 150,000 take 1.5 s there.
+    big = many_professionals(tmp_path / "big", 150_000)
     process = subprocess.Popen(
         [*SOCLE, "import", "rpps", str(big)],
         env=cli_env(db_settings),
@@ -95,7 +98,7 @@ def test_killed_import_leaves_the_directory_unchanged(
         if running is not None:
             break
         time.sleep(0.05)
-    time.sleep(0.5)
+    time.sleep(0.25)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     assert running is not None
