@@ -191,7 +191,7 @@ def apply_search(
         )
         for t in search.attempts
     ]
-    identity = reload(session, sent, calls)
+    identity = reload(session, sent, calls, lock=may_apply(search.final))
     return _conclude(
         session, principal, identity, search.final, search.matched_given_name, "INSI", calls
     )
@@ -217,8 +217,13 @@ def apply_vitale(
     """Apply a Carte Vitale search's answer: re-read and checked first, every write last."""
     outcome = OUTCOME_OF_CR.get(answer.cr_code, "pending")
     call = call_record(principal, sent.identity_id, "carte_vitale", answer, None, outcome)
-    identity = reload(session, sent, [call])
+    identity = reload(session, sent, [call], lock=may_apply(answer))
     return _conclude(session, principal, identity, answer, None, "CV", [call])
+
+
+def may_apply(answer: InsiAnswer) -> bool:
+    """Whether this answer may change the identity (a CR 00 with an INS: see ``_conclude``)."""
+    return answer.cr_code == "00" and answer.active is not None
 
 
 def _conclude(
@@ -239,7 +244,7 @@ def _conclude(
         calls=calls,
     )
     last_call = calls[-1]
-    if answer.cr_code != "00" or answer.active is None:
+    if not may_apply(answer):
         last_call.outcome = result.outcome if answer.cr_code != "00" else "no_change"
     else:
         result.differences = incoherences(identity, answer, matched)

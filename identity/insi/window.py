@@ -65,14 +65,18 @@ def read_for_call(session: Session, identity_id: int) -> Sent:
     return sent
 
 
-def reload(session: Session, sent: Sent, calls: list[InsiCall]) -> Identity:
-    """The identity again, locked, if the answer still fits it; else 409 (calls stored).
+def reload(session: Session, sent: Sent, calls: list[InsiCall], *, lock: bool) -> Identity:
+    """The identity again, if the answer still fits it; else 409 (calls stored).
 
     A change made while INSi answered is re-evaluated: when the identity is still active,
     callable and carries the traits that were sent, the answer is checked against its current
     state; otherwise it is not applied, the calls are kept as ``stale`` and the caller retries.
+    ``lock``: the answer may change the identity, whose row is then locked until the commit.
+    An answer that changes nothing (no INS found, several) only adds its call records: it
+    takes no lock (on PostgreSQL a row lock is a write of the row), and waits for no
+    transaction that holds the row.
     """
-    identity = repository.get(session, sent.identity_id, for_update=True)
+    identity = repository.get(session, sent.identity_id, for_update=lock)
     if identity is None or not _still_fits(identity, sent):
         for call in calls:
             call.outcome = "stale"

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, text
 
 from tests.conftest import Api, ThreadedServer
 from tests.factories import identity_body
@@ -149,3 +150,40 @@ def test_insi_create_holds_nothing_while_insi_answers(
     response = api.post(f"{IDS}/insi-create", json=body)
     assert response.status_code == 201, response.text
     assert seen == [201]
+
+
+def test_an_answer_that_changes_nothing_waits_for_no_lock_on_the_identity(
+    api: Api, during_call: Callable[[Callable[[], None]], None], engine: Engine
+) -> None:
+    """A CR 01 only adds its call record: a transaction updating the row does not stall it.
+
+    On PostgreSQL another transaction holds the lock an update of the identity's row takes
+    (FOR NO KEY UPDATE), from during the call until the answer is back. A search that locked
+    the row to apply its answer would wait for it; the call record's foreign key only needs
+    the key share, which that lock leaves free. On SQLite a read takes no lock at all.
+    """
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite locks the whole file, for writes only)")
+    unknown = api.post(IDS, json=identity_body(birth_name="Inconnue")).json()
+    holder = engine.connect()
+    holding = holder.begin()
+
+    def hook() -> None:
+        holder.execute(
+            text("SELECT id FROM identities WHERE id = :id FOR NO KEY UPDATE"),
+            {"id": unknown["id"]},
+        )
+
+    during_call(hook)
+    try:
+        # Waiting for the held row would run into the timeout.
+        response = api.post(f"{IDS}/{unknown['id']}/insi-search", timeout=5)
+    finally:
+        holding.rollback()
+        holder.close()
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "not_found"
+    assert response.json()["identity"]["version"] == unknown["version"]
+    calls = api.get(f"{IDS}/{unknown['id']}/insi-calls").json()
+    # One call per given name tried: each unknown, none applied.
+    assert calls and {(c["cr_code"], c["outcome"]) for c in calls} == {("01", "not_found")}
