@@ -44,7 +44,7 @@ from generate_identities import generate
 from identity_match_bench import load, query_of
 from server_cpu import cpu_by_pid, descendants, machine_seconds, named, spent_since
 
-from identity.referential.schemas import MatchRequest
+from identity.referential.schemas import IdentityCreate, MatchRequest
 from identity.referential.traits import normalized_fields
 from referentials.core.auth import SCOPES, create_api_key
 from referentials.core.db import make_engine, make_session_factory, session_scope
@@ -54,10 +54,14 @@ from tests.conftest import free_port
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
 LUA = HERE / "load" / "socle.lua"
-# Each wrk run draws its own identities to create: with one seed for all, every run created the
-# same ones again, each a duplicate of the last run's (about 8.5 queued pairs per creation after
-# four runs), and creations slowed from run to run (165 to 69 req/s over five runs on SQLite).
+# Each wrk run draws its own random requests.
 RUNS = itertools.count(1)
+# Each wrk run that creates takes its own share of the new people (CREATE_FROM): run after run
+# creates people that nobody created before, as a region's front desks do.
+SHARES = itertools.count(0)
+# A share's size, per second of the scenarios' runs: more than any run created (about 250 a
+# second at most).
+CREATED_PER_SECOND = 500
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,9 @@ class Bench:
     max_id: int
     insi_ids: str
     match_file: Path
+    create_file: Path
+    # Lines of create_file that each creating run may take.
+    create_share: int
 
 
 def prepare(args: argparse.Namespace, workdir: Path) -> Bench:
@@ -114,20 +121,58 @@ def prepare(args: argparse.Namespace, workdir: Path) -> Bench:
         insi_ids = ",".join(str(row[0]) for row in single)
     engine.dispose()
     rng = random.Random(args.seed)
-    valid = [p for p in people if _accepted(query_of(p))]
+    valid = [p for p in people if _accepted(query_of(p), MatchRequest)]
     match_file = workdir / "match.jsonl"
     match_file.write_text(
         # Only searches the service accepts (the generator also makes invalid traits).
         "\n".join(json.dumps(query_of(p)) for p in rng.sample(valid, 500)) + "\n",
         encoding="utf-8",
     )
-    return Bench(url, schema, key, loaded, insi_ids, match_file)
+    create_file = workdir / "create.jsonl"
+    create_file.write_text(
+        "\n".join(json.dumps(body) for body in new_people(args)) + "\n", encoding="utf-8"
+    )
+    share = CREATED_PER_SECOND * args.seconds
+    return Bench(url, schema, key, loaded, insi_ids, match_file, create_file, share)
 
 
-def _accepted(query: dict[str, object]) -> bool:
-    """Whether the service takes this search (the generator also makes invalid traits)."""
+def new_people(args: argparse.Namespace) -> list[dict[str, object]]:
+    """Bodies of ``POST /identities``: people drawn as the referential's were, none of them in it.
+
+    The generator's population (names and given names at their French frequencies, birth dates,
+    places) with another seed, one record per person: a front desk mostly creates patients the
+    referential does not know, and now and then one that looks like someone it does. Creations
+    built from 16 surnames and 8 given names instead were each scored against a block that
+    every creation made larger, and queued about 7 pairs each: each creation cost more than the
+    one before, and the scenarios that compare runs compared different work.
+    """
+    needed = CREATED_PER_SECOND * args.seconds * creating_runs(args)
+    # One person in a few is dropped: the generator also makes invalid traits.
+    bodies: list[dict[str, object]] = []
+    seen: set[str] = set()
+    for person in generate(int(needed * 1.3), args.seed + 1000):
+        body = {k: v for k, v in query_of(person).items() if v is not None}
+        if person.truth in seen or not _accepted(body, IdentityCreate):
+            continue
+        seen.add(person.truth)
+        bodies.append(body)
+    return bodies
+
+
+def creating_runs(args: argparse.Namespace) -> int:
+    """How many wrk runs create: those of the scenarios that do, and each warm-up's."""
+    scenarios = _in_rounds(args.scenarios, args.rounds)
+    creating = sum(1 for name in scenarios for p in SCENARIOS[name] if p.kind in CREATING)
+    return (creating + 1) * len(args.workers)
+
+
+CREATING = ("create", "mixed")
+
+
+def _accepted(body: dict[str, object], model: type[MatchRequest | IdentityCreate]) -> bool:
+    """Whether the service takes this body (the generator also makes invalid traits)."""
     try:
-        normalized_fields(MatchRequest.model_validate(query), date.today())
+        normalized_fields(model.model_validate(body), date.today())
     except (ValueError, AppError):  # pydantic's ValidationError, the trait errors (422)
         return False
     return True
@@ -195,10 +240,13 @@ def wrk(
         "IDS": str(bench.max_id),
         "INSI_IDS": bench.insi_ids,
         "MATCH_FILE": str(bench.match_file),
+        "CREATE_FILE": str(bench.create_file),
         # Updates send If-Match 1: identities from here on were never updated yet.
         "UPDATE_FROM": str(update_from),
         "SEED": str(next(RUNS)),
     }
+    if part.kind in CREATING:
+        env["CREATE_FROM"] = str(next(SHARES) * bench.create_share)
     command = ["wrk", "-t", str(threads), "-c", str(part.clients), "-d", f"{seconds}s"]
     command += ["--timeout", "30s", "-s", str(LUA), base]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)

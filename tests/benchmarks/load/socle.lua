@@ -1,8 +1,9 @@
 -- wrk script of the load benchmark: one scenario (or a weighted mix) of Socle's API calls.
 -- Set by load_bench.py through environment variables: SCENARIO, KEY, IDS (max identity id),
 -- INSI_IDS (comma-separated ids searched in INSi), MATCH_FILE (one JSON body a line),
--- UPDATE_FROM (the first of the identities never updated yet: still at version 1), SEED (this
--- run's: the identities it creates).
+-- CREATE_FILE (new people to create, one JSON body a line) and CREATE_FROM (the first line of
+-- this run's share of them), UPDATE_FROM (the first of the identities never updated yet: still
+-- at version 1), SEED (this run's random draws).
 
 local key = os.getenv("KEY")
 local scenario = os.getenv("SCENARIO")
@@ -14,10 +15,16 @@ end
 for line in io.lines(os.getenv("MATCH_FILE")) do
   matches[#matches + 1] = line
 end
+-- Used names an update sets.
 local names = {"MARTIN", "BERNARD", "THOMAS", "PETIT", "ROBERT", "RICHARD", "DURAND", "DUBOIS",
   "MOREAU", "LAURENT", "SIMON", "MICHEL", "LEFEBVRE", "LEROY", "ROUX", "DAVID"}
-local firsts = {"MARIE", "JEAN", "PIERRE", "CAMILLE", "LOUISE", "LUCAS", "EMMA", "HUGO"}
-local letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+local creations = {}
+if scenario == "create" or scenario == "mixed" then
+  for line in io.lines(os.getenv("CREATE_FILE")) do
+    creations[#creations + 1] = line
+  end
+end
+local create_from = tonumber(os.getenv("CREATE_FROM") or "0")
 
 local update_from = tonumber(os.getenv("UPDATE_FROM"))
 local nthreads = tonumber(os.getenv("THREADS"))
@@ -25,7 +32,7 @@ local headers = {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "appli
 
 local threads = {}
 -- setup() draws each thread's seed here: from SEED, a different one for every run, so that no
--- run creates again the identities of the one before (they would all be duplicates).
+-- run reads, matches or searches in the same order as the one before.
 math.randomseed(tonumber(os.getenv("SEED")) or os.time())
 
 function setup(thread)
@@ -49,15 +56,6 @@ function init(args)
   math.randomseed(seed or os.time())
 end
 
-local function suffix()
-  local out = ""
-  for _ = 1, 3 do
-    local n = math.random(1, 26)
-    out = out .. string.sub(letters, n, n)
-  end
-  return out
-end
-
 local function read()
   return wrk.format("GET", "/api/v1/identities/" .. math.random(1, max_id), headers)
 end
@@ -66,13 +64,14 @@ local function match()
   return wrk.format("POST", "/api/v1/identities/match", headers, matches[math.random(#matches)])
 end
 
+local created = 0
+
 local function create()
-  local body = string.format(
-    '{"birth_name":"%s%s","first_names":["%s"],"sex":"%s","birth_date":"%04d-%02d-%02d"}',
-    names[math.random(#names)], suffix(), firsts[math.random(#firsts)],
-    math.random(2) == 1 and "F" or "M",
-    math.random(1930, 2020), math.random(1, 12), math.random(1, 28))
-  return wrk.format("POST", "/api/v1/identities", headers, body)
+  -- New people, drawn as the referential's were: this run's share of the file, each thread its
+  -- own lines of it, so that no run creates again what an earlier one did.
+  local index = (create_from + rank + nthreads * created) % #creations + 1
+  created = created + 1
+  return wrk.format("POST", "/api/v1/identities", headers, creations[index])
 end
 
 local function update()
