@@ -59,6 +59,7 @@ RUNS = itertools.count(1)
 # Each wrk run that creates takes its own share of the new people (CREATE_FROM): run after run
 # creates people that nobody created before, as a region's front desks do.
 SHARES = itertools.count(0)
+CREATING = ("create", "mixed")
 # A share's size, per second of the scenarios' runs: more than any run created (about 250 a
 # second at most).
 CREATED_PER_SECOND = 500
@@ -147,9 +148,9 @@ def new_people(args: argparse.Namespace) -> list[dict[str, object]]:
     one before, and the scenarios that compare runs compared different work.
     """
     needed = CREATED_PER_SECOND * args.seconds * creating_runs(args)
-    # One person in a few is dropped: the generator also makes invalid traits.
     bodies: list[dict[str, object]] = []
     seen: set[str] = set()
+    # A margin: the generator also makes invalid traits, which are left out.
     for person in generate(int(needed * 1.3), args.seed + 1000):
         body = {k: v for k, v in query_of(person).items() if v is not None}
         if person.truth in seen or not _accepted(body, IdentityCreate):
@@ -164,9 +165,6 @@ def creating_runs(args: argparse.Namespace) -> int:
     scenarios = _in_rounds(args.scenarios, args.rounds)
     creating = sum(1 for name in scenarios for p in SCENARIOS[name] if p.kind in CREATING)
     return (creating + 1) * len(args.workers)
-
-
-CREATING = ("create", "mixed")
 
 
 def _accepted(body: dict[str, object], model: type[MatchRequest | IdentityCreate]) -> bool:
@@ -376,10 +374,10 @@ def beside_insi(figures: dict[str, list[dict[str, object]]]) -> list[str]:
 def _in_rounds(scenarios: list[str], rounds: int) -> list[str]:
     """The scenarios ``rounds`` times, every other round in reverse order.
 
-    Creations slow down as the identities created before them fill their blocking keys' blocks
-    (the benchmark's names share 128 prefixes): in the same order every round, "X + insi x8"
-    always came after "X" and was measured on a fuller referential. Reversed every other
-    round, over an even number of rounds each comes first as often as the other.
+    The referential grows with every creation and every access record, and the machine's speed
+    drifts: in the same order every round, "X + insi x8" always came after "X" and was measured
+    on a fuller referential. Reversed every other round, over an even number of rounds each
+    comes first as often as the other, and a steady drift weighs on both alike.
     """
     return [name for r in range(rounds) for name in (scenarios if r % 2 == 0 else scenarios[::-1])]
 
