@@ -129,15 +129,16 @@ def prepare(args: argparse.Namespace, workdir: Path) -> Bench:
         "\n".join(json.dumps(query_of(p)) for p in rng.sample(valid, 500)) + "\n",
         encoding="utf-8",
     )
+    share = CREATED_PER_SECOND * args.seconds
+    newcomers = new_people(share * creating_runs(args), args.seed + 1000)
     create_file = workdir / "create.jsonl"
     create_file.write_text(
-        "\n".join(json.dumps(body) for body in new_people(args)) + "\n", encoding="utf-8"
+        "\n".join(json.dumps(body) for body in newcomers) + "\n", encoding="utf-8"
     )
-    share = CREATED_PER_SECOND * args.seconds
     return Bench(url, schema, key, loaded, insi_ids, match_file, create_file, share)
 
 
-def new_people(args: argparse.Namespace) -> list[dict[str, object]]:
+def new_people(needed: int, seed: int) -> list[dict[str, object]]:
     """Bodies of ``POST /identities``: people drawn as the referential's were, none of them in it.
 
     The generator's population (names and given names at their French frequencies, birth dates,
@@ -147,11 +148,10 @@ def new_people(args: argparse.Namespace) -> list[dict[str, object]]:
     every creation made larger, and queued about 7 pairs each: each creation cost more than the
     one before, and the scenarios that compare runs compared different work.
     """
-    needed = CREATED_PER_SECOND * args.seconds * creating_runs(args)
     bodies: list[dict[str, object]] = []
     seen: set[str] = set()
     # A margin: the generator also makes invalid traits, which are left out.
-    for person in generate(int(needed * 1.3), args.seed + 1000):
+    for person in generate(int(needed * 1.3), seed):
         body = {k: v for k, v in query_of(person).items() if v is not None}
         if person.truth in seen or not _accepted(body, IdentityCreate):
             continue
