@@ -49,7 +49,7 @@ from referentials.core.settings import Settings, get_settings
 from referentials.directory.fhir import router as directory_fhir_router
 from referentials.directory.router import imports_router
 from referentials.directory.router import router as directory_router
-from referentials.insi_gateway import install_insi
+from referentials.insi_gateway import install_insi, install_insi_delegate
 from referentials.metrics import install_metrics
 from referentials.psc.oidc import RelyingParty
 from referentials.psc.router import router as psc_router
@@ -191,6 +191,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Outermost middleware: the time measured is the time the client waits.
     install_metrics(app)
+    # Outside even that: a forwarded search is measured where it is served.
+    install_insi_delegate(app, settings)
     app.mount("/static", StaticFiles(directory=CORE_DIR / "static"), name="static")
 
     @app.get("/", include_in_schema=False)

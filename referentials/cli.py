@@ -28,6 +28,7 @@ from referentials.core.errors import AppError
 from referentials.core.settings import Settings, get_settings
 from referentials.core.web import ROLES, create_user
 from referentials.directory import imports as directory_imports
+from referentials.insi_process import InsiProcess, serve_searches
 from referentials.migrations import open_database
 
 # Commands that need the web application, the matcher or the scheduler import them when they
@@ -67,8 +68,6 @@ def serve(
     ),
 ) -> None:
     """Run the service (migrations applied once at start, then the workers start)."""
-    import uvicorn
-
     from referentials import bootstrap
 
     # The app reads its address from the settings too (the embedded INSi mock's URL).
@@ -82,14 +81,30 @@ def serve(
     logging.basicConfig(level=settings.log_level)
     _production_check(settings)
     count = workers or os.cpu_count() or 1
-    if count > 1:
-        # Once, here, rather than racing in every worker.
+    own_process = settings.insi.own_process
+    if count > 1 or own_process:
+        # Once, here, rather than racing in every served process.
         engine = make_engine(settings.database_url, schema=settings.database_schema)
         bootstrap.prepare_database(engine, make_session_factory(engine), settings)
         engine.dispose()
         os.environ["SOCLE_PREPARE_ON_START"] = "false"
         # The pages' login cookie must verify in whichever worker gets the next request.
         os.environ.setdefault("SOCLE_SESSION_SECRET", settings.session_secret or token_hex(32))
+    searches = InsiProcess().start() if own_process else None
+    if searches is not None:
+        # Read by the workers' settings: they forward the INSi routes to that process.
+        os.environ["SOCLE_INSI__DELEGATE_SOCKET"] = searches.socket_path
+        get_settings.cache_clear()
+    try:
+        _run_workers(settings, count)
+    finally:
+        if searches is not None:
+            searches.stop()
+
+
+def _run_workers(settings: Settings, count: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         "referentials.app:create_app",
         factory=True,
@@ -113,6 +128,17 @@ def _uvicorn_level(level: str) -> str | None:
 
     name = level.lower()
     return name if name in uvicorn.config.LOG_LEVELS else None
+
+
+@app.command("insi-process", hidden=True)
+def insi_process(
+    socket: str = typer.Option(..., help="the Unix socket to serve on"),
+    parent: int = typer.Option(..., help="the server's process id: stop when it is gone"),
+) -> None:
+    """The INSi searches of a `socle serve`, which starts this process itself."""
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level)
+    serve_searches(socket, parent, _uvicorn_level(settings.log_level))
 
 
 @app.command("mock-insi")

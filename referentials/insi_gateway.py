@@ -9,8 +9,10 @@ from typing import TypeVar
 
 from fastapi import FastAPI
 
+from identity.insi.router import router as insi_router
 from identity.insi.waits import InsiWaits
 from referentials.core import metrics
+from referentials.core.delegate import Delegate
 from referentials.core.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from referentials.core.settings import Settings
 from soap_clients.insi import InsiClient, InsiClientConfig
@@ -148,6 +150,18 @@ def mock_config(settings: Settings) -> MockConfig:
         technical_error=cfg.mock_technical_error,
         latency_ms=cfg.mock_latency_ms,
     )
+
+
+def install_insi_delegate(app: FastAPI, settings: Settings) -> None:
+    """Forward the INSi searches to the INSi process, when `socle serve` runs one.
+
+    The routes that make an INSi call (they wait in ``InsiWaits``); the call history is a plain
+    read, served here. Added last, so outermost: see referentials/core/delegate.py.
+    """
+    if not settings.insi.delegate_socket:
+        return
+    searches = [route for route in insi_router.routes if "POST" in getattr(route, "methods", ())]
+    app.add_middleware(Delegate, socket_path=settings.insi.delegate_socket, routes=searches)
 
 
 def install_insi(app: FastAPI, settings: Settings) -> None:

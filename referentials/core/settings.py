@@ -24,6 +24,12 @@ class InsiSettings(BaseModel):
     # INSi calls waiting at once per process, in threads of their own (not the requests' pool);
     # further searches wait for a place without holding a thread or a database connection.
     max_concurrent_calls: int = Field(default=16, ge=1)
+    # `socle serve` runs the INSi searches in a process of their own, beside the request
+    # workers (referentials/insi_process.py); false: each worker runs those it receives.
+    own_process: bool = True
+    # Set by `socle serve` for its workers: the Unix socket of that process. Empty: the
+    # searches run in the process that receives them.
+    delegate_socket: str = ""
     client_cert: str = ""
     client_key: str = ""
     ca_bundle: str = ""

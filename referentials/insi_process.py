@@ -1,0 +1,114 @@
+"""The INSi process: `socle serve` runs the INSi searches in a process of their own.
+
+Why: an INSi search spends about three times a read's CPU in the process that serves it (the
+SOAP client, two short transactions), in bursts that take that process's interpreter lock
+from the reads and writes it serves at the same time. With the searches in the workers, reads
+beside 8 searching callers kept 88-91 % of their throughput on two cores; served by a process
+of their own, 93-96 %, and the creations' p99 stopped moving (README, "INSi searches in a
+process of their own").
+
+How: the server starts this process beside its workers. It serves the same application on a
+Unix socket in a folder only the service's user can open; the workers forward the INSi routes
+there (referentials/core/delegate.py) and serve them themselves while it cannot be reached.
+It takes no part in the elections of the scheduler and of the notification worker. The server
+restarts it when it stops, and stops it when the server stops; it stops by itself if the
+server that started it is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger("socle.insi_process")
+SOCKET_NAME = "insi.sock"
+RESTART_DELAY_SECONDS = 1.0
+
+# What the INSi process does not do: the elected jobs stay with the workers, the database is
+# already prepared, and it serves its searches itself.
+CHILD_SETTINGS = {
+    "SOCLE_INSI__DELEGATE_SOCKET": "",
+    "SOCLE_SCHEDULER__ENABLED": "false",
+    "SOCLE_NOTIFY__EMBEDDED": "false",
+    "SOCLE_PREPARE_ON_START": "false",
+}
+
+
+class InsiProcess:
+    """Starts, watches and stops the INSi process of one `socle serve`."""
+
+    def __init__(self) -> None:
+        # mkdtemp makes the folder readable by this user only (0700): so is the socket in it.
+        self.folder = Path(tempfile.mkdtemp(prefix="socle-insi-"))
+        self.socket_path = str(self.folder / SOCKET_NAME)
+        self.process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="insi-process", daemon=True)
+
+    def start(self) -> InsiProcess:
+        self.process = self._spawn()
+        self._watcher.start()
+        return self
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "referentials.cli", "insi-process"]
+        command += ["--socket", self.socket_path, "--parent", str(os.getpid())]
+        return subprocess.Popen(command, env={**os.environ, **CHILD_SETTINGS})
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            process = self.process
+            assert process is not None
+            code = process.wait()
+            if self._stopping.is_set():
+                return
+            log.warning("the INSi process stopped (exit %s): restarting it", code)
+            self._stopping.wait(RESTART_DELAY_SECONDS)
+            if not self._stopping.is_set():
+                self.process = self._spawn()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def serve_searches(socket_path: str, parent: int, log_level: str | None) -> None:
+    """Serve the application on ``socket_path`` until stopped, or until ``parent`` is gone."""
+    import uvicorn
+
+    threading.Thread(target=_leave_with, args=(parent,), name="parent", daemon=True).start()
+    uvicorn.run(
+        "referentials.app:create_app",
+        factory=True,
+        uds=socket_path,
+        # Only the workers can reach the socket: the caller's address is the one they send.
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+        log_level=log_level,
+        # The workers write the access log of what they forward.
+        access_log=False,
+    )
+
+
+def _leave_with(parent: int) -> None:
+    # A server killed outright cannot stop its INSi process: the process notices and stops.
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    log.warning("the server that started the INSi process is gone: stopping")
+    os.kill(os.getpid(), signal.SIGTERM)

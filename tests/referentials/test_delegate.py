@@ -1,0 +1,136 @@
+"""INSi searches forwarded to another process over a Unix socket (referentials/core/delegate.py).
+
+Two real servers on one database: the "worker" on TCP, which cannot reach INSi at all, and the
+"INSi process" on a Unix socket, which reaches the mock teleservice. A search that succeeds
+through the worker was therefore made by the other process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from referentials.app import create_app
+from referentials.core.settings import Settings
+from referentials.insi_gateway import mock_config
+from soap_clients.insi.mock import create_mock_app
+from tests.conftest import Api, ThreadedServer, closed_port
+
+IDS = "/api/v1/identities"
+ADRUN = {
+    "birth_name": "ADRUN",
+    "first_names": ["ZOE"],
+    "sex": "F",
+    "birth_date": "1975-12-31",
+    "birth_place_code": "63220",
+}
+
+
+class SocketServer:
+    """The application served on a Unix socket in a background thread (the INSi process)."""
+
+    def __init__(self, app: Any, path: Path) -> None:
+        config = uvicorn.Config(
+            app,
+            uds=str(path),
+            log_level="warning",
+            proxy_headers=True,
+            forwarded_allow_ips="*",
+            timeout_graceful_shutdown=1,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> SocketServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the socket server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture()
+def pair(
+    db_settings: Settings, tmp_path: Path, keys: dict[str, str]
+) -> Iterator[tuple[Api, SocketServer]]:
+    """The worker's API, and the INSi process it forwards to (running)."""
+    socket_path = tmp_path / "insi.sock"
+    with ThreadedServer(create_mock_app(mock_config(db_settings))) as mock:
+        searching = db_settings.insi.model_copy(
+            update={"endpoint": f"{mock.url}/", "mock_enabled": False, "retries": 0}
+        )
+        # The worker's own INSi is out of reach: a search it made itself would answer 503.
+        unreachable = searching.model_copy(
+            update={
+                "endpoint": f"http://127.0.0.1:{closed_port()}/",
+                "delegate_socket": str(socket_path),
+            }
+        )
+        insi_app = create_app(db_settings.model_copy(update={"insi": searching}))
+        worker_app = create_app(db_settings.model_copy(update={"insi": unreachable}))
+        with SocketServer(insi_app, socket_path) as insi_process, ThreadedServer(worker_app) as w:
+            api = Api(w.url, keys)
+            try:
+                yield api, insi_process
+            finally:
+                api.client.close()
+
+
+def test_a_search_is_made_by_the_other_process_and_answered_as_it_answered(
+    pair: tuple[Api, SocketServer],
+) -> None:
+    api, _ = pair
+    created = api.post(IDS, json=ADRUN).json()
+    response = api.post(f"{IDS}/{created['id']}/insi-search", key="identity:write")
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "applied"
+    # The worker's own server headers only, once each; the other process's pass through.
+    for name in ("date", "server", "content-length", "x-content-type-options"):
+        assert len(response.headers.get_list(name)) == 1, name
+    assert api.get(f"{IDS}/{created['id']}", key="vigilance").json()["status"] == "RECUP"
+    # The call history is a plain read, served by the worker from the shared database.
+    calls = api.get(f"{IDS}/{created['id']}/insi-calls", key="vigilance").json()
+    assert [c["outcome"] for c in calls] == ["applied"]
+
+
+def test_the_other_process_applies_its_checks_to_what_it_is_sent(
+    pair: tuple[Api, SocketServer],
+) -> None:
+    api, _ = pair
+    created = api.post(IDS, json=ADRUN).json()
+    search = f"{IDS}/{created['id']}/insi-search"
+    assert api.post(search, key=None).status_code == 401
+    assert api.post(search, key="identity:read").status_code == 403
+    # A body above the cap, streamed through the worker, is refused where it is served.
+    huge = b"{" + b" " * 3_000_000 + b"}"
+    response = api.post(search, content=huge, headers={"content-type": "application/json"})
+    assert response.status_code == 413, response.text
+    assert response.json()["error"] == "payload_too_large"
+    unknown = api.post(f"{IDS}/999999/insi-search")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "identity_not_found"
+
+
+def test_while_the_other_process_is_away_the_worker_serves_the_search_itself(
+    pair: tuple[Api, SocketServer],
+) -> None:
+    api, insi_process = pair
+    created = api.post(IDS, json=ADRUN).json()
+    insi_process.__exit__()
+    response = api.post(f"{IDS}/{created['id']}/insi-search", key="identity:write")
+    # Served here, where INSi is out of reach: the worker's own answer, not a forwarding error.
+    assert response.status_code == 503, response.text
+    assert "INSi" in response.json()["detail"]
+    calls = api.get(f"{IDS}/{created['id']}/insi-calls", key="vigilance").json()
+    assert calls == []

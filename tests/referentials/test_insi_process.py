@@ -1,0 +1,134 @@
+"""`socle serve` runs the INSi searches in a process of its own (referentials/insi_process.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.referentials.test_workers import _healthy, _serve, _wait_for, _worker_pids
+
+KEY = {"Authorization": "Bearer sk_workers_test_key"}
+IDS = "/api/v1/identities"
+ADRUN = {
+    "birth_name": "ADRUN",
+    "first_names": ["ZOE"],
+    "sex": "F",
+    "birth_date": "1975-12-31",
+    "birth_place_code": "63220",
+}
+
+
+def _searcher(server: int) -> tuple[int, str] | None:
+    """The INSi process the server started, and its socket (None while there is none)."""
+    for pid in _worker_pids(server):
+        try:
+            words = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        except FileNotFoundError:
+            continue
+        if "insi-process" in words:
+            return pid, words[words.index("--socket") + 1]
+    return None
+
+
+def _listening(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX) as sock:
+        try:
+            sock.connect(path)
+        except OSError:
+            return False
+        return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _stop(server: subprocess.Popen[str]) -> None:
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def test_serve_forwards_searches_to_its_insi_process_and_restarts_it(tmp_path: Path) -> None:
+    port = free_port()
+    server = _serve(f"sqlite:///{tmp_path / 'insi.db'}", port, 1)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert _wait_for(lambda: _healthy(base), 60), "the server did not start"
+        assert _wait_for(lambda: _searcher(server.pid) is not None, 30), "no INSi process"
+        found = _searcher(server.pid)
+        assert found is not None
+        searcher, socket_path = found
+        folder = Path(socket_path).parent
+        assert _wait_for(lambda: _listening(socket_path), 60), "the INSi process did not start"
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, "the socket's folder is not private"
+        with httpx.Client(base_url=base, headers=KEY, timeout=30) as client:
+            identity = client.post(IDS, json=ADRUN).json()["id"]
+            search = f"{IDS}/{identity}/insi-search"
+            # Stopped, the INSi process holds the search: the worker did forward it there.
+            os.kill(searcher, signal.SIGSTOP)
+            try:
+                with pytest.raises(httpx.ReadTimeout):
+                    client.post(search, timeout=3)
+                assert client.get(f"{IDS}/{identity}").status_code == 200, "reads go on"
+            finally:
+                os.kill(searcher, signal.SIGCONT)
+            # Resumed, it makes the search it was sent (its caller had gone).
+            calls = f"{IDS}/{identity}/insi-calls"
+            assert _wait_for(lambda: len(client.get(calls).json()) == 1, 15)
+            assert client.get(calls).json()[0]["outcome"] == "applied"
+            # Killed, it is started again, and searches go on meanwhile.
+            # (Gone, not only a zombie: its other threads may still hold the socket open.)
+            os.kill(searcher, signal.SIGKILL)
+            assert _wait_for(lambda: not Path(f"/proc/{searcher}").exists(), 10)
+            again = client.post(search)
+            assert again.status_code == 200 and again.json()["outcome"] == "applied", again.text
+            assert _wait_for(lambda: (_searcher(server.pid) or (searcher, ""))[0] != searcher, 30)
+    finally:
+        _stop(server)
+    assert not folder.exists(), "the socket's folder outlived the server"
+    assert not any(_alive(pid) for pid in _worker_pids(server.pid))
+
+
+def test_the_insi_process_stops_when_its_server_is_killed(tmp_path: Path) -> None:
+    port = free_port()
+    server = _serve(f"sqlite:///{tmp_path / 'orphan.db'}", port, 1)
+    try:
+        assert _wait_for(lambda: _searcher(server.pid) is not None, 60), "no INSi process"
+        found = _searcher(server.pid)
+        assert found is not None
+        server.kill()
+        server.wait()
+        assert _wait_for(lambda: not _alive(found[0]), 15), "the INSi process outlived its server"
+    finally:
+        if server.poll() is None:
+            _stop(server)
+
+
+def test_serve_can_leave_the_searches_to_its_workers(tmp_path: Path) -> None:
+    port = free_port()
+    server = _serve(f"sqlite:///{tmp_path / 'own.db'}", port, 1, SOCLE_INSI__OWN_PROCESS="false")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert _wait_for(lambda: _healthy(base), 60), "the server did not start"
+        with httpx.Client(base_url=base, headers=KEY, timeout=30) as client:
+            identity = client.post(IDS, json=ADRUN).json()["id"]
+            response = client.post(f"{IDS}/{identity}/insi-search")
+            assert response.status_code == 200 and response.json()["outcome"] == "applied"
+        assert _searcher(server.pid) is None
+    finally:
+        _stop(server)
