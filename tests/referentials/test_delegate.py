@@ -118,6 +118,15 @@ def test_the_other_process_applies_its_checks_to_what_it_is_sent(
     response = api.post(search, content=huge, headers={"content-type": "application/json"})
     assert response.status_code == 413, response.text
     assert response.json()["error"] == "payload_too_large"
+    # A body sent in chunks (no length) arrives whole: here it is read and found invalid.
+    chunks = iter([b'{"matricule": ', b'"123"}'])
+    vitale = api.post(
+        f"{IDS}/{created['id']}/insi-vitale",
+        content=chunks,
+        headers={"content-type": "application/json"},
+    )
+    assert vitale.status_code == 422, vitale.text
+    assert "matricule" in vitale.text
     unknown = api.post(f"{IDS}/999999/insi-search")
     assert unknown.status_code == 404 and unknown.json()["error"] == "identity_not_found"
 
