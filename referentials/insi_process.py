@@ -51,6 +51,8 @@ class InsiProcess:
         self.socket_path = str(self.folder / SOCKET_NAME)
         self.process: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
+        # A restart and a stop never cross: no process is started once the stop has begun.
+        self._lock = threading.Lock()
         self._watcher = threading.Thread(target=self._watch, name="insi-process", daemon=True)
 
     def start(self) -> InsiProcess:
@@ -61,7 +63,10 @@ class InsiProcess:
     def _spawn(self) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "referentials.cli", "insi-process"]
         command += ["--socket", self.socket_path, "--parent", str(os.getpid())]
-        return subprocess.Popen(command, env={**os.environ, **CHILD_SETTINGS})
+        # A session of its own: a Ctrl-C at the terminal reaches the server, which stops it,
+        # rather than both at once (the watcher would take its exit for a crash).
+        env = {**os.environ, **CHILD_SETTINGS}
+        return subprocess.Popen(command, env=env, start_new_session=True)
 
     def _watch(self) -> None:
         while not self._stopping.is_set():
@@ -72,12 +77,15 @@ class InsiProcess:
                 return
             log.warning("the INSi process stopped (exit %s): restarting it", code)
             self._stopping.wait(RESTART_DELAY_SECONDS)
-            if not self._stopping.is_set():
+            with self._lock:
+                if self._stopping.is_set():
+                    return
                 self.process = self._spawn()
 
     def stop(self) -> None:
-        self._stopping.set()
-        process = self.process
+        with self._lock:
+            self._stopping.set()
+            process = self.process
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:

@@ -55,8 +55,7 @@ class Delegate:
     HTTP/1.1 written by hand on a plain socket and read with httptools (the C parser uvicorn
     itself uses), one connection per request: the forwarding costs the worker about a fifth of
     what an HTTP client library did (0.15 against 0.75 ms of CPU a request), and a failure to
-    connect then always
-    means the request was not sent, so serving it here instead is safe.
+    connect then always means the request was not sent, so serving it here instead is safe.
     """
 
     def __init__(self, app: ASGIApp, *, socket_path: str, routes: Sequence[BaseRoute]) -> None:
