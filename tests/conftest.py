@@ -58,12 +58,17 @@ def closed_port() -> int:
 
 
 class ThreadedServer:
-    """A uvicorn server on a free local port, in a background thread."""
+    """A uvicorn server on a free local port (or on ``uds``, a Unix socket), in a thread."""
 
-    def __init__(self, app: Any, port: int | None = None) -> None:
+    def __init__(
+        self, app: Any, port: int | None = None, *, uds: Path | None = None, **options: Any
+    ) -> None:
         self.app = app
         self.port = port or free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        where: dict[str, Any] = (
+            {"uds": str(uds)} if uds else {"host": "127.0.0.1", "port": self.port}
+        )
+        config = uvicorn.Config(app, log_level="warning", **where, **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

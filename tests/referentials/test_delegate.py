@@ -7,14 +7,10 @@ through the worker was therefore made by the other process.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import uvicorn
 
 from referentials.app import create_app
 from referentials.core.settings import Settings
@@ -32,39 +28,10 @@ ADRUN = {
 }
 
 
-class SocketServer:
-    """The application served on a Unix socket in a background thread (the INSi process)."""
-
-    def __init__(self, app: Any, path: Path) -> None:
-        config = uvicorn.Config(
-            app,
-            uds=str(path),
-            log_level="warning",
-            proxy_headers=True,
-            forwarded_allow_ips="*",
-            timeout_graceful_shutdown=1,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> SocketServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the socket server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture()
 def pair(
     db_settings: Settings, tmp_path: Path, keys: dict[str, str]
-) -> Iterator[tuple[Api, SocketServer]]:
+) -> Iterator[tuple[Api, ThreadedServer]]:
     """The worker's API, and the INSi process it forwards to (running)."""
     socket_path = tmp_path / "insi.sock"
     with ThreadedServer(create_mock_app(mock_config(db_settings))) as mock:
@@ -80,7 +47,11 @@ def pair(
         )
         insi_app = create_app(db_settings.model_copy(update={"insi": searching}))
         worker_app = create_app(db_settings.model_copy(update={"insi": unreachable}))
-        with SocketServer(insi_app, socket_path) as insi_process, ThreadedServer(worker_app) as w:
+        # As `socle serve` runs it: it trusts the caller's address the worker sends.
+        insi_server = ThreadedServer(
+            insi_app, uds=socket_path, proxy_headers=True, forwarded_allow_ips="*"
+        )
+        with insi_server as insi_process, ThreadedServer(worker_app) as w:
             api = Api(w.url, keys)
             try:
                 yield api, insi_process
@@ -89,7 +60,7 @@ def pair(
 
 
 def test_a_search_is_made_by_the_other_process_and_answered_as_it_answered(
-    pair: tuple[Api, SocketServer],
+    pair: tuple[Api, ThreadedServer],
 ) -> None:
     api, _ = pair
     created = api.post(IDS, json=ADRUN).json()
@@ -106,7 +77,7 @@ def test_a_search_is_made_by_the_other_process_and_answered_as_it_answered(
 
 
 def test_the_other_process_applies_its_checks_to_what_it_is_sent(
-    pair: tuple[Api, SocketServer],
+    pair: tuple[Api, ThreadedServer],
 ) -> None:
     api, _ = pair
     created = api.post(IDS, json=ADRUN).json()
@@ -132,7 +103,7 @@ def test_the_other_process_applies_its_checks_to_what_it_is_sent(
 
 
 def test_while_the_other_process_is_away_the_worker_serves_the_search_itself(
-    pair: tuple[Api, SocketServer],
+    pair: tuple[Api, ThreadedServer],
 ) -> None:
     api, insi_process = pair
     created = api.post(IDS, json=ADRUN).json()

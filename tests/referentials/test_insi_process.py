@@ -13,17 +13,11 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.referentials.test_delegate import ADRUN
 from tests.referentials.test_workers import _healthy, _serve, _wait_for, _worker_pids
 
 KEY = {"Authorization": "Bearer sk_workers_test_key"}
 IDS = "/api/v1/identities"
-ADRUN = {
-    "birth_name": "ADRUN",
-    "first_names": ["ZOE"],
-    "sex": "F",
-    "birth_date": "1975-12-31",
-    "birth_place_code": "63220",
-}
 
 
 def _searcher(server: int) -> tuple[int, str] | None:
