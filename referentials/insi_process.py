@@ -10,8 +10,8 @@ How: the server starts this process beside its workers. It serves the same appli
 Unix socket in a folder only the service's user can open; the workers forward the INSi routes
 there (referentials/core/delegate.py) and serve them themselves while it cannot be reached.
 It takes no part in the elections of the scheduler and of the notification worker. The server
-restarts it when it stops, and stops it when the server stops; it stops by itself if the
-server that started it is gone.
+restarts it when it stops, and stops it when the server stops; it removes its folder and stops
+by itself if the server that started it is gone.
 """
 
 from __future__ import annotations
@@ -99,7 +99,9 @@ def serve_searches(socket_path: str, parent: int, log_level: str | None) -> None
     """Serve the application on ``socket_path`` until stopped, or until ``parent`` is gone."""
     import uvicorn
 
-    threading.Thread(target=_leave_with, args=(parent,), name="parent", daemon=True).start()
+    folder = Path(socket_path).parent
+    watch = threading.Thread(target=_leave_with, args=(parent, folder), name="parent", daemon=True)
+    watch.start()
     uvicorn.run(
         "referentials.app:create_app",
         factory=True,
@@ -113,9 +115,12 @@ def serve_searches(socket_path: str, parent: int, log_level: str | None) -> None
     )
 
 
-def _leave_with(parent: int) -> None:
-    # A server killed outright cannot stop its INSi process: the process notices and stops.
+def _leave_with(parent: int, folder: Path) -> None:
+    # A server killed outright cannot stop its INSi process, nor remove the socket's folder:
+    # the process notices, does both (the folder first: uvicorn ends a process stopped by a
+    # signal with that signal, before any code after it could run).
     while os.getppid() == parent:
         time.sleep(1.0)
     log.warning("the server that started the INSi process is gone: stopping")
+    shutil.rmtree(folder, ignore_errors=True)
     os.kill(os.getpid(), signal.SIGTERM)

@@ -108,6 +108,7 @@ def test_the_insi_process_stops_when_its_server_is_killed(tmp_path: Path) -> Non
         server.kill()
         server.wait()
         assert _wait_for(lambda: not _alive(found[0]), 15), "the INSi process outlived its server"
+        assert _wait_for(lambda: not Path(found[1]).parent.exists(), 5), "its folder remains"
     finally:
         if server.poll() is None:
             _stop(server)
