@@ -4,7 +4,8 @@ Why: an INSi search spends about three times a read's CPU in the process that se
 SOAP client, two short transactions), in bursts that take that process's interpreter lock
 from the reads and writes it serves at the same time. With the searches in the workers, reads
 and creations beside 8 searching callers kept 87-90 % of their throughput on two cores; with
-this process, 91-95 % in most readings (README, "The INSi process", under Performance).
+this process, 90-97 % on PostgreSQL and for SQLite's creations (README, "The INSi process",
+under Performance).
 
 How: the server starts this process beside its workers. It serves the same application on a
 Unix socket in a folder only the service's user can open; the workers forward the INSi routes
