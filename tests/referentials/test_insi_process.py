@@ -92,10 +92,12 @@ def test_serve_forwards_searches_to_its_insi_process_and_restarts_it(tmp_path: P
             again = client.post(search)
             assert again.status_code == 200 and again.json()["outcome"] == "applied", again.text
             assert _wait_for(lambda: (_searcher(server.pid) or (searcher, ""))[0] != searcher, 30)
+            restarted = _searcher(server.pid)
+            assert restarted is not None
     finally:
         _stop(server)
     assert not folder.exists(), "the socket's folder outlived the server"
-    assert not any(_alive(pid) for pid in _worker_pids(server.pid))
+    assert not _alive(restarted[0]), "the INSi process outlived the server"
 
 
 def test_the_insi_process_stops_when_its_server_is_killed(tmp_path: Path) -> None:
