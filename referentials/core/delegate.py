@@ -39,14 +39,14 @@ _HOP = frozenset(
         b"upgrade",
     }
 )
-# Written by this process's own server on every answer.
-_SERVER_HEADERS = frozenset({b"date", b"server"})
-# The answer's framing is this process's server's to choose (its body arrives decoded).
-_FRAMING = frozenset({b"content-length"})
-# Answered by this process's server already (the body is read here).
-_EXPECT = b"expect"
-# Set here from what this process knows of the caller (its own proxy headers already read).
-_FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto"})
+# Request headers not sent on: the hop-by-hop ones; `expect`, which this process's server has
+# answered already (the body is read here); and the caller's address and scheme, set here from
+# what this process knows of the caller (its own proxy headers already read).
+_NOT_FORWARDED = _HOP | {b"expect", b"x-forwarded-for", b"x-forwarded-proto"}
+# Answer headers not relayed: the hop-by-hop ones; those this process's own server writes on
+# every answer (`date`, `server`); and the framing, this process's to choose (the body arrives
+# decoded).
+_NOT_RELAYED = _HOP | {b"date", b"server", b"content-length"}
 
 
 class Delegate:
@@ -62,10 +62,14 @@ class Delegate:
         self.app = app
         self.socket_path = socket_path
         self.routes = tuple(routes)
+        # Every request passes here: those of other methods (reads) are let through at once.
+        self.methods = frozenset(m for route in routes for m in getattr(route, "methods", ()))
 
     def _delegated(self, scope: Scope) -> bool:
-        return scope["type"] == "http" and any(
-            route.matches(scope)[0] is Match.FULL for route in self.routes
+        return (
+            scope["type"] == "http"
+            and scope["method"] in self.methods
+            and any(route.matches(scope)[0] is Match.FULL for route in self.routes)
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -145,11 +149,7 @@ def _request_line(scope: Scope) -> bytes:
 
 
 def _request_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
-    headers = [
-        (name, value)
-        for name, value in scope["headers"]
-        if name not in _HOP and name not in _FORWARDED and name != _EXPECT
-    ]
+    headers = [(name, value) for name, value in scope["headers"] if name not in _NOT_FORWARDED]
     client = scope.get("client")
     if client:
         headers.append((b"x-forwarded-for", str(client[0]).encode("latin-1")))
@@ -187,8 +187,7 @@ class _Answer:
 
     async def relay(self, send: Send) -> None:
         body = b"".join(self.body)
-        dropped = _HOP | _SERVER_HEADERS | _FRAMING
-        headers = [(name, value) for name, value in self.headers if name not in dropped]
+        headers = [(name, value) for name, value in self.headers if name not in _NOT_RELAYED]
         headers.append((b"content-length", str(len(body)).encode()))
         status = self.parser.get_status_code()
         await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import stat
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -14,7 +13,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.referentials.test_delegate import ADRUN
-from tests.referentials.test_workers import _healthy, _serve, _wait_for, _worker_pids
+from tests.referentials.test_workers import _healthy, _serve, _stop, _wait_for, _worker_pids
 
 KEY = {"Authorization": "Bearer sk_workers_test_key"}
 IDS = "/api/v1/identities"
@@ -46,15 +45,6 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except FileNotFoundError:
         return False
-
-
-def _stop(server: subprocess.Popen[str]) -> None:
-    server.send_signal(signal.SIGINT)
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 def test_serve_forwards_searches_to_its_insi_process_and_restarts_it(tmp_path: Path) -> None:

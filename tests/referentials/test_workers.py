@@ -106,11 +106,17 @@ def test_serve_with_two_workers_answers_and_runs_one_scheduler(tmp_path: Path) -
         assert len(children) >= 2, children
         assert int(_lease_holder(engine).split(":")[1]) in children
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop(server)
+
+
+def _stop(server: subprocess.Popen[str]) -> None:
+    """Stop a `socle serve` as Ctrl-C would; kill it if it has not ended within 20 s."""
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def _healthy(base: str) -> bool:
