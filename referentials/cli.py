@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from datetime import timedelta
 from secrets import token_hex
 from typing import Any
@@ -15,7 +16,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from sqlalchemy.orm import Session, sessionmaker
 
 from referentials import cli_access, cli_identity, cli_matching, cli_notify, cli_ror
-from referentials.core import production
+from referentials.core import production, serving
 from referentials.core.auth import (
     SCOPES,
     create_api_key,
@@ -90,6 +91,8 @@ def serve(
         os.environ["SOCLE_PREPARE_ON_START"] = "false"
         # The pages' login cookie must verify in whichever worker gets the next request.
         os.environ.setdefault("SOCLE_SESSION_SECRET", settings.session_secret or token_hex(32))
+    # Before any served process starts (and before this one imports prometheus-client).
+    metrics = serving.shared_metrics_directory(os.environ, count + int(own_process))
     searches = InsiProcess().start() if own_process else None
     if searches is not None:
         # Read by the workers' settings: they forward the INSi routes to that process.
@@ -100,6 +103,8 @@ def serve(
     finally:
         if searches is not None:
             searches.stop()
+        if metrics is not None:
+            shutil.rmtree(metrics, ignore_errors=True)
 
 
 def _run_workers(settings: Settings, count: int) -> None:

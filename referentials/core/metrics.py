@@ -1,8 +1,9 @@
 """Process metrics in the Prometheus format: request latency per route, INSi calls, feed cursors.
 
 Several worker processes may serve: when ``PROMETHEUS_MULTIPROC_DIR`` names a directory (set
-before the workers start), prometheus-client writes each process's values there and a scrape
-adds them up (:func:`process_collector`). Figures that live in the database (queue sizes,
+before the workers start; `socle serve` makes one when it runs several processes),
+prometheus-client writes each process's values there and a scrape adds them up
+(:func:`process_collector`). Figures that live in the database (queue sizes,
 import runs, the feed's head) are not kept here: they are read at scrape time.
 """
 
@@ -18,7 +19,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from referentials.core.serving import MULTIPROCESS_ENV
+
 PROCESS = CollectorRegistry(auto_describe=True)
 
 REQUEST_SECONDS = Histogram(

@@ -8,7 +8,8 @@ client's pool on one core while the other cores idle. Accepting one connection p
 (nginx's default, `multi_accept off`) lets every woken process take its share, and a busy
 process, whose loop turns more slowly, takes fewer. The listen backlog itself is unchanged.
 
-Each served process also freezes the heap it built at start (`freeze_startup_heap`).
+Each served process also freezes the heap it built at start (`freeze_startup_heap`), and
+writes its metrics where every other one can add them up (`shared_metrics_directory`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import socket
+import tempfile
+from collections.abc import MutableMapping
+from pathlib import Path
 from typing import Any
+
+# Read by prometheus-client when it is first imported: set it before any served process starts.
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class FairAcceptLoop(asyncio.SelectorEventLoop):
@@ -52,3 +59,19 @@ def freeze_startup_heap() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+def shared_metrics_directory(environ: MutableMapping[str, str], processes: int) -> Path | None:
+    """A private directory for the metrics of ``processes`` served processes, set in ``environ``.
+
+    Each process counts its own requests and INSi calls; whichever answers /metrics must add
+    up everyone's, the INSi process's included (it makes every INSi call and answers no
+    scrape). prometheus-client's multiprocess mode does that from files in one directory. One
+    process needs none. A directory the operator set is theirs to choose and to empty: None.
+    Otherwise the caller removes the one made here when the server stops.
+    """
+    if processes < 2 or environ.get(MULTIPROCESS_ENV):
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="socle-metrics-"))  # 0700: this user only
+    environ[MULTIPROCESS_ENV] = str(folder)
+    return folder

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import free_port
 from tests.referentials.test_delegate import ADRUN
@@ -119,3 +120,57 @@ def test_serve_can_leave_the_searches_to_its_workers(tmp_path: Path) -> None:
         assert _searcher(server.pid) is None
     finally:
         _stop(server)
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode()
+    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+
+
+def _counted(base: str) -> tuple[float, float]:
+    """What /metrics counts (a new connection each time): the INSi calls, all operations and
+    results, and the identities created (the requests that answered 201)."""
+    response = httpx.get(f"{base}/metrics", headers=KEY, timeout=10)
+    assert response.status_code == 200, response.text
+    samples = [s for f in text_string_to_metric_families(response.text) for s in f.samples]
+    created = {"method": "POST", "route": IDS, "status": "201"}
+    return (
+        sum(s.value for s in samples if s.name == "socle_insi_calls_total"),
+        sum(
+            s.value
+            for s in samples
+            if s.name == "socle_http_request_duration_seconds_count" and s.labels == created
+        ),
+    )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_metrics_add_up_the_workers_and_the_insi_process(tmp_path: Path, workers: int) -> None:
+    """The INSi calls are made in the INSi process; any worker's /metrics counts them.
+
+    With one worker, the server's own process serves: it must write its metrics to the shared
+    directory too, though it made that directory itself.
+    """
+    port = free_port()
+    server = _serve(f"sqlite:///{tmp_path / 'metrics.db'}", port, workers)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert _wait_for(lambda: _healthy(base), 60), "the server did not start"
+        assert _wait_for(lambda: _searcher(server.pid) is not None, 30), "no INSi process"
+        found = _searcher(server.pid)
+        assert found is not None
+        assert _wait_for(lambda: _listening(found[1]), 60), "the INSi process did not start"
+        with httpx.Client(base_url=base, headers=KEY, timeout=30) as client:
+            identity = client.post(IDS, json=ADRUN).json()["id"]
+            for _ in range(3):
+                assert client.post(f"{IDS}/{identity}/insi-search").status_code == 200
+            made = len(client.get(f"{IDS}/{identity}/insi-calls").json())
+        assert made >= 3
+        # Eight scrapes on new connections: with two workers, both answer some of them.
+        assert {_counted(base) for _ in range(8)} == {(float(made), 1.0)}
+        # The server made the processes' shared directory itself: private, and gone at the stop.
+        folder = Path(_environ(found[0])["PROMETHEUS_MULTIPROC_DIR"])
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    finally:
+        _stop(server)
+    assert not folder.exists(), "the metrics directory outlived the server"

@@ -1,4 +1,4 @@
-"""The served processes' loop takes one connection per turn from a shared listening socket."""
+"""The served processes: one connection per turn from a shared listening socket, shared metrics."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import asyncio
 import gc
 import os
 import socket
+import stat
 import subprocess
 import sys
 
+from referentials.core import serving
 from referentials.core.serving import FairAcceptLoop
 from referentials.core.settings import Settings
 
@@ -104,3 +106,23 @@ def test_socle_serve_asks_its_processes_to_freeze() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["true", "True"]
+
+
+def test_several_served_processes_share_a_private_metrics_directory() -> None:
+    environ: dict[str, str] = {}
+    folder = serving.shared_metrics_directory(environ, 3)
+    try:
+        assert folder is not None and folder.is_dir() and not any(folder.iterdir())
+        assert environ == {serving.MULTIPROCESS_ENV: str(folder)}
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    finally:
+        if folder is not None:
+            folder.rmdir()
+
+
+def test_one_process_or_the_operators_directory_needs_none_made() -> None:
+    alone: dict[str, str] = {}
+    assert serving.shared_metrics_directory(alone, 1) is None and alone == {}
+    chosen = {serving.MULTIPROCESS_ENV: "/run/socle-metrics"}
+    assert serving.shared_metrics_directory(chosen, 3) is None
+    assert chosen == {serving.MULTIPROCESS_ENV: "/run/socle-metrics"}
