@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 from datetime import timedelta
 from secrets import token_hex
 from typing import Any
@@ -91,20 +92,42 @@ def serve(
         os.environ["SOCLE_PREPARE_ON_START"] = "false"
         # The pages' login cookie must verify in whichever worker gets the next request.
         os.environ.setdefault("SOCLE_SESSION_SECRET", settings.session_secret or token_hex(32))
-    # Before any served process starts (and before this one imports prometheus-client).
-    metrics = serving.shared_metrics_directory(os.environ, count + int(own_process))
-    searches = InsiProcess().start() if own_process else None
-    if searches is not None:
-        # Read by the workers' settings: they forward the INSi routes to that process.
-        os.environ["SOCLE_INSI__DELEGATE_SOCKET"] = searches.socket_path
-        get_settings.cache_clear()
+    # A stop by SIGTERM (systemd's, docker's) must clean up too, as a Ctrl-C does.
+    signal.signal(signal.SIGTERM, _terminated)
+    searches = metrics = None
+    stopped_by_signal = False
     try:
+        # Before any served process starts (and before this one imports prometheus-client).
+        metrics = serving.shared_metrics_directory(os.environ, count + int(own_process))
+        searches = InsiProcess().start() if own_process else None
+        if searches is not None:
+            # Read by the workers' settings: they forward the INSi routes to that process.
+            os.environ["SOCLE_INSI__DELEGATE_SOCKET"] = searches.socket_path
+            get_settings.cache_clear()
         _run_workers(settings, count)
+    except _Terminated:
+        stopped_by_signal = True
     finally:
         if searches is not None:
             searches.stop()
         if metrics is not None:
             shutil.rmtree(metrics, ignore_errors=True)
+    if stopped_by_signal:
+        # Ended by the signal, as uvicorn ends a server it stopped on one.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+class _Terminated(Exception):
+    """SIGTERM reached the server outside uvicorn's own handling of it."""
+
+
+def _terminated(_signum: int, _frame: object) -> None:
+    # uvicorn handles SIGTERM while it serves (a graceful shutdown). Serving in this process
+    # (one worker), it then raises the signal again with the handler found at its start,
+    # which is this one: without it, the process would end there, its INSi process and its
+    # metrics directory left behind.
+    raise _Terminated
 
 
 def _run_workers(settings: Settings, count: int) -> None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import shutil
 import socket
 import tempfile
 from collections.abc import MutableMapping
@@ -24,6 +26,8 @@ from typing import Any
 
 # Read by prometheus-client when it is first imported: set it before any served process starts.
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Followed by the server's process id: a directory whose server is gone can be told apart.
+METRICS_PREFIX = "socle-metrics-"
 
 
 class FairAcceptLoop(asyncio.SelectorEventLoop):
@@ -72,6 +76,33 @@ def shared_metrics_directory(environ: MutableMapping[str, str], processes: int) 
     """
     if processes < 2 or environ.get(MULTIPROCESS_ENV):
         return None
-    folder = Path(tempfile.mkdtemp(prefix="socle-metrics-"))  # 0700: this user only
+    remove_orphaned_metrics()
+    # 0700: this user only.
+    folder = Path(tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-"))
     environ[MULTIPROCESS_ENV] = str(folder)
     return folder
+
+
+def remove_orphaned_metrics() -> list[Path]:
+    """Remove the metrics directories of this user's servers that are gone, and name them.
+
+    A server killed outright (SIGKILL, the OOM killer) cannot remove its directory, and a
+    server restarted after each such kill would leave one more every time.
+    """
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{METRICS_PREFIX}*-*"):
+        owner = folder.name.removeprefix(METRICS_PREFIX).split("-", 1)[0]
+        if owner.isdigit() and folder.stat().st_uid == os.getuid() and not _alive(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: alive
+        return True
+    return True

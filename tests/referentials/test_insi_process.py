@@ -41,6 +41,21 @@ def _listening(path: str) -> bool:
         return True
 
 
+def _ready(server: int, base: str) -> tuple[int, str]:
+    """Once the server answers and its INSi process listens: that process and its socket."""
+    assert _wait_for(lambda: _healthy(base), 60), "the server did not start"
+    assert _wait_for(lambda: _searcher(server) is not None, 30), "no INSi process"
+    found = _searcher(server)
+    assert found is not None
+    assert _wait_for(lambda: _listening(found[1]), 60), "the INSi process did not start"
+    return found
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode()
+    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+
+
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
@@ -53,13 +68,8 @@ def test_serve_forwards_searches_to_its_insi_process_and_restarts_it(tmp_path: P
     server = _serve(f"sqlite:///{tmp_path / 'insi.db'}", port, 1)
     base = f"http://127.0.0.1:{port}"
     try:
-        assert _wait_for(lambda: _healthy(base), 60), "the server did not start"
-        assert _wait_for(lambda: _searcher(server.pid) is not None, 30), "no INSi process"
-        found = _searcher(server.pid)
-        assert found is not None
-        searcher, socket_path = found
+        searcher, socket_path = _ready(server.pid, base)
         folder = Path(socket_path).parent
-        assert _wait_for(lambda: _listening(socket_path), 60), "the INSi process did not start"
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, "the socket's folder is not private"
         with httpx.Client(base_url=base, headers=KEY, timeout=30) as client:
             identity = client.post(IDS, json=ADRUN).json()["id"]
@@ -89,6 +99,31 @@ def test_serve_forwards_searches_to_its_insi_process_and_restarts_it(tmp_path: P
         _stop(server)
     assert not folder.exists(), "the socket's folder outlived the server"
     assert not _alive(restarted[0]), "the INSi process outlived the server"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_server_stopped_by_sigterm_cleans_up_as_after_a_ctrl_c(
+    tmp_path: Path, workers: int
+) -> None:
+    """systemd and docker stop with SIGTERM: the INSi process, its folder and the metrics
+    directory go with the server, however many workers serve."""
+    port = free_port()
+    server = _serve(f"sqlite:///{tmp_path / 'term.db'}", port, workers)
+    try:
+        searcher, socket_path = _ready(server.pid, f"http://127.0.0.1:{port}")
+        metrics = Path(_environ(searcher)["PROMETHEUS_MULTIPROC_DIR"])
+        assert metrics.is_dir()
+        server.terminate()
+        code = server.wait(timeout=30)
+    finally:
+        if server.poll() is None:
+            _stop(server)
+    # Ended by the signal with one worker (as uvicorn ends it), by the supervisor's exit with two.
+    assert code in (-signal.SIGTERM, 0)
+    # Right after the exit: removed by the server itself, not later by an orphaned INSi process.
+    assert not metrics.exists(), "the metrics directory outlived the server"
+    assert not Path(socket_path).parent.exists(), "the socket's folder outlived the server"
+    assert not _alive(searcher), "the INSi process outlived the server"
 
 
 def test_the_insi_process_stops_when_its_server_is_killed(tmp_path: Path) -> None:
@@ -122,11 +157,6 @@ def test_serve_can_leave_the_searches_to_its_workers(tmp_path: Path) -> None:
         _stop(server)
 
 
-def _environ(pid: int) -> dict[str, str]:
-    raw = Path(f"/proc/{pid}/environ").read_bytes().decode()
-    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
-
-
 def _counted(base: str) -> tuple[float, float]:
     """What /metrics counts (a new connection each time): the INSi calls, all operations and
     results, and the identities created (the requests that answered 201)."""
@@ -155,11 +185,7 @@ def test_metrics_add_up_the_workers_and_the_insi_process(tmp_path: Path, workers
     server = _serve(f"sqlite:///{tmp_path / 'metrics.db'}", port, workers)
     base = f"http://127.0.0.1:{port}"
     try:
-        assert _wait_for(lambda: _healthy(base), 60), "the server did not start"
-        assert _wait_for(lambda: _searcher(server.pid) is not None, 30), "no INSi process"
-        found = _searcher(server.pid)
-        assert found is not None
-        assert _wait_for(lambda: _listening(found[1]), 60), "the INSi process did not start"
+        searcher, _ = _ready(server.pid, base)
         with httpx.Client(base_url=base, headers=KEY, timeout=30) as client:
             identity = client.post(IDS, json=ADRUN).json()["id"]
             for _ in range(3):
@@ -169,7 +195,7 @@ def test_metrics_add_up_the_workers_and_the_insi_process(tmp_path: Path, workers
         # Eight scrapes on new connections: with two workers, both answer some of them.
         assert {_counted(base) for _ in range(8)} == {(float(made), 1.0)}
         # The server made the processes' shared directory itself: private, and gone at the stop.
-        folder = Path(_environ(found[0])["PROMETHEUS_MULTIPROC_DIR"])
+        folder = Path(_environ(searcher)["PROMETHEUS_MULTIPROC_DIR"])
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     finally:
         _stop(server)

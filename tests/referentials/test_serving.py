@@ -9,6 +9,10 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
+
+import pytest
 
 from referentials.core import serving
 from referentials.core.serving import FairAcceptLoop
@@ -108,16 +112,16 @@ def test_socle_serve_asks_its_processes_to_freeze() -> None:
     assert done.stdout.split() == ["true", "True"]
 
 
-def test_several_served_processes_share_a_private_metrics_directory() -> None:
+def test_several_served_processes_share_a_private_metrics_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     environ: dict[str, str] = {}
     folder = serving.shared_metrics_directory(environ, 3)
-    try:
-        assert folder is not None and folder.is_dir() and not any(folder.iterdir())
-        assert environ == {serving.MULTIPROCESS_ENV: str(folder)}
-        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    finally:
-        if folder is not None:
-            folder.rmdir()
+    assert folder is not None and folder.parent == tmp_path
+    assert folder.is_dir() and not any(folder.iterdir())
+    assert environ == {serving.MULTIPROCESS_ENV: str(folder)}
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
 
 
 def test_one_process_or_the_operators_directory_needs_none_made() -> None:
@@ -126,3 +130,22 @@ def test_one_process_or_the_operators_directory_needs_none_made() -> None:
     chosen = {serving.MULTIPROCESS_ENV: "/run/socle-metrics"}
     assert serving.shared_metrics_directory(chosen, 3) is None
     assert chosen == {serving.MULTIPROCESS_ENV: "/run/socle-metrics"}
+
+
+def test_a_killed_servers_metrics_directory_is_removed_at_the_next_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    orphan = tmp_path / f"{serving.METRICS_PREFIX}{int(gone.stdout)}-abc"
+    running = tmp_path / f"{serving.METRICS_PREFIX}{os.getpid()}-def"
+    unrelated = tmp_path / "socle-metrics-notes"
+    for folder in (orphan, running, unrelated):
+        folder.mkdir()
+    (orphan / "counter_1234.db").write_bytes(b"\0" * 16)
+    environ: dict[str, str] = {}
+    made = serving.shared_metrics_directory(environ, 2)
+    assert made is not None and made.name.startswith(f"{serving.METRICS_PREFIX}{os.getpid()}-")
+    assert not orphan.exists()
+    assert running.exists() and unrelated.exists() and made.exists()
