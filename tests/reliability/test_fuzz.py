@@ -7,6 +7,8 @@ must be below 500 and conform to the documented status codes, content types and 
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -35,7 +37,11 @@ CHECKS = [
     response_headers_conformance,
 ]
 
-_APP = build_app(str(Path(tempfile.mkdtemp(prefix="socle-fuzz-")) / "schema.db"))
+# Built when the module is collected (the schema is read from it), so removed at exit rather
+# than by a fixture.
+_FOLDER = tempfile.mkdtemp(prefix="socle-fuzz-")
+atexit.register(shutil.rmtree, _FOLDER, ignore_errors=True)
+_APP = build_app(str(Path(_FOLDER) / "schema.db"))
 schema = schemathesis.openapi.from_dict(_APP.openapi()).include(path_regex=r"^/(api/v1|fhir)/")
 for _method, _path in NOT_FUZZED:
     schema = schema.exclude(method=_method, path=_path)
