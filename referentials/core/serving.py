@@ -83,19 +83,16 @@ def shared_metrics_directory(environ: MutableMapping[str, str], processes: int) 
     return folder
 
 
-def remove_orphaned_metrics() -> list[Path]:
-    """Remove the metrics directories of this user's servers that are gone, and name them.
+def remove_orphaned_metrics() -> None:
+    """Remove the metrics directories of this user's servers that are gone.
 
     A server killed outright (SIGKILL, the OOM killer) cannot remove its directory, and a
     server restarted after each such kill would leave one more every time.
     """
-    removed = []
     for folder in Path(tempfile.gettempdir()).glob(f"{METRICS_PREFIX}*-*"):
         owner = folder.name.removeprefix(METRICS_PREFIX).split("-", 1)[0]
         if owner.isdigit() and folder.stat().st_uid == os.getuid() and not _alive(int(owner)):
             shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    return removed
 
 
 def _alive(pid: int) -> bool:
@@ -103,6 +100,6 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's: alive
-        return True
+    except PermissionError:  # another user's process
+        pass
     return True
