@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("socle.insi_process")
 SOCKET_NAME = "insi.sock"
@@ -87,13 +88,18 @@ class InsiProcess:
             self._stopping.set()
             process = self.process
         if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            end_process(process, signal.SIGTERM, timeout=15)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def end_process(process: subprocess.Popen[Any], stop: int, *, timeout: float) -> None:
+    """Send ``stop`` to ``process`` and wait for it; kill it if it has not ended in time."""
+    process.send_signal(stop)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def serve_searches(socket_path: str, parent: int, log_level: str | None) -> None:

@@ -19,6 +19,7 @@ from referentials.app import create_app
 from referentials.core.db import make_engine, make_session_factory
 from referentials.core.runs import RunLock
 from referentials.core.settings import Settings
+from referentials.insi_process import end_process
 from tests.conftest import ROOT, ThreadedServer, free_port
 
 
@@ -111,12 +112,7 @@ def test_serve_with_two_workers_answers_and_runs_one_scheduler(tmp_path: Path) -
 
 def _stop(server: subprocess.Popen[str]) -> None:
     """Stop a `socle serve` as Ctrl-C would; kill it if it has not ended within 20 s."""
-    server.send_signal(signal.SIGINT)
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    end_process(server, signal.SIGINT, timeout=20)
 
 
 def _healthy(base: str) -> bool:
