@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -165,7 +166,7 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def _merge_through_the_pages(page: Page, base_url: str, pair: dict[str, Any]) -> int:
+def _merge_through_the_pages(page: Page, base_url: str, pair: dict[str, Any], shots: Path) -> int:
     login_page(page, base_url, "alice", PASSWORD)
     expect(page.get_by_role("heading", name="File des doublons")).to_be_visible()
     page.keyboard.press("Tab")
@@ -180,7 +181,7 @@ def _merge_through_the_pages(page: Page, base_url: str, pair: dict[str, Any]) ->
     page.get_by_label("Ajouter un commentaire").fill("Même IPP de naissance, vérifié.")
     page.get_by_role("button", name="Commenter").click()
     expect(page.get_by_text("Même IPP de naissance, vérifié.")).to_be_visible()
-    page.screenshot(path="/tmp/socle-pair.png", full_page=True)
+    page.screenshot(path=shots / "pair.png", full_page=True)
     page.get_by_label("Motif").fill("Même personne, orthographe du nom")
     page.get_by_role("button", name="Fusionner").click()
     expect(page.get_by_role("status")).to_contain_text("Fusion enregistrée")
@@ -195,10 +196,11 @@ def test_officer_merges_a_pair_then_undoes_it(
     api: Api,
     live_app: ThreadedServer,
     session_factory: sessionmaker[Session],
+    tmp_path: Path,
 ) -> None:
     _user(session_factory, "alice", ["officer"])
     pair = _pair(api)
-    merge_id = _merge_through_the_pages(page, live_app.url, pair)
+    merge_id = _merge_through_the_pages(page, live_app.url, pair, tmp_path)
     assert _status(session_factory, pair["id"]) == "merged"
     page.get_by_role("link", name="Historique des fusions", exact=True).click()
     row = page.locator(f"#fusion-{merge_id}")
@@ -208,7 +210,7 @@ def test_officer_merges_a_pair_then_undoes_it(
     expect(page.get_by_text("Identité inactive")).to_be_visible()
     page.go_back()
     page.get_by_label("Motif de l'annulation").fill("Erreur : deux personnes")
-    page.screenshot(path="/tmp/socle-merges.png", full_page=True)
+    page.screenshot(path=tmp_path / "merges.png", full_page=True)
     page.get_by_role("button", name="Annuler la fusion").click()
     expect(page.get_by_role("status")).to_contain_text("Fusion annulée")
     expect(page.locator(f"#fusion-{merge_id}")).to_contain_text("Annulée")
@@ -218,7 +220,7 @@ def test_officer_merges_a_pair_then_undoes_it(
     assert _status(session_factory, pair["id"]) == "pending"
     page.goto(f"{live_app.url}/ui/identities/{loser}")
     expect(page.get_by_role("cell", name="unmerged")).to_be_visible()
-    page.screenshot(path="/tmp/socle-identity.png", full_page=True)
+    page.screenshot(path=tmp_path / "identity.png", full_page=True)
 
 
 @pytest.mark.browser
@@ -227,6 +229,7 @@ def test_indicators_page_draws_its_charts(
     api: Api,
     live_app: ThreadedServer,
     session_factory: sessionmaker[Session],
+    tmp_path: Path,
 ) -> None:
     _user(session_factory, "alice", ["officer"])
     pair = _pair(api)
@@ -245,9 +248,9 @@ def test_indicators_page_draws_its_charts(
     assert precision.locator("tbody tr").count() == 12
     expect(precision.locator("tbody tr").last).to_contain_text("100,0 %")
     expect(precision.locator("tbody tr").first).to_contain_text("—")
-    page.screenshot(path="/tmp/socle-indicators.png", full_page=True)
+    page.screenshot(path=tmp_path / "indicators.png", full_page=True)
     page.goto(f"{live_app.url}/ui/duplicates?status=all")
-    page.screenshot(path="/tmp/socle-queue.png", full_page=True)
+    page.screenshot(path=tmp_path / "queue.png", full_page=True)
 
 
 def test_officers_reads_are_recorded_like_api_reads(api: Api, officer: httpx.Client) -> None:
