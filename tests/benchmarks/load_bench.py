@@ -12,7 +12,8 @@ mock mounted in the served processes instead), then runs each scenario for a bou
 wrk (Debian's `wrk` package: `apt-get install wrk`) and prints throughput, p50/p99, the mean,
 the errors (non-2xx answers and socket errors), the CPU time per request of the served
 processes (and of PostgreSQL's server processes, all of them: run it on an otherwise idle
-server) and the mock's CPU per INSi call, per scenario, with the machine's load average.
+server), the mock's CPU per INSi call and the INSi process's per search (a part of the served
+processes'), per scenario, with the machine's load average.
 """
 
 from __future__ import annotations
@@ -296,7 +297,7 @@ def run_scenario(
         server = descendants(watched.server) if watched.server is not None else []
         mock = [watched.mock] if watched.mock is not None else []
         database = named("postgres") if watched.postgres else []
-        return [cpu_by_pid(pids) for pids in (server, mock, database)]
+        return [cpu_by_pid(pids) for pids in (server, mock, database, insi_process(server))]
 
     before = readings()
     machine_before, wrk_before = machine_seconds(), _children_cpu()
@@ -317,9 +318,23 @@ def run_scenario(
         result["cpu_ms"] = _per(spent[0], requests) if watched.server is not None else ""
         insi_part = watched.mock is not None and result["kind"] == "insi"
         result["mock_ms"] = _per(spent[1], insi) if insi_part else ""
+        # Already in the served processes' figure: the part of it the INSi process spent.
+        result["insi_ms"] = _per(spent[3], insi) if result["kind"] == "insi" else ""
         result["db_ms"] = _per(spent[2], requests) if watched.postgres else ""
-        result.update(_machine_shares(machine, wrk_cpu, sum(spent)))
+        result.update(_machine_shares(machine, wrk_cpu, sum(spent[:3])))
     return results
+
+
+def insi_process(server: list[int]) -> list[int]:
+    """The INSi process among the served processes (`socle serve` runs one beside its workers)."""
+    found = []
+    for pid in server:
+        try:
+            if b"insi-process" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:  # ended meanwhile
+            continue
+    return found
 
 
 def _children_cpu() -> float:
@@ -431,10 +446,10 @@ def main() -> None:
     )
     print(
         "| workers | scenario | part | req/s | p50 ms | p99 ms | mean ms | errors "
-        "| server CPU ms/req | PostgreSQL CPU ms/req | mock CPU ms/call | load "
-        "| wrk cores | other cores | idle cores |"
+        "| server CPU ms/req | PostgreSQL CPU ms/req | mock CPU ms/call "
+        "| INSi process CPU ms/search | load | wrk cores | other cores | idle cores |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     try:
         for run, workers in enumerate(args.workers):
             process, base = serve(bench, workers, args, endpoint)
@@ -453,7 +468,8 @@ def main() -> None:
                         print(
                             f"| {workers} | {name} | {r['kind']} x{r['clients']} | {r['req_s']} "
                             f"| {r['p50_ms']} | {r['p99_ms']} | {r['mean_ms']} | {_errors(r)} "
-                            f"| {r['cpu_ms']} | {r['db_ms']} | {r['mock_ms']} | {r['load']} "
+                            f"| {r['cpu_ms']} | {r['db_ms']} | {r['mock_ms']} | {r['insi_ms']} "
+                            f"| {r['load']} "
                             f"| {r['wrk_cores']} | {r['other_cores']} | {r['idle_cores']} |",
                             flush=True,
                         )
