@@ -64,6 +64,10 @@ CREATING = ("create", "mixed")
 # A share's size, per second of the scenarios' runs: more than any run created (about 250 a
 # second at most).
 CREATED_PER_SECOND = 500
+# Each mixed run updates identities of its own, once each (its updates send If-Match 1): a
+# run of the same server that updated them before would have them answered 409. A share's
+# size per second: more than any run updated (a tenth of `mixed x32`, about 30 a second).
+UPDATED_PER_SECOND = 100
 
 
 @dataclass(frozen=True)
@@ -100,9 +104,11 @@ class Bench:
     create_file: Path
     # Lines of create_file that each creating run may take.
     create_share: int
+    # Identities that each updating run of one server may update.
+    update_share: int
 
 
-def prepare(args: argparse.Namespace, workdir: Path) -> Bench:
+def prepare(args: argparse.Namespace, workdir: Path, updates: int) -> Bench:
     """A fresh database with the generated identities, a key, the INSi ids and match bodies."""
     people = generate(int(args.identities / 1.35), args.seed)[: args.identities]
     url, schema = args.database_url, ""
@@ -136,7 +142,7 @@ def prepare(args: argparse.Namespace, workdir: Path) -> Bench:
     create_file.write_text(
         "\n".join(json.dumps(body) for body in newcomers) + "\n", encoding="utf-8"
     )
-    return Bench(url, schema, key, loaded, insi_ids, match_file, create_file, share)
+    return Bench(url, schema, key, loaded, insi_ids, match_file, create_file, share, updates)
 
 
 def new_people(needed: int, seed: int) -> list[dict[str, object]]:
@@ -166,6 +172,26 @@ def creating_runs(args: argparse.Namespace) -> int:
     scenarios = _in_rounds(args.scenarios, args.rounds)
     creating = sum(1 for name in scenarios for p in SCENARIOS[name] if p.kind in CREATING)
     return (creating + 1) * len(args.workers)
+
+
+def updating_runs(args: argparse.Namespace) -> int:
+    """How many wrk runs update, for each server (the mixed ones)."""
+    scenarios = _in_rounds(args.scenarios, args.rounds)
+    return sum(1 for name in scenarios for p in SCENARIOS[name] if p.kind == "mixed")
+
+
+def update_share(args: argparse.Namespace) -> int:
+    """The identities each updating run may update: each server's range, shared out."""
+    runs = updating_runs(args)
+    share = args.identities // len(args.workers) // max(runs, 1)
+    needed = UPDATED_PER_SECOND * args.seconds
+    if runs and share < needed:
+        raise SystemExit(
+            f"{args.identities} identities leave each of the {runs} mixed runs {share} "
+            f"identities to update, fewer than {needed}: raise --identities to "
+            f"{needed * runs * len(args.workers)} or run fewer rounds"
+        )
+    return share
 
 
 def _accepted(body: dict[str, object], model: type[MatchRequest | IdentityCreate]) -> bool:
@@ -436,8 +462,13 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
+    updates = update_share(args)  # before the load: too few identities stop it at once
     workdir = Path(tempfile.mkdtemp(prefix="socle-load-"))
-    bench = prepare(args, workdir)
+    try:
+        bench = prepare(args, workdir, updates)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     database = "postgresql" if bench.schema else "sqlite"
     mock, endpoint = start_mock(args) if args.insi_mock == "process" else (None, "")
     print(
@@ -454,6 +485,7 @@ def main() -> None:
         for run, workers in enumerate(args.workers):
             process, base = serve(bench, workers, args, endpoint)
             update_from = 1 + run * bench.max_id // len(args.workers)
+            updating = itertools.count()
             try:
                 warm_up(bench, base)
                 figures: dict[str, list[dict[str, object]]] = {}
@@ -462,7 +494,10 @@ def main() -> None:
                     watched = Watched(
                         process.pid, mock.pid if mock is not None else None, bool(bench.schema)
                     )
-                    results = run_scenario(bench, base, parts, args.seconds, update_from, watched)
+                    first = update_from
+                    if any(part.kind == "mixed" for part in parts):
+                        first += next(updating) * bench.update_share
+                    results = run_scenario(bench, base, parts, args.seconds, first, watched)
                     figures.setdefault(name, []).append(results[0])
                     for r in results:
                         print(
