@@ -104,11 +104,9 @@ class Bench:
     create_file: Path
     # Lines of create_file that each creating run may take.
     create_share: int
-    # Identities that each updating run of one server may update.
-    update_share: int
 
 
-def prepare(args: argparse.Namespace, workdir: Path, updates: int) -> Bench:
+def prepare(args: argparse.Namespace, workdir: Path) -> Bench:
     """A fresh database with the generated identities, a key, the INSi ids and match bodies."""
     people = generate(int(args.identities / 1.35), args.seed)[: args.identities]
     url, schema = args.database_url, ""
@@ -142,7 +140,7 @@ def prepare(args: argparse.Namespace, workdir: Path, updates: int) -> Bench:
     create_file.write_text(
         "\n".join(json.dumps(body) for body in newcomers) + "\n", encoding="utf-8"
     )
-    return Bench(url, schema, key, loaded, insi_ids, match_file, create_file, share, updates)
+    return Bench(url, schema, key, loaded, insi_ids, match_file, create_file, share)
 
 
 def new_people(needed: int, seed: int) -> list[dict[str, object]]:
@@ -462,10 +460,11 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
-    updates = update_share(args)  # before the load: too few identities stop it at once
+    # Identities each mixed run of one server may update; too few stop it before the load.
+    updates = update_share(args)
     workdir = Path(tempfile.mkdtemp(prefix="socle-load-"))
     try:
-        bench = prepare(args, workdir, updates)
+        bench = prepare(args, workdir)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -496,7 +495,7 @@ def main() -> None:
                     )
                     first = update_from
                     if any(part.kind == "mixed" for part in parts):
-                        first += next(updating) * bench.update_share
+                        first += next(updating) * updates
                     results = run_scenario(bench, base, parts, args.seconds, first, watched)
                     figures.setdefault(name, []).append(results[0])
                     for r in results:
