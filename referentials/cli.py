@@ -174,11 +174,17 @@ def mock_insi(
     host: str = typer.Option("127.0.0.1", help="interface to listen on"),
     port: int = typer.Option(8089, help="port"),
 ) -> None:
-    """Run the mock INSi teleservice alone (WSDL at /?wsdl); SOCLE_INSI__MOCK_* settings."""
+    """Run the mock INSi teleservice alone (WSDL at /?wsdl); SOCLE_INSI__MOCK_* settings.
+
+    SOCLE_LOG_LEVEL governs its access log, as it does `serve`'s.
+    """
     from referentials.insi_gateway import mock_config
     from soap_clients.insi.mock import run_mock
 
-    run_mock(mock_config(get_settings()), host=host, port=port)
+    settings = get_settings()
+    run_mock(
+        mock_config(settings), host=host, port=port, log_level=_uvicorn_level(settings.log_level)
+    )
 
 
 @apikey_app.command("create")

@@ -204,7 +204,12 @@ def _accepted(body: dict[str, object], model: type[MatchRequest | IdentityCreate
 def start_mock(args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], str]:
     """`socle mock-insi` in a process of its own, as the real teleservice is remote."""
     port = free_port()
-    env = {**os.environ, "SOCLE_INSI__MOCK_LATENCY_MS": str(args.insi_latency_ms)}
+    # No access log, as for the served processes: a remote teleservice writes none here.
+    env = {
+        **os.environ,
+        "SOCLE_INSI__MOCK_LATENCY_MS": str(args.insi_latency_ms),
+        "SOCLE_LOG_LEVEL": "WARNING",
+    }
     command = [sys.executable, "-m", "referentials.cli", "mock-insi", "--port", str(port)]
     log = Path(args.server_log or os.devnull).open("ab")  # noqa: SIM115 (the mock's life)
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)

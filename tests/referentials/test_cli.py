@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -15,7 +18,7 @@ from sqlalchemy import select
 from referentials.core.auth import ApiKey, authenticate, hash_key
 from referentials.core.db import make_engine, make_session_factory, session_scope
 from referentials.core.settings import Settings
-from tests.conftest import ROOT, ThreadedServer
+from tests.conftest import ROOT, ThreadedServer, free_port
 
 
 def _socle(
@@ -105,3 +108,33 @@ def test_bootstrap_key_exists_with_every_scope(tmp_path: Path, secret: str) -> N
         )
         assert found.status_code == 200 and found.json()["total"] == 1
         assert httpx.get(f"{server.url}/api/v1/events", headers=headers).status_code == 200
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("level", "lines"), [("INFO", 2), ("WARNING", 0)])
+def test_mock_insi_writes_its_access_log_at_the_configured_level(level: str, lines: int) -> None:
+    """SOCLE_LOG_LEVEL governs the mock's access log as it does `serve`'s (one INFO line a call)."""
+    port = free_port()
+    env = {**os.environ, "SOCLE_LOG_LEVEL": level}
+    command = [sys.executable, "-m", "referentials.cli", "mock-insi", "--port", str(port)]
+    mock = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _listening(port):
+            assert mock.poll() is None and time.monotonic() < deadline, "the mock did not start"
+            time.sleep(0.2)
+        for _ in range(2):
+            assert httpx.get(f"http://127.0.0.1:{port}/?wsdl", timeout=10).status_code == 200
+    finally:
+        mock.send_signal(signal.SIGINT)
+        out, _ = mock.communicate(timeout=20)
+    assert out.count('"GET /?wsdl HTTP/1.1" 200') == lines, out
