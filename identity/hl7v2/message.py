@@ -63,6 +63,8 @@ class Adt:
     local_ids: list[Cx] = field(default_factory=list)
     ins: Cx | None = None
     merged_ids: list[Cx] = field(default_factory=list)
+    # A24/A37: the local ids of the second PID, the patient linked to (or unlinked from) the first.
+    linked_ids: list[Cx] = field(default_factory=list)
     birth_name: str | None = None
     first_names: list[str] = field(default_factory=list)
     used_name: str | None = None
@@ -254,6 +256,17 @@ def _identifiers(msg: hl7.Message, pid: hl7.Segment, adt: Adt, ins_oids: tuple[s
     adt.local_ids = [c for c in ids if not is_ins(c, ins_oids) and c.value != '""']
 
 
+def _linked(msg: hl7.Message, adt: Adt, ins_oids: tuple[str, ...]) -> None:
+    """A24/A37 (ADT_A24, ADT_A37): the second PID names the other patient; its local ids only
+    (its traits are the sender's copy of an identity it sends with A28/A31)."""
+    pids = msg.segments("PID")
+    if len(pids) < 2:
+        raise Hl7Problem(
+            "AE", "100", f"{adt.header.event}: the second PID segment is missing", "PID^2"
+        )
+    adt.linked_ids = [c for c in cx_list(msg, pids[1], 3) if not is_ins(c, ins_oids)]
+
+
 def read(text: str, ins_oids: tuple[str, ...]) -> Adt:
     """The ADT facts of a message; Hl7Problem when it cannot be acted upon."""
     header = header_of(text)
@@ -277,6 +290,8 @@ def read(text: str, ins_oids: tuple[str, ...]) -> Adt:
     adt.birth_place_code = _birth_place(msg, pid)
     _reliability(msg, pid, adt)
     _zfd(msg, adt)
+    if header.event in pam.LINK_EVENTS:
+        _linked(msg, adt, ins_oids)
     mrg = _segment(msg, "MRG")
     if mrg is not None:
         merged = cx_list(msg, mrg, 1)

@@ -14,7 +14,7 @@ from identity.hl7v2.actions import Done, changes, create_identity, missing_attri
 from identity.hl7v2.message import Adt, Hl7Problem
 from identity.hl7v2.policy import InsVerdict
 from identity.hl7v2.provenance import Zfd
-from identity.referential import service
+from identity.referential import links, service
 from identity.referential.models import Identity
 from identity.referential.schemas import SourceRef
 from referentials.core.auth import Principal
@@ -68,16 +68,36 @@ def movement(
     return done
 
 
-def linked(session: Session, adt: Adt, finess: str, local_id: str) -> Done:
-    """A24/A37 (link/unlink): acknowledged; Socle keeps no link between local ids."""
-    identity = service.find_by_source(session, finess=finess, local_id=local_id)
-    if identity is None:
+def linked(session: Session, principal: Principal, adt: Adt, ref: SourceRef, other: str) -> Done:
+    """A24/A37: link or unlink two local ids of the establishment (no merge, no trait change)."""
+    event = adt.header.event
+    first = links.record_of(session, ref.finess, ref.local_id)
+    if first is None:
         raise Hl7Problem("AE", "204", "PID-3: local id unknown in this establishment", "PID^1^3")
-    return Done(
-        identity.id,
-        f"{adt.header.event}: identity {identity.id} found",
-        [f"{adt.header.event}: links between local ids are not kept; no identity changed"],
-    )
+    second = links.record_of(session, ref.finess, other)
+    if second is None:
+        raise Hl7Problem(
+            "AE", "204", "the second PID-3: local id unknown in this establishment", "PID^2^3"
+        )
+    if first.id == second.id:
+        raise Hl7Problem("AE", "103", "the two PID-3 name the same local id", "PID^2^3")
+    ids = f"identities {first.identity_id} and {second.identity_id}"
+    reason = f"HL7 ADT^{event} from establishment {ref.finess}"
+    if event == "A24":
+        done = links.link(
+            session, principal, first, second, control_id=adt.header.control_id, reason=reason
+        )
+        return Done(
+            first.identity_id, f"A24: local ids of {ids} {'linked' if done else 'already linked'}"
+        )
+    done = links.unlink(session, principal, first, second, reason=reason)
+    if not done:
+        return Done(
+            first.identity_id,
+            f"A37: local ids of {ids} were not linked",
+            ["A37: these local ids were not linked; nothing changed"],
+        )
+    return Done(first.identity_id, f"A37: local ids of {ids} unlinked")
 
 
 def ins_change(session: Session, adt: Adt, finess: str, local_id: str) -> Done:

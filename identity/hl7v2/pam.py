@@ -17,6 +17,8 @@ ITI31 = (
     "A49", "A52", "A53", "A54", "A55", "Z99",
 )  # fmt: skip
 SUPPORTED_EVENTS = ITI30 + ITI31
+# Link and unlink two local ids of the establishment (HL7 v2.5: ADT_A24, ADT_A37, two PIDs).
+LINK_EVENTS = ("A24", "A37")
 EXCLUDED = {
     "A08": "A08 is excluded in PAM France: demographics change only through A31",
 }

@@ -75,6 +75,21 @@ def merged_id(adt: Adt, finess: str, settings: Hl7Settings) -> str:
     return chosen.value
 
 
+def linked_id(adt: Adt, finess: str, settings: Hl7Settings) -> str:
+    """A24/A37: the local id of the second PID, in the same establishment as the first's."""
+    if not adt.linked_ids:
+        raise Hl7Problem("AE", "101", "the second PID-3 carries no local patient id", "PID^2^3")
+    chosen = next((c for c in adt.linked_ids if c.type_code == "PI"), adt.linked_ids[0])
+    if establishment(adt, chosen, settings) != finess:
+        raise Hl7Problem(
+            "AE",
+            "103",
+            "the two PID-3 belong to two establishments: links stay within one",
+            "PID^2^3",
+        )
+    return chosen.value
+
+
 @dataclass(frozen=True)
 class InsVerdict:
     matricule: str | None

@@ -40,8 +40,9 @@ def _iti30(
     event = adt.header.event
     if event in ("A28", "A31"):
         return actions.upsert(session, principal, adt, ref, policy.ins_verdict(adt))
-    if event in ("A24", "A37"):
-        return movements.linked(session, adt, ref.finess, ref.local_id)
+    if event in pam.LINK_EVENTS:
+        other = policy.linked_id(adt, ref.finess, settings)
+        return movements.linked(session, principal, adt, ref, other)
     if event == "A47" and adt.merged_ins and not adt.merged_ids:
         return movements.ins_change(session, adt, ref.finess, ref.local_id)
     old = policy.merged_id(adt, ref.finess, settings)

@@ -105,6 +105,24 @@ class SourceRecord(Base):
     identity: Mapped[Identity] = relationship(back_populates="sources")
 
 
+class SourceLink(Base):
+    """Two local ids of one establishment that it linked (PAM A24): one patient, not merged.
+
+    Held by the source records, so a link follows a renumbered local id (A47) and the identity
+    a merge moves it to; stored once per pair, the lower record id first. A37 removes it.
+    """
+
+    __tablename__ = "source_links"
+    __table_args__ = (UniqueConstraint("source_id", "linked_source_id", name="uq_source_links"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("source_records.id"))
+    linked_source_id: Mapped[int] = mapped_column(ForeignKey("source_records.id"), index=True)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # MSH-10 of the A24 that made it.
+    control_id: Mapped[str | None] = mapped_column(String(199))
+
+
 class IdentityEvent(Base):
     """The feed consumers follow, an outbox: ``feed_cursor`` is set by the relay after commit."""
 

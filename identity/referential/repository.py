@@ -19,7 +19,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Row
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from identity.referential.models import (
     DuplicatePair,
@@ -29,6 +29,7 @@ from identity.referential.models import (
     MatchKey,
     Merge,
     PairComment,
+    SourceLink,
     SourceRecord,
 )
 from identity.referential.rows import IdentityRow, SourceRow
@@ -98,6 +99,44 @@ def by_source(session: Session, finess: str, local_id: str) -> Identity | None:
         .options(selectinload(Identity.sources))
     )
     return session.scalar(stmt)
+
+
+def source_record(session: Session, finess: str, local_id: str) -> SourceRecord | None:
+    stmt = select(SourceRecord).where(
+        SourceRecord.finess == finess, SourceRecord.local_id == local_id
+    )
+    return session.scalar(stmt)
+
+
+def source_link(session: Session, source_id: int, linked_source_id: int) -> SourceLink | None:
+    stmt = select(SourceLink).where(
+        SourceLink.source_id == source_id, SourceLink.linked_source_id == linked_source_id
+    )
+    return session.scalar(stmt)
+
+
+def source_links_of(
+    session: Session, identity_id: int
+) -> list[tuple[SourceLink, SourceRecord, SourceRecord]]:
+    """The links of the identity's local ids: (link, its record, the linked one), oldest first.
+
+    A link between two local ids of the identity itself is given once.
+    """
+    mine, other = aliased(SourceRecord), aliased(SourceRecord)
+    from_first = (
+        select(SourceLink, mine, other)
+        .join(mine, mine.id == SourceLink.source_id)
+        .join(other, other.id == SourceLink.linked_source_id)
+        .where(mine.identity_id == identity_id)
+    )
+    from_second = (
+        select(SourceLink, mine, other)
+        .join(mine, mine.id == SourceLink.linked_source_id)
+        .join(other, other.id == SourceLink.source_id)
+        .where(mine.identity_id == identity_id, other.identity_id != identity_id)
+    )
+    rows = [*session.execute(from_first), *session.execute(from_second)]
+    return sorted(((r[0], r[1], r[2]) for r in rows), key=lambda row: row[0].id)
 
 
 def search(

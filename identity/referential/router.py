@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from identity.duplicates import service as duplicates
 from identity.insi import service as insi
-from identity.referential import local_ids, presenter, service
+from identity.referential import links, local_ids, presenter, service
 from identity.referential.history import ENTITY
 from identity.referential.schemas import (
     AttributeRequest,
@@ -19,6 +19,7 @@ from identity.referential.schemas import (
     IdentityRead,
     IdentityUpdate,
     IdentityWriteResult,
+    LocalIdLink,
     LocalIdRequest,
     MatchRequest,
     StatusChange,
@@ -303,6 +304,21 @@ def remove_attribute(
     """Remove an attribute."""
     identity = service.remove_attribute(session, principal, identity_id, code=code)
     return presenter.to_write_result(identity, principal)
+
+
+@router.get("/{identity_id}/links", response_model=list[LocalIdLink])
+def identity_links(
+    *,
+    identity_id: int,
+    purpose: audit.Purpose = None,
+    session: DbSession,
+    principal: Principal = Depends(read_scope),
+) -> list[LocalIdLink]:
+    """The links establishments made between this identity's local ids and others (HL7 A24):
+    one patient under two local ids, which Socle did not merge. The read is recorded."""
+    found = links.links_of(session, identity_id)
+    _seen(session, principal, [identity_id], purpose)
+    return found
 
 
 @router.get("/{identity_id}/history", response_model=list[HistoryEntry])

@@ -91,6 +91,17 @@ class SourceRead(BaseModel):
     local_id: str
 
 
+class LocalIdLink(BaseModel):
+    """A link an establishment made between one of the identity's local ids and another (A24)."""
+
+    finess: str
+    local_id: str
+    linked_local_id: str
+    # The identity holding the linked local id: this one, or another (Socle merged nothing).
+    linked_identity_id: int
+    linked_at: datetime
+
+
 class IdentityRead(BaseModel):
     """An identity as stored; the INS appears only where the caller may see it."""
 

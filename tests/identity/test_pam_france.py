@@ -237,3 +237,76 @@ def test_movement_of_an_unknown_patient_creates_nothing_when_the_sender_sends_a2
     assert count(session_factory) == 0
     with session_scope(session_factory) as session:
         assert session.scalar(select(Identity.id)) is None
+
+
+def links(api: Api, local_id: str) -> list[dict[str, object]]:
+    answer = api.get(f"{LOOKUP}/{found(api, local_id)['id']}/links", key="vigilance")
+    assert answer.status_code == 200, answer.text
+    return list(answer.json())
+
+
+def test_reading_a24_names_the_second_patient() -> None:
+    adt = read(decode(pam("a24_link.hl7")), rules.INS_OIDS)
+    assert [c.value for c in adt.local_ids] == ["IPP-3003"]
+    assert [(c.value, c.type_code) for c in adt.linked_ids] == [("IPP-3002", "PI")]
+
+
+def test_a24_links_two_local_ids_without_merging_and_a37_unlinks_them(
+    api: Api, session_factory: sessionmaker[Session]
+) -> None:
+    for name in ("a04_outpatient.hl7", "a28_create.hl7"):
+        assert ack(post(api, pam(name)))["MSA"][1] == "AA", name
+    first, second = found(api, "IPP-3003")["id"], found(api, "IPP-3002")["id"]
+    linked = ack(post(api, pam("a24_link.hl7")))
+    assert linked["MSA"][1] == "AA" and "linked" in linked["MSA"][3]
+    assert count(session_factory) == 2  # one patient under two local ids: nothing merged
+    again = ack(post(api, pam("a24_link.hl7", **{"CHFM-A24-1": "CHFM-A24-2"})))
+    assert again["MSA"][1] == "AA" and "already linked" in again["MSA"][3]
+    assert [
+        (x["local_id"], x["linked_local_id"], x["linked_identity_id"])
+        for x in links(api, "IPP-3003")
+    ] == [("IPP-3003", "IPP-3002", second)]
+    assert [
+        (x["local_id"], x["linked_local_id"], x["linked_identity_id"])
+        for x in links(api, "IPP-3002")
+    ] == [("IPP-3002", "IPP-3003", first)]
+    history = api.get(f"{LOOKUP}/{first}/history", key="vigilance").json()
+    assert [h["action"] for h in history].count("local_ids_linked") == 1
+    unlinked = ack(post(api, pam("a37_unlink.hl7")))
+    assert unlinked["MSA"][1] == "AA" and "ERR" not in unlinked
+    assert links(api, "IPP-3003") == [] and links(api, "IPP-3002") == []
+    twice = ack(post(api, pam("a37_unlink.hl7", **{"CHFM-A37-1": "CHFM-A37-2"})))
+    assert twice["MSA"][1] == "AA" and twice["ERR"][4] == "W" and "not linked" in twice["ERR"][8]
+
+
+def test_a_link_follows_its_local_id_into_a_merge(api: Api) -> None:
+    for name in ("a01_admission.hl7", "a04_outpatient.hl7", "a28_create.hl7", "a24_link.hl7"):
+        assert ack(post(api, pam(name)))["MSA"][1] == "AA", name
+    assert ack(post(api, pam("a40_merge.hl7")))["MSA"][1] == "AA"  # IPP-3002 into IPP-3001
+    survivor = found(api, "IPP-3001")["id"]
+    assert [(x["local_id"], x["linked_local_id"]) for x in links(api, "IPP-3001")] == [
+        ("IPP-3002", "IPP-3003")
+    ]
+    assert [x["linked_identity_id"] for x in links(api, "IPP-3003")] == [survivor]
+
+
+@pytest.mark.parametrize(
+    ("replace", "error", "location"),
+    [
+        # The second patient's local id is unknown in the establishment.
+        ({"PID|2||IPP-3002": "PID|2||IPP-9999"}, "204", "PID^2^3"),
+        # Both PIDs name the same local id.
+        ({"PID|2||IPP-3002": "PID|2||IPP-3003"}, "103", "PID^2^3"),
+        # No second PID at all.
+        ({"PID|2||": "ZZZ|2||"}, "100", "PID^2"),
+    ],
+)
+def test_a_link_that_cannot_be_made_is_refused_and_stores_nothing(
+    api: Api, replace: dict[str, str], error: str, location: str
+) -> None:
+    for name in ("a04_outpatient.hl7", "a28_create.hl7"):
+        assert ack(post(api, pam(name)))["MSA"][1] == "AA", name
+    answer = ack(post(api, pam("a24_link.hl7", **replace)))
+    assert answer["MSA"][1] == "AE" and answer["ERR"][3].split("^")[0] == error
+    assert answer["ERR"][2] == location
+    assert links(api, "IPP-3003") == []

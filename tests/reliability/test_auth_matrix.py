@@ -188,6 +188,7 @@ ROUTES: dict[tuple[str, str], Entry] = {
         W, 200, on_identity("/attributes/HOMA", homa=True)
     ),
     ("GET", f"{IDS}/{{identity_id}}/history"): Entry(R, 200, on_identity("/history")),
+    ("GET", f"{IDS}/{{identity_id}}/links"): Entry(R, 200, on_identity("/links")),
     ("POST", f"{IDS}/insi-create"): Entry(W, 200, fixed(f"{IDS}/insi-create", json=PATIENT)),
     ("POST", f"{IDS}/{{identity_id}}/insi-search"): Entry(W, 200, on_identity("/insi-search")),
     ("POST", f"{IDS}/{{identity_id}}/insi-vitale"): Entry(
