@@ -7,6 +7,9 @@ Bundle is built.
 - merge: the survivor (``focus``, ``link`` ``replaces``) and the absorbed identity (inactive,
   ``link`` ``replaced-by`` the survivor);
 - unmerge: the restored identity (``focus``, active again, its local ids back) and the survivor;
+- link or unlink of two local ids (PAM France A24/A37): the identity of the first local id
+  (``focus``) and, when another identity holds the second, that one (``link`` ``seealso`` each
+  other while linked);
 - any other event: the identity.
 
 A subscription narrowed to some establishments gets only their local ids in
@@ -28,7 +31,7 @@ from sqlalchemy.orm import Session
 from identity.fhir import repository
 from identity.fhir.patient import to_patient
 from identity.fhir.systems import LocalIdSystems
-from identity.referential import service
+from identity.referential import links, service
 from identity.referential.models import Identity
 
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport"
@@ -53,6 +56,9 @@ def concerned(
     if kind == "identity.unmerged":
         restored = int(payload.get("loser_id", identity_id))
         return [service.get(session, restored), service.get(session, int(payload["survivor_id"]))]
+    if kind in links.EVENTS.values():
+        first, second = links.holders(session, identity_id, payload)
+        return [service.get(session, i) for i in dict.fromkeys((first, second))]
     return [service.get(session, identity_id)]
 
 
@@ -113,9 +119,9 @@ def bundle(
 ) -> dict[str, Any]:
     """The notification Bundle of one event for one subscription (``base``: Socle's /fhir)."""
     identities = concerned(session, kind, identity_id, payload)
-    replaces = repository.replaced_by(session, [i.id for i in identities])
+    found = repository.patient_links(session, [i.id for i in identities])
     patients = [
-        _narrowed(to_patient(i, local, replaces=replaces.get(i.id, [])), local, establishments)
+        _narrowed(to_patient(i, local, links_to=found.get(i.id, [])), local, establishments)
         for i in identities
     ]
     number = repository.events_until(session, subscription_id, "identity", cursor)

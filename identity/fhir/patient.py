@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -138,20 +139,19 @@ def names(identity: Identity) -> list[dict[str, Any]]:
     return out
 
 
-def links(identity: Identity, replaces: list[int]) -> list[dict[str, Any]]:
-    out = []
+def links(identity: Identity, others: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+    """``replaced-by`` the survivor of a merged identity, then ``others`` (type, identity id)."""
+    found = list(others)
     if identity.merged_into_id is not None:
-        other = {"reference": f"Patient/{identity.merged_into_id}"}
-        out.append({"other": other, "type": "replaced-by"})
-    for loser in replaces:
-        out.append({"other": {"reference": f"Patient/{loser}"}, "type": "replaces"})
-    return out
+        found.insert(0, ("replaced-by", identity.merged_into_id))
+    return [{"other": {"reference": f"Patient/{x}"}, "type": kind} for kind, x in found]
 
 
 def to_patient(
-    identity: Identity, local: fs.LocalIdSystems, *, replaces: list[int]
+    identity: Identity, local: fs.LocalIdSystems, *, links_to: Sequence[tuple[str, int]] = ()
 ) -> dict[str, Any]:
-    """The FR Core Patient (fr-core-patient-ins when it carries the INS) of one identity."""
+    """The FR Core Patient (fr-core-patient-ins when it carries the INS) of one identity;
+    ``links_to``: its links besides ``replaced-by`` (``repository.patient_links``)."""
     ins = ins_identifiers(identity)
     extensions = [reliability(identity)]
     if identity.birth_place_code:
@@ -174,7 +174,7 @@ def to_patient(
         "gender": GENDERS.get(identity.sex, "unknown"),
         "birthDate": identity.birth_date.isoformat(),
     }
-    found_links = links(identity, replaces)
+    found_links = links(identity, links_to)
     if found_links:
         patient["link"] = found_links
     if not patient["identifier"]:

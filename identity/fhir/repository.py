@@ -8,9 +8,9 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
-from identity.referential.models import Identity, SourceRecord
+from identity.referential.models import Identity, SourceLink, SourceRecord
 from referentials.core.notify.models import Delivery
 
 
@@ -111,19 +111,38 @@ def search(
     return rows, int(total)
 
 
-def replaced_by(session: Session, survivor_ids: list[int]) -> dict[int, list[int]]:
-    """For each survivor, the identities merged into it (its ``replaces`` links)."""
-    if not survivor_ids:
+def patient_links(session: Session, identity_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
+    """For each identity, its ``Patient.link`` besides ``replaced-by``: ``replaces`` for each
+    identity merged into it, then ``seealso`` for each other identity holding a local id that
+    an establishment linked to one of its own (PAM France A24)."""
+    if not identity_ids:
         return {}
-    stmt = (
+    out: dict[int, list[tuple[str, int]]] = {}
+    merged = (
         select(Identity.merged_into_id, Identity.id)
-        .where(Identity.merged_into_id.in_(survivor_ids))
+        .where(Identity.merged_into_id.in_(identity_ids))
         .order_by(Identity.id)
     )
-    out: dict[int, list[int]] = {}
-    for survivor, loser in session.execute(stmt):
+    for survivor, loser in session.execute(merged):
         if survivor is not None:
-            out.setdefault(survivor, []).append(loser)
+            out.setdefault(survivor, []).append(("replaces", loser))
+    mine, other = aliased(SourceRecord), aliased(SourceRecord)
+    seen: dict[int, set[int]] = {}
+    for own_side, other_side in (
+        (SourceLink.source_id, SourceLink.linked_source_id),
+        (SourceLink.linked_source_id, SourceLink.source_id),
+    ):
+        linked = (
+            select(mine.identity_id, other.identity_id)
+            .select_from(SourceLink)
+            .join(mine, mine.id == own_side)
+            .join(other, other.id == other_side)
+            .where(mine.identity_id.in_(identity_ids), other.identity_id != mine.identity_id)
+        )
+        for own, found in session.execute(linked):
+            seen.setdefault(own, set()).add(found)
+    for own, found_ids in seen.items():
+        out.setdefault(own, []).extend(("seealso", x) for x in sorted(found_ids))
     return out
 
 

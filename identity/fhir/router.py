@@ -40,8 +40,8 @@ def local_systems(request: Request) -> LocalIdSystems:
 def _patients(
     session: DbSession, identities: list[Identity], local: LocalIdSystems
 ) -> list[dict[str, Any]]:
-    replaces = repository.replaced_by(session, [i.id for i in identities])
-    return [to_patient(i, local, replaces=replaces.get(i.id, [])) for i in identities]
+    links = repository.patient_links(session, [i.id for i in identities])
+    return [to_patient(i, local, links_to=links.get(i.id, [])) for i in identities]
 
 
 def _seen(

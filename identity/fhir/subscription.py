@@ -4,8 +4,8 @@ Criteria Socle understands (anything else is refused with an OperationOutcome na
 
 - ``Patient`` or ``Patient?``: every identity event;
 - ``event=<types>``: some of them, comma-separated: ``created``, ``updated``,
-  ``status_changed``, ``merged``, ``unmerged``, ``local_id_attached``, ``local_id_changed``
-  (``identity.`` prefix optional);
+  ``status_changed``, ``merged``, ``unmerged``, ``local_id_attached``, ``local_id_changed``,
+  ``local_ids_linked``, ``local_ids_unlinked`` (``identity.`` prefix optional);
 - ``identifier=<local-id system>|`` (comma-separated, or repeated): only the patients holding a
   local id of these establishments (the local-id systems of ``Patient.identifier``).
 
@@ -35,6 +35,8 @@ EVENTS = (
     "unmerged",
     "local_id_attached",
     "local_id_changed",
+    "local_ids_linked",
+    "local_ids_unlinked",
 )
 EVENT_TYPES = tuple(f"identity.{e}" for e in EVENTS)
 CHANNEL = "fhir"

@@ -9,10 +9,16 @@ Socle holds it when the message is built (read in the caller's short read sessio
 | identity.merged | A40 ``ADT_A39``: PID the survivor, MRG-1 the loser's ids |
 | identity.local_id_changed | A47 ``ADT_A30``: PID-3 the new local id, MRG-1 the old one |
 | identity.unmerged | A28 of the restored identity, then A31 of the survivor |
+| identity.local_ids_linked | A24 ``ADT_A24``: the two identities, each PID with its PV1 |
+| identity.local_ids_unlinked | A37 ``ADT_A37``: the same two PIDs |
 
 An unmerge has no PAM France message: A40 cannot be cancelled, and A37 (unlink) undoes a link,
 which receivers never made of a merge. For a receiver the restored identity is a patient again:
 A28 gives it back with the local ids it had, then A31 gives the survivor without them.
+
+A link (A24 received from an establishment) is sent on only when the two local ids are held by
+two identities, and only to receivers shown that establishment's ids: two ids of one identity
+are already in the same PID-3 of every message about it.
 
 MSH-10 is ``<key>`` for a single message, ``<key>-<n>`` in a sequence: the same on every
 attempt, so a receiver recognises a resend (at-least-once delivery).
@@ -29,11 +35,12 @@ from sqlalchemy.orm import Session
 
 from identity.hl7v2 import segments as seg
 from identity.hl7v2.segments import LocalId, Parties
-from identity.referential import service
+from identity.referential import links, service
 from identity.referential.models import Identity
 
 A28, A31 = ("A28", "ADT_A05"), ("A31", "ADT_A05")
 A40, A47 = ("A40", "ADT_A39"), ("A47", "ADT_A30")
+A24, A37 = ("A24", "ADT_A24"), ("A37", "ADT_A37")
 EVENT_MESSAGES: dict[str, str] = {
     "identity.created": "A28",
     "identity.updated": "A31",
@@ -42,7 +49,10 @@ EVENT_MESSAGES: dict[str, str] = {
     "identity.merged": "A40",
     "identity.local_id_changed": "A47",
     "identity.unmerged": "A28 + A31",
+    links.EVENTS[links.LINKED]: "A24",
+    links.EVENTS[links.UNLINKED]: "A37",
 }
+LINK_MESSAGES = {links.EVENTS[links.LINKED]: A24, links.EVENTS[links.UNLINKED]: A37}
 SUPPORTED_EVENTS = tuple(EVENT_MESSAGES)
 
 
@@ -114,6 +124,8 @@ def render(session: Session, notice: Notice, parties: Parties, *, key: str) -> l
             _message(A28, f"{key}-1", notice, parties, _snapshot(restored, parties)),
             _message(A31, f"{key}-2", notice, parties, _snapshot(survivor, parties)),
         ]
+    if kind in LINK_MESSAGES:
+        return _link(session, notice, parties, key)
     identity = service.get(session, notice.identity_id)
     if kind == "identity.local_id_changed":
         finess = str(notice.payload["finess"])
@@ -126,3 +138,15 @@ def render(session: Session, notice: Notice, parties: Parties, *, key: str) -> l
         return [_message(A47, key, notice, parties, body)]
     message_kind = A28 if kind == "identity.created" else A31
     return [_message(message_kind, key, notice, parties, _snapshot(identity, parties))]
+
+
+def _link(session: Session, notice: Notice, parties: Parties, key: str) -> list[Outgoing]:
+    """A24 or A37: the identities holding the two local ids, each PID followed by its PV1."""
+    first, second = links.holders(session, notice.identity_id, notice.payload)
+    local = LocalId(str(notice.payload["finess"]), str(notice.payload["local_id"]))
+    if first == second or not parties.shows(local):
+        return []
+    body = []
+    for set_id, identity_id in enumerate((first, second), 1):
+        body += [seg.pid(service.get(session, identity_id), parties, set_id=set_id), seg.pv1()]
+    return [_message(LINK_MESSAGES[notice.type], key, notice, parties, body)]

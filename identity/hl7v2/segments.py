@@ -144,8 +144,11 @@ def _names(identity: Identity) -> str:
     return f"{birth}~{used}"
 
 
-def pid(identity: Identity, parties: Parties, *, leave_out: Iterable[LocalId] = ()) -> str:
-    """PID of an identity as Socle holds it; ``leave_out``: local ids that go in MRG-1."""
+def pid(
+    identity: Identity, parties: Parties, *, leave_out: Iterable[LocalId] = (), set_id: int = 1
+) -> str:
+    """PID of an identity as Socle holds it; ``leave_out``: local ids that go in MRG-1;
+    ``set_id`` (PID-1): 2 for the second patient of a link (ADT_A24, ADT_A37)."""
     left = set(leave_out)
     ids = [socle_cx(identity.id, parties)]
     shown = [x for x in local_ids(identity) if x not in left and parties.shows(x)]
@@ -154,7 +157,7 @@ def pid(identity: Identity, parties: Parties, *, leave_out: Iterable[LocalId] = 
     if ins:
         ids.append(ins)
     fields = [""] * 33
-    fields[0], fields[1], fields[3] = "PID", "1", "~".join(ids)
+    fields[0], fields[1], fields[3] = "PID", str(set_id), "~".join(ids)
     fields[5] = _names(identity)
     fields[7] = identity.birth_date.strftime("%Y%m%d")
     fields[8] = identity.sex if identity.sex in ("M", "F") else "U"

@@ -2,17 +2,22 @@
 
 An establishment links two of its local ids when it knows they name one patient but keeps both
 (HL7 v2.5 A24, "link patient information"), and undoes the link with A37. Socle stores the link
-between the two source records, with an audit row on each identity; it merges nothing and
-changes no identity. Tools read an identity's links at ``GET /api/v1/identities/{id}/links``.
+between the two source records, with an audit row on each identity and one event in the feed
+(``identity.local_ids_linked``, ``identity.local_ids_unlinked``), which subscribers of either
+identity hear of; it merges nothing and changes no identity. Tools read an identity's links at
+``GET /api/v1/identities/{id}/links``; FHIR shows them as ``Patient.link`` ``seealso``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from identity.referential import repository
-from identity.referential.history import ENTITY
+from identity.referential.history import ENTITY, emit
 from identity.referential.models import SourceLink, SourceRecord
 from identity.referential.schemas import LocalIdLink
 from identity.referential.service import get
@@ -21,6 +26,7 @@ from referentials.core.auth import Principal
 
 LINKED = "local_ids_linked"
 UNLINKED = "local_ids_unlinked"
+EVENTS = {LINKED: f"identity.{LINKED}", UNLINKED: f"identity.{UNLINKED}"}
 
 
 def record_of(session: Session, finess: str, local_id: str) -> SourceRecord | None:
@@ -57,7 +63,7 @@ def link(
         if repository.source_link(session, low.id, high.id) is None:
             raise
         return False
-    _audit(session, principal, first, second, LINKED, reason)
+    _record(session, principal, first, second, LINKED, reason)
     return True
 
 
@@ -76,11 +82,11 @@ def unlink(
         return False
     session.delete(found)
     session.flush()
-    _audit(session, principal, first, second, UNLINKED, reason)
+    _record(session, principal, first, second, UNLINKED, reason)
     return True
 
 
-def _audit(
+def _record(
     session: Session,
     principal: Principal,
     first: SourceRecord,
@@ -88,6 +94,16 @@ def _audit(
     action: str,
     reason: str,
 ) -> None:
+    """The event of the change, and an audit row on each identity it concerns."""
+    emit(
+        session,
+        EVENTS[action],
+        first.identity_id,
+        finess=first.finess,
+        local_id=first.local_id,
+        linked_local_id=second.local_id,
+        linked_identity_id=second.identity_id,
+    )
     # One row on each identity the link concerns (one when both local ids are of one identity).
     sides = [(first, second)]
     if first.identity_id != second.identity_id:
@@ -109,6 +125,21 @@ def _audit(
             after=facts if action == LINKED else None,
             reason=reason,
         )
+
+
+def holders(session: Session, identity_id: int, payload: Mapping[str, Any]) -> tuple[int, int]:
+    """The identities holding the two local ids of a link event (``identity_id``: the event's).
+
+    Those holding them now: a merge since moved a local id to its survivor. A local id
+    renumbered since (A47) is no longer found: then the identity the event named.
+    """
+    finess = str(payload.get("finess", ""))
+    named = (identity_id, int(payload.get("linked_identity_id") or identity_id))
+    found = []
+    for key, fallback in zip(("local_id", "linked_local_id"), named, strict=True):
+        record = repository.source_record(session, finess, str(payload.get(key, "")))
+        found.append(record.identity_id if record is not None else fallback)
+    return found[0], found[1]
 
 
 def links_of(session: Session, identity_id: int) -> list[LocalIdLink]:

@@ -2,9 +2,9 @@
 
 A client hears of an identity only if it holds a local id for it in one of its
 establishments (the FINESS of its keys), unless it may merge identities (``identity:merge``),
-which sees every identity; a subscription may narrow that to some establishments. A merge or
-an unmerge concerns two identities: it is visible if either is, and is ordered after the
-earlier events of both.
+which sees every identity; a subscription may narrow that to some establishments. A merge, an
+unmerge, a link or an unlink of two local ids concerns two identities: it is visible if either
+is, and is ordered after the earlier events of both.
 """
 
 from __future__ import annotations
@@ -27,12 +27,15 @@ EVENT_TYPES = (
     "identity.unmerged",
     "identity.local_id_attached",
     "identity.local_id_changed",
+    "identity.local_ids_linked",
+    "identity.local_ids_unlinked",
 )
-_PAIR_KEYS = ("survivor_id", "loser_id")
+_PAIR_KEYS = ("survivor_id", "loser_id", "linked_identity_id")
 
 
 def identities_of(identity_id: int, payload: dict[str, Any]) -> tuple[int, ...]:
-    """The identities an event concerns: its own, and both sides of a merge or unmerge."""
+    """The identities an event concerns: its own, and both sides of a merge, an unmerge, a link
+    or an unlink."""
     ids = [identity_id] + [int(payload[k]) for k in _PAIR_KEYS if payload.get(k) is not None]
     return tuple(sorted(set(ids)))
 

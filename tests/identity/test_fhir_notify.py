@@ -15,7 +15,7 @@ from identity.duplicates import merges
 from identity.fhir import notification
 from identity.fhir.notify import FhirChannel
 from identity.fhir.systems import LocalIdSystems
-from identity.referential import local_ids, service
+from identity.referential import links, local_ids, service
 from identity.referential.models import IdentityEvent, Merge
 from identity.referential.schemas import IdentityCreate, LocalIdRequest, SourceRef
 from referentials import notify_wiring
@@ -293,3 +293,29 @@ def test_a_narrowed_subscription_gets_only_its_establishments_local_ids(
         assert ids(frozenset()) == {"IPP-A", "HCL-1"}
         assert ids(frozenset({"690999016"})) == {"IPP-A"}
         assert ids(frozenset({"750000001"})) == set()
+
+
+def test_a_link_carries_both_identities_each_seealso_the_other_until_unlinked(
+    sub: int, session_factory: sessionmaker[Session], channel: FhirChannel
+) -> None:
+    with session_scope(session_factory) as session:
+        first, second = _identity(session, "IPP-A"), _identity(session, "IPP-B")
+        records = [links.record_of(session, "690999016", x) for x in ("IPP-A", "IPP-B")]
+        one, other = records
+        assert one is not None and other is not None
+        links.link(session, SYSTEM, one, other, control_id="A24-1", reason="one patient")
+    target = _target(sub, channel, "https://dpi.example/notify")
+    assert channel.supports("identity.local_ids_linked")
+    _, bundle = _render(session_factory, channel, "identity.local_ids_linked", target)
+    validate(bundle)
+    assert bundle["meta"]["tag"][0]["code"] == "identity.local_ids_linked"
+    focus, context = (e["resource"] for e in bundle["entry"][1:])
+    assert (focus["id"], context["id"]) == (str(first), str(second))
+    assert focus["link"] == [{"other": {"reference": f"Patient/{second}"}, "type": "seealso"}]
+    assert context["link"] == [{"other": {"reference": f"Patient/{first}"}, "type": "seealso"}]
+    with session_scope(session_factory) as session:
+        links.unlink(session, SYSTEM, one, other, reason="two patients after all")
+    _, undone = _render(session_factory, channel, "identity.local_ids_unlinked", target)
+    validate(undone)
+    assert [e["resource"]["id"] for e in undone["entry"][1:]] == [str(first), str(second)]
+    assert all("link" not in e["resource"] for e in undone["entry"][1:])

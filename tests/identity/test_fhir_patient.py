@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from identity.duplicates import merges
+from identity.referential import links
 from referentials.core.auth import SYSTEM
 from referentials.core.db import session_scope
 from tests.conftest import Api
@@ -19,6 +20,7 @@ INS_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"
 RELIABILITY = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability"
 BIRTH_LIST = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient-birth-list-given-name"
 LOCAL_SYSTEM = "http://127.0.0.1:8000/fhir/sid/ipp/690999016"
+CHFM = "690999016"
 COMMUNE = "https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM"
 FR_CORE_CS = "https://hl7.fr/ig/fhir/core/CodeSystem"
 
@@ -280,3 +282,20 @@ def test_a_merged_identity_carries_the_desa_comment(
         "code": "DESA",
         "display": "Identité désactivée",
     }
+
+
+def test_linked_local_ids_show_as_seealso_until_unlinked(
+    api: Api, session_factory: sessionmaker[Session]
+) -> None:
+    first = create(api, source={"finess": CHFM, "local_id": "IPP-76"})["id"]
+    second = create(api, first_names=["Helene"], source={"finess": CHFM, "local_id": "IPP-77"})
+    with session_scope(session_factory) as session:
+        one, other = (links.record_of(session, CHFM, x) for x in ("IPP-76", "IPP-77"))
+        assert one is not None and other is not None
+        links.link(session, SYSTEM, one, other, control_id="A24-9", reason="one patient")
+    for mine, theirs in ((first, second["id"]), (second["id"], first)):
+        patient = validate(fhir_json(api.get(f"/fhir/Patient/{mine}", key="identity:read")))
+        assert patient["link"] == [{"other": {"reference": f"Patient/{theirs}"}, "type": "seealso"}]
+    with session_scope(session_factory) as session:
+        links.unlink(session, SYSTEM, one, other, reason="two patients")
+    assert "link" not in fhir_json(api.get(f"/fhir/Patient/{first}", key="identity:read"))

@@ -84,7 +84,19 @@ def test_establishments_narrow_by_local_id_system(api: Api) -> None:
     stored = api.get(f"/api/v1/subscriptions/{created['id']}", key="admin")
     assert stored.status_code == 200, stored.text
     assert stored.json()["establishments"] == ["690999016"]
-    assert len(stored.json()["event_types"]) == 7
+    # No event= : every identity event, the links of two local ids (PAM France A24/A37) too.
+    assert len(stored.json()["event_types"]) == 9
+    assert {"identity.local_ids_linked", "identity.local_ids_unlinked"} <= set(
+        stored.json()["event_types"]
+    )
+    links_only = subscription(criteria="Patient?event=local_ids_linked,identity.local_ids_unlinked")
+    stored = api.get(
+        f"/api/v1/subscriptions/{fhir_json(post(api, links_only), 201)['id']}", key="admin"
+    )
+    assert stored.json()["event_types"] == [
+        "identity.local_ids_linked",
+        "identity.local_ids_unlinked",
+    ]
 
 
 @pytest.mark.parametrize(

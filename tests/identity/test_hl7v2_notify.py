@@ -14,7 +14,7 @@ from identity.duplicates import merges
 from identity.hl7v2 import message as pam_reader
 from identity.hl7v2.notify import Notice, Outgoing, UnsupportedEvent, render
 from identity.hl7v2.segments import Parties
-from identity.referential import local_ids, rules, service
+from identity.referential import links, local_ids, rules, service
 from identity.referential.models import Identity, IdentityEvent
 from identity.referential.schemas import (
     IdentityCreate,
@@ -210,3 +210,61 @@ def test_a_subscription_narrowed_to_an_establishment_gets_only_its_local_ids(
     assert "HCL-9" in everything.text
     assert "HCL-9" not in chfm_only.text
     assert "IPP-1^^^" in chfm_only.text and "IPP-2^^^" in chfm_only.text
+
+
+def _link(session: Session, finess: str, first: str, second: str, *, undo: bool = False) -> None:
+    one, other = links.record_of(session, finess, first), links.record_of(session, finess, second)
+    assert one is not None and other is not None
+    if undo:
+        assert links.unlink(session, SYSTEM, one, other, reason="not the same patient")
+    else:
+        assert links.link(session, SYSTEM, one, other, control_id="L1", reason="same patient")
+
+
+def test_a_link_is_an_a24_of_both_patients_and_an_unlink_an_a37(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_scope(session_factory) as session:
+        first = _create(session, CHFM, "IPP-1").id
+        second = _create(session, CHFM, "IPP-2", first_names=["Lea"]).id
+        _link(session, CHFM, "IPP-1", "IPP-2")
+    with session_scope(session_factory) as session:
+        linked = _last(session, "identity.local_ids_linked")
+        assert linked.identity_id == first and linked.payload["linked_identity_id"] == second
+        [out] = render(session, linked, PARTIES, key="K1")
+        other_only = Parties(authorities=PARTIES.authorities, establishments=frozenset({HCL}))
+        assert render(session, linked, other_only, key="K2") == []
+        _link(session, CHFM, "IPP-1", "IPP-2", undo=True)
+    assert out.event == "A24" and out.control_id == "K1"
+    msg, adt = _read(out)
+    assert str(msg.segment("MSH")[9]) == "ADT^A24^ADT_A24"
+    assert [s[0][0] for s in msg] == ["MSH", "EVN", "PID", "PV1", "PID", "PV1"]
+    assert [str(s[1]) for s in msg.segments("PID")] == ["1", "2"]
+    # A PAM France receiver reads it as the link of IPP-1 with IPP-2, nothing merged.
+    assert {c.value for c in adt.local_ids} == {"IPP-1", str(first)}
+    assert {c.value for c in adt.linked_ids} == {"IPP-2", str(second)}
+    assert adt.merged_ids == [] and adt.first_names == ["ZOE", "MARIE"]
+    with session_scope(session_factory) as session:
+        [undone] = render(session, _last(session, "identity.local_ids_unlinked"), PARTIES, key="U")
+    msg, adt = _read(undone)
+    assert str(msg.segment("MSH")[9]) == "ADT^A37^ADT_A37"
+    assert {c.value for c in adt.linked_ids} == {"IPP-2", str(second)}
+
+
+def test_a_link_names_who_holds_its_local_ids_when_it_is_sent(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_scope(session_factory) as session:
+        _create(session, CHFM, "IPP-1")
+        second = _create(session, CHFM, "IPP-2", first_names=["Lea"]).id
+        survivor = _create(session, CHFM, "IPP-3", first_names=["Lea"]).id
+        _link(session, CHFM, "IPP-1", "IPP-2")
+        # IPP-2 moves to the survivor before the link is sent: the A24 names the survivor.
+        merges.merge(session, SYSTEM, survivor_id=survivor, loser_id=second, reason="twin")
+    with session_scope(session_factory) as session:
+        [out] = render(session, _last(session, "identity.local_ids_linked"), PARTIES, key="K")
+        _, adt = _read(out)
+        assert {c.value for c in adt.linked_ids} == {"IPP-2", "IPP-3", str(survivor)}
+        # Two local ids of one identity: every message about it has both in one PID-3.
+        _link(session, CHFM, "IPP-2", "IPP-3")
+        assert render(session, _last(session, "identity.local_ids_linked"), PARTIES, key="S") == []

@@ -277,6 +277,20 @@ def test_a24_links_two_local_ids_without_merging_and_a37_unlinks_them(
     assert links(api, "IPP-3003") == [] and links(api, "IPP-3002") == []
     twice = ack(post(api, pam("a37_unlink.hl7", **{"CHFM-A37-1": "CHFM-A37-2"})))
     assert twice["MSA"][1] == "AA" and twice["ERR"][4] == "W" and "not linked" in twice["ERR"][8]
+    # One event a change (none for the repeated A24 or A37), in the feed tools read.
+    feed = api.get("/api/v1/events", key="vigilance", params={"after": 0, "limit": 100})
+    assert feed.status_code == 200, feed.text
+    changes = [e for e in feed.json()["items"] if "local_ids" in e["type"]]
+    assert [(e["type"], e["identity_id"]) for e in changes] == [
+        ("identity.local_ids_linked", first),
+        ("identity.local_ids_unlinked", first),
+    ]
+    assert changes[0]["payload"] == {
+        "finess": "690999016",
+        "local_id": "IPP-3003",
+        "linked_local_id": "IPP-3002",
+        "linked_identity_id": second,
+    }
 
 
 def test_a_link_follows_its_local_id_into_a_merge(api: Api) -> None:

@@ -1,5 +1,6 @@
 """Who hears of what: a client hears of the identities it holds a local id for, unless it may
-merge; a merge is heard by the holders of either side, ordered after both sides' events."""
+merge; a merge, or a link of two local ids, is heard by the holders of either side, ordered after
+both sides' events."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from identity.duplicates import merges
+from identity.referential import links, local_ids
 from identity.referential import service as identities
-from identity.referential.schemas import IdentityCreate, IdentityUpdate
+from identity.referential.schemas import IdentityCreate, IdentityUpdate, LocalIdRequest
 from referentials.core.auth import SYSTEM, create_api_key
 from referentials.core.db import session_scope
 from referentials.core.notify.worker import drain
@@ -80,3 +82,37 @@ def test_a_client_without_keys_hears_nothing(
     _identity(session_factory, CLINIC, "IPP-2", "Robert")
     drain(engine, FAST)
     assert receiver.events() == []
+
+
+def test_a_link_of_two_local_ids_is_heard_by_the_holders_of_either_identity(
+    session_factory: sessionmaker[Session], engine: Engine, wired: None
+) -> None:
+    other_side, elsewhere = Receiver(), Receiver()
+    linked_types = ["identity.local_ids_linked"]
+    subscribe(
+        session_factory,
+        other_side.url,
+        client="regional",
+        event_types=linked_types,
+        establishments=[OTHER],
+    )
+    with session_scope(session_factory) as session:
+        create_api_key(session, client_name="far", scopes=["identity:read"], finess="130999999")
+    subscribe(session_factory, elsewhere.url, client="far", key=False, event_types=linked_types)
+    mine = _identity(session_factory, CLINIC, "IPP-1", "Bernard")
+    theirs = _identity(session_factory, OTHER, "IPP-9", "Bernardo")
+    with session_scope(session_factory) as session:
+        request = LocalIdRequest(finess=CLINIC, local_id="IPP-2")
+        local_ids.attach_by_request(session, SYSTEM, theirs, data=request)
+        one, other = (links.record_of(session, CLINIC, x) for x in ("IPP-1", "IPP-2"))
+        assert one is not None and other is not None
+        # The clinic links its two ids: OTHER holds only the second identity, and hears of it.
+        assert links.link(session, SYSTEM, one, other, control_id="A24-1", reason="one patient")
+    drain(engine, FAST)
+    [heard] = other_side.events()
+    assert heard["type"] == "identity.local_ids_linked"
+    assert heard["subjects"] == sorted([f"identity:{mine}", f"identity:{theirs}"])
+    assert heard["data"]["linked_identity_id"] == theirs
+    assert elsewhere.events() == []
+    for r in (other_side, elsewhere):
+        r.down()
