@@ -108,6 +108,10 @@ def serve(
     except _Terminated:
         stopped_by_signal = True
     finally:
+        # A second SIGTERM (an impatient supervisor, a repeated `kill`) must not cut the
+        # clean-up short: the INSi process and the metrics directory would outlive the server.
+        # SIGKILL still ends it at once.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if searches is not None:
             searches.stop()
         if metrics is not None:

@@ -55,6 +55,7 @@ from tests.conftest import free_port
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
 LUA = HERE / "load" / "socle.lua"
+BURN = HERE / "load" / "burn.py"
 # Each wrk run draws its own random requests.
 RUNS = itertools.count(1)
 # Each wrk run that creates takes its own share of the new people (CREATE_FROM): run after run
@@ -89,6 +90,9 @@ SCENARIOS: dict[str, list[Part]] = {
     "insi x8 alone": [Part("insi", 8)],
     "create x16 + insi x8": [Part("create", 16), Part("insi", 8)],
     "read x32 + insi x8": [Part("read", 32), Part("insi", 8)],
+    # Beside the reads, a process that burns what the 8 INSi searchers cost in CPU (--cpu-*):
+    # how much of the share kept beside them their CPU alone explains.
+    "read x32 + cpu": [Part("read", 32), Part("cpu", 0)],
     "mixed x32": [Part("mixed", 32)],
 }
 
@@ -299,6 +303,17 @@ def result_of(process: subprocess.Popen[str], part: Part) -> dict[str, object]:
 
 
 @dataclass(frozen=True)
+class Burn:
+    """The "cpu" part: ``ms`` of CPU ``per_second`` times a second, in a process of its own."""
+
+    per_second: float = 23.0
+    ms: float = 6.5
+
+    def start(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, str(BURN), str(self.per_second), str(self.ms)])
+
+
+@dataclass(frozen=True)
 class Watched:
     """The processes whose CPU a scenario reports: Socle's, the mock's, the database's."""
 
@@ -318,9 +333,14 @@ def run_scenario(
     seconds: int,
     update_from: int = 1,
     watched: Watched | None = None,
+    burn: Burn = Burn(),
 ) -> list[dict[str, object]]:
-    """Run the parts at once; with ``watched``, the CPU per request of what it names too."""
+    """Run the parts at once; with ``watched``, the CPU per request of what it names too.
+
+    A "cpu" part is ``burn``'s process, for as long as the others run; it has no figures."""
     watched = watched or Watched()
+    burner = burn.start() if any(part.kind == "cpu" for part in parts) else None
+    parts = [part for part in parts if part.kind != "cpu"]
 
     def readings() -> list[dict[int, float]]:
         server = descendants(watched.server) if watched.server is not None else []
@@ -332,6 +352,9 @@ def run_scenario(
     machine_before, wrk_before = machine_seconds(), _children_cpu()
     processes = [wrk(bench, base, part, seconds, update_from) for part in parts]
     results = [result_of(p, part) for p, part in zip(processes, parts, strict=True)]
+    if burner is not None:
+        burner.kill()
+        burner.wait()
     spent = [spent_since(b, now) for b, now in zip(before, readings(), strict=True)]
     machine = [now - then for now, then in zip(machine_seconds(), machine_before, strict=True)]
     # wrk's runs have ended and been waited for: their CPU is in this process's children's.
@@ -394,16 +417,21 @@ def warm_up(bench: Bench, base: str) -> None:
         run_scenario(bench, base, [Part(kind, 4)], 2)
 
 
+BESIDE = (" + insi x8", " + cpu")
+
+
 def beside_insi(figures: dict[str, list[dict[str, object]]]) -> list[str]:
-    """Each "X + insi x8" scenario against "X" alone: throughput kept and p99, over the rounds.
+    """Each "X + insi x8" (or "X + cpu") scenario against "X" alone: throughput kept and p99,
+    over the rounds.
 
     On a machine whose speed drifts from minute to minute, one pair of runs says little: the
     sums over rounds that alternate the two scenarios compare like with like.
     """
     lines = []
     for name, runs in figures.items():
-        alone = figures.get(name.removesuffix(" + insi x8"))
-        if not name.endswith(" + insi x8") or not alone:
+        suffix = next((s for s in BESIDE if name.endswith(s)), None)
+        alone = figures.get(name.removesuffix(suffix)) if suffix else None
+        if not alone:
             continue
         rounds = min(len(runs), len(alone))
         kept = _sum(runs[:rounds], "req_s") / _sum(alone[:rounds], "req_s")
@@ -460,6 +488,19 @@ def main() -> None:
         "the shares beside INSi are then summed over the rounds, each scenario next in time to "
         "its reference (use an even number)",
     )
+    parser.add_argument(
+        "--cpu-per-second",
+        type=float,
+        default=Burn.per_second,
+        help="the cpu part's wake-ups a second (8 INSi searchers make about 23 searches)",
+    )
+    parser.add_argument(
+        "--cpu-ms",
+        type=float,
+        default=Burn.ms,
+        help="the cpu part's CPU per wake-up: what a search costs the served processes and the "
+        "mock ('insi x8 alone' prints it)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--server-log", default="", help="append the servers' stderr to this file")
     args = parser.parse_args()
@@ -501,7 +542,8 @@ def main() -> None:
                     first = update_from
                     if any(part.kind == "mixed" for part in parts):
                         first += next(updating) * updates
-                    results = run_scenario(bench, base, parts, args.seconds, first, watched)
+                    burn = Burn(args.cpu_per_second, args.cpu_ms)
+                    results = run_scenario(bench, base, parts, args.seconds, first, watched, burn)
                     figures.setdefault(name, []).append(results[0])
                     for r in results:
                         print(

@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import stat
+import time
 from pathlib import Path
 
 import httpx
@@ -121,6 +122,41 @@ def test_a_server_stopped_by_sigterm_cleans_up_as_after_a_ctrl_c(
     # Ended by the signal with one worker (as uvicorn ends it), by the supervisor's exit with two.
     assert code == (-signal.SIGTERM if workers == 1 else 0)
     # Right after the exit: removed by the server itself, not later by an orphaned INSi process.
+    assert not metrics.exists(), "the metrics directory outlived the server"
+    assert not Path(socket_path).parent.exists(), "the socket's folder outlived the server"
+    assert not _alive(searcher), "the INSi process outlived the server"
+
+
+def _pending(pid: int, signum: int) -> bool:
+    """Whether ``signum`` waits to be delivered to the process (it is stopped)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    masks = [int(line.split()[1], 16) for line in status.splitlines() if "Pnd:" in line]
+    return any(mask >> (signum - 1) & 1 for mask in masks)
+
+
+def test_a_second_sigterm_does_not_cut_the_clean_up_short(tmp_path: Path) -> None:
+    """A supervisor that repeats its SIGTERM while the server waits for its INSi process to
+    stop: the server still stops that process and removes what it made before it ends."""
+    port = free_port()
+    server = _serve(f"sqlite:///{tmp_path / 'twice.db'}", port, 1)
+    try:
+        searcher, socket_path = _ready(server.pid, f"http://127.0.0.1:{port}")
+        metrics = Path(_environ(searcher)["PROMETHEUS_MULTIPROC_DIR"])
+        # Stopped, the INSi process keeps the server's clean-up waiting for it: the server has
+        # asked it to stop (a SIGTERM pending on it) when the second SIGTERM comes.
+        os.kill(searcher, signal.SIGSTOP)
+        server.terminate()
+        assert _wait_for(lambda: _pending(searcher, signal.SIGTERM), 30), "no stop was asked"
+        server.terminate()
+        time.sleep(0.5)
+        os.kill(searcher, signal.SIGCONT)
+        code = server.wait(timeout=30)
+    finally:
+        if _alive(searcher):
+            os.kill(searcher, signal.SIGCONT)
+        if server.poll() is None:
+            _stop(server)
+    assert code == -signal.SIGTERM
     assert not metrics.exists(), "the metrics directory outlived the server"
     assert not Path(socket_path).parent.exists(), "the socket's folder outlived the server"
     assert not _alive(searcher), "the INSi process outlived the server"
