@@ -126,21 +126,21 @@ def patient_links(session: Session, identity_ids: list[int]) -> dict[int, list[t
     for survivor, loser in session.execute(merged):
         if survivor is not None:
             out.setdefault(survivor, []).append(("replaces", loser))
-    mine, other = aliased(SourceRecord), aliased(SourceRecord)
+    first, second = aliased(SourceRecord), aliased(SourceRecord)
+    linked = (
+        select(first.identity_id, second.identity_id)
+        .select_from(SourceLink)
+        .join(first, first.id == SourceLink.source_id)
+        .join(second, second.id == SourceLink.linked_source_id)
+        .where(or_(first.identity_id.in_(identity_ids), second.identity_id.in_(identity_ids)))
+    )
+    wanted = set(identity_ids)
     seen: dict[int, set[int]] = {}
-    for own_side, other_side in (
-        (SourceLink.source_id, SourceLink.linked_source_id),
-        (SourceLink.linked_source_id, SourceLink.source_id),
-    ):
-        linked = (
-            select(mine.identity_id, other.identity_id)
-            .select_from(SourceLink)
-            .join(mine, mine.id == own_side)
-            .join(other, other.id == other_side)
-            .where(mine.identity_id.in_(identity_ids), other.identity_id != mine.identity_id)
-        )
-        for own, found in session.execute(linked):
-            seen.setdefault(own, set()).add(found)
+    for one, other in session.execute(linked):
+        if one != other:
+            for own, found in ((one, other), (other, one)):
+                if own in wanted:
+                    seen.setdefault(own, set()).add(found)
     for own, found_ids in seen.items():
         out.setdefault(own, []).extend(("seealso", x) for x in sorted(found_ids))
     return out

@@ -251,7 +251,7 @@ class NotifySettings(BaseModel):
     breaker_cooldown_seconds: float = 15.0
     # How long the previous secret stays valid after a rotation.
     secret_overlap_hours: float = 24.0
-    # How often the worker looks for new events (it is also woken by the feed's relay).
+    # How often the worker looks for new events.
     poll_seconds: float = 0.2
     # Deliveries read per fan-out and per send batch.
     batch_size: int = 200
