@@ -350,11 +350,13 @@ def run_scenario(
 
     before = readings()
     machine_before, wrk_before = machine_seconds(), _children_cpu()
-    processes = [wrk(bench, base, part, seconds, update_from) for part in parts]
-    results = [result_of(p, part) for p, part in zip(processes, parts, strict=True)]
-    if burner is not None:
-        burner.kill()
-        burner.wait()
+    try:
+        processes = [wrk(bench, base, part, seconds, update_from) for part in parts]
+        results = [result_of(p, part) for p, part in zip(processes, parts, strict=True)]
+    finally:
+        if burner is not None:
+            burner.kill()
+            burner.wait()  # its CPU then counts with wrk's (the "wrk cores" column)
     spent = [spent_since(b, now) for b, now in zip(before, readings(), strict=True)]
     machine = [now - then for now, then in zip(machine_seconds(), machine_before, strict=True)]
     # wrk's runs have ended and been waited for: their CPU is in this process's children's.
