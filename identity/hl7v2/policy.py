@@ -57,37 +57,58 @@ def establishment(adt: Adt, local: Cx, settings: Hl7Settings) -> str:
     )
 
 
+def _chosen(ids: list[Cx]) -> Cx:
+    """The PI repetition of a list of ids, else the first one."""
+    return next((c for c in ids if c.type_code == "PI"), ids[0])
+
+
 def local_id(adt: Adt, settings: Hl7Settings) -> tuple[str, str]:
     """(FINESS, local id) of the patient: the PI repetition of PID-3, else the first one."""
     if not adt.local_ids:
         raise Hl7Problem("AE", "101", "PID-3 carries no local patient id", "PID^1^3")
-    chosen = next((c for c in adt.local_ids if c.type_code == "PI"), adt.local_ids[0])
+    chosen = _chosen(adt.local_ids)
     return establishment(adt, chosen, settings), chosen.value
+
+
+def _other_id(
+    adt: Adt,
+    ids: list[Cx],
+    finess: str,
+    settings: Hl7Settings,
+    *,
+    named: str,
+    where: str,
+    across: str,
+) -> str:
+    """The local id of ``ids`` (MRG-1, the second PID-3), in the establishment ``finess``."""
+    if not ids:
+        raise Hl7Problem("AE", "101", f"{named} carries no local patient id", where)
+    chosen = _chosen(ids)
+    if establishment(adt, chosen, settings) != finess:
+        raise Hl7Problem("AE", "103", across, where)
+    return chosen.value
 
 
 def merged_id(adt: Adt, finess: str, settings: Hl7Settings) -> str:
     """MRG-1: the merged (A40) or former (A47) local id, in the same establishment."""
-    if not adt.merged_ids:
-        raise Hl7Problem("AE", "101", "MRG-1 carries no local patient id", "MRG^1^1")
-    chosen = next((c for c in adt.merged_ids if c.type_code == "PI"), adt.merged_ids[0])
-    if establishment(adt, chosen, settings) != finess:
-        raise Hl7Problem("AE", "103", "MRG-1 and PID-3 belong to two establishments", "MRG^1^1")
-    return chosen.value
+    across = "MRG-1 and PID-3 belong to two establishments"
+    return _other_id(
+        adt, adt.merged_ids, finess, settings, named="MRG-1", where="MRG^1^1", across=across
+    )
 
 
 def linked_id(adt: Adt, finess: str, settings: Hl7Settings) -> str:
     """A24/A37: the local id of the second PID, in the same establishment as the first's."""
-    if not adt.linked_ids:
-        raise Hl7Problem("AE", "101", "the second PID-3 carries no local patient id", "PID^2^3")
-    chosen = next((c for c in adt.linked_ids if c.type_code == "PI"), adt.linked_ids[0])
-    if establishment(adt, chosen, settings) != finess:
-        raise Hl7Problem(
-            "AE",
-            "103",
-            "the two PID-3 belong to two establishments: links stay within one",
-            "PID^2^3",
-        )
-    return chosen.value
+    across = "the two PID-3 belong to two establishments: links stay within one"
+    return _other_id(
+        adt,
+        adt.linked_ids,
+        finess,
+        settings,
+        named="the second PID-3",
+        where="PID^2^3",
+        across=across,
+    )
 
 
 @dataclass(frozen=True)
