@@ -137,7 +137,7 @@ def holders(session: Session, identity_id: int, payload: Mapping[str, Any]) -> t
     named = (identity_id, int(payload.get("linked_identity_id") or identity_id))
     found = []
     for key, fallback in zip(("local_id", "linked_local_id"), named, strict=True):
-        record = repository.source_record(session, finess, str(payload.get(key, "")))
+        record = record_of(session, finess, str(payload.get(key, "")))
         found.append(record.identity_id if record is not None else fallback)
     return found[0], found[1]
 

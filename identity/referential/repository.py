@@ -15,6 +15,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    or_,
     select,
     text,
 )
@@ -122,21 +123,18 @@ def source_links_of(
 
     A link between two local ids of the identity itself is given once.
     """
-    mine, other = aliased(SourceRecord), aliased(SourceRecord)
-    from_first = (
-        select(SourceLink, mine, other)
-        .join(mine, mine.id == SourceLink.source_id)
-        .join(other, other.id == SourceLink.linked_source_id)
-        .where(mine.identity_id == identity_id)
+    first, second = aliased(SourceRecord), aliased(SourceRecord)
+    stmt = (
+        select(SourceLink, first, second)
+        .join(first, first.id == SourceLink.source_id)
+        .join(second, second.id == SourceLink.linked_source_id)
+        .where(or_(first.identity_id == identity_id, second.identity_id == identity_id))
+        .order_by(SourceLink.id)
     )
-    from_second = (
-        select(SourceLink, mine, other)
-        .join(mine, mine.id == SourceLink.linked_source_id)
-        .join(other, other.id == SourceLink.source_id)
-        .where(mine.identity_id == identity_id, other.identity_id != identity_id)
-    )
-    rows = [*session.execute(from_first), *session.execute(from_second)]
-    return sorted(((r[0], r[1], r[2]) for r in rows), key=lambda row: row[0].id)
+    return [
+        (link, one, other) if one.identity_id == identity_id else (link, other, one)
+        for link, one, other in session.execute(stmt)
+    ]
 
 
 def search(
