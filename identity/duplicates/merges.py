@@ -133,6 +133,7 @@ def merge(
     local_ids = [{"finess": s.finess, "local_id": s.local_id} for s in moved]
     emit(
         session,
+        principal,
         "identity.merged",
         survivor.id,
         survivor_id=survivor.id,
@@ -243,6 +244,7 @@ def undo(session: Session, principal: Principal, merge_id: int, *, reason: str |
     )
     emit(
         session,
+        principal,
         "identity.unmerged",
         loser.id,
         survivor_id=survivor.id,

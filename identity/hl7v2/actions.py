@@ -224,5 +224,13 @@ def change_local_id(
         after={"finess": finess, "local_id": new},
         reason="HL7 ADT^A47",
     )
-    emit(session, "identity.local_id_changed", identity.id, finess=finess, old=old, new=new)
+    emit(
+        session,
+        principal,
+        "identity.local_id_changed",
+        identity.id,
+        finess=finess,
+        old=old,
+        new=new,
+    )
     return Done(identity.id, f"local id of identity {identity.id} changed")

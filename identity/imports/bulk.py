@@ -211,7 +211,7 @@ def _write(
     # SQLite: numbered here, the chunk's first insert having taken the write lock (emit_many).
     numbered = session.get_bind().dialect.name == "sqlite"
     created = [("identity.created", i, {"status": "PROV"}) for i in ids]
-    emit_many(session, created, numbered=numbered)
+    emit_many(session, principal, created, numbered=numbered)
     # A local id joining an identity with the same strict traits: audited, with its event, as
     # the shared attach does on the per-row path.
     audit.record_many(
@@ -223,7 +223,7 @@ def _write(
         reason="identity file import: same strict traits",
     )
     attach_events = [(ATTACHED_EVENT, i, {"finess": finess}) for i, _ in attached]
-    emit_many(session, attach_events, numbered=numbered)
+    emit_many(session, principal, attach_events, numbered=numbered)
     pairs = pairs_of()
     insert_tuples(session, DuplicatePair, PAIR_COLUMNS, pairs, json_text=JSON_TEXT)
     summary.rows += plan.rows

@@ -180,6 +180,6 @@ def _create_recup(
         after=snapshot(identity),
         reason="INSi CR 00",
     )
-    emit(session, "identity.created", identity.id, status=identity.status)
+    emit(session, principal, "identity.created", identity.id, status=identity.status)
     duplicates.check_after_write(session, principal, identity, found, new=True)
     return identity, "applied"

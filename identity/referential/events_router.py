@@ -45,6 +45,7 @@ def _events(session: Session, principal: Principal, after: int, limit: int) -> E
             identity_id=e.identity_id,
             at=e.at,
             payload=e.payload,
+            own=e.origin == principal.client_name,
         )
         for e in events
     ]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from identity.referential import feed
 from identity.referential.models import Identity, IdentityEvent
 from referentials.core.bulk_insert import insert_tuples
+from referentials.core.principal import Principal
 
 ENTITY = "identity"
 
@@ -44,9 +45,17 @@ def snapshot(identity: Identity) -> dict[str, Any]:
     }
 
 
-def emit(session: Session, event_type: str, identity_id: int, **payload: Any) -> None:
-    """Append an event to the feed, in the transaction of the change (its cursor comes later)."""
-    session.add(IdentityEvent(type=event_type, identity_id=identity_id, payload=payload))
+def emit(
+    session: Session, principal: Principal, event_type: str, identity_id: int, **payload: Any
+) -> None:
+    """Append an event to the feed, in the transaction of the change (its cursor comes later).
+
+    ``principal`` made the change: its client is the event's origin.
+    """
+    event = IdentityEvent(
+        type=event_type, identity_id=identity_id, payload=payload, origin=principal.client_name
+    )
+    session.add(event)
     session.info[_EMITTED] = True
 
 
@@ -54,9 +63,14 @@ _EMITTED = "feed_events_emitted"
 
 
 def emit_many(
-    session: Session, events: list[tuple[str, int, dict[str, Any]]], *, numbered: bool = False
+    session: Session,
+    principal: Principal,
+    events: list[tuple[str, int, dict[str, Any]]],
+    *,
+    numbered: bool = False,
 ) -> None:
-    """Append many (type, identity id, payload) events in one statement (bulk loads).
+    """Append many (type, identity id, payload) events that ``principal`` made, in one
+    statement (bulk loads).
 
     ``numbered`` (SQLite only, in a transaction that has already written): the events take
     their cursors here instead of from the relay after commit. SQLite's one write lock is this
@@ -67,14 +81,15 @@ def emit_many(
     """
     if not events:
         return
-    columns = ("type", "identity_id", "payload")
+    columns = ("type", "identity_id", "payload", "origin")
+    origin = principal.client_name
     if numbered:
         assert session.get_bind().dialect.name == "sqlite"
         top = int(session.scalar(select(func.max(IdentityEvent.feed_cursor))) or 0)
-        rows = [(*e, top + k) for k, e in enumerate(events, 1)]
+        rows = [(*e, origin, top + k) for k, e in enumerate(events, 1)]
         insert_tuples(session, IdentityEvent, (*columns, "feed_cursor"), rows)
     else:
-        insert_tuples(session, IdentityEvent, columns, events)
+        insert_tuples(session, IdentityEvent, columns, [(*e, origin) for e in events])
     session.info[_EMITTED] = True
 
 

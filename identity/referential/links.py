@@ -97,6 +97,7 @@ def _record(
     """The event of the change, and an audit row on each identity it concerns."""
     emit(
         session,
+        principal,
         EVENTS[action],
         first.identity_id,
         finess=first.finess,

@@ -77,7 +77,7 @@ def attach(
         after={"finess": finess, "local_id": local_id},
         reason=reason,
     )
-    emit(session, EVENT, identity.id, finess=finess)
+    emit(session, principal, EVENT, identity.id, finess=finess)
     return True
 
 

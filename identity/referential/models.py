@@ -135,6 +135,9 @@ class IdentityEvent(Base):
     identity_id: Mapped[int] = mapped_column(Integer, index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The client whose request made the change (a key's client name, ``user:<name>`` for an
+    # officer, ``system`` for the service's own jobs): a subscription may skip its own changes.
+    origin: Mapped[str | None] = mapped_column(String(200))
 
 
 class MatchKey(Base):

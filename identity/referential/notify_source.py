@@ -53,6 +53,7 @@ class IdentitySource:
                 subjects=tuple(f"identity:{i}" for i in identities_of(e.identity_id, e.payload)),
                 at=e.at,
                 payload={"identity_id": e.identity_id, **e.payload},
+                origin=e.origin,
             )
             for e in repository.events_after(session, after, limit)
         ]

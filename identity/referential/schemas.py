@@ -165,6 +165,8 @@ class EventRead(BaseModel):
     identity_id: int
     at: datetime
     payload: dict[str, Any]
+    # Whether the caller's client made this change (a tool may skip what it did itself).
+    own: bool
 
 
 class MatchRequest(BaseModel):

@@ -126,7 +126,7 @@ def create(
         action="create",
         after=snapshot(identity),
     )
-    emit(session, "identity.created", identity.id, status=identity.status)
+    emit(session, principal, "identity.created", identity.id, status=identity.status)
     found = duplicates.check_after_write(session, principal, identity, found, new=True)
     return WriteOutcome(identity, created=True, duplicates=found)
 
@@ -177,6 +177,7 @@ def finish_change(
     )
     emit(
         session,
+        principal,
         "identity.updated",
         identity.id,
         changed=sorted(audit.changed_fields(before, after)),
@@ -184,6 +185,7 @@ def finish_change(
     if change is not None:
         emit(
             session,
+            principal,
             "identity.status_changed",
             identity.id,
             before=change.before,

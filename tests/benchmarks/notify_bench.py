@@ -152,7 +152,7 @@ def burst(url: str, args: argparse.Namespace, control: Any) -> tuple[float, floa
             for i in range(count)
         ]
         with session_scope(factory) as session:
-            emit_many(session, batch)
+            emit_many(session, SYSTEM, batch)
         before = written
         written += count
         if before < args.events // 2 <= written:

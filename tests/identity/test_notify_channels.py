@@ -239,3 +239,50 @@ def test_a_subscription_of_one_establishment_is_not_told_of_the_others(
     for post in posts:
         patient = validate(post.json())["entry"][1]["resource"]
         assert {i["value"] for i in patient["identifier"]} == {"IPP-77"}
+
+
+def test_a_receiver_is_not_sent_back_the_changes_its_own_sender_made(
+    api: Api, session_factory: sessionmaker[Session], engine: Engine, mllp: MllpReceiver
+) -> None:
+    """CHFM's interface engine sends its ADT with one key and listens on MLLP: what it sent is
+    not sent back to it, what another tool changes is; the feed marks each caller's own."""
+    sender = "client-identity:write"  # the client of the key post_hl7 sends with (CHFM)
+    types = ["identity.created", "identity.updated"]
+    sub_id = _hl7_subscription(
+        api, session_factory, mllp.port, event_types=types, skip_changes_by=[sender]
+    )
+    shown = api.get(f"/api/v1/subscriptions/{sub_id}", key="admin").json()
+    assert shown["skip_changes_by"] == [sender]
+    for name in ("a28_create.hl7", "a31_update.hl7"):
+        assert "MSA|AA|" in post_hl7(api, sample(name)).text
+    params = {"source_finess": CHFM, "local_id": "IPP-1001"}
+    [found] = api.get("/api/v1/identities", params=params).json()["items"]
+    assert found["used_name"] == "MARTIN"
+    changed = api.patch(
+        f"/api/v1/identities/{found['id']}",
+        key="all",
+        json={"used_name": "Durand"},
+        headers={"If-Match": str(found["version"])},
+    )
+    assert changed.status_code == 200, changed.text
+    drain(engine, FAST)
+
+    [sent] = mllp.messages()
+    assert "|ADT^A31^ADT_A05|" in sent and "DURAND" in sent
+    # The sender's changes were never queued for this receiver (nothing to retry or replay).
+    assert [r["event_type"] for r in _deliveries(api, sub_id)] == ["identity.updated"]
+    feed = api.get("/api/v1/events", key="all").json()["items"]
+    assert [(e["type"], e["own"]) for e in feed] == [
+        ("identity.created", False),
+        ("identity.updated", False),
+        ("identity.updated", True),
+    ]
+
+    # Without the skip, the sender's next change reaches its receiver as any other.
+    patched = api.patch(
+        f"/api/v1/subscriptions/{sub_id}", key="admin", json={"skip_changes_by": []}
+    )
+    assert patched.status_code == 200 and patched.json()["skip_changes_by"] == []
+    assert "MSA|AA|" in post_hl7(api, sample("a31_update.hl7", MARTIN="DUPONT")).text
+    drain(engine, FAST)
+    assert len(mllp.messages()) == 2 and "DUPONT" in mllp.messages()[-1]

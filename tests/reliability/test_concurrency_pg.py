@@ -36,6 +36,7 @@ from identity.referential.history import emit
 from identity.referential.models import Identity, Merge, SourceRecord
 from referentials.core.audit import AuditEntry
 from referentials.core.db import utcnow
+from referentials.core.principal import SYSTEM
 from referentials.core.runs import RunLock
 from referentials.core.settings import Settings
 from tests.conftest import PG_URL, ROOT, Api, free_port
@@ -260,7 +261,7 @@ def test_writers_overlap_and_a_follower_still_misses_nothing(
     cursor = _feed_end(api)
     with session_factory() as session:
         # An identity write left open, as a long transaction would be.
-        emit(session, "identity.updated", slow["id"], note="slow writer")
+        emit(session, SYSTEM, "identity.updated", slow["id"], note="slow writer")
         session.flush()
         quick = api.post("/api/v1/identities", json=identity_body(birth_name="Rapide"), timeout=5)
         assert quick.status_code == 201, quick.text

@@ -43,7 +43,13 @@ def _chosen(
     events: list[SourceEvent],
 ) -> list[SourceEvent]:
     channel = registry.channels()[sub.channel]
-    wanted = [e for e in events if e.type in sub.event_types and channel.supports(e.type)]
+    # Changes made by the clients it skips (its receiver's own) are not queued for it.
+    skipped = set(sub.skip_changes_by)
+    wanted = [
+        e
+        for e in events
+        if e.type in sub.event_types and channel.supports(e.type) and e.origin not in skipped
+    ]
     if not wanted:
         return []
     seen = source.visible(session, audience, wanted)

@@ -33,6 +33,8 @@ class Subscription(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     event_types: Mapped[list[str]] = mapped_column(JSON)
     establishments: Mapped[list[str]] = mapped_column(JSON)
+    # Clients whose changes are not sent: a receiver is not sent back what it sent itself.
+    skip_changes_by: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     # active | paused (a paused subscription keeps queueing, sends nothing)
     status: Mapped[str] = mapped_column(String(10), default="active")
     # Signing secrets: both are valid while a rotation lasts (until previous_secret_until).

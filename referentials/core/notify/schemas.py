@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["active", "paused"]
+# A client's name as its keys carry it (``user:<name>`` for an officer, ``system`` for jobs).
+ClientName = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class SubscriptionCreate(BaseModel):
@@ -18,6 +20,11 @@ class SubscriptionCreate(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     event_types: list[str] = Field(min_length=1)
     establishments: list[str] = Field(default_factory=list)
+    skip_changes_by: list[ClientName] = Field(
+        default_factory=list,
+        max_length=50,
+        description="clients whose changes are not sent (the receiver's own: no echo)",
+    )
     description: str = Field("", max_length=200)
     status: Status = "active"
     max_attempts: int | None = Field(None, ge=1, le=100)
@@ -31,6 +38,7 @@ class SubscriptionUpdate(BaseModel):
     config: dict[str, Any] | None = None
     event_types: list[str] | None = Field(None, min_length=1)
     establishments: list[str] | None = None
+    skip_changes_by: list[ClientName] | None = Field(None, max_length=50)
     description: str | None = Field(None, max_length=200)
     status: Status | None = None
     max_attempts: int | None = Field(None, ge=1, le=100)
@@ -47,6 +55,7 @@ class SubscriptionRead(BaseModel):
     config: dict[str, Any]
     event_types: list[str]
     establishments: list[str]
+    skip_changes_by: list[str]
     description: str
     status: str
     max_attempts: int

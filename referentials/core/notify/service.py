@@ -76,6 +76,7 @@ def _state(sub: Subscription) -> dict[str, Any]:
         "config": sub.config,
         "event_types": sub.event_types,
         "establishments": sub.establishments,
+        "skip_changes_by": sub.skip_changes_by,
         "status": sub.status,
         "max_attempts": sub.max_attempts,
         "concurrency": sub.concurrency,
@@ -95,6 +96,7 @@ def create(
         config=_check_config(data.channel, data.config),
         event_types=_check_types(data.channel, data.event_types),
         establishments=_check_finess(data.establishments),
+        skip_changes_by=sorted(set(data.skip_changes_by)),
         status=data.status,
         secret=new_secret(),
         max_attempts=data.max_attempts or defaults.max_attempts,
@@ -143,6 +145,8 @@ def update(
         sub.event_types = _check_types(sub.channel, data.event_types)
     if data.establishments is not None:
         sub.establishments = _check_finess(data.establishments)
+    if data.skip_changes_by is not None:
+        sub.skip_changes_by = sorted(set(data.skip_changes_by))
     for name in ("description", "status", "max_attempts", "concurrency", "timeout_seconds"):
         if given.get(name) is not None:
             setattr(sub, name, given[name])

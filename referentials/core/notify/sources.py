@@ -18,6 +18,8 @@ class SourceEvent:
     subjects: tuple[str, ...]
     at: datetime
     payload: Mapping[str, Any]
+    # The client whose request made the change (None when not recorded).
+    origin: str | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from identity.referential.history import emit_many
 from referentials.core.db import session_scope
 from referentials.core.notify.worker import NotifyWorker
+from referentials.core.principal import SYSTEM
 from referentials.core.settings import Settings
 from tests.conftest import ROOT
 from tests.referentials.notify.conftest import FAST, subscribe
@@ -30,6 +31,7 @@ def burst(factory: sessionmaker[Session], count: int, *, first: int = 0) -> None
         with session_scope(factory) as session:
             emit_many(
                 session,
+                SYSTEM,
                 [
                     ("identity.updated", 1000 + i % IDENTITIES, {"changed": ["n"], "n": i})
                     for i in range(start, min(start + 10, first + count))
