@@ -358,6 +358,7 @@ import_app.command("ror")(cli_ror.import_ror)
 app.add_typer(cli_ror.ror_app, name="ror")
 app.add_typer(cli_access.oauth_app, name="oauth")
 app.add_typer(cli_access.psc_app, name="psc")
+app.add_typer(cli_access.hl7_sender_app, name="hl7-sender")
 app.add_typer(cli_matching.matching_app, name="matching")
 
 

@@ -1,4 +1,5 @@
-"""The ``socle oauth`` and ``socle psc`` commands: token clients, and professionals' roles."""
+"""The ``socle oauth``, ``socle psc`` and ``socle hl7-sender`` commands: token clients,
+professionals' roles, and the MLLP senders mapped to API keys."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
+from identity.hl7v2 import senders
 from referentials.core.db import make_session_factory, session_scope
 from referentials.core.errors import AppError
 from referentials.core.oauth import service as oauth_service
+from referentials.core.principal import SYSTEM
 from referentials.core.settings import get_settings
 from referentials.core.web import ROLES
 from referentials.migrations import open_database
@@ -22,6 +25,9 @@ from referentials.psc import service as psc_service
 
 oauth_app = typer.Typer(help="OAuth 2 clients (client credentials, private_key_jwt).")
 psc_app = typer.Typer(help="Pro Santé Connect: roles of professionals, by id or by rule.")
+hl7_sender_app = typer.Typer(
+    help="MLLP senders mapped to API keys: read by the listener on each message (no restart)."
+)
 console = Console(stderr=True)
 ROLES_HELP = f"comma-separated: {','.join(ROLES)}"
 
@@ -147,3 +153,49 @@ def psc_list(as_json: bool = typer.Option(False, "--json")) -> None:
             for r in psc_service.list_rules(session)
         ]
     _print(rows, as_json, lambda r: " ".join(f"{k}={v}" for k, v in r.items() if v))
+
+
+@hl7_sender_app.command("add")
+def hl7_sender_add(
+    key_id: int = typer.Option(..., "--key-id", help="the API key its messages are applied as"),
+    facility: str = typer.Option(
+        None, "--facility", help="MSH-4 sending facility (plain TCP, loopback listener only)"
+    ),
+    cert: str = typer.Option(
+        None, "--cert", help="client certificate's SHA-256 fingerprint (TLS listener)"
+    ),
+    cn: str = typer.Option(None, "--cn", help="client certificate's subject common name (TLS)"),
+) -> None:
+    """Map one sender to a key; prints the sender's id. Its next message is applied as the key."""
+    given = [(kind, v) for kind, v in (("facility", facility), ("cert", cert), ("cn", cn)) if v]
+    if len(given) != 1:
+        console.print("[red]error:[/red] give exactly one of --facility, --cert, --cn")
+        raise typer.Exit(2)
+    [(kind, value)] = given
+    with _session() as session:
+        sender_id = senders.add(session, SYSTEM, kind, value, key_id).id
+    typer.echo(sender_id)
+    console.print(f"MLLP sender {sender_id} ({kind}) is applied as key {key_id}")
+
+
+@hl7_sender_app.command("list")
+def hl7_sender_list(
+    as_json: bool = typer.Option(False, "--json", help="print one JSON array"),
+) -> None:
+    """The senders stored in the database (those of the settings are not listed)."""
+    with _session() as session:
+        rows = [
+            {"id": s.id, "kind": s.kind, "value": s.value, "key_id": s.key_id}
+            for s in senders.every(session)
+        ]
+    _print(rows, as_json, lambda r: f"{r['id']}\t{r['kind']}\t{r['value']}\tkey {r['key_id']}")
+
+
+@hl7_sender_app.command("remove")
+def hl7_sender_remove(
+    sender_id: int = typer.Argument(..., help="the sender's id (see `hl7-sender list`)"),
+) -> None:
+    """Unmap a sender: its next message gets AR."""
+    with _session() as session:
+        senders.remove(session, SYSTEM, sender_id)
+    console.print(f"MLLP sender {sender_id} removed")

@@ -1,5 +1,6 @@
 """Who sends on the MLLP listener: a client certificate (TLS) or, on a plain-TCP listener bound
-to loopback only, the MSH-4 sending facility, each mapped to an API key in the settings.
+to loopback only, the MSH-4 sending facility, each mapped to an API key in the settings or in
+the database (``senders``).
 
 The key gives the client, its FINESS and its scopes, as a bearer would on the HTTP route: the
 sender needs ``identity:write``, and a key tied to an establishment may only send that
@@ -16,6 +17,7 @@ from typing import cast
 
 from sqlalchemy.orm import Session
 
+from identity.hl7v2 import senders
 from identity.hl7v2.message import Header, Hl7Problem
 from referentials.core.errors import AppError
 from referentials.core.principal import Principal
@@ -78,7 +80,7 @@ def peer_of(sock: ssl.SSLSocket) -> Peer:
     return Peer(hashlib.sha256(der).hexdigest(), names[0] if names else None)
 
 
-def _key_id(settings: Hl7Settings, peer: Peer | None, header: Header) -> int | None:
+def _configured(settings: Hl7Settings, peer: Peer | None, header: Header) -> int | None:
     if peer is not None:
         by_print = {k.lower().replace(":", ""): v for k, v in settings.cert_keys.items()}
         found = by_print.get(f"sha256{peer.fingerprint}")
@@ -91,9 +93,24 @@ def _key_id(settings: Hl7Settings, peer: Peer | None, header: Header) -> int | N
     return None
 
 
+def _stored(session: Session, peer: Peer | None, header: Header) -> int | None:
+    if peer is not None:
+        candidates = [("cert", peer.fingerprint)]
+        if peer.common_name:
+            candidates.append(("cn", peer.common_name))
+    else:
+        candidates = [("facility", f) for f in header.facility_ids]
+    return senders.key_for(session, candidates)
+
+
 def sender(session: Session, settings: Hl7Settings, peer: Peer | None, header: Header) -> Principal:
-    """The principal a message is applied as; AR (Hl7Problem) when the sender is not allowed."""
-    key_id = _key_id(settings, peer, header)
+    """The principal a message is applied as; AR (Hl7Problem) when the sender is not allowed.
+
+    The settings' maps first, then the senders stored in the database (``senders``).
+    """
+    key_id = _configured(settings, peer, header)
+    if key_id is None:
+        key_id = _stored(session, peer, header)
     if key_id is None:
         what = "client certificate" if peer is not None else "sending facility (MSH-4)"
         raise Hl7Problem("AR", "100", f"this {what} is not mapped to a client", "MSH^1^4")

@@ -7,7 +7,8 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy import Engine, create_engine
 
-import identity.referential.models  # noqa: F401  (registers the tables)
+import identity.hl7v2.models
+import identity.referential.models  # noqa: F401
 import referentials.core.audit
 import referentials.core.auth
 import referentials.core.oauth.models
