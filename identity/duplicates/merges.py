@@ -15,6 +15,7 @@ from identity.referential.models import Identity, Merge
 from referentials.core import audit
 from referentials.core.auth import Principal
 from referentials.core.db import utcnow
+from referentials.core.principal import SYSTEM
 
 STATUS_RANK = {"QUAL": 3, "RECUP": 2, "VALI": 2, "PROV": 1}
 
@@ -133,7 +134,9 @@ def merge(
     local_ids = [{"finess": s.finess, "local_id": s.local_id} for s in moved]
     emit(
         session,
-        principal,
+        # An automatic merge is the service's rule, not the change its caller sent: a receiver
+        # that skips its own changes must still hear that its new patient was merged.
+        SYSTEM if automatic else principal,
         "identity.merged",
         survivor.id,
         survivor_id=survivor.id,
