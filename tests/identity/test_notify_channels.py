@@ -278,6 +278,15 @@ def test_a_receiver_is_not_sent_back_the_changes_its_own_sender_made(
         ("identity.updated", True),
     ]
 
+    # A misspelt client would skip nothing: it is refused, and the skip stays as it was.
+    typo = api.patch(
+        f"/api/v1/subscriptions/{sub_id}", key="admin", json={"skip_changes_by": ["client-x"]}
+    )
+    assert typo.status_code == 422 and typo.json()["fields"] == {"skip_changes_by": ["client-x"]}
+    assert "no API key belongs to the client 'client-x'" in typo.json()["detail"]
+    shown = api.get(f"/api/v1/subscriptions/{sub_id}", key="admin").json()
+    assert shown["skip_changes_by"] == [sender]
+
     # Without the skip, the sender's next change reaches its receiver as any other.
     patched = api.patch(
         f"/api/v1/subscriptions/{sub_id}", key="admin", json={"skip_changes_by": []}

@@ -95,6 +95,14 @@ def clients(session: Session, names: set[str]) -> dict[str, tuple[frozenset[str]
     return {n: (frozenset(s), frozenset(f)) for n, (s, f) in found.items()}
 
 
+def key_clients(session: Session, names: set[str]) -> set[str]:
+    """Those of ``names`` that are the client of at least one key (revoked ones included)."""
+    if not names:
+        return set()
+    rows = session.scalars(select(ApiKey.client_name).where(ApiKey.client_name.in_(names)))
+    return set(rows)
+
+
 def all_cursors(session: Session) -> dict[tuple[int, str], int]:
     rows = session.execute(
         select(

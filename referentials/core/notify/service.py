@@ -15,7 +15,7 @@ from referentials.core.notify import registry, repository
 from referentials.core.notify.channels import ChannelConfigError
 from referentials.core.notify.models import Delivery, Subscription
 from referentials.core.notify.schemas import SubscriptionCreate, SubscriptionUpdate
-from referentials.core.principal import Principal
+from referentials.core.principal import SYSTEM, Principal
 from referentials.core.settings import NotifySettings, get_settings
 
 ENTITY = "notify_subscription"
@@ -69,6 +69,23 @@ def _check_finess(values: list[str]) -> list[str]:
     return sorted(set(values))
 
 
+def _check_clients(session: Session, names: list[str]) -> list[str]:
+    """The clients a subscription skips: each one a key's client, ``system`` (the service's own
+    jobs) or ``user:<name>`` (an officer); a misspelt name would silently skip nothing."""
+    given = set(names)
+    known = repository.key_clients(session, given)
+    unknown = sorted(
+        n for n in given - known if n != SYSTEM.client_name and not n.startswith("user:")
+    )
+    if unknown:
+        raise ValidationFailed(
+            f"no API key belongs to the client {', '.join(map(repr, unknown))}: "
+            "skip_changes_by names clients as their keys carry them",
+            fields={"skip_changes_by": unknown},
+        )
+    return sorted(given)
+
+
 def _state(sub: Subscription) -> dict[str, Any]:
     return {
         "client_name": sub.client_name,
@@ -96,7 +113,7 @@ def create(
         config=_check_config(data.channel, data.config),
         event_types=_check_types(data.channel, data.event_types),
         establishments=_check_finess(data.establishments),
-        skip_changes_by=sorted(set(data.skip_changes_by)),
+        skip_changes_by=_check_clients(session, data.skip_changes_by),
         status=data.status,
         secret=new_secret(),
         max_attempts=data.max_attempts or defaults.max_attempts,
@@ -146,7 +163,7 @@ def update(
     if data.establishments is not None:
         sub.establishments = _check_finess(data.establishments)
     if data.skip_changes_by is not None:
-        sub.skip_changes_by = sorted(set(data.skip_changes_by))
+        sub.skip_changes_by = _check_clients(session, data.skip_changes_by)
     for name in ("description", "status", "max_attempts", "concurrency", "timeout_seconds"):
         if given.get(name) is not None:
             setattr(sub, name, given[name])
