@@ -26,8 +26,6 @@ from referentials.core.senders import principal_for_key
 from referentials.core.settings import Hl7Settings
 from referentials.core.usage import record_call
 
-WRITE_SCOPE = "identity:write"
-
 
 class ListenerRefused(ValueError):
     """The listener's settings are unsafe or incomplete: it does not start."""
@@ -118,8 +116,10 @@ def sender(session: Session, settings: Hl7Settings, peer: Peer | None, header: H
         principal = principal_for_key(session, key_id)
     except AppError as exc:
         raise Hl7Problem("AR", "100", exc.message, "MSH^1^4") from exc
-    if not principal.has(WRITE_SCOPE):
-        raise Hl7Problem("AR", "100", f"this client lacks the scope '{WRITE_SCOPE}'", "MSH^1^4")
+    if not principal.has(senders.WRITE_SCOPE):
+        raise Hl7Problem(
+            "AR", "100", f"this client lacks the scope '{senders.WRITE_SCOPE}'", "MSH^1^4"
+        )
     # Counted like a bearer call: the e-parcours indicators see establishments using MLLP too.
     record_call(session, principal, "identity")
     return principal

@@ -15,11 +15,13 @@ from sqlalchemy.orm import Session
 
 from identity.hl7v2.models import Hl7Sender
 from referentials.core import audit
-from referentials.core.auth import ApiKey
 from referentials.core.errors import Conflict, NotFound, ValidationFailed
 from referentials.core.principal import Principal
+from referentials.core.senders import principal_for_key
 
 KINDS = ("cert", "cn", "facility")
+# What a sender's key needs (the listener refuses the messages of a key without it).
+WRITE_SCOPE = "identity:write"
 ENTITY = "hl7_sender"
 _HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -51,12 +53,10 @@ def _value(kind: str, value: str) -> str:
 def add(session: Session, principal: Principal, kind: str, value: str, key_id: int) -> Hl7Sender:
     """Map a sender to a key (audited); the key must exist, be valid and may write identities."""
     stored = _value(kind, value)
-    key = session.get(ApiKey, key_id)
-    if key is None or key.revoked:
-        raise NotFound(f"no valid API key {key_id}", fields={"key": key_id})
-    if not ({"identity:write", "admin"} & set(key.scope_list)):
+    # The key as the listener will take it (unknown, revoked or expired: refused the same way).
+    if not principal_for_key(session, key_id).has(WRITE_SCOPE):
         raise ValidationFailed(
-            f"API key {key_id} lacks the scope 'identity:write': its messages would all get AR",
+            f"API key {key_id} lacks the scope '{WRITE_SCOPE}': its messages would all get AR",
             fields={"key": key_id},
         )
     taken = session.scalar(

@@ -94,7 +94,7 @@ def test_a_sender_is_refused_a_key_that_could_not_send(
     assert socle(db_settings, "hl7-sender", "add", *both).returncode == 2
     with session_scope(session_factory) as sess:
         for kind, value, key_id, message in [
-            ("facility", "CHFM", 987654, "no valid API key 987654"),
+            ("facility", "CHFM", 987654, "API key 987654 is unknown or revoked"),
             ("cert", "AB:CD", writer, "32 bytes of hex"),
             ("ip", "10.0.0.1", writer, "kind is one of cert, cn, facility"),
             ("cn", " ", writer, "1 to 200 characters"),
