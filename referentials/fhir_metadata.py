@@ -127,6 +127,8 @@ SUBSCRIPTION_DOC = (
     "channel.header 'Name: value' lines sent with each notification. criteria: 'Patient?' "
     "(every identity event), optionally event=" + ",".join(fhir_subscription.EVENTS) + " "
     "and identifier=<local-id system>| (only patients of those establishments). "
+    "Extension <base>/fhir/StructureDefinition/subscription-skip-changes-by (valueString, "
+    "repeated): clients whose changes are not sent (no echo of the receiver's own). "
     "Notifications: history Bundles as in the Subscriptions R4 Backport IG "
     "(SubscriptionStatus Parameters first, then the Patients)."
 )

@@ -9,6 +9,10 @@ Criteria Socle understands (anything else is refused with an OperationOutcome na
 - ``identifier=<local-id system>|`` (comma-separated, or repeated): only the patients holding a
   local id of these establishments (the local-id systems of ``Patient.identifier``).
 
+Extension ``<base_url>/fhir/StructureDefinition/subscription-skip-changes-by`` (``valueString``,
+repeated, in a namespace this deployment owns): the clients whose changes are not sent, as
+``skip_changes_by`` of the subscriptions API (no echo of the receiver's own changes).
+
 The status a client sends is ``requested`` (or ``active``, or ``off`` for a paused one); Socle
 stores the subscription active at once: it does not call the endpoint while the request's
 transaction is open. It reads back ``active``, ``off`` when paused, ``error`` while deliveries
@@ -21,6 +25,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl
+
+from pydantic import ValidationError
 
 from identity.fhir.systems import LocalIdSystems
 from referentials.core.fhir import FHIR_JSON, FhirBadRequest
@@ -40,9 +46,26 @@ EVENTS = (
 )
 EVENT_TYPES = tuple(f"identity.{e}" for e in EVENTS)
 CHANNEL = "fhir"
-# What a posted Subscription may carry; anything else (end, contact, error, extensions) is
-# refused rather than silently dropped. The narrative (text) is not kept.
-_ALLOWED = {"resourceType", "id", "meta", "text", "status", "reason", "criteria", "channel"}
+SKIP_PATH = "/fhir/StructureDefinition/subscription-skip-changes-by"
+# What a posted Subscription may carry; anything else (end, contact, error, modifier
+# extensions, other extensions) is refused rather than silently dropped. The narrative (text)
+# is not kept.
+_ALLOWED = {
+    "resourceType",
+    "id",
+    "meta",
+    "text",
+    "status",
+    "reason",
+    "criteria",
+    "channel",
+    "extension",
+}
+
+
+def skip_url(base_url: str) -> str:
+    """The skip extension's URL in this deployment's namespace (as its local-id systems)."""
+    return base_url.rstrip("/") + SKIP_PATH
 
 
 def _bad(message: str, where: str) -> FhirBadRequest:
@@ -112,6 +135,24 @@ def _channel(resource: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _skipped(resource: Mapping[str, Any], url: str) -> list[str]:
+    """The client names of the skip extensions (every other extension refused)."""
+    extensions = resource.get("extension", [])
+    if not isinstance(extensions, list):
+        raise _bad("must be a list of extensions", "extension")
+    names = []
+    for i, ext in enumerate(extensions):
+        where = f"extension[{i}]"
+        if not isinstance(ext, dict) or ext.get("url") != url:
+            found = ext.get("url") if isinstance(ext, dict) else ext
+            raise _bad(f"{found!r} is not supported; supported: {url}", where)
+        value = ext.get("valueString")
+        if set(ext) != {"url", "valueString"} or not isinstance(value, str) or not value.strip():
+            raise _bad("takes one valueString: a client's name", where)
+        names.append(value.strip())
+    return names
+
+
 def _status(resource: Mapping[str, Any]) -> Literal["active", "paused"]:
     status = resource.get("status")
     if status in ("requested", "active"):
@@ -137,15 +178,22 @@ def to_create(
     criteria = resource["criteria"].strip()
     event_types, establishments = parse_criteria(criteria, local)
     config = {**_channel(resource), "criteria": criteria, "reason": resource["reason"].strip()}
-    return SubscriptionCreate(
-        client_name=client_name,
-        channel=CHANNEL,
-        config=config,
-        event_types=event_types,
-        establishments=establishments,
-        description=resource["reason"].strip()[:200],
-        status=_status(resource),
-    )
+    skipped = _skipped(resource, skip_url(local.base_url))
+    try:
+        return SubscriptionCreate(
+            client_name=client_name,
+            channel=CHANNEL,
+            config=config,
+            event_types=event_types,
+            establishments=establishments,
+            skip_changes_by=skipped,
+            description=resource["reason"].strip()[:200],
+            status=_status(resource),
+        )
+    except ValidationError as exc:  # the subscription's own bounds (50 skipped clients...)
+        error = exc.errors()[0]
+        where = "extension" if error["loc"][0] == "skip_changes_by" else str(error["loc"][0])
+        raise _bad(error["msg"], where) from exc
 
 
 def _instant(value: datetime) -> str:
@@ -161,7 +209,7 @@ def fhir_status(sub: Subscription, now: datetime) -> str:
     return "active"
 
 
-def to_resource(sub: Subscription, now: datetime) -> dict[str, Any]:
+def to_resource(sub: Subscription, now: datetime, base_url: str) -> dict[str, Any]:
     """The Subscription as stored, with its delivery status."""
     config = sub.config
     resource: dict[str, Any] = {
@@ -177,6 +225,9 @@ def to_resource(sub: Subscription, now: datetime) -> dict[str, Any]:
             "payload": config.get("payload") or FHIR_JSON,
         },
     }
+    if sub.skip_changes_by:
+        url = skip_url(base_url)
+        resource["extension"] = [{"url": url, "valueString": n} for n in sub.skip_changes_by]
     if config.get("headers"):
         resource["channel"]["header"] = list(config["headers"])
     if resource["status"] == "error" and sub.last_error:

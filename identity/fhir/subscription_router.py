@@ -41,6 +41,12 @@ FHIR_PATHS = {
 }
 
 
+def _base(request: Request) -> str:
+    # The deployment's own namespace (its extension's URL), as for its local-id systems.
+    base: str = request.app.state.settings.base_url
+    return base
+
+
 def _get(session: DbSession, subscription_id: str) -> Subscription:
     sub = None
     if subscription_id.isdigit():
@@ -67,7 +73,7 @@ def create_subscription(
         where = FHIR_PATHS.get(exc.field_name, exc.field_name)
         raise FhirBadRequest(f"{where}: {exc.message}", fields={where: exc.message}) from exc
     sub, _secret = notify_service.create(session, principal, data=data)
-    body = to_resource(sub, utcnow())
+    body = to_resource(sub, utcnow(), _base(request))
     location = f"{base_url(request)}/Subscription/{sub.id}"
     return FhirResponse(body, status_code=201, headers={"Location": location})
 
@@ -86,8 +92,10 @@ def search_subscriptions(
             fields={"parameter": unknown[0]},
         )
     count, offset = parse_count(params.get("_count")), parse_offset(params.get("_offset"))
-    now = utcnow()
-    found = [to_resource(s, now) for s in notify_service.list_(session) if s.channel == CHANNEL]
+    now, base = utcnow(), _base(request)
+    found = [
+        to_resource(s, now, base) for s in notify_service.list_(session) if s.channel == CHANNEL
+    ]
     for name, key in (("_id", "id"), ("status", "status")):
         if name in params:
             found = [r for r in found if r[key] in params[name].split(",")]
@@ -99,11 +107,15 @@ def search_subscriptions(
 
 @router.get("/Subscription/{subscription_id}")
 def read_subscription(
-    *, subscription_id: str, session: DbSession, principal: Principal = Depends(admin)
+    *,
+    subscription_id: str,
+    request: Request,
+    session: DbSession,
+    principal: Principal = Depends(admin),
 ) -> FhirResponse:
     """One Subscription with its delivery status (active, off, error)."""
     sub = _get(session, subscription_id)
-    return FhirResponse(to_resource(sub, utcnow()))
+    return FhirResponse(to_resource(sub, utcnow(), _base(request)))
 
 
 @router.delete("/Subscription/{subscription_id}", status_code=204)

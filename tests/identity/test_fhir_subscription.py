@@ -12,6 +12,8 @@ from tests.identity.fhir_check import fhir_json, outcome, validate
 from tests.identity.test_fhir_patient import LOCAL_SYSTEM
 
 FHIR = {"Content-Type": "application/fhir+json"}
+# The deployment's namespace: the test settings' base_url (the default one).
+SKIP = "http://127.0.0.1:8000/fhir/StructureDefinition/subscription-skip-changes-by"
 
 
 def subscription(**overrides: Any) -> dict[str, Any]:
@@ -78,6 +80,20 @@ def test_create_read_search_delete(api: Api) -> None:
     outcome(api.get("/fhir/Subscription?criteria=Patient", key="admin"), 400)
 
 
+def test_the_skip_extension_is_stored_and_read_back(api: Api) -> None:
+    skips = [{"url": SKIP, "valueString": n} for n in ("client-all", "system")]
+    created = fhir_json(post(api, subscription(extension=skips)), 201)
+    # Stored as the subscription's skip_changes_by (sorted, as the subscriptions API keeps it).
+    stored = api.get(f"/api/v1/subscriptions/{created['id']}", key="admin").json()
+    assert stored["skip_changes_by"] == ["client-all", "system"]
+    assert created["extension"] == skips
+    assert fhir_json(api.get(f"/fhir/Subscription/{created['id']}", key="admin")) == created
+    found = fhir_json(api.get("/fhir/Subscription", key="admin"))
+    assert found["entry"][0]["resource"]["extension"] == skips
+    plain = fhir_json(post(api, subscription()), 201)
+    assert "extension" not in plain
+
+
 def test_establishments_narrow_by_local_id_system(api: Api) -> None:
     body = subscription(criteria=f"Patient?identifier={LOCAL_SYSTEM}|")
     created = fhir_json(post(api, body), 201)
@@ -111,6 +127,26 @@ def test_establishments_narrow_by_local_id_system(api: Api) -> None:
         ({"end": "2030-01-01T00:00:00Z"}, 400, "not supported: end"),
         ({"contact": [{"system": "email", "value": "a@b.fr"}]}, 400, "not supported: contact"),
         ({"reason": ""}, 400, "reason: is required"),
+        (
+            {"extension": [{"url": "https://other.example/ext", "valueString": "x"}]},
+            400,
+            "extension[0]: 'https://other.example/ext' is not supported; supported: "
+            "http://127.0.0.1:8000/fhir/StructureDefinition/subscription-skip-changes-by",
+        ),
+        ({"extension": [{"url": SKIP, "valueCode": "client-all"}]}, 400, "one valueString"),
+        ({"extension": [{"url": SKIP, "valueString": " "}]}, 400, "one valueString"),
+        ({"extension": {"url": SKIP}}, 400, "extension: must be a list"),
+        (
+            {"extension": [{"url": SKIP, "valueString": "client-x"}]},
+            400,
+            "no API key belongs to the client 'client-x'",
+        ),
+        ({"modifierExtension": []}, 400, "not supported: modifierExtension"),
+        (
+            {"extension": [{"url": SKIP, "valueString": f"tool-{i}"} for i in range(51)]},
+            400,
+            "extension: List should have at most 50 items",
+        ),
         ({"channel": {"type": "websocket"}}, 400, "only rest-hook"),
         (
             {"channel": {"type": "rest-hook", "endpoint": "http://dpi.example/x"}},

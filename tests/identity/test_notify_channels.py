@@ -24,6 +24,7 @@ from tests.identity.fhir_check import fhir_json, validate
 from tests.identity.http_receiver import HttpReceiver
 from tests.identity.mllp_receiver import MllpReceiver
 from tests.identity.test_fhir_patient import LOCAL_SYSTEM
+from tests.identity.test_fhir_subscription import SKIP
 from tests.identity.test_hl7v2 import post as post_hl7
 from tests.identity.test_hl7v2 import sample
 
@@ -127,8 +128,9 @@ def test_an_ae_is_retried_until_the_listener_recovers_and_an_ar_is_dead(
     assert dead["last_error"].startswith("AR") and "MSA|AR|" in dead["last_answer"]
 
 
-def _fhir_subscription(api: Api, url: str, criteria: str = "Patient?") -> str:
+def _fhir_subscription(api: Api, url: str, criteria: str = "Patient?", **extra: Any) -> str:
     body = {
+        **extra,
         "resourceType": "Subscription",
         "status": "requested",
         "reason": "the regional platform follows merges",
@@ -184,6 +186,27 @@ def test_a_fhir_subscription_receives_numbered_notification_bundles(
     rows = _deliveries(api, int(sub_id))
     assert [r["status"] for r in rows] == ["delivered"] * 3
     assert rows[-1]["last_status_code"] == 200
+
+
+def test_a_fhir_subscription_skips_the_changes_its_client_names(
+    api: Api, engine: Engine, rest_hook: HttpReceiver
+) -> None:
+    """A tool that writes with the key of client-all and hears over FHIR is not sent its own
+    creation back; another tool's creation reaches it."""
+    extension = [{"url": SKIP, "valueString": "client-all"}]
+    sub_id = _fhir_subscription(api, rest_hook.url, "Patient?event=created", extension=extension)
+    read = fhir_json(api.get(f"/fhir/Subscription/{sub_id}", key="admin"))
+    assert read["extension"] == extension
+    own = identity_body(birth_name="Lefebvre")
+    other = identity_body(birth_name="Garnier")
+    assert api.post("/api/v1/identities", json=own).status_code == 201
+    assert api.post("/api/v1/identities", key="identity:write", json=other).status_code == 201
+    drain(engine, FAST)
+
+    [post] = rest_hook.wait_for(1)
+    patient = validate(post.json())["entry"][1]["resource"]
+    assert patient["name"][0]["family"] == "GARNIER"
+    assert len(_deliveries(api, int(sub_id))) == 1
 
 
 def test_a_failing_endpoint_shows_the_subscription_in_error(
