@@ -203,3 +203,4 @@ def test_the_capability_statement_lists_subscription(api: Api) -> None:
         "delete",
     }
     assert "event=created,updated" in resource["documentation"]
+    assert "/fhir/StructureDefinition/subscription-skip-changes-by" in resource["documentation"]
