@@ -216,6 +216,10 @@ def to_resource(sub: Subscription, now: datetime, base_url: str) -> dict[str, An
         "resourceType": "Subscription",
         "id": str(sub.id),
         "meta": {"lastUpdated": _instant(sub.updated_at)},
+        # In FHIR's element order: after id, meta and text, before the resource's own elements.
+        "extension": [
+            {"url": skip_url(base_url), "valueString": name} for name in sub.skip_changes_by
+        ],
         "status": fhir_status(sub, now),
         "reason": config.get("reason") or sub.description or "-",
         "criteria": config.get("criteria") or "Patient?",
@@ -225,9 +229,8 @@ def to_resource(sub: Subscription, now: datetime, base_url: str) -> dict[str, An
             "payload": config.get("payload") or FHIR_JSON,
         },
     }
-    if sub.skip_changes_by:
-        url = skip_url(base_url)
-        resource["extension"] = [{"url": url, "valueString": n} for n in sub.skip_changes_by]
+    if not resource["extension"]:
+        del resource["extension"]
     if config.get("headers"):
         resource["channel"]["header"] = list(config["headers"])
     if resource["status"] == "error" and sub.last_error:
