@@ -431,8 +431,8 @@ def beside_insi(figures: dict[str, list[dict[str, object]]]) -> list[str]:
     """
     lines = []
     for name, runs in figures.items():
-        suffix = next((s for s in BESIDE if name.endswith(s)), None)
-        alone = figures.get(name.removesuffix(suffix)) if suffix else None
+        reference = _reference(name)
+        alone = figures.get(reference) if reference else None
         if not alone:
             continue
         rounds = min(len(runs), len(alone))
@@ -447,14 +447,33 @@ def beside_insi(figures: dict[str, list[dict[str, object]]]) -> list[str]:
 
 
 def _in_rounds(scenarios: list[str], rounds: int) -> list[str]:
-    """The scenarios ``rounds`` times, every other round in reverse order.
+    """The scenarios ``rounds`` times, every other round in reverse order, each "X + insi x8"
+    (or "X + cpu") right after its "X".
 
     The referential grows with every creation and every access record, and the machine's speed
     drifts: in the same order every round, "X + insi x8" always came after "X" and was measured
     on a fuller referential. Reversed every other round, over an even number of rounds each
-    comes first as often as the other, and a steady drift weighs on both alike.
+    comes first as often as the other, and a steady drift weighs on both alike. Side by side,
+    the two runs compared are minutes apart at most, however many other scenarios are asked.
     """
-    return [name for r in range(rounds) for name in (scenarios if r % 2 == 0 else scenarios[::-1])]
+    order = _paired(scenarios)
+    return [name for r in range(rounds) for name in (order if r % 2 == 0 else order[::-1])]
+
+
+def _reference(name: str) -> str | None:
+    """The scenario "X" that "X + insi x8" (or "X + cpu") is compared with; None for others."""
+    suffix = next((s for s in BESIDE if name.endswith(s)), None)
+    return name.removesuffix(suffix) if suffix else None
+
+
+def _paired(scenarios: list[str]) -> list[str]:
+    """The scenarios in the order asked, each one beside "X" moved right after that "X"."""
+    compared = {n for n in scenarios if _reference(n) in scenarios}
+    order = []
+    for name in scenarios:
+        if name not in compared:
+            order += [name, *(n for n in scenarios if n in compared and _reference(n) == name)]
+    return order
 
 
 def _sum(runs: list[dict[str, object]], key: str) -> float:
