@@ -50,6 +50,10 @@ write_scope = require("identity:write")
 read_caller = caller("identity:read")
 match_caller = caller("identity:read", matching=True)
 write_caller = caller("identity:write")
+# A creation scores its candidates as a match does, then takes the one writer's turn on SQLite:
+# in the matching threads, the writer's turn is not held while the interpreter's lock passes
+# among a dozen scoring threads (README, "Creations in the matching threads").
+create_caller = caller("identity:write", matching=True)
 
 
 def _if_match(if_match: str | None) -> int:
@@ -83,7 +87,7 @@ async def create_identity(
     body: IdentityCreate,
     response: Response,
     session: DbSession,
-    caller: Caller = Depends(write_caller),
+    caller: Caller = Depends(create_caller),
 ) -> IdentityWriteResult:
     """Create a provisional identity (idempotent on `source`)."""
     return await caller.run(session, _create, body, response)

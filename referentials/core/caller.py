@@ -16,6 +16,12 @@ process, every round trip and every wait for the interpreter's lock woke another
 threads keep the process as busy: one scores while the other waits for the database. Reads
 are not limited: they are mostly round trips, which more threads overlap (README, "A region
 calling at once").
+
+A creation takes the same threads (it scores its candidates, then writes): on SQLite its write
+transaction holds the one writer's turn of every process, and each of its statements gives the
+interpreter's lock away and waits to get it back; among a dozen scoring threads that wait
+stretched every creation's hold on the turn, and every other creation waited for it. Updates
+are not limited: one may call INSi after its commit, which must not hold a matching thread.
 """
 
 from __future__ import annotations

@@ -169,8 +169,8 @@ class LimitsSettings(BaseModel):
     max_body_bytes: int = 1_048_576
     # Tighter caps for some path prefixes (uploads), e.g. {"/api/v1/hl7v2": 262144}.
     path_max_body_bytes: dict[str, int] = Field(default_factory=lambda: {"/api/v1/hl7v2": 262_144})
-    # Matches (REST and FHIR $match) one served process runs at once; the others wait for a
-    # thread (referentials/core/caller.py).
+    # Matches (REST and FHIR $match) and REST creations one served process runs at once; the
+    # others wait for a thread (referentials/core/caller.py).
     matching_threads: int = Field(default=2, ge=1)
     # Sustained requests per minute allowed to one key; 0 turns the rate limit off.
     rate_per_minute: int = 6000

@@ -1,4 +1,4 @@
-"""Matches run in a few threads of each process; reads are not held back by them.
+"""Matches and creations run in a few threads of each process; reads are not held back by them.
 
 A real server and its own engine: every transaction a request thread opens is watched (the
 engine's begin and commit events), and made to last a little, so that requests sent together
@@ -72,7 +72,7 @@ def served(db_settings: Settings) -> Iterator[tuple[ThreadedServer, Overlap]]:
         yield server, overlap
 
 
-def test_matches_run_in_the_matching_threads_only_and_reads_beside_them(
+def test_matches_and_creations_run_in_the_matching_threads_only_and_reads_beside_them(
     served: tuple[ThreadedServer, Overlap], keys: dict[str, str]
 ) -> None:
     server, overlap = served
@@ -116,6 +116,16 @@ def test_matches_run_in_the_matching_threads_only_and_reads_beside_them(
     most, codes = overlap.during(fhir)
     assert codes == [200] * CALLS
     assert most == THREADS, f"{most} FHIR matches at once in one process"
+
+    def create() -> int:
+        # Each its own person, nobody's duplicate: every creation is made.
+        body = identity_body(birth_name=f"Concurrent{next(names)}", birth_date="1990-01-01")
+        return httpx.post(f"{server.url}{IDS}", json=body, headers=headers, timeout=60).status_code
+
+    names = iter("ABCDEFGHIJKLMNOP")
+    most, codes = overlap.during(create)
+    assert codes == [201] * CALLS
+    assert most == THREADS, f"{most} creations at once in one process"
 
     def read() -> int:
         return httpx.get(

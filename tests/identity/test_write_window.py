@@ -93,6 +93,10 @@ def test_an_update_scores_before_taking_the_write_lock(
 def test_writers_that_commit_together_share_a_relay_and_answer_with_their_event(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Updates (any writer not held to the matching threads) that commit together share one
+    relay; each answers once the feed holds its event."""
+    made = [api.post(IDS, json=identity_body(birth_name=f"Relais{chr(65 + n)}")) for n in range(12)]
+    assert all(m.status_code == 201 for m in made), [m.text for m in made]
     relays: list[int] = []
     real: Callable[[Engine], int] = feed.relay_now
 
@@ -104,17 +108,48 @@ def test_writers_that_commit_together_share_a_relay_and_answer_with_their_event(
     monkeypatch.setattr(feed, "relay_now", slow_relay)
     start = threading.Barrier(12)
 
-    def create(n: int) -> tuple[int, list[int]]:
+    def update(n: int) -> tuple[int, list[int]]:
+        identity = made[n].json()
         start.wait()
-        made = api.post(IDS, json=identity_body(birth_name=f"Relais{chr(65 + n)}"))
-        assert made.status_code == 201, made.text
-        identity_id = made.json()["id"]
-        # Right after the answer, the feed already holds the creation.
+        changed = api.patch(
+            f"{IDS}/{identity['id']}",
+            json={"used_name": f"Usage{chr(65 + n)}"},
+            headers={"If-Match": str(identity["version"])},
+        )
+        assert changed.status_code == 200, changed.text
+        # Right after the answer, the feed already holds the update.
         page = api.get("/api/v1/events", params={"after": 0, "limit": 1000}).json()
-        return identity_id, [e["identity_id"] for e in page["items"]]
+        return identity["id"], [
+            e["identity_id"] for e in page["items"] if e["type"] == "identity.updated"
+        ]
 
     with ThreadPoolExecutor(12) as pool:
-        results = list(pool.map(create, range(12)))
+        results = list(pool.map(update, range(12)))
     for identity_id, in_feed in results:
         assert identity_id in in_feed
     assert 0 < len(relays) < 12
+
+
+def test_a_creation_answers_once_the_feed_holds_its_event(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creations run in the matching threads and relay there: each answer still comes after
+    its event has its cursor."""
+    real: Callable[[Engine], int] = feed.relay_now
+
+    def slow_relay(engine: Engine) -> int:
+        time.sleep(0.05)
+        return real(engine)
+
+    monkeypatch.setattr(feed, "relay_now", slow_relay)
+
+    def create(n: int) -> tuple[int, list[int]]:
+        made = api.post(IDS, json=identity_body(birth_name=f"Curseur{chr(65 + n)}"))
+        assert made.status_code == 201, made.text
+        page = api.get("/api/v1/events", params={"after": 0, "limit": 1000}).json()
+        return made.json()["id"], [e["identity_id"] for e in page["items"]]
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(create, range(6)))
+    for identity_id, in_feed in results:
+        assert identity_id in in_feed
