@@ -1,8 +1,15 @@
 """One ADT message in, one ACK out, whatever the message holds.
 
-The message's effects run in a savepoint: AE or AR rolls every one of them back, so a message
-that is refused changes nothing. Logs carry the control id, the event and identity ids, never
-the message (it holds identity traits).
+A refused message (AE or AR) changes nothing: its effects are rolled back with the session's
+transaction, which must hold nothing else written (both callers, the HTTP route and the MLLP
+listener, give each message a session of its own). Not a savepoint: on SQLite a savepoint that
+opens the transaction takes the one writers' turn before its first read, so every message's
+lookups and candidate scoring would run holding it, one message of the whole server at a time
+(README, "HL7 v2 messages at once"). Without it, the lookups and the scoring read outside any
+transaction, and the turn is taken at the first write, as a REST creation's is.
+
+Logs carry the control id, the event and identity ids, never the message (it holds identity
+traits).
 """
 
 from __future__ import annotations
@@ -77,11 +84,14 @@ def _dispatch(
 def _apply(session: Session, principal: Principal, text: str, settings: Hl7Settings) -> Outcome:
     adt = read(text, rules.INS_OIDS)
     try:
-        with session.begin_nested():
-            done = _dispatch(session, principal, adt, settings)
+        done = _dispatch(session, principal, adt, settings)
     except AppError as exc:
+        session.rollback()
         # A rule of the referential refused the change (merge across two INS, bad trait...).
         raise Hl7Problem("AE", "207", exc.message) from exc
+    except BaseException:
+        session.rollback()
+        raise
     issues = [ack.Issue("0", w, severity="W") for w in done.warnings]
     return Outcome("AA", done.text, done.identity_id, issues)
 

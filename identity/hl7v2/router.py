@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.orm import Session
 
-from identity.hl7v2.process import handle
-from referentials.core.auth import DbSession, Principal, require
+from identity.hl7v2.process import Outcome, handle
+from referentials.core.auth import DbSession, Principal
+from referentials.core.caller import Caller, caller
+from referentials.core.db import commit_now
 from referentials.core.errors import AppError
+from referentials.core.settings import Hl7Settings
 
 router = APIRouter(prefix="/api/v1", tags=["hl7v2"])
-write_scope = require("identity:write")
+# An A28 or a movement scores its candidates and writes, as a REST creation does: in one of the
+# process's matching threads, committed there (README, "Creations in the matching threads").
+write_caller = caller("identity:write", matching=True)
 ER7 = "x-application/hl7-v2+er7"
 ACCEPTED = (ER7, "application/hl7-v2", "text/plain")
 
@@ -34,17 +40,23 @@ async def raw_body(request: Request) -> bytes:
     response_class=Response,
     responses={200: {"content": {ER7: {}}, "description": "the HL7 v2 ACK (AA, AE or AR)"}},
 )
-def post_message(
+async def post_message(
     *,
     request: Request,
     session: DbSession,
-    principal: Principal = Depends(write_scope),
+    caller: Caller = Depends(write_caller),
     body: bytes = Depends(raw_body),
 ) -> Response:
     """Apply one PAM France ADT message (ITI-30, ITI-31); the answer is its ACK (HTTP 200)."""
-    outcome = handle(session, principal, body, request.app.state.settings.hl7)
+    outcome = await caller.run(session, _handle, body, request.app.state.settings.hl7)
     return Response(
         outcome.ack,
         media_type=ER7,
         headers={"X-HL7-Ack-Code": outcome.code},
     )
+
+
+def _handle(session: Session, principal: Principal, body: bytes, settings: Hl7Settings) -> Outcome:
+    outcome = handle(session, principal, body, settings)
+    commit_now(session)  # in this thread: the write lock is not held across a trip to the loop
+    return outcome

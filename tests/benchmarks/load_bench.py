@@ -4,14 +4,14 @@
     .venv/bin/python tests/benchmarks/load_bench.py \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-Loads N generated identities (14,000 by default) with their blocking keys, starts
-`socle serve --workers W` (the per-key rate limit off, as a region's callers each have their own
-key) and the mock INSi slowed to 300 ms in a process of its own (`socle mock-insi`, pointed at
-with SOCLE_INSI__ENDPOINT: the real teleservice is remote; `--insi-mock embedded` uses the
-mock mounted in the served processes instead), then runs each scenario for a bounded time with
-wrk (Debian's `wrk` package: `apt-get install wrk`) and prints throughput, p50/p99, the mean,
-the errors (non-2xx answers and socket errors), the CPU time per request of the served
-processes (and of PostgreSQL's server processes, all of them: run it on an otherwise idle
+Loads N generated identities (14,000 by default) with their blocking keys, starts `socle serve
+--workers W` (the per-key rate limit off, as a region's callers each have their own key) and the
+mock INSi slowed to 300 ms in a process of its own (`socle mock-insi`, pointed at with
+SOCLE_INSI__ENDPOINT: the real teleservice is remote; `--insi-mock embedded` uses the mock
+mounted in the served processes instead), then runs each scenario for a bounded time with wrk
+(Debian's `wrk` package: `apt-get install wrk`) and prints throughput, p50/p99, the mean, the
+errors (non-2xx answers, HL7 ACKs other than AA, socket errors), the CPU time per request of the
+served processes (and of PostgreSQL's server processes, all of them: run it on an otherwise idle
 server), the mock's CPU per INSi call and the INSi process's per search (a part of the served
 processes'), per scenario, with the machine's load average.
 """
@@ -45,6 +45,7 @@ from generate_identities import generate
 from identity_match_bench import load, query_of
 from server_cpu import cpu_by_pid, descendants, machine_seconds, named, spent_since
 
+from identity.hl7v2.ack import escape
 from identity.referential.schemas import IdentityCreate, MatchRequest
 from identity.referential.traits import normalized_fields
 from referentials.core.auth import SCOPES, create_api_key
@@ -61,7 +62,7 @@ RUNS = itertools.count(1)
 # Each wrk run that creates takes its own share of the new people (CREATE_FROM): run after run
 # creates people that nobody created before, as a region's front desks do.
 SHARES = itertools.count(0)
-CREATING = ("create", "mixed")
+CREATING = ("create", "mixed", "hl7")
 # A share's size, per second of the scenarios' runs: more than any run created (about 250 a
 # second at most).
 CREATED_PER_SECOND = 500
@@ -87,6 +88,9 @@ SCENARIOS: dict[str, list[Part]] = {
     "match x32": [Part("match", 32)],
     "create x1": [Part("create", 1)],
     "create x16": [Part("create", 16)],
+    # The same new people sent as PAM France A28 messages over HTTP, as establishments' feeds.
+    "hl7 x1": [Part("hl7", 1)],
+    "hl7 x16": [Part("hl7", 16)],
     "insi x8 alone": [Part("insi", 8)],
     "create x16 + insi x8": [Part("create", 16), Part("insi", 8)],
     "read x32 + insi x8": [Part("read", 32), Part("insi", 8)],
@@ -106,7 +110,9 @@ class Bench:
     insi_ids: str
     match_file: Path
     create_file: Path
-    # Lines of create_file that each creating run may take.
+    # The same people as create_file, line for line, as A28 messages.
+    hl7_file: Path
+    # Lines of create_file (and hl7_file) that each creating run may take.
     create_share: int
 
 
@@ -144,7 +150,33 @@ def prepare(args: argparse.Namespace, workdir: Path) -> Bench:
     create_file.write_text(
         "\n".join(json.dumps(body) for body in newcomers) + "\n", encoding="utf-8"
     )
-    return Bench(url, schema, key, loaded, insi_ids, match_file, create_file, share)
+    hl7_file = workdir / "hl7.er7"
+    # One message a line: ER7 separates segments with CR, never LF.
+    hl7_file.write_text(
+        "\n".join(a28(body, n) for n, body in enumerate(newcomers)) + "\n", encoding="utf-8"
+    )
+    return Bench(url, schema, key, loaded, insi_ids, match_file, create_file, hl7_file, share)
+
+
+def a28(body: dict[str, object], n: int) -> str:
+    """A PAM France ADT^A28 creating the person of ``body``, with IPP ``LOAD-<n>``."""
+    names = [escape(str(x)) for x in body["first_names"]]  # type: ignore[attr-defined]
+    born = str(body["birth_date"]).replace("-", "")
+    place = f"^^^^^^BDL^^{body['birth_place_code']}" if body.get("birth_place_code") else ""
+    pid = [""] * 33
+    pid[0], pid[1] = "PID", "1"
+    pid[3] = f"LOAD-{n}^^^CHFM&1.2.250.1.999.1.1&ISO^PI"
+    pid[5] = f"{escape(str(body['birth_name']))}^{names[0]}^{' '.join(names)}^^^^L"
+    pid[7], pid[8], pid[11], pid[32] = born, str(body.get("sex") or "U"), place, "PROV"
+    return "\r".join(
+        [
+            "MSH|^~\\&|LOAD|CHFM^690999016^M11|SOCLE|ARS|20260504101500||ADT^A28^ADT_A05|"
+            f"LOAD-{n}|P|2.5^FRA^2.11|||||FRA|UNICODE UTF-8",
+            "EVN||20260504101500",
+            "|".join(pid),
+            "PV1|1|N",
+        ]
+    )
 
 
 def new_people(needed: int, seed: int) -> list[dict[str, object]]:
@@ -273,6 +305,7 @@ def wrk(
         "INSI_IDS": bench.insi_ids,
         "MATCH_FILE": str(bench.match_file),
         "CREATE_FILE": str(bench.create_file),
+        "HL7_FILE": str(bench.hl7_file),
         # Updates send If-Match 1: identities from here on were never updated yet.
         "UPDATE_FROM": str(update_from),
         "SEED": str(next(RUNS)),
@@ -297,7 +330,10 @@ def result_of(process: subprocess.Popen[str], part: Part) -> dict[str, object]:
         "p99_ms": round(raw["p99_us"] / 1000, 1),
         # In a closed loop the mean latency is clients / throughput.
         "mean_ms": round(part.clients / (raw["requests"] / seconds) * 1000, 1),
-        "errors": raw["socket_errors"] + raw["http_errors"],
+        # An HL7 message refused (ACK AE or AR) is answered 200: its ACK code is counted too.
+        "errors": raw["socket_errors"]
+        + raw["http_errors"]
+        + sum(n for code, n in raw["statuses"].items() if code.startswith("ACK")),
         "statuses": raw["statuses"],
     }
 

@@ -1,4 +1,5 @@
-"""Matches and creations run in a few threads of each process; reads are not held back by them.
+"""Matches and creations (REST and HL7 v2) run in a few threads of each process; reads are not
+held back by them.
 
 A real server and its own engine: every transaction a request thread opens is watched (the
 engine's begin and commit events), and made to last a little, so that requests sent together
@@ -21,6 +22,7 @@ from referentials.app import create_app
 from referentials.core.settings import Settings
 from tests.conftest import Api, ThreadedServer
 from tests.factories import identity_body
+from tests.identity.test_hl7v2 import ER7, sample
 
 IDS = "/api/v1/identities"
 THREADS = 2
@@ -136,3 +138,22 @@ def test_matches_and_creations_run_in_the_matching_threads_only_and_reads_beside
     assert codes == [200] * CALLS
     assert most > THREADS, "reads do not wait for the matching threads"
     api.client.close()
+
+
+def test_hl7_messages_run_in_the_matching_threads_only(
+    served: tuple[ThreadedServer, Overlap], keys: dict[str, str]
+) -> None:
+    server, overlap = served
+    headers = {"Authorization": f"Bearer {keys['identity:write']}", **ER7}
+    letters = iter("ABCDEFGHIJKLMNOP")
+
+    def send() -> int:
+        # Each an A28 of its own local id and person: every message creates an identity.
+        n = next(letters)
+        body = sample("a28_create.hl7", **{"IPP-1001": f"IPP-9{n}", "ADRUN^": f"ADRUN{n}^"})
+        answer = httpx.post(f"{server.url}/api/v1/hl7v2", content=body, headers=headers, timeout=60)
+        return answer.status_code if answer.headers.get("X-HL7-Ack-Code") == "AA" else -1
+
+    most, codes = overlap.during(send)
+    assert codes == [200] * CALLS, "every message was applied (ACK AA)"
+    assert most == THREADS, f"{most} HL7 messages at once in one process"

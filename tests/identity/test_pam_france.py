@@ -7,18 +7,23 @@ PID-25 on a single birth).
 
 from __future__ import annotations
 
+import threading
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from identity.hl7v2 import ack as ack_builder
+from identity.hl7v2 import movements
 from identity.hl7v2.message import Header, decode, header_of, read
 from identity.hl7v2.process import handle
-from identity.referential import rules
+from identity.referential import rules, service
 from identity.referential.models import Identity, SourceRecord
+from referentials.core.auth import create_api_key
 from referentials.core.db import session_scope
+from referentials.core.errors import NotFound
 from referentials.core.principal import Principal
 from referentials.core.settings import Hl7Settings
 from tests.conftest import FIXTURES, Api
@@ -324,3 +329,77 @@ def test_a_link_that_cannot_be_made_is_refused_and_stores_nothing(
     assert answer["MSA"][1] == "AE" and answer["ERR"][3].split("^")[0] == error
     assert answer["ERR"][2] == location
     assert links(api, "IPP-3003") == []
+
+
+@pytest.mark.parametrize(
+    ("failure", "code", "error"),
+    [(NotFound("gone meanwhile"), "AE", "207"), (RuntimeError("disk"), "AE", "207")],
+)
+def test_a_message_that_fails_after_writing_leaves_nothing_written(
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Exception,
+    code: str,
+    error: str,
+) -> None:
+    """The identity is created, then the ZFD step fails: the creation is rolled back too."""
+
+    def fail(session: Session, *_args: object) -> None:
+        assert session.scalar(select(Identity.id)) is not None  # written in the session...
+        assert count(session_factory) == 0  # ...not committed
+        raise failure
+
+    monkeypatch.setattr(movements, "keep_provenance", fail)
+    with session_scope(session_factory) as session:
+        outcome = handle(session, CHFM_ENGINE, pam("a28_create.hl7"), Hl7Settings())
+        assert session.scalar(select(Identity.id)) is None
+    assert (outcome.code, outcome.issues[0].code) == (code, error)
+    with session_scope(session_factory) as session:
+        assert session.scalar(select(SourceRecord.id)) is None
+    assert count(session_factory) == 0
+    # The same message, nothing failing, is applied in a new session.
+    monkeypatch.undo()
+    with session_scope(session_factory) as session:
+        assert handle(session, CHFM_ENGINE, pam("a28_create.hl7"), Hl7Settings()).code == "AA"
+    assert count(session_factory) == 1
+
+
+def test_a_message_reads_and_scores_without_holding_the_writers_turn(
+    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a message looks its local id up (and then scores its candidates), another writer
+    of the same database commits: on SQLite, the one writers' turn is taken at the message's
+    first write, not before its reads."""
+    reached, release = threading.Event(), threading.Event()
+    find = service.find_by_source
+
+    def slow_find(*args: Any, **kwargs: Any) -> Any:
+        found = find(*args, **kwargs)  # the message's first read
+        reached.set()
+        assert release.wait(10), "the test never released the message"
+        return found
+
+    monkeypatch.setattr(service, "find_by_source", slow_find)
+    outcomes: list[str] = []
+
+    def apply() -> None:
+        with session_scope(session_factory) as session:
+            outcomes.append(handle(session, CHFM_ENGINE, pam("a28_create.hl7"), Hl7Settings()).code)
+
+    message = threading.Thread(target=apply)
+    message.start()
+    try:
+        assert reached.wait(10)
+        other = threading.Thread(target=lambda: _write_a_key(session_factory))
+        other.start()
+        other.join(5)
+        assert not other.is_alive(), "another writer waited for the message's lookups"
+    finally:
+        release.set()
+        message.join(10)
+    assert outcomes == ["AA"] and count(session_factory) == 1
+
+
+def _write_a_key(session_factory: sessionmaker[Session]) -> None:
+    with session_scope(session_factory) as session:
+        create_api_key(session, client_name="another writer", scopes=["identity:read"])

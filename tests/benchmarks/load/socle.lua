@@ -2,7 +2,7 @@
 -- Set by load_bench.py through environment variables: SCENARIO, KEY, IDS (max identity id),
 -- INSI_IDS (comma-separated ids searched in INSi), MATCH_FILE (one JSON body a line),
 -- CREATE_FILE (new people to create, one JSON body a line) and CREATE_FROM (the first line of
--- this run's share of them), UPDATE_FROM (the first of the identities never updated yet: still
+-- this run's share of them), HL7_FILE (the same people, one A28 message a line), UPDATE_FROM (the first of the identities never updated yet: still
 -- at version 1), SEED (this run's random draws).
 
 local key = os.getenv("KEY")
@@ -24,6 +24,11 @@ if scenario == "create" or scenario == "mixed" then
     creations[#creations + 1] = line
   end
 end
+if scenario == "hl7" then
+  for line in io.lines(os.getenv("HL7_FILE")) do
+    creations[#creations + 1] = line
+  end
+end
 local create_from = tonumber(os.getenv("CREATE_FROM") or "0")
 
 local update_from = tonumber(os.getenv("UPDATE_FROM"))
@@ -41,12 +46,17 @@ function setup(thread)
   threads[#threads + 1] = thread
 end
 
--- Per thread: how many answers of each status other than 2xx.
+-- Per thread: how many answers of each status other than 2xx, and of each HL7 ACK code other
+-- than AA (a refused message is answered 200).
 codes = {}
 
 function response(status, headers, body)
   if status >= 300 then
     codes[status] = (codes[status] or 0) + 1
+  end
+  local ack = headers["x-hl7-ack-code"] or headers["X-HL7-Ack-Code"]
+  if ack and ack ~= "AA" then
+    codes["ACK " .. ack] = (codes["ACK " .. ack] or 0) + 1
   end
 end
 
@@ -72,6 +82,16 @@ local function create()
   local index = (create_from + rank + nthreads * created) % #creations + 1
   created = created + 1
   return wrk.format("POST", "/api/v1/identities", headers, creations[index])
+end
+
+local hl7_headers = {["Authorization"] = "Bearer " .. key,
+  ["Content-Type"] = "x-application/hl7-v2+er7"}
+
+local function hl7()
+  -- The same people as create(), as the A28 messages of an establishment's feed.
+  local index = (create_from + rank + nthreads * created) % #creations + 1
+  created = created + 1
+  return wrk.format("POST", "/api/v1/hl7v2", hl7_headers, creations[index])
 end
 
 local function update()
@@ -100,7 +120,7 @@ local function mixed()
 end
 
 local kinds = {read = read, match = match, create = create, update = update, insi = insi,
-  mixed = mixed}
+  mixed = mixed, hl7 = hl7}
 request = kinds[scenario]
 
 function done(summary, latency, requests)
@@ -108,7 +128,7 @@ function done(summary, latency, requests)
   local statuses = ""
   for _, thread in ipairs(threads) do
     for status, n in pairs(thread:get("codes")) do
-      statuses = statuses .. string.format('"%d":%d,', status, n)
+      statuses = statuses .. string.format('"%s":%d,', tostring(status), n)
     end
   end
   io.write(string.format(
