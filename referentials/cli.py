@@ -366,24 +366,37 @@ app.add_typer(cli_matching.matching_app, name="matching")
 def mllp(
     host: str = typer.Option(None, help="interface to listen on (default: SOCLE_HL7__MLLP_HOST)"),
     port: int = typer.Option(None, help="port (default: SOCLE_HL7__MLLP_PORT)"),
+    workers: int = typer.Option(
+        0,
+        min=0,
+        help="processes that apply the messages (default: one per core); 1 applies them in "
+        "the listener's own process",
+    ),
 ) -> None:
     """Listen for HL7 v2 ADT messages (IHE PAM France) over MLLP; every message gets an ACK."""
     from identity.duplicates import service as duplicates
     from identity.hl7v2.mllp import MllpServer
     from identity.hl7v2.mllp_auth import ListenerRefused
+    from referentials import mllp_workers
     from referentials.app import duplicate_settings
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
     _production_check(settings)
+    count = workers or os.cpu_count() or 1
     # The same matching settings as `socle serve`: new identities are checked for duplicates.
     duplicates.configure(duplicate_settings(settings))
+    factory = _session_factory()  # the schema brought up to date here, once, before the workers
+    processes = mllp_workers.Workers(count) if count > 1 else None
     try:
-        server = MllpServer(_session_factory(), settings.hl7, host=host, port=port)
+        server = MllpServer(factory, settings.hl7, host=host, port=port, workers=processes)
     except ListenerRefused as exc:
+        if processes is not None:
+            processes.close()
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    console.print(f"MLLP listening on {host or settings.hl7.mllp_host}:{server.port}")
+    where = f"{host or settings.hl7.mllp_host}:{server.port}"
+    console.print(f"MLLP listening on {where}, messages applied by {count} process(es)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
