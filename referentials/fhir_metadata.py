@@ -129,6 +129,8 @@ SUBSCRIPTION_DOC = (
     "and identifier=<local-id system>| (only patients of those establishments). "
     "Extension <base>/fhir/StructureDefinition/subscription-skip-changes-by (valueString, "
     "repeated): clients whose changes are not sent (no echo of the receiver's own). "
+    "Update (PUT) replaces a stored Subscription, its id in the body too, and keeps it its "
+    "client's; it creates none. "
     "Notifications: history Bundles as in the Subscriptions R4 Backport IG "
     "(SubscriptionStatus Parameters first, then the Patients)."
 )
@@ -154,11 +156,12 @@ def _resource(kind: str, params: tuple[tuple[str, str, str], ...], **extra: Any)
 
 
 def subscription_resource() -> dict[str, Any]:
-    """Subscription: create, read, search, delete (no update: delete and create again)."""
+    """Subscription: create, read, search, update (of a stored one: no create), delete."""
     return {
         "type": "Subscription",
         "documentation": SUBSCRIPTION_DOC,
-        "interaction": [{"code": c} for c in ("create", "read", "search-type", "delete")],
+        "interaction": [{"code": c} for c in ("create", "read", "search-type", "update", "delete")],
+        "updateCreate": False,
         "searchParam": _params(SUBSCRIPTION_PARAMS),
     }
 

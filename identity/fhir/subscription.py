@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from identity.fhir.systems import LocalIdSystems
 from referentials.core.fhir import FHIR_JSON, FhirBadRequest
 from referentials.core.notify.models import Subscription
-from referentials.core.notify.schemas import SubscriptionCreate
+from referentials.core.notify.schemas import SubscriptionCreate, SubscriptionUpdate
 
 EVENTS = (
     "created",
@@ -194,6 +194,25 @@ def to_create(
         error = exc.errors()[0]
         where = "extension" if error["loc"][0] == "skip_changes_by" else str(error["loc"][0])
         raise _bad(error["msg"], where) from exc
+
+
+def to_update(
+    resource: Mapping[str, Any], subscription_id: int, *, client_name: str, local: LocalIdSystems
+) -> SubscriptionUpdate:
+    """What a Subscription sent to replace the stored one changes: every element, those left
+    out included (an update replaces the resource; no extension clears the skipped clients).
+    The body's id must be the URL's (FHIR's update rule)."""
+    if resource.get("id") != str(subscription_id):
+        raise _bad(f'must be "{subscription_id}", the id in the URL', "id")
+    wanted = to_create(resource, client_name=client_name, local=local)
+    return SubscriptionUpdate(
+        config=wanted.config,
+        event_types=wanted.event_types,
+        establishments=wanted.establishments,
+        skip_changes_by=wanted.skip_changes_by,
+        description=wanted.description,
+        status=wanted.status,
+    )
 
 
 def _instant(value: datetime) -> str:

@@ -1,4 +1,5 @@
-"""FHIR R4 Subscription routes under /fhir: create, read, search, delete (rest-hook only).
+"""FHIR R4 Subscription routes under /fhir: create, read, search, update, delete (rest-hook
+only).
 
 Scope ``admin``, like the subscriptions API: a subscription makes Socle push identities to an
 endpoint of the caller's choosing. Each one is a notification subscription of channel ``fhir``
@@ -11,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 
-from identity.fhir.subscription import CHANNEL, to_create, to_resource
+from identity.fhir.subscription import CHANNEL, to_create, to_resource, to_update
 from identity.fhir.systems import LocalIdSystems
 from referentials.core.auth import DbSession, Principal, require
 from referentials.core.db import utcnow
@@ -56,6 +57,14 @@ def _get(session: DbSession, subscription_id: str) -> Subscription:
     return sub
 
 
+def _check_channel(config: dict[str, Any]) -> None:
+    try:
+        registry.channel(CHANNEL).validate(config)
+    except ChannelConfigError as exc:
+        where = FHIR_PATHS.get(exc.field_name, exc.field_name)
+        raise FhirBadRequest(f"{where}: {exc.message}", fields={where: exc.message}) from exc
+
+
 @router.post("/Subscription", status_code=201)
 def create_subscription(
     *,
@@ -67,11 +76,7 @@ def create_subscription(
     """A rest-hook Subscription on Patient changes (criteria: see the CapabilityStatement)."""
     local = LocalIdSystems.from_settings(request.app.state.settings)
     data = to_create(resource, client_name=principal.client_name, local=local)
-    try:
-        registry.channel(CHANNEL).validate(data.config)
-    except ChannelConfigError as exc:
-        where = FHIR_PATHS.get(exc.field_name, exc.field_name)
-        raise FhirBadRequest(f"{where}: {exc.message}", fields={where: exc.message}) from exc
+    _check_channel(data.config)
     sub, _secret = notify_service.create(session, principal, data=data)
     body = to_resource(sub, utcnow(), _base(request))
     location = f"{base_url(request)}/Subscription/{sub.id}"
@@ -115,6 +120,24 @@ def read_subscription(
 ) -> FhirResponse:
     """One Subscription with its delivery status (active, off, error)."""
     sub = _get(session, subscription_id)
+    return FhirResponse(to_resource(sub, utcnow(), _base(request)))
+
+
+@router.put("/Subscription/{subscription_id}")
+def update_subscription(
+    *,
+    subscription_id: str,
+    request: Request,
+    resource: dict[str, Any] = Body(..., media_type="application/fhir+json"),
+    session: DbSession,
+    principal: Principal = Depends(admin),
+) -> FhirResponse:
+    """Replace a Subscription (its id in the body too); it stays its client's. No create."""
+    sub = _get(session, subscription_id)
+    local = LocalIdSystems.from_settings(request.app.state.settings)
+    data = to_update(resource, sub.id, client_name=sub.client_name, local=local)
+    _check_channel(data.config or {})
+    sub = notify_service.update(session, principal, sub.id, data=data)
     return FhirResponse(to_resource(sub, utcnow(), _base(request)))
 
 

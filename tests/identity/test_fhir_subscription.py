@@ -1,4 +1,5 @@
-"""FHIR R4 Subscription over real HTTP: create, read, search, delete, what is refused and why;
+"""FHIR R4 Subscription over real HTTP: create, read, search, update, delete, what is refused and
+why;
 every resource checked against the R4 models."""
 
 from __future__ import annotations
@@ -200,7 +201,67 @@ def test_the_capability_statement_lists_subscription(api: Api) -> None:
         "create",
         "read",
         "search-type",
+        "update",
         "delete",
     }
+    assert resource["updateCreate"] is False
     assert "event=created,updated" in resource["documentation"]
     assert "/fhir/StructureDefinition/subscription-skip-changes-by" in resource["documentation"]
+
+
+def put(api: Api, sub_id: str, body: dict[str, Any], key: str = "admin") -> Any:
+    return api.put(f"/fhir/Subscription/{sub_id}", key=key, json=body, headers=FHIR)
+
+
+def test_an_update_replaces_the_subscription_and_keeps_it_its_clients(api: Api) -> None:
+    sub_id = fhir_json(post(api, subscription()), 201)["id"]
+    skip = {"url": SKIP, "valueString": "client-identity:write"}
+    changed = subscription(
+        id=sub_id,
+        status="off",
+        criteria="Patient?event=created,updated",
+        channel={
+            "type": "rest-hook",
+            "endpoint": "https://dpi.chfm.example/fhir/notify-v2",
+            "payload": "application/fhir+json",
+        },
+        extension=[skip],
+    )
+    updated = fhir_json(put(api, sub_id, changed))
+    assert (updated["id"], updated["status"]) == (sub_id, "off")
+    assert updated["criteria"] == "Patient?event=created,updated"
+    assert updated["channel"]["endpoint"].endswith("/notify-v2")
+    assert "header" not in updated["channel"], "headers left out are no longer sent"
+    assert updated["extension"] == [skip]
+    assert fhir_json(api.get(f"/fhir/Subscription/{sub_id}", key="admin")) == updated
+    stored = api.get(f"/api/v1/subscriptions/{sub_id}", key="admin").json()
+    assert stored["event_types"] == ["identity.created", "identity.updated"]
+    assert stored["status"] == "paused" and stored["client_name"] == "client-admin"
+    assert stored["skip_changes_by"] == ["client-identity:write"]
+    # An update without the extension clears the skipped clients; requested resumes it.
+    again = fhir_json(put(api, sub_id, subscription(id=sub_id)))
+    assert again["status"] == "active" and "extension" not in again
+    assert api.get(f"/api/v1/subscriptions/{sub_id}", key="admin").json()["skip_changes_by"] == []
+
+
+def test_an_update_is_refused_with_what_is_wrong_and_changes_nothing(api: Api) -> None:
+    sub_id = fhir_json(post(api, subscription()), 201)["id"]
+    before = fhir_json(api.get(f"/fhir/Subscription/{sub_id}", key="admin"))
+    nobody = [{"url": SKIP, "valueString": "nobody"}]
+    for body, words in [
+        (subscription(), f'id: must be "{sub_id}", the id in the URL'),  # no id in the body
+        (subscription(id=str(int(sub_id) + 1)), f'id: must be "{sub_id}"'),
+        (subscription(id=sub_id, criteria="Observation"), "criteria: "),
+        (subscription(id=sub_id, status="error"), "status: send requested (or off)"),
+        (subscription(id=sub_id, extension=nobody), "no API key belongs to the client 'nobody'"),
+    ]:
+        refused = outcome(put(api, sub_id, body), 400)
+        assert words in refused["issue"][0]["diagnostics"], refused
+    insecure = subscription(id=sub_id)
+    insecure["channel"] = {**insecure["channel"], "endpoint": "http://dpi.chfm.example/notify"}
+    told = outcome(put(api, sub_id, insecure), 400)["issue"][0]["diagnostics"]
+    assert told.startswith("channel.endpoint: http is allowed on a loopback address only")
+    assert fhir_json(api.get(f"/fhir/Subscription/{sub_id}", key="admin")) == before
+    # No update of what is not a stored FHIR Subscription, nor by a non-admin key.
+    outcome(put(api, "999999", subscription(id="999999")), 404)
+    assert put(api, sub_id, subscription(id=sub_id), key="identity:read").status_code == 403

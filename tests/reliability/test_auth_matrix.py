@@ -265,6 +265,15 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/fhir/Subscription/{subscription_id}"): Entry(
         "admin", 404, fixed("/fhir/Subscription/999999")
     ),
+    ("PUT", "/fhir/Subscription/{subscription_id}"): Entry(
+        "admin",
+        404,
+        fixed(
+            "/fhir/Subscription/999999",
+            content=json.dumps({**json.loads(SUBSCRIPTION), "id": "999999"}),
+            headers={"Content-Type": FHIR},
+        ),
+    ),
     ("DELETE", "/fhir/Subscription/{subscription_id}"): Entry(
         "admin", 404, fixed("/fhir/Subscription/999999")
     ),
