@@ -41,7 +41,7 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from generate_identities import generate
+from generate_identities import Person, generate
 from identity_match_bench import load, query_of
 from server_cpu import cpu_by_pid, descendants, machine_seconds, named, spent_since
 
@@ -116,17 +116,26 @@ class Bench:
     create_share: int
 
 
-def prepare(args: argparse.Namespace, workdir: Path) -> Bench:
-    """A fresh database with the generated identities, a key, the INSi ids and match bodies."""
+def loaded_database(
+    args: argparse.Namespace, workdir: Path, name: str
+) -> tuple[str, str, list[Person], int]:
+    """A fresh database holding the generated identities (a schema ``bench_<name>_...`` on
+    PostgreSQL, ``<name>.db`` in ``workdir`` on SQLite): its URL, its schema, the people, how
+    many were loaded."""
     people = generate(int(args.identities / 1.35), args.seed)[: args.identities]
     url, schema = args.database_url, ""
     if url.startswith("postgresql"):
-        schema = f"bench_load_{uuid.uuid4().hex[:8]}"
+        schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
         with make_engine(url).begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     else:
-        url = f"sqlite:///{workdir / 'load.db'}"
-    loaded = load(url, schema, people)
+        url = f"sqlite:///{workdir / f'{name}.db'}"
+    return url, schema, people, load(url, schema, people)
+
+
+def prepare(args: argparse.Namespace, workdir: Path) -> Bench:
+    """A fresh database with the generated identities, a key, the INSi ids and match bodies."""
+    url, schema, people, loaded = loaded_database(args, workdir, "load")
     engine = make_engine(url, schema=schema)
     with session_scope(make_session_factory(engine)) as session:
         _, key = create_api_key(session, client_name="load", scopes=list(SCOPES))

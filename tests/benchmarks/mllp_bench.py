@@ -29,7 +29,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,9 +37,8 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from generate_identities import generate
-from identity_match_bench import load, warm_up
-from load_bench import a28, new_people
+from identity_match_bench import warm_up
+from load_bench import a28, loaded_database, new_people
 from server_cpu import cpu_seconds, descendants
 
 from identity.hl7v2.mllp import END, frame
@@ -66,15 +64,7 @@ class Sent:
 
 def prepare(args: argparse.Namespace, workdir: Path) -> tuple[str, str, int, list[str]]:
     """A fresh database with the identities, the sending facility's key, and the messages."""
-    people = generate(int(args.identities / 1.35), args.seed)[: args.identities]
-    url, schema = args.database_url, ""
-    if url.startswith("postgresql"):
-        schema = f"bench_mllp_{uuid.uuid4().hex[:8]}"
-        with make_engine(url).begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    else:
-        url = f"sqlite:///{workdir / 'mllp.db'}"
-    load(url, schema, people)
+    url, schema, _, _ = loaded_database(args, workdir, "mllp")
     warm_up(url, schema)
     engine = make_engine(url, schema=schema)
     with session_scope(make_session_factory(engine)) as session:

@@ -56,7 +56,9 @@ def send_all(port: int, messages: list[bytes]) -> list[str]:
     with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
         for message in messages:
             sock.sendall(frame(message))
-            codes.append(msa(receive(sock))[1])
+            answer = msa(receive(sock))
+            # The ACK's text too when it is not AA: what went wrong.
+            codes.append(answer[1] if answer[1] == "AA" else "|".join(answer))
     return codes
 
 
@@ -73,8 +75,11 @@ def _workers_of(listener: int) -> set[int]:
 
 
 def _alive(pid: int) -> bool:
+    """Whether the process still runs: a killed one is dead once it is a zombie whose threads
+    have all ended (until then, waitpid does not report it, and its parent sees it alive)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        return state != "Z" or len(os.listdir(f"/proc/{pid}/task")) > 1
     except FileNotFoundError:
         return False
 
@@ -85,9 +90,8 @@ def listener(chfm_env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes]
     env = {**os.environ, **chfm_env}
     env.pop("SOCLE_TEST_DATABASE_URL", None)
     command = [sys.executable, "-m", "referentials.cli", "mllp", "--workers", "2"]
-    process = subprocess.Popen(
-        [*command, "--port", str(port)], cwd=ROOT, env=env, stderr=subprocess.DEVNULL
-    )
+    log = open(os.environ.get("MLLP_TEST_LOG", os.devnull), "ab")  # noqa: SIM115
+    process = subprocess.Popen([*command, "--port", str(port)], cwd=ROOT, env=env, stderr=log)
 
     def listening() -> bool:
         try:
