@@ -397,9 +397,12 @@ def mllp(
         raise typer.Exit(2) from exc
     where = f"{host or settings.hl7.mllp_host}:{server.port}"
     console.print(f"MLLP listening on {where}, messages applied by {count} process(es)")
+    # A stop by SIGTERM (systemd's, docker's) closes the socket and stops the workers, as a
+    # Ctrl-C does.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Terminated):
         pass
     finally:
         server.server_close()
