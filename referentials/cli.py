@@ -384,8 +384,10 @@ def mllp(
     logging.basicConfig(level=settings.log_level)
     _production_check(settings)
     count = workers or os.cpu_count() or 1
-    # The same matching settings as `socle serve`: new identities are checked for duplicates.
-    duplicates.configure(duplicate_settings(settings))
+    if count == 1:
+        # The same matching settings as `socle serve`: new identities are checked for
+        # duplicates (worker processes build their own: referentials/mllp_workers.py).
+        duplicates.configure(duplicate_settings(settings))
     factory = _session_factory()  # the schema brought up to date here, once, before the workers
     processes = mllp_workers.Workers(count) if count > 1 else None
     try:

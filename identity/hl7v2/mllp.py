@@ -208,10 +208,10 @@ class MllpServer(socketserver.ThreadingTCPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
 
     def server_close(self) -> None:
         super().server_close()
         if self.workers is not None:
             self.workers.close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)

@@ -76,12 +76,16 @@ end
 
 local created = 0
 
-local function create()
+local function next_new()
   -- New people, drawn as the referential's were: this run's share of the file, each thread its
   -- own lines of it, so that no run creates again what an earlier one did.
   local index = (create_from + rank + nthreads * created) % #creations + 1
   created = created + 1
-  return wrk.format("POST", "/api/v1/identities", headers, creations[index])
+  return creations[index]
+end
+
+local function create()
+  return wrk.format("POST", "/api/v1/identities", headers, next_new())
 end
 
 local hl7_headers = {["Authorization"] = "Bearer " .. key,
@@ -89,9 +93,7 @@ local hl7_headers = {["Authorization"] = "Bearer " .. key,
 
 local function hl7()
   -- The same people as create(), as the A28 messages of an establishment's feed.
-  local index = (create_from + rank + nthreads * created) % #creations + 1
-  created = created + 1
-  return wrk.format("POST", "/api/v1/hl7v2", hl7_headers, creations[index])
+  return wrk.format("POST", "/api/v1/hl7v2", hl7_headers, next_new())
 end
 
 local function update()
