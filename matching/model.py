@@ -29,6 +29,10 @@ DEFAULT_REFERENCE_SIZE = 100_000
 RATE_BOUNDS = (0.005, 5.0)
 
 
+class ModelFileError(ValueError):
+    """A model file that cannot be used: unreadable, not JSON, or not a model of this version."""
+
+
 @dataclass(slots=True)
 class MatchModel:
     """m[field][level] = P(level | same person), u[field][level] = P(level | different people).
@@ -150,8 +154,24 @@ class MatchModel:
 
     @classmethod
     def load(cls, path: str | Path) -> MatchModel:
-        """Read a model written by save()."""
-        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read a model written by save(); ModelFileError says what is wrong with another file."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ModelFileError(f"{path}: cannot be read ({exc.strerror})") from exc
+        except ValueError as exc:  # not UTF-8, or not JSON
+            raise ModelFileError(f"{path}: not a JSON file ({exc})") from exc
+        try:
+            if not isinstance(data, dict):
+                raise ValueError("the file is not a JSON object")
+            return cls.from_json(data)
+        except KeyError as exc:
+            raise ModelFileError(
+                f"{path}: not a model of this version (no {exc} in it); "
+                "write one with `socle matching fit`"
+            ) from exc
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ModelFileError(f"{path}: not a model of this version ({exc})") from exc
 
 
 def default_model() -> MatchModel:

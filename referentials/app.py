@@ -34,7 +34,7 @@ from referentials.core.access_log import install_path_only_access_log
 from referentials.core.audit_router import router as audit_router
 from referentials.core.caller import install_matching_threads
 from referentials.core.db import make_engine, make_session_factory
-from referentials.core.handlers import install_error_handlers
+from referentials.core.handlers import UnexpectedErrors, install_error_handlers
 from referentials.core.limits import BodySizeLimit
 from referentials.core.login import install_pages
 from referentials.core.login_throttle import LoginThrottle
@@ -193,6 +193,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_metrics(app)
     # Outside even that: a forwarded search is measured where it is served.
     install_insi_delegate(app, settings)
+    # Outside everything: an error nothing expected still gets the API's answer.
+    app.add_middleware(UnexpectedErrors)
     app.mount("/static", StaticFiles(directory=CORE_DIR / "static"), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -82,6 +82,7 @@ def serve(
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
     _production_check(settings)
+    cli_identity.check_model_file(settings)
     count = workers or os.cpu_count() or 1
     own_process = settings.insi.own_process
     if count > 1 or own_process:
@@ -383,13 +384,19 @@ def mllp(
     settings = get_settings()
     logging.basicConfig(level=settings.log_level)
     _production_check(settings)
+    cli_identity.check_model_file(settings)
     count = workers or os.cpu_count() or 1
     if count == 1:
         # The same matching settings as `socle serve`: new identities are checked for
         # duplicates (worker processes build their own: referentials/mllp_workers.py).
         duplicates.configure(duplicate_settings(settings))
     factory = _session_factory()  # the schema brought up to date here, once, before the workers
-    processes = mllp_workers.Workers(count) if count > 1 else None
+    try:
+        processes = mllp_workers.Workers(count) if count > 1 else None
+    except mllp_workers.NotStarted as exc:
+        # Those already started end with this process (daemonic, their pipes closed).
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
     try:
         server = MllpServer(factory, settings.hl7, host=host, port=port, workers=processes)
     except ListenerRefused as exc:

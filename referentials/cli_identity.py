@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from referentials.core.auth import SYSTEM
 from referentials.core.db import make_session_factory, session_scope
 from referentials.core.errors import AppError
-from referentials.core.settings import get_settings
+from referentials.core.settings import Settings, get_settings
 from referentials.migrations import open_database
 
 console = Console(stderr=True)
@@ -23,11 +23,26 @@ identities_app = typer.Typer(help="Work on the identity referential.")
 # The matcher and the identity services are imported by the commands that use them (see cli).
 
 
+def check_model_file(settings: Settings) -> None:
+    """Exit with what is wrong when the configured matching model cannot be used: a process
+    that started anyway would fail every creation and every match."""
+    if not settings.matching.model_file:
+        return  # the built-in model
+    from matching.model import MatchModel, ModelFileError
+
+    try:
+        MatchModel.load(settings.matching.model_file)
+    except ModelFileError as exc:
+        console.print(f"[red]error:[/red] SOCLE_MATCHING__MODEL_FILE: {exc}")
+        raise typer.Exit(2) from exc
+
+
 def _factory() -> sessionmaker[Session]:
     from identity.duplicates import service as duplicates
     from referentials.app import duplicate_settings
 
     settings = get_settings()
+    check_model_file(settings)
     duplicates.configure(duplicate_settings(settings))
     engine = open_database(settings)
     return make_session_factory(engine)

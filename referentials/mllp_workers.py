@@ -33,6 +33,10 @@ READY = "ready"
 STOP_SECONDS = 10.0
 
 
+class NotStarted(RuntimeError):
+    """A worker process ended before it was ready (its own log says why)."""
+
+
 def _serve(conn: Connection) -> None:
     """A worker's life: its own connections and matching settings, then one message at a time."""
     # Ctrl-C reaches the whole process group: the listener stops its workers itself, once
@@ -96,7 +100,7 @@ class Workers:
             ready = None
         if ready != READY:
             parent.close()
-            raise RuntimeError("an MLLP worker process did not start (see its log)")
+            raise NotStarted("an MLLP worker process ended before it was ready (see its log above)")
         worker = _Worker(process, parent)
         with self._lock:
             self._all.append(worker)
@@ -127,6 +131,8 @@ class Workers:
             if not worker.process.is_alive():
                 # Ended while idle (killed, out of memory): replaced before the message is sent.
                 worker = self._replace(worker)
+                if not worker.process.is_alive():  # none started; tried again at the next one
+                    raise mllp.WorkerLost
             worker.conn.send((raw, peer))
             answer: str = worker.conn.recv()
         except (EOFError, OSError) as exc:
@@ -148,7 +154,7 @@ class Workers:
         ended.process.join(STOP_SECONDS)
         try:
             return self._start()
-        except RuntimeError:
+        except NotStarted:
             log.error("mllp: no worker process started; tried again at the next message")
             with self._lock:
                 self._all.append(ended)

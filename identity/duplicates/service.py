@@ -33,7 +33,11 @@ _settings = DuplicateSettings()
 
 
 def configure(settings: DuplicateSettings) -> None:
+    """Use these settings from now on; the model is read here, so that a model file that
+    cannot be used stops the process at its start (matching.model.ModelFileError), not at
+    its first creation."""
     global _settings
+    matcher.load_model(settings.model_path)
     _settings = settings
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import traceback
+from secrets import token_hex
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +14,7 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from referentials.core.errors import AppError
 from referentials.core.fhir import FhirResponse, operation_outcome
@@ -137,3 +140,59 @@ def install_error_handlers(app: FastAPI) -> None:
     # Lost or refused connections and an exhausted pool: the request changed nothing.
     for unavailable in (OperationalError, InterfaceError, PoolTimeout):
         app.add_exception_handler(unavailable, _db_down)
+
+
+class UnexpectedErrors:
+    """The last resort: an error no handler expected is answered 500 in the API's shape (an
+    OperationOutcome under /fhir) with an incident id, and logged with that id, its type and
+    where it was raised, never with its message, which may quote a patient's traits.
+
+    Without it, Starlette answers a plain-text 500 and uvicorn logs the message. Pure ASGI and
+    outermost, so that an error in any middleware is caught too.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            incident = token_hex(6)
+            request = Request(scope)
+            log.error(
+                "unexpected error, incident %s, on %s %s: %s\n%s",
+                incident,
+                request.method,
+                request.url.path,
+                _types(exc),
+                "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+            )
+            if started:  # too late for another answer: the connection is closed unfinished
+                return
+            detail = f"an unexpected error; reported as incident {incident}"
+            if _is_fhir(request):
+                response: JSONResponse = _outcome(500, detail)
+            else:
+                response = JSONResponse(error_body("internal_error", detail), status_code=500)
+            await response(scope, receive, send)
+
+
+def _types(exc: BaseException) -> str:
+    """The exception's type, and those of the ones it was raised from or while handling."""
+    names: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(names) < 5:
+        names.append(type(seen).__qualname__)
+        seen = seen.__cause__ or seen.__context__
+    return " <- ".join(names)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from matching.fields import FIELD_LEVELS, level_index
-from matching.model import MatchModel, default_model, train
+from matching.model import MatchModel, ModelFileError, default_model, train
 from matching.records import IdentityRecord
 from tests.matching.conftest import person
 
@@ -42,8 +42,34 @@ def test_a_stale_model_file_fails_loudly(tmp_path: Path) -> None:
     del data["fields"]["sex"]["different"]  # type: ignore[index]
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(KeyError):
+    with pytest.raises(ModelFileError) as refused:
         MatchModel.load(path)
+    assert str(refused.value) == (
+        f"{path}: not a model of this version (no 'different' in it); "
+        "write one with `socle matching fit`"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (None, "cannot be read (No such file or directory)"),
+        (b"{ fields", "not a JSON file (Expecting property name"),
+        (b"\xff\xfe", "not a JSON file ('utf-8' codec can't decode"),
+        (b"[1, 2]", "not a model of this version (the file is not a JSON object)"),
+        (b'{"fields": {}}', "not a model of this version (no 'birth_name' in it)"),
+        (b'{"fields": []}', "not a model of this version (model file: 'fields' must be an object)"),
+    ],
+)
+def test_a_file_that_is_not_a_model_says_what_is_wrong_with_it(
+    tmp_path: Path, content: bytes | None, says: str
+) -> None:
+    path = tmp_path / "model.json"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ModelFileError) as refused:
+        MatchModel.load(path)
+    assert str(refused.value).startswith(f"{path}: {says}")
 
 
 def population(size: int, seed: int) -> list[IdentityRecord]:

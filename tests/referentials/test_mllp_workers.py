@@ -19,7 +19,7 @@ from identity.hl7v2.mllp import MllpServer, WorkerLost, frame
 from referentials.core.auth import create_api_key
 from referentials.core.db import session_scope
 from referentials.core.settings import Hl7Settings, Settings
-from referentials.mllp_workers import Workers
+from referentials.mllp_workers import NotStarted, Workers
 from tests.conftest import free_port
 from tests.identity.test_hl7v2 import count, sample
 from tests.identity.test_hl7v2_mllp import msa, receive
@@ -183,3 +183,38 @@ def test_a_worker_that_dies_with_a_message_is_replaced_and_the_sender_told_to_re
     finally:
         server.server_close()
     assert not any(_alive(pid) for pid in pids), "a worker outlived server_close"
+
+
+def test_a_worker_that_cannot_start_is_tried_again_and_no_message_is_lost(
+    chfm_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    session_factory: sessionmaker[Session],
+) -> None:
+    for name, value in chfm_env.items():
+        monkeypatch.setenv(name, value)
+    # A worker process reads its settings when it starts: these it cannot start with.
+    monkeypatch.setenv("SOCLE_HL7__MLLP_PORT", "not-a-port")
+    with pytest.raises(NotStarted, match="ended before it was ready"):
+        Workers(1)
+    monkeypatch.delenv("SOCLE_HL7__MLLP_PORT")
+    workers = Workers(1)
+    settings = Hl7Settings(facility_keys=json.loads(chfm_env["SOCLE_HL7__FACILITY_KEYS"]))
+    server = MllpServer(session_factory, settings, host="127.0.0.1", port=0, workers=workers)
+    try:
+        (first,) = workers._all
+        os.kill(first.process.pid, signal.SIGKILL)
+        first.process.join(10)
+        monkeypatch.setenv("SOCLE_HL7__MLLP_PORT", "not-a-port")
+        # No worker can take its place: the sender is told to send the message again later.
+        for n in (1, 2):
+            told = msa(server.answer(a28(n)))
+            assert told[1] == "AE" and told[3] == "not stored, resend later"
+        assert count(session_factory) == 0
+        monkeypatch.delenv("SOCLE_HL7__MLLP_PORT")
+        # Once a worker can start again, one does at the next message, and it is applied.
+        assert [msa(server.answer(a28(n)))[1] for n in (1, 2)] == ["AA", "AA"]
+        assert count(session_factory) == 2
+        (replaced,) = workers._all
+        assert replaced is not first and _alive(replaced.process.pid)
+    finally:
+        server.server_close()
