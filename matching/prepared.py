@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 from weakref import WeakKeyDictionary
 
 import numpy as np
+import numpy.typing as npt
 
 from matching.factored import Factored, spread
 from matching.features import (
@@ -129,7 +130,8 @@ def _given_table(
 
 
 K = TypeVar("K", str, tuple[str, ...])
-A = TypeVar("A", IntArray, ObjArray)
+# Column kinds: codes, codes kept as int32 (half the memory), strings.
+A = TypeVar("A", IntArray, "npt.NDArray[np.int32]", ObjArray)
 
 
 @dataclass(slots=True)
@@ -151,8 +153,8 @@ class _Memo(Generic[K]):
         """Keep the columns of ``values``, not kept yet (one row each, in this order)."""
         start = len(self.rows)
         self.rows.update(zip(values, range(start, start + len(values)), strict=True))
-        _grow(self.codes, codes)
-        _grow(self.strings, strings)
+        grow(self.codes, codes)
+        grow(self.strings, strings)
 
     def columns(
         self, values: Sequence[K], at: IntArray | None = None
@@ -165,8 +167,8 @@ class _Memo(Generic[K]):
         return codes, {name: column[rows] for name, column in self.strings.items()}
 
 
-def _grow(kept: dict[str, A], new: dict[str, A]) -> None:
-    """Each column of ``new`` appended to its kept one."""
+def grow(kept: dict[str, A], new: dict[str, A]) -> None:
+    """Each column of ``new`` appended to its kept one (``kept`` takes new columns as they are)."""
     for name, column in new.items():
         old = kept.get(name)
         kept[name] = column if old is None else np.concatenate([old, column])

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from identity.imports import repository as reads
 from identity.referential.local_ids import EVENT as ATTACHED
 from matching.features import factorise
-from matching.prepared import Prepared
+from matching.prepared import Prepared, grow
 from matching.traits import IntArray, Interner, ObjArray, RecordColumns, own_codes, own_columns
 
 Int32Array = npt.NDArray[np.int32]
@@ -106,18 +106,9 @@ class EncodedStore:
         if not len(stored):
             return
         base = len(self)
-        for name, column in prep.codes.items():
-            if name in OWN or name in PER_ENCODING:
-                continue
-            part = column[first:].astype(np.int32)
-            old = self.codes.get(name)
-            self.codes[name] = part if old is None else np.concatenate([old, part])
-        for name, strings in prep.strings.items():
-            old_strings = self.strings.get(name)
-            tail = strings[first:]
-            self.strings[name] = (
-                tail if old_strings is None else np.concatenate([old_strings, tail])
-            )
+        kept = (name for name in prep.codes if name not in OWN and name not in PER_ENCODING)
+        grow(self.codes, {name: prep.codes[name][first:].astype(np.int32) for name in kept})
+        grow(self.strings, {name: strings[first:] for name, strings in prep.strings.items()})
         self.ins.extend(stored.ins)
         self.history.extend(stored.ins_history)
         self.rows.update(zip(stored.ids, range(base, base + len(stored)), strict=True))
