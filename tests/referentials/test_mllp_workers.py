@@ -135,16 +135,29 @@ def test_messages_from_many_connections_are_applied_by_the_workers_and_none_is_l
     assert not any(_alive(pid) for pid in replaced), "a worker outlived its listener"
 
 
+@pytest.fixture()
+def worker_env(chfm_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Worker processes started by this one read their settings from its environment."""
+    for name, value in chfm_env.items():
+        monkeypatch.setenv(name, value)
+    return chfm_env
+
+
+def _in_process(
+    session_factory: sessionmaker[Session], env: dict[str, str], workers: Workers
+) -> MllpServer:
+    """A listener in this process that hands its messages to ``workers``."""
+    settings = Hl7Settings(facility_keys=json.loads(env["SOCLE_HL7__FACILITY_KEYS"]))
+    return MllpServer(session_factory, settings, host="127.0.0.1", port=0, workers=workers)
+
+
 def test_a_worker_that_dies_with_a_message_is_replaced_and_the_sender_told_to_resend(
-    chfm_env: dict[str, str],
+    worker_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     session_factory: sessionmaker[Session],
 ) -> None:
-    for name, value in chfm_env.items():
-        monkeypatch.setenv(name, value)
     workers = Workers(2)
-    settings = Hl7Settings(facility_keys=json.loads(chfm_env["SOCLE_HL7__FACILITY_KEYS"]))
-    server = MllpServer(session_factory, settings, host="127.0.0.1", port=0, workers=workers)
+    server = _in_process(session_factory, worker_env, workers)
     pids: list[int] = []
     try:
         assert msa(server.answer(a28(1)))[1] == "AA"
@@ -186,20 +199,17 @@ def test_a_worker_that_dies_with_a_message_is_replaced_and_the_sender_told_to_re
 
 
 def test_a_worker_that_cannot_start_is_tried_again_and_no_message_is_lost(
-    chfm_env: dict[str, str],
+    worker_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     session_factory: sessionmaker[Session],
 ) -> None:
-    for name, value in chfm_env.items():
-        monkeypatch.setenv(name, value)
     # A worker process reads its settings when it starts: these it cannot start with.
     monkeypatch.setenv("SOCLE_HL7__MLLP_PORT", "not-a-port")
     with pytest.raises(NotStarted, match="ended before it was ready"):
         Workers(1)
     monkeypatch.delenv("SOCLE_HL7__MLLP_PORT")
     workers = Workers(1)
-    settings = Hl7Settings(facility_keys=json.loads(chfm_env["SOCLE_HL7__FACILITY_KEYS"]))
-    server = MllpServer(session_factory, settings, host="127.0.0.1", port=0, workers=workers)
+    server = _in_process(session_factory, worker_env, workers)
     try:
         (first,) = workers._all
         os.kill(first.process.pid, signal.SIGKILL)
