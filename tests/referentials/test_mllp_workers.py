@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -228,3 +229,32 @@ def test_a_worker_that_cannot_start_is_tried_again_and_no_message_is_lost(
         assert replaced is not first and _alive(replaced.process.pid)
     finally:
         server.server_close()
+
+
+def test_a_freed_worker_goes_to_the_connection_that_waited_longest(
+    worker_env: dict[str, str],
+) -> None:
+    workers = Workers(1)
+    try:
+        held = workers._take()
+        served: list[int] = []
+
+        def connection(n: int) -> None:
+            worker = workers._take()
+            served.append(n)
+            workers._give(worker)
+
+        threads = []
+        for n in range(6):
+            thread = threading.Thread(target=connection, args=(n,))
+            thread.start()
+            threads.append(thread)
+            # Each waits before the next arrives: their order of arrival is 0, 1, 2...
+            assert _wait_for(lambda n=n: len(workers._waiting) == n + 1, 10)
+        workers._give(held)
+        for thread in threads:
+            thread.join(10)
+        assert served == list(range(6)), "a later connection got the worker first"
+        assert workers._idle == [held] and not workers._waiting
+    finally:
+        workers.close()
