@@ -76,7 +76,7 @@ class _Handler(socketserver.BaseRequestHandler):
             end = buffer.find(END, start)
             if end < 0:
                 if len(buffer) - start > limit + 2:
-                    sock.sendall(frame(self.server.reject("message too large")))
+                    sock.sendall(frame(reject(self.server.settings, "message too large")))
                     return b""
                 return buffer[start:]
             sock.sendall(frame(self.server.answer(buffer[start + 1 : end], self.peer)))
@@ -194,11 +194,6 @@ class MllpServer(socketserver.ThreadingTCPServer):
             # Killed, out of memory...: its message may or may not be stored. The sender resends
             # (an A28 sent again is an update of what it created).
             return not_stored(self.settings, header_of(decode(raw)))
-
-    def reject(
-        self, text: str, *, code: str = "AR", error: str = "100", header: Header | None = None
-    ) -> str:
-        return reject(self.settings, text, code=code, error=error, header=header)
 
     def start(self) -> MllpServer:
         self._thread = threading.Thread(target=self.serve_forever, name="mllp", daemon=True)
