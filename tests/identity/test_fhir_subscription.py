@@ -67,7 +67,7 @@ def test_create_read_search_delete(api: Api) -> None:
         "/api/v1/subscriptions",
         key="admin",
         json={
-            "client_name": "hub",
+            "client_name": "client-identity:merge",
             "channel": "webhook",
             "config": {"url": "https://hub.example/hook"},
             "event_types": ["identity.merged"],

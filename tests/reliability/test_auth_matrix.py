@@ -96,7 +96,7 @@ PIX = "urn:oid:1.2.250.1.999.1.1|IPP-NONE"
 SUBS = "/api/v1/subscriptions"
 SUB = SUBS + "/{subscription_id}"
 WEBHOOK = {
-    "client_name": "auth-matrix",
+    "client_name": "client-all",
     "channel": "webhook",
     "config": {"url": "http://127.0.0.1:9/hook"},
     "event_types": ["identity.merged"],

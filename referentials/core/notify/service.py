@@ -86,6 +86,20 @@ def _check_clients(session: Session, names: list[str]) -> list[str]:
     return sorted(given)
 
 
+def _check_holder(session: Session, name: str) -> str:
+    """The subscribing client must hold a valid key: what it hears is what its keys may read
+    (their scopes and establishments), so a client without one would hear nothing, silently."""
+    scopes, _ = repository.clients(session, {name})[name]
+    if not scopes:
+        raise ValidationFailed(
+            f"no valid API key belongs to the client {name!r}: a subscription hears what its "
+            "client's keys may read; create the client's key first (socle apikey create --name "
+            "<client> --scopes ... --finess ...)",
+            fields={"client_name": name},
+        )
+    return name
+
+
 def _state(sub: Subscription) -> dict[str, Any]:
     return {
         "client_name": sub.client_name,
@@ -107,7 +121,6 @@ def create(
     """Create a subscription; returns it with its signing secret."""
     defaults = _defaults()
     sub = Subscription(
-        client_name=data.client_name,
         description=data.description,
         channel=data.channel,
         config=_check_config(data.channel, data.config),
@@ -121,6 +134,8 @@ def create(
         timeout_seconds=data.timeout_seconds or defaults.timeout_seconds,
         created_by=principal.label,
     )
+    # Checked last: the other fields' errors come first, whoever the client is.
+    sub.client_name = _check_holder(session, data.client_name)
     session.add(sub)
     session.flush()
     # A new subscription hears of what happens from now on; a replay reaches further back.

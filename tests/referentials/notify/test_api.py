@@ -45,10 +45,12 @@ def test_bad_subscriptions_are_refused_naming_the_field(api: Api, receiver: Rece
         ({"event_types": ["identity.exploded"]}, "event_types"),
         ({"channel": "pigeon"}, "channel"),
         ({"establishments": ["12"]}, "establishments"),
+        # A client with no API key would hear nothing at all.
+        ({"client_name": "dpi-without-key"}, "client_name"),
     ]
     for change, field in cases:
         body = {
-            "client_name": "x",
+            "client_name": "client-identity:merge",
             "channel": "webhook",
             "config": {"url": receiver.url},
             "event_types": ["identity.created"],

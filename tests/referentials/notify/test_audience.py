@@ -4,6 +4,7 @@ both sides' events."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -11,8 +12,9 @@ from identity.duplicates import merges
 from identity.referential import links, local_ids
 from identity.referential import service as identities
 from identity.referential.schemas import IdentityCreate, IdentityUpdate, LocalIdRequest
-from referentials.core.auth import SYSTEM, create_api_key
+from referentials.core.auth import SYSTEM, create_api_key, revoke_api_key
 from referentials.core.db import session_scope
+from referentials.core.errors import ValidationFailed
 from referentials.core.notify.worker import drain
 from tests.factories import identity_body
 from tests.referentials.notify.conftest import FAST, subscribe
@@ -75,13 +77,29 @@ def test_a_client_hears_only_of_identities_it_holds_unless_it_may_merge(
         r.down()
 
 
-def test_a_client_without_keys_hears_nothing(
+def test_a_client_without_a_valid_key_cannot_subscribe_and_hears_nothing_once_revoked(
     session_factory: sessionmaker[Session], engine: Engine, wired: None, receiver: Receiver
 ) -> None:
-    subscribe(session_factory, receiver.url, client="nobody", key=False, event_types=TYPES)
-    _identity(session_factory, CLINIC, "IPP-2", "Robert")
+    # No key: the subscription would hear nothing, so it is refused, naming the client.
+    with pytest.raises(ValidationFailed) as refused:
+        subscribe(session_factory, receiver.url, client="nobody", key=False, event_types=TYPES)
+    assert refused.value.fields == {"client_name": "nobody"}
+    assert "no valid API key belongs to the client 'nobody'" in str(refused.value)
+    # A key revoked after the subscription: from then on it hears nothing.
+    with session_scope(session_factory) as session:
+        key, _ = create_api_key(session, client_name="leaving", scopes=["identity:merge"])
+    subscribe(session_factory, receiver.url, client="leaving", key=False, event_types=TYPES)
+    _identity(session_factory, CLINIC, "IPP-1", "Robert")
     drain(engine, FAST)
-    assert receiver.events() == []
+    assert len(receiver.events()) == 1
+    with session_scope(session_factory) as session:
+        revoke_api_key(session, key.id)
+    _identity(session_factory, CLINIC, "IPP-2", "Roberta")
+    drain(engine, FAST)
+    assert len(receiver.events()) == 1
+    # Nor can a client whose only key is revoked subscribe again.
+    with pytest.raises(ValidationFailed):
+        subscribe(session_factory, receiver.url, client="leaving", key=False, event_types=TYPES)
 
 
 def test_a_link_of_two_local_ids_is_heard_by_the_holders_of_either_identity(
