@@ -79,3 +79,23 @@ class IdentitySource:
         wanted = {int(s.split(":")[1]) for e in events for s in e.subjects}
         held = repository.held_by(session, wanted, finess)
         return [any(int(s.split(":")[1]) in held for s in e.subjects) for e in events]
+
+    def unheard(self, audience: Audience, event_type: str) -> tuple[str, str] | None:
+        if audience.has("identity:merge"):
+            return None
+        if not audience.has("identity:read"):
+            return ("event_types", "have neither identity:read nor identity:merge")
+        if not audience.finess:
+            return (
+                "client_name",
+                "are tied to no establishment (FINESS) and have no identity:merge: the client "
+                "holds no patient",
+            )
+        outside = sorted(audience.establishments - audience.finess)
+        if outside:
+            return (
+                "establishments",
+                f"are not tied to {', '.join(outside)} and have no identity:merge: the client "
+                "holds none of its patients",
+            )
+        return None

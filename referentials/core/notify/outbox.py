@@ -107,4 +107,12 @@ class ChangeSource:
     def visible(
         self, session: Session, audience: Audience, events: Sequence[SourceEvent]
     ) -> list[bool]:
-        return [audience.has(SCOPE_OF.get(e.type.split(".")[0], "admin")) for e in events]
+        return [audience.has(_scope_of(e.type)) for e in events]
+
+    def unheard(self, audience: Audience, event_type: str) -> tuple[str, str] | None:
+        scope = _scope_of(event_type)
+        return None if audience.has(scope) else ("event_types", f"have no {scope}")
+
+
+def _scope_of(event_type: str) -> str:
+    return SCOPE_OF.get(event_type.split(".")[0], "admin")

@@ -15,6 +15,7 @@ from referentials.core.notify import registry, repository
 from referentials.core.notify.channels import ChannelConfigError
 from referentials.core.notify.models import Delivery, Subscription
 from referentials.core.notify.schemas import SubscriptionCreate, SubscriptionUpdate
+from referentials.core.notify.sources import Audience
 from referentials.core.principal import SYSTEM, Principal
 from referentials.core.settings import NotifySettings, get_settings
 
@@ -86,10 +87,13 @@ def _check_clients(session: Session, names: list[str]) -> list[str]:
     return sorted(given)
 
 
-def _check_holder(session: Session, name: str) -> str:
-    """The subscribing client must hold a valid key: what it hears is what its keys may read
-    (their scopes and establishments), so a client without one would hear nothing, silently."""
-    scopes, _ = repository.clients(session, {name})[name]
+def _check_audience(
+    session: Session, name: str, event_types: list[str], establishments: list[str]
+) -> None:
+    """What a subscription hears is what its client's valid keys may read (their scopes and
+    establishments): refuse one that could hear nothing of an event type it asks for, which
+    would otherwise stay silent without an error anywhere."""
+    scopes, finess = repository.clients(session, {name})[name]
     if not scopes:
         raise ValidationFailed(
             f"no valid API key belongs to the client {name!r}: a subscription hears what its "
@@ -97,7 +101,17 @@ def _check_holder(session: Session, name: str) -> str:
             "<client> --scopes ... --finess ...)",
             fields={"client_name": name},
         )
-    return name
+    audience = Audience(name, scopes, finess, frozenset(establishments))
+    sources = registry.sources()
+    by_type = registry.event_types()
+    for event_type in event_types:
+        problem = sources[by_type[event_type]].unheard(audience, event_type)
+        if problem is not None:
+            field_name, reason = problem
+            raise ValidationFailed(
+                f"the keys of client {name!r} {reason}, so it would hear no {event_type}",
+                fields={field_name: reason},
+            )
 
 
 def _state(sub: Subscription) -> dict[str, Any]:
@@ -135,7 +149,8 @@ def create(
         created_by=principal.label,
     )
     # Checked last: the other fields' errors come first, whoever the client is.
-    sub.client_name = _check_holder(session, data.client_name)
+    _check_audience(session, data.client_name, sub.event_types, sub.establishments)
+    sub.client_name = data.client_name
     session.add(sub)
     session.flush()
     # A new subscription hears of what happens from now on; a replay reaches further back.
@@ -179,6 +194,8 @@ def update(
         sub.establishments = _check_finess(data.establishments)
     if data.skip_changes_by is not None:
         sub.skip_changes_by = _check_clients(session, data.skip_changes_by)
+    if data.event_types is not None or data.establishments is not None:
+        _check_audience(session, sub.client_name, sub.event_types, sub.establishments)
     for name in ("description", "status", "max_attempts", "concurrency", "timeout_seconds"):
         if given.get(name) is not None:
             setattr(sub, name, given[name])

@@ -58,3 +58,8 @@ class EventSource(Protocol):
     ) -> list[bool]:
         """For each event, whether the audience may see it."""
         ...
+
+    def unheard(self, audience: Audience, event_type: str) -> tuple[str, str] | None:
+        """Why the audience can see no event of this type, whatever happens, as the
+        subscription field to blame and the reason; None when it may see some."""
+        ...

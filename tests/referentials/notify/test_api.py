@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
+from referentials.core.auth import create_api_key
+from referentials.core.db import session_scope
 from referentials.core.notify.worker import drain
 from tests.conftest import Api
 from tests.factories import identity_body
@@ -60,6 +63,47 @@ def test_bad_subscriptions_are_refused_naming_the_field(api: Api, receiver: Rece
         assert answer.status_code == 422, (change, answer.text)
         assert field in answer.json()["fields"], (change, answer.json())
     assert api.get("/api/v1/subscriptions").json() == []
+
+
+def test_a_subscription_its_clients_keys_could_not_hear_is_refused_saying_why(
+    api: Api, receiver: Receiver, session_factory: sessionmaker[Session]
+) -> None:
+    with session_scope(session_factory) as session:
+        create_api_key(session, client_name="no-finess", scopes=["identity:read"])
+    # client-identity:read's key holds identity:read for the establishment 690999016 only.
+    cases = [
+        ("client-directory:read", {}, "event_types", "have neither identity:read nor"),
+        ("no-finess", {}, "client_name", "are tied to no establishment (FINESS)"),
+        (
+            "client-identity:read",
+            {"establishments": ["690999016", "670999911"]},
+            "establishments",
+            "are not tied to 670999911",
+        ),
+    ]
+    for client, extra, field, why in cases:
+        answer = api.post(
+            "/api/v1/subscriptions",
+            json={
+                "client_name": client,
+                "channel": "webhook",
+                "config": {"url": receiver.url},
+                "event_types": ["identity.updated"],
+                **extra,
+            },
+        )
+        assert answer.status_code == 422, (client, answer.text)
+        assert list(answer.json()["fields"]) == [field], answer.json()
+        assert why in answer.json()["detail"], answer.json()
+    # Its own establishment it hears; a change that would make it deaf is refused, unapplied.
+    sub = _create(api, receiver.url, client_name="client-identity:read")
+    path = f"/api/v1/subscriptions/{sub['id']}"
+    narrowed = api.patch(path, json={"establishments": ["690999016"]})
+    assert narrowed.status_code == 200, narrowed.text
+    moved = api.patch(path, json={"establishments": ["670999911"], "status": "paused"})
+    assert moved.status_code == 422 and list(moved.json()["fields"]) == ["establishments"]
+    kept = api.get(path).json()
+    assert (kept["establishments"], kept["status"]) == (["690999016"], "active")
 
 
 def test_update_pause_and_delete(api: Api, receiver: Receiver) -> None:

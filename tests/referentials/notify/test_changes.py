@@ -3,12 +3,14 @@ allowed to read that referential."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from referentials.core import runs
-from referentials.core.auth import create_api_key
+from referentials.core.auth import create_api_key, revoke_api_key
 from referentials.core.db import session_scope
+from referentials.core.errors import ValidationFailed
 from referentials.core.notify.worker import drain
 from referentials.core.settings import Settings
 from referentials.directory import imports
@@ -18,6 +20,7 @@ from tests.referentials.notify.receiver import Receiver
 
 SAMPLE = FIXTURES / "directory/rpps/PS_LibreAcces_Personne_activite_202605040000.txt"
 TYPES = ["directory.imported", "ror.imported"]
+DIRECTORY = TYPES[:1]
 
 
 def test_a_directory_import_run_is_announced_to_directory_readers(
@@ -27,8 +30,23 @@ def test_a_directory_import_run_is_announced_to_directory_readers(
     with session_scope(session_factory) as session:
         create_api_key(session, client_name="annuaire", scopes=["directory:read"])
         create_api_key(session, client_name="dpi", scopes=["identity:read"])
-    subscribe(session_factory, reader.url, client="annuaire", key=False, event_types=TYPES)
-    subscribe(session_factory, outsider.url, client="dpi", key=False, event_types=TYPES)
+        former, _ = create_api_key(session, client_name="former", scopes=["directory:read"])
+    # A client that may not read what it asks for would hear nothing of it: refused, saying why.
+    refusals = [
+        ("annuaire", TYPES, "have no ror:read, so it would hear no ror.imported"),
+        ("dpi", DIRECTORY, "have no directory:read, so it would hear no directory.imported"),
+    ]
+    for client, types, why in refusals:
+        with pytest.raises(ValidationFailed) as refused:
+            subscribe(session_factory, reader.url, client=client, key=False, event_types=types)
+        assert refused.value.fields.keys() == {"event_types"}
+        assert why in str(refused.value)
+    subscribe(session_factory, reader.url, client="annuaire", key=False, event_types=DIRECTORY)
+    # A client whose directory key is revoked after it subscribed hears nothing more.
+    subscribe(session_factory, outsider.url, client="former", key=False, event_types=DIRECTORY)
+    with session_scope(session_factory) as session:
+        revoke_api_key(session, former.id)
+        create_api_key(session, client_name="former", scopes=["identity:read"])
 
     summary = imports.run(
         engine, session_factory, source="rpps", location=str(SAMPLE), trigger="cli",
