@@ -19,6 +19,7 @@ from identity.referential import links, local_ids, service
 from identity.referential.models import IdentityEvent, Merge
 from identity.referential.schemas import IdentityCreate, LocalIdRequest, SourceRef
 from referentials import notify_wiring
+from referentials.core.auth import create_api_key
 from referentials.core.db import session_scope
 from referentials.core.notify import service as notify_service
 from referentials.core.notify.channels import (
@@ -35,6 +36,7 @@ from tests.identity.http_receiver import HttpReceiver
 
 SETTINGS = Settings(base_url="https://socle.example")
 BASE = "https://socle.example/fhir"
+CHFM = "690999016"
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
 
 
@@ -62,6 +64,8 @@ def sub(session_factory: sessionmaker[Session], db_settings: Settings) -> int:
         event_types=["identity.merged"],
     )
     with session_scope(session_factory) as session:
+        # Its client holds a key of its establishment: a client without one cannot subscribe.
+        create_api_key(session, client_name="DPI CHFM", scopes=["identity:read"], finess=CHFM)
         return notify_service.create(session, SYSTEM, data=data)[0].id
 
 

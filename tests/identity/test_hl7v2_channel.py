@@ -18,6 +18,7 @@ from identity.hl7v2.channel import Hl7v2Channel
 from identity.referential import rules, service
 from identity.referential.schemas import IdentityCreate, SourceRef
 from referentials import notify_wiring
+from referentials.core.auth import create_api_key
 from referentials.core.db import session_scope
 from referentials.core.notify import service as notify_service
 from referentials.core.notify.channels import (
@@ -79,6 +80,8 @@ def sub(session_factory: sessionmaker[Session], db_settings: Settings) -> int:
         event_types=["identity.merged"],
     )
     with session_scope(session_factory) as session:
+        # Its client holds a key of its establishment: a client without one cannot subscribe.
+        create_api_key(session, client_name="DPI CHFM", scopes=["identity:read"], finess=CHFM)
         return notify_service.create(session, SYSTEM, data=data)[0].id
 
 
