@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from identity.referential import rules
+from referentials.core.finess import is_finess
 from referentials.core.settings import Settings
 
 FR_CORE = "https://hl7.fr/ig/fhir/core"
@@ -38,11 +39,6 @@ INS_TYPES = {
 INS_SYSTEMS = {f"urn:oid:{oid}": oid for oid in rules.INS_OIDS}
 
 _OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
-_FINESS = re.compile(r"^[0-9]{2}[0-9AB][0-9]{6}$")
-
-
-def is_finess(value: str) -> bool:
-    return bool(_FINESS.fullmatch(value))
 
 
 @dataclass(frozen=True)

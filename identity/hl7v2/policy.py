@@ -22,24 +22,14 @@ from dataclasses import dataclass
 
 from identity.hl7v2.message import Adt, Cx, Hl7Problem
 from identity.referential import rules
+from referentials.core.finess import is_finess
 from referentials.core.settings import Hl7Settings
-
-_FINESS_CHARS = set("0123456789AB")
-
-
-def looks_like_finess(value: str) -> bool:
-    return (
-        len(value) == 9
-        and value[:2].isdigit()
-        and value[2] in _FINESS_CHARS
-        and value[3:].isdigit()
-    )
 
 
 def _resolve(value: str, settings: Hl7Settings) -> str | None:
     if value in settings.authorities:
         return settings.authorities[value]
-    return value if looks_like_finess(value) else None
+    return value if is_finess(value) else None
 
 
 def establishment(adt: Adt, local: Cx, settings: Hl7Settings) -> str:

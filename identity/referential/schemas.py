@@ -7,13 +7,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from referentials.core.finess import FINESS_PATTERN
+
 
 class SourceRef(BaseModel):
     """An establishment's local id for the patient (IPP)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    finess: str = Field(min_length=9, max_length=9, pattern=r"^[0-9]{2}[0-9AB][0-9]{6}$")
+    finess: str = Field(min_length=9, max_length=9, pattern=FINESS_PATTERN)
     local_id: str = Field(min_length=1, max_length=64)
 
 

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from referentials.core.db import Base, UTCDateTime, utcnow
 from referentials.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from referentials.core.finess import is_finess
 from referentials.core.oauth.keys import looks_like_jwt, verify_access_token
 from referentials.core.oauth.models import OAuthClient
 from referentials.core.principal import SCOPES, SYSTEM, Principal
@@ -24,6 +25,7 @@ from referentials.core.usage import record_call
 __all__ = ["SCOPES", "SYSTEM", "DbSession", "Principal", "require"]
 
 KEY_PREFIX = "sk_"
+CLIENT_NAME_MAX = 200
 
 
 class ApiKey(Base):
@@ -32,7 +34,7 @@ class ApiKey(Base):
     __tablename__ = "api_keys"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    client_name: Mapped[str] = mapped_column(String(200))
+    client_name: Mapped[str] = mapped_column(String(CLIENT_NAME_MAX))
     finess: Mapped[str | None] = mapped_column(String(9), index=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The first characters of the key, shown in listings to recognise it.
@@ -73,6 +75,34 @@ def parse_scopes(raw: str | list[str]) -> list[str]:
     return scopes
 
 
+def _client_name(name: str) -> str:
+    # The audit trail, the event feed's origins and subscriptions name clients: "system" and
+    # "user:<name>" already name the service's jobs and the officers of the web pages.
+    name = name.strip()
+    if not name or len(name) > CLIENT_NAME_MAX:
+        raise ValidationFailed(
+            f"a client's name is 1 to {CLIENT_NAME_MAX} characters", fields={"client_name": name}
+        )
+    if name == SYSTEM.client_name or name.startswith("user:"):
+        raise ValidationFailed(
+            f"{name!r} names the service's own jobs or an officer, not a client",
+            fields={"client_name": name},
+        )
+    return name
+
+
+def _finess(finess: str | None) -> str | None:
+    # A key tied to a mistyped FINESS would send no local id of its own establishment and hear
+    # of none of its patients.
+    if finess is not None and not is_finess(finess):
+        raise ValidationFailed(
+            f"{finess!r} is not a FINESS number (9 characters: the department, 2A or 2B for "
+            "Corsica, then 7 digits)",
+            fields={"finess": finess},
+        )
+    return finess
+
+
 def create_api_key(
     session: Session,
     *,
@@ -85,8 +115,8 @@ def create_api_key(
     """Create a key and return it with its secret (shown once, never stored)."""
     secret = secret or KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
-        client_name=client_name,
-        finess=finess,
+        client_name=_client_name(client_name),
+        finess=_finess(finess),
         key_hash=hash_key(secret),
         key_hint=secret[:8],
         scopes=",".join(parse_scopes(scopes)),

@@ -164,6 +164,17 @@ def test_identifier_search_by_local_id_system(api: Api) -> None:
     assert fhir_json(unknown)["total"] == 0
 
 
+def test_a_corsican_establishments_local_ids_work_as_any_others(api: Api) -> None:
+    # FINESS numbers of Corsica start with 2A or 2B (the department), then seven digits.
+    ident = create(api, source={"finess": "2A0999902", "local_id": "IPP-7"})["id"]
+    system = LOCAL_SYSTEM.replace(CHFM, "2A0999902")
+    found = api.get("/fhir/Patient", key="identity:read", params={"identifier": f"{system}|IPP-7"})
+    assert [e["resource"]["id"] for e in fhir_json(found)["entry"]] == [str(ident)]
+    # A letter elsewhere is no FINESS: refused, naming the field.
+    refused = api.post(BASE, json=identity_body(source={"finess": "20A999902", "local_id": "X"}))
+    assert refused.status_code == 422 and "source.finess" in str(refused.json()["fields"])
+
+
 def test_merge_shows_links_both_ways(api: Api, session_factory: sessionmaker[Session]) -> None:
     survivor = create(api)["id"]
     loser = create(api, first_names=["Helene", "Marie"], birth_place_code=None)["id"]

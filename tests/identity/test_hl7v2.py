@@ -79,6 +79,11 @@ def test_establishment_mapping_and_ins_trust() -> None:
     )
     with pytest.raises(Hl7Problem):
         policy.local_id(unmapped, Hl7Settings())
+    corsican = read(
+        decode(sample("a28_create.hl7", **{"CHFM^690999016^M11": "CHB^2B0999902^M11"})),
+        rules.INS_OIDS,
+    )
+    assert policy.local_id(corsican, Hl7Settings()) == ("2B0999902", "IPP-1001")
     bad_key = read(decode(sample("a28_create_ins.hl7", **{"074974": "074975"})), rules.INS_OIDS)
     assert policy.ins_verdict(bad_key).matricule is None
     assert "key" in str(policy.ins_verdict(bad_key).warning)

@@ -88,3 +88,31 @@ def test_cli_creates_a_key_with_an_expiry(
         assert key is not None and key.expires_at is not None
         assert timedelta(days=1.9) < key.expires_at - utcnow() <= timedelta(days=2)
     assert api.get("/api/v1/ror/completeness", key=body["key"]).status_code == 200
+
+
+def test_cli_refuses_a_key_it_could_not_use(
+    db_settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    cases = [
+        (["--name", "dpi", "--finess", "12"], "'12' is not a FINESS number"),
+        (["--name", "dpi", "--finess", "690999O16"], "'690999O16' is not a FINESS number"),
+        (["--name", "  "], "a client's name is 1 to 200 characters"),
+        (["--name", "system"], "'system' names the service's own jobs or an officer"),
+        (["--name", "user:alice"], "'user:alice' names the service's own jobs or an officer"),
+    ]
+    for options, message in cases:
+        refused = socle(db_settings, "apikey", "create", "--scopes", "identity:read", *options)
+        said = " ".join(refused.stderr.split())
+        assert refused.returncode == 2 and refused.stdout == "", (options, said)
+        assert f"error: {message}" in said, (options, said)
+    with session_scope(session_factory) as sess:
+        assert sess.query(ApiKey).count() == 0
+    # A Corsican establishment's FINESS is one.
+    created = socle(
+        db_settings, "apikey", "create", "--name", "CH Bastia", "--scopes", "identity:write",
+        "--finess", "2B0999902", "--json",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stdout
+    with session_scope(session_factory) as sess:
+        key = sess.get(ApiKey, json.loads(created.stdout)["id"])
+        assert key is not None and (key.client_name, key.finess) == ("CH Bastia", "2B0999902")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from referentials.core import audit
 from referentials.core.db import utcnow
 from referentials.core.errors import NotFound, ValidationFailed
+from referentials.core.finess import is_finess
 from referentials.core.notify import registry, repository
 from referentials.core.notify.channels import ChannelConfigError
 from referentials.core.notify.models import Delivery, Subscription
@@ -61,7 +62,7 @@ def _check_config(channel_name: str, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_finess(values: list[str]) -> list[str]:
-    bad = [v for v in values if not (len(v) == 9 and v.isalnum())]
+    bad = [v for v in values if not is_finess(v)]
     if bad:
         raise ValidationFailed(
             f"establishments are 9-character FINESS numbers: {', '.join(bad)}",

@@ -48,6 +48,7 @@ def test_bad_subscriptions_are_refused_naming_the_field(api: Api, receiver: Rece
         ({"event_types": ["identity.exploded"]}, "event_types"),
         ({"channel": "pigeon"}, "channel"),
         ({"establishments": ["12"]}, "establishments"),
+        ({"establishments": ["ABCDEFGHI"]}, "establishments"),
         # A client with no API key would hear nothing at all.
         ({"client_name": "dpi-without-key"}, "client_name"),
     ]

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from referentials.core.audit import AuditEntry
 from referentials.core.db import session_scope
+from referentials.core.errors import ValidationFailed
 from referentials.core.web import authenticate_user
 from referentials.psc import service as psc_service
 from tests.browser import csrf_of
@@ -124,6 +125,9 @@ def test_a_rule_by_profession_and_establishment_gives_the_role(world: World) -> 
         psc_service.add_rule(session, roles=["officer"], profession_code="60", finess="380999110")
         # A rule for another establishment gives nothing to her.
         psc_service.add_rule(session, roles=["admin"], profession_code="60", finess="690999016")
+        # A FINESS mistyped would match no one: refused.
+        with pytest.raises(ValidationFailed, match="'38099911' is not a FINESS number"):
+            psc_service.add_rule(session, roles=["admin"], profession_code="60", finess="38099911")
     client, answer = sign_in(world)
     assert answer.status_code == 200
     assert "Infirmier" in client.get("/ui/duplicates").text
