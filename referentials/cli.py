@@ -12,12 +12,14 @@ from secrets import token_hex
 from typing import Any
 
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
 from referentials import cli_access, cli_identity, cli_matching, cli_notify, cli_ror
-from referentials.core import production, serving
+from referentials.core import production, serving, settings_errors
 from referentials.core.auth import (
     SCOPES,
     create_api_key,
@@ -429,5 +431,20 @@ def run_scheduler() -> None:
     scheduler.run_blocking(engine, make_session_factory(engine), settings)
 
 
+def main() -> None:
+    """The ``socle`` command. Settings that cannot be read stop any command with one line per
+    variable (each command reads them when it starts), not a traceback."""
+    try:
+        app()
+    except (ValidationError, SettingsError) as exc:
+        if isinstance(exc, ValidationError) and exc.title != Settings.__name__:
+            raise
+        say = "[red]error:[/red] the settings cannot be read (environment or .env):"
+        console.print(say, soft_wrap=True)
+        for line in settings_errors.problems(exc):
+            console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+        raise SystemExit(2) from exc
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -7,8 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from referentials.core.finess import is_finess
 
 
 class InsiSettings(BaseModel):
@@ -141,6 +143,25 @@ class Hl7Settings(BaseModel):
     # identity from its PID, except for these establishments (FINESS): they always send A28
     # first, so an unknown id there is an error (AE) rather than a new patient.
     movements_never_create: list[str] = Field(default_factory=list)
+
+    @field_validator("authorities")
+    @classmethod
+    def _finess_values(cls, value: dict[str, str]) -> dict[str, str]:
+        # A mistyped FINESS would file that sender's local ids under an establishment that
+        # does not exist.
+        for key, finess in value.items():
+            if not is_finess(finess):
+                raise ValueError(f"{key!r} maps to {finess!r}, which is not a FINESS number")
+        return value
+
+    @field_validator("movements_never_create")
+    @classmethod
+    def _finess_items(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not is_finess(v)]
+        if bad:
+            raise ValueError(f"not FINESS numbers: {', '.join(map(repr, bad))}")
+        return value
+
     # A frame larger than this is refused (AR) without being parsed.
     max_message_bytes: int = 1_000_000
     # An idle MLLP connection is closed after this many seconds.

@@ -138,3 +138,27 @@ def test_mock_insi_writes_its_access_log_at_the_configured_level(level: str, lin
         mock.send_signal(signal.SIGINT)
         out, _ = mock.communicate(timeout=20)
     assert out.count('"GET /?wsdl HTTP/1.1" 200') == lines, out
+
+
+@pytest.mark.parametrize("command", [["apikey", "list"], ["serve", "--workers", "2"], ["mllp"]])
+def test_settings_that_cannot_be_read_are_named_as_written_and_stop_the_command(
+    tmp_path: Path, command: list[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    wrong = {
+        "SOCLE_HL7__MLLP_PORT": "twenty-five-75",
+        "SOCLE_DATABASE_MAX_CONNECTIONS": "hunter2",  # the values are never repeated
+        "SOCLE_HL7__AUTHORITIES": '{"1.2.250.1.999.1.1": "69099901"}',
+    }
+    done = _socle(url, *command, env=wrong)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0] == "error: the settings cannot be read (environment or .env):"
+    assert sorted(line.split(":")[0].strip() for line in lines[1:]) == sorted(wrong)
+    assert "'1.2.250.1.999.1.1' maps to '69099901', which is not a FINESS number" in lines[3]
+    assert "hunter2" not in done.stderr and "twenty-five" not in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "cli.db").exists()
+    # A value that is not JSON where a mapping is expected.
+    undecoded = _socle(url, *command, env={"SOCLE_HL7__AUTHORITIES": "CHFM=690999016"})
+    assert undecoded.returncode == 2 and "Traceback" not in undecoded.stderr
+    assert "SOCLE_HL7 (or a SOCLE_HL7__* variable): cannot be decoded" in undecoded.stderr
