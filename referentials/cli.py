@@ -29,6 +29,7 @@ from referentials.core.auth import (
 )
 from referentials.core.db import make_engine, make_session_factory, session_scope, utcnow
 from referentials.core.errors import AppError
+from referentials.core.notify import repository as notify_repository
 from referentials.core.settings import Settings, get_settings
 from referentials.core.web import ROLES, create_user
 from referentials.directory import imports as directory_imports
@@ -259,10 +260,18 @@ def apikey_revoke(
         with session_scope(_session_factory()) as session:
             key = revoke_api_key(session, key_id)
             client = key.client_name
+            deaf = notify_repository.deaf_subscriptions(session, client)
     except AppError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from exc
     console.print(f"key {key_id} of {client} revoked")
+    if deaf:
+        # What a subscription hears is what its client's keys may read: none left, it is silent.
+        console.print(
+            f"[yellow]warning:[/yellow] {client} has no valid key left: its subscriptions "
+            f"{', '.join(map(str, deaf))} hear nothing until it is given one",
+            soft_wrap=True,
+        )
 
 
 @user_app.command("create")

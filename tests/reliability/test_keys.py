@@ -12,9 +12,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from referentials.core.auth import ApiKey, create_api_key, revoke_api_key
+from referentials import notify_wiring
+from referentials.core.auth import SYSTEM, ApiKey, create_api_key, revoke_api_key
 from referentials.core.db import session_scope, utcnow
 from referentials.core.errors import NotFound
+from referentials.core.notify import service as notify_service
+from referentials.core.notify.schemas import SubscriptionCreate
 from referentials.core.settings import Settings
 from tests.conftest import Api
 
@@ -116,3 +119,27 @@ def test_cli_refuses_a_key_it_could_not_use(
     with session_scope(session_factory) as sess:
         key = sess.get(ApiKey, json.loads(created.stdout)["id"])
         assert key is not None and (key.client_name, key.finess) == ("CH Bastia", "2B0999902")
+
+
+def test_revoking_a_clients_last_key_warns_of_its_silent_subscriptions(
+    db_settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    notify_wiring.install(db_settings)
+    with session_scope(session_factory) as sess:
+        first, _ = create_api_key(sess, client_name="hub", scopes=["identity:merge"])
+        second, _ = create_api_key(sess, client_name="hub", scopes=["identity:merge"])
+        data = SubscriptionCreate(
+            client_name="hub",
+            channel="webhook",
+            config={"url": "http://127.0.0.1:9/hook"},
+            event_types=["identity.merged"],
+        )
+        sub_id = notify_service.create(sess, SYSTEM, data=data)[0].id
+        first_id, second_id = first.id, second.id
+    # Another key is left: nothing to say.
+    one = socle(db_settings, "apikey", "revoke", str(first_id))
+    assert one.returncode == 0 and "warning" not in one.stderr, one.stderr
+    last = socle(db_settings, "apikey", "revoke", str(second_id))
+    said = " ".join(last.stderr.split())
+    assert last.returncode == 0, said
+    assert f"warning: hub has no valid key left: its subscriptions {sub_id} hear nothing" in said
