@@ -136,6 +136,7 @@ def create(
     """Create a subscription; returns it with its signing secret."""
     defaults = _defaults()
     sub = Subscription(
+        client_name=data.client_name,
         description=data.description,
         channel=data.channel,
         config=_check_config(data.channel, data.config),
@@ -150,8 +151,7 @@ def create(
         created_by=principal.label,
     )
     # Checked last: the other fields' errors come first, whoever the client is.
-    _check_audience(session, data.client_name, sub.event_types, sub.establishments)
-    sub.client_name = data.client_name
+    _check_audience(session, sub.client_name, sub.event_types, sub.establishments)
     session.add(sub)
     session.flush()
     # A new subscription hears of what happens from now on; a replay reaches further back.
