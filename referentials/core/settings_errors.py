@@ -1,8 +1,9 @@
 """Settings that cannot be read, said as the operator wrote them: one line per variable.
 
 pydantic reports a field's path in the model (``hl7.mllp_port``); the operator wrote
-``SOCLE_HL7__MLLP_PORT`` (in the environment or ``.env``). The values are never repeated: a
-setting may be a secret.
+``SOCLE_HL7__MLLP_PORT`` (in the environment or ``.env``). pydantic's copy of the value given
+is never printed, since a setting may be a secret; a check of Socle's own may quote the part it
+refuses (a FINESS number).
 """
 
 from __future__ import annotations
