@@ -5,12 +5,42 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from referentials.core.finess import is_finess
+
+
+def _cron(value: str) -> str:
+    # Checked when read, not when the scheduler starts: a wrong expression there stopped the
+    # scheduler's thread while the service went on serving, and no import ever ran again.
+    if value.strip():
+        from apscheduler.triggers.cron import CronTrigger  # only when one is set
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"not a cron expression (minute hour day month weekday): {exc}"
+            ) from exc
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"not a time zone of the tz database (e.g. Europe/Paris): {value!r}"
+        ) from exc
+    return value
+
+
+# A cron expression (empty: the job does not run).
+Cron = Annotated[str, AfterValidator(_cron)]
 
 
 class InsiSettings(BaseModel):
@@ -85,7 +115,7 @@ class RorSettings(BaseModel):
     # TRE_R30 region code: only this region's resources are fetched (empty: every region).
     region: str = ""
     # Scheduled delta sync from the API (only when fhir_base_url is set).
-    sync_cron: str = "30 4 * * *"
+    sync_cron: Cron = "30 4 * * *"
     targets: RorTargets = Field(default_factory=RorTargets)
     # E-parcours usage targets: health establishments, imaging and laboratories, coordination.
     target_identity_health: float = 0.80
@@ -117,10 +147,10 @@ class SchedulerSettings(BaseModel):
     """Scheduled imports (cron expressions; an empty source means the shipped sample)."""
 
     enabled: bool = True
-    timezone: str = "Europe/Paris"
-    rpps_cron: str = "30 3 * * *"
+    timezone: Annotated[str, AfterValidator(_timezone)] = "Europe/Paris"
+    rpps_cron: Cron = "30 3 * * *"
     rpps_source: str = ""
-    finess_cron: str = "0 4 * * *"
+    finess_cron: Cron = "0 4 * * *"
     finess_source: str = ""
     # The FINESS+ activities file (path or URL) imported with finess_source; never guessed.
     finess_activities_source: str = ""
@@ -215,7 +245,7 @@ class AuditSettings(BaseModel):
     # Access records older than this are purged by the daily job; 0 keeps them forever.
     access_retention_days: int = 365
     # When the daily purge runs (cron, scheduler time zone).
-    purge_cron: str = "15 2 * * *"
+    purge_cron: Cron = "15 2 * * *"
 
 
 class PscSettings(BaseModel):

@@ -162,3 +162,23 @@ def test_settings_that_cannot_be_read_are_named_as_written_and_stop_the_command(
     undecoded = _socle(url, *command, env={"SOCLE_HL7__AUTHORITIES": "CHFM=690999016"})
     assert undecoded.returncode == 2 and "Traceback" not in undecoded.stderr
     assert "SOCLE_HL7 (or a SOCLE_HL7__* variable): cannot be decoded" in undecoded.stderr
+
+
+def test_a_wrong_cron_or_time_zone_stops_the_scheduler_before_it_starts(tmp_path: Path) -> None:
+    # Read only when the jobs were added, a wrong expression used to stop the scheduler's
+    # thread while the process went on, and no import ran again.
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    wrong = {
+        "SOCLE_SCHEDULER__RPPS_CRON": "30 3 * *",
+        "SOCLE_AUDIT__PURGE_CRON": "75 2 * * *",
+        "SOCLE_SCHEDULER__TIMEZONE": "Europe/Pari",
+    }
+    done = _socle(url, "scheduler", env=wrong)
+    assert done.returncode == 2, done.stderr
+    said = dict(line.strip().split(": ", 1) for line in done.stderr.splitlines()[1:])
+    assert said.keys() == wrong.keys()
+    assert "Wrong number of fields; got 4, expected 5" in said["SOCLE_SCHEDULER__RPPS_CRON"]
+    assert "higher than the maximum value (59)" in said["SOCLE_AUDIT__PURGE_CRON"]
+    assert "not a time zone" in said["SOCLE_SCHEDULER__TIMEZONE"]
+    # An empty expression turns a job off.
+    assert _socle(url, "apikey", "list", env={"SOCLE_SCHEDULER__RPPS_CRON": ""}).returncode == 0
