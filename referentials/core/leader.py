@@ -56,10 +56,7 @@ class Election:
         self.thread.join(timeout=10)
         if self.leading:
             self._set(False)
-            try:
-                runs.release_lock(self.factory, lock_name(self.name), self.holder)
-            except Exception:
-                log.warning("could not resign the %s lease; it expires by itself", self.name)
+            self._release()
 
     def _run(self) -> None:
         while not self.stopped.is_set():
@@ -78,4 +75,22 @@ class Election:
     def _set(self, leads: bool) -> None:
         self.leading = leads
         log.info("%s %s: %s", self.holder, "leads" if leads else "stopped leading", self.name)
-        (self.on_elected if leads else self.on_deposed)()
+        try:
+            (self.on_elected if leads else self.on_deposed)()
+        except Exception:
+            # Raised here, it ended this thread: the process went on without ever leading
+            # again, silently. It steps down instead (another candidate may lead), and tries
+            # again at its next round.
+            log.error("%s could not %s %s", self.holder, _VERB[leads], self.name, exc_info=True)
+            if leads:
+                self._set(False)  # undo what the failed start did
+                self._release()
+
+    def _release(self) -> None:
+        try:
+            runs.release_lock(self.factory, lock_name(self.name), self.holder)
+        except Exception:
+            log.warning("could not resign the %s lease; it expires by itself", self.name)
+
+
+_VERB = {True: "start leading", False: "stop leading"}
