@@ -15,6 +15,7 @@ import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,6 +29,7 @@ from referentials.core.auth import (
     revoke_api_key,
 )
 from referentials.core.db import make_engine, make_session_factory, session_scope, utcnow
+from referentials.core.db_check import DatabaseUnavailable, check_database
 from referentials.core.errors import AppError
 from referentials.core.notify import repository as notify_repository
 from referentials.core.settings import Settings, get_settings
@@ -86,6 +88,7 @@ def serve(
     logging.basicConfig(level=settings.log_level)
     _production_check(settings)
     cli_identity.check_model_file(settings)
+    check_database(settings)  # before any worker starts, each to fail the same way
     count = workers or os.cpu_count() or 1
     own_process = settings.insi.own_process
     if count > 1 or own_process:
@@ -396,6 +399,7 @@ def mllp(
     logging.basicConfig(level=settings.log_level)
     _production_check(settings)
     cli_identity.check_model_file(settings)
+    check_database(settings)  # before any worker starts, each to fail the same way
     count = workers or os.cpu_count() or 1
     if count == 1:
         # The same matching settings as `socle serve`: new identities are checked for
@@ -445,6 +449,9 @@ def main() -> None:
     variable (each command reads them when it starts), not a traceback."""
     try:
         app()
+    except DatabaseUnavailable as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from exc
     except (ValidationError, SettingsError) as exc:
         if isinstance(exc, ValidationError) and exc.title != Settings.__name__:
             raise

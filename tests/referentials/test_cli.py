@@ -182,3 +182,25 @@ def test_a_wrong_cron_or_time_zone_stops_the_scheduler_before_it_starts(tmp_path
     assert "not a time zone" in said["SOCLE_SCHEDULER__TIMEZONE"]
     # An empty expression turns a job off.
     assert _socle(url, "apikey", "list", env={"SOCLE_SCHEDULER__RPPS_CRON": ""}).returncode == 0
+
+
+@pytest.mark.parametrize("command", [["apikey", "list"], ["serve", "--workers", "2"], ["mllp"]])
+def test_a_database_that_cannot_be_opened_is_said_in_one_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    closed = free_port()  # nothing listens there
+    cases = {
+        f"postgresql+psycopg://socle:s3cret@127.0.0.1:{closed}/socle": (
+            f"error: the database postgresql+psycopg://socle:***@127.0.0.1:{closed}/socle "
+            "cannot be reached: connection failed:"
+        ),
+        f"sqlite:///{tmp_path / 'a-file' / 'socle.db'}": "cannot be reached: [Errno 17] File",
+        "mysql://socle@db/socle": "error: SOCLE_DATABASE_URL mysql://socle@db/socle is not a "
+        "database Socle can open (sqlite:///<path> or postgresql+psycopg://",
+    }
+    (tmp_path / "a-file").write_text("a file where the folder should be")
+    for url, said in cases.items():
+        done = _socle(url, *command)
+        err = " ".join(done.stderr.split())
+        assert done.returncode == 1 and said in err, (url, err)
+        assert "Traceback" not in err and "s3cret" not in err and len(done.stderr) < 600
