@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from referentials.core.auth import DbSession
 from referentials.core.errors import AppError
@@ -31,18 +34,20 @@ def notifications_page(
     user: User = Depends(admin_user),
 ) -> Response:
     """Every subscriber: channel, pending, dead letters, lag; the dead letters, newest first."""
-    dead = repository_views.dead_letters(session, limit=MAX_DEAD_LISTED)
-    return render(
-        request,
-        "notifications.html",
-        {
-            "user": user,
-            "subscribers": repository_views.figures(session),
-            "dead": dead,
-            "max_dead": MAX_DEAD_LISTED,
-            "done": done,
+    return render(request, "notifications.html", {**_lists(session), "user": user, "done": done})
+
+
+def _lists(session: Session) -> dict[str, Any]:
+    subscribers = repository_views.figures(session)
+    return {
+        "subscribers": subscribers,
+        # Those that hear nothing now of a type they ask for, and why (their client's keys).
+        "silent": {
+            f.subscription.id: service.silence(session, f.subscription) for f in subscribers
         },
-    )
+        "dead": repository_views.dead_letters(session, limit=MAX_DEAD_LISTED),
+        "max_dead": MAX_DEAD_LISTED,
+    }
 
 
 @router.post("/notifications/deliveries/{delivery_id}/redeliver", response_class=HTMLResponse)
@@ -63,13 +68,7 @@ def redeliver_page(
         return render(
             request,
             "notifications.html",
-            {
-                "user": user,
-                "subscribers": repository_views.figures(session),
-                "dead": repository_views.dead_letters(session, limit=MAX_DEAD_LISTED),
-                "max_dead": MAX_DEAD_LISTED,
-                "error": exc.message,
-            },
+            {**_lists(session), "user": user, "error": exc.message},
             status_code=exc.status_code,
         )
     return RedirectResponse(f"/ui/notifications?done={delivery_id}", status_code=303)

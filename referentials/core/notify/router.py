@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from sqlalchemy.orm import Session
 
 from referentials.core.auth import DbSession, Principal, require
 from referentials.core.db import utcnow
 from referentials.core.notify import repository_views, service
+from referentials.core.notify.models import Subscription
 from referentials.core.notify.schemas import (
     DeliveryPage,
     DeliveryRead,
@@ -25,11 +27,12 @@ router = APIRouter(prefix="/api/v1/subscriptions", tags=["notifications"])
 admin = require("admin")
 
 
-def read(sub: object) -> SubscriptionRead:
+def read(session: Session, sub: Subscription) -> SubscriptionRead:
     data = SubscriptionRead.model_validate(sub)
-    until = getattr(sub, "previous_secret_until", None)
+    until = sub.previous_secret_until
+    rotating = until if until and until > utcnow() else None
     return data.model_copy(
-        update={"secret_rotating_until": until if until and until > utcnow() else None}
+        update={"secret_rotating_until": rotating, "silent": service.silence(session, sub)}
     )
 
 
@@ -39,7 +42,7 @@ def create_subscription(
 ) -> SubscriptionCreated:
     """Subscribe a client to events; the answer carries the signing secret (shown once)."""
     sub, secret = service.create(session, principal, data=data)
-    return SubscriptionCreated(**read(sub).model_dump(), secret=secret)
+    return SubscriptionCreated(**read(session, sub).model_dump(), secret=secret)
 
 
 @router.get("", response_model=list[SubscriptionRead])
@@ -50,7 +53,7 @@ def list_subscriptions(
     principal: Principal = Depends(admin),
 ) -> list[SubscriptionRead]:
     """Every subscription (of one client when given)."""
-    return [read(s) for s in service.list_(session, client_name=client_name)]
+    return [read(session, s) for s in service.list_(session, client_name=client_name)]
 
 
 @router.get("/{subscription_id}", response_model=SubscriptionRead)
@@ -58,7 +61,7 @@ def get_subscription(
     subscription_id: int, *, session: DbSession, principal: Principal = Depends(admin)
 ) -> SubscriptionRead:
     """One subscription."""
-    return read(service.get(session, subscription_id))
+    return read(session, service.get(session, subscription_id))
 
 
 @router.patch("/{subscription_id}", response_model=SubscriptionRead)
@@ -70,7 +73,7 @@ def update_subscription(
     principal: Principal = Depends(admin),
 ) -> SubscriptionRead:
     """Change a subscription (only the fields sent)."""
-    return read(service.update(session, principal, subscription_id, data=data))
+    return read(session, service.update(session, principal, subscription_id, data=data))
 
 
 @router.delete("/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -70,6 +70,9 @@ class SubscriptionRead(BaseModel):
     last_error: str | None
     created_at: datetime
     updated_at: datetime
+    # Why it hears nothing of an event type it asks for, with its client's keys as they are
+    # now (revoked, expired or replaced since it was made); null: it may hear of every type.
+    silent: str | None = None
 
 
 class SubscriptionCreated(SubscriptionRead):

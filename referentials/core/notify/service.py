@@ -88,19 +88,18 @@ def _check_clients(session: Session, names: list[str]) -> list[str]:
     return sorted(given)
 
 
-def _check_audience(
+def _unheard(
     session: Session, name: str, event_types: list[str], establishments: list[str]
-) -> None:
-    """What a subscription hears is what its client's valid keys may read (their scopes and
-    establishments): refuse one that could hear nothing of an event type it asks for, which
-    would otherwise stay silent without an error anywhere."""
+) -> tuple[dict[str, Any], str] | None:
+    """Why a subscription of this client would hear nothing of an event type it asks for,
+    with the client's valid keys as they are now (their scopes and establishments): the field
+    to blame with what it holds, and the reason; None when it may hear of every type."""
     scopes, finess = repository.clients(session, {name})[name]
     if not scopes:
-        raise ValidationFailed(
+        return {"client_name": name}, (
             f"no valid API key belongs to the client {name!r}: a subscription hears what its "
             "client's keys may read; create the client's key first (socle apikey create --name "
-            "<client> --scopes ... --finess ...)",
-            fields={"client_name": name},
+            "<client> --scopes ... --finess ...)"
         )
     audience = Audience(name, scopes, finess, frozenset(establishments))
     sources = registry.sources()
@@ -109,10 +108,28 @@ def _check_audience(
         problem = sources[by_type[event_type]].unheard(audience, event_type)
         if problem is not None:
             field_name, reason = problem
-            raise ValidationFailed(
-                f"the keys of client {name!r} {reason}, so it would hear no {event_type}",
-                fields={field_name: reason},
+            held = {"client_name": name, "event_types": event_type}.get(field_name, establishments)
+            return {field_name: held}, (
+                f"the keys of client {name!r} {reason}, so it would hear no {event_type}"
             )
+    return None
+
+
+def _check_audience(
+    session: Session, name: str, event_types: list[str], establishments: list[str]
+) -> None:
+    # Refused rather than accepted to stay silent without an error anywhere.
+    problem = _unheard(session, name, event_types, establishments)
+    if problem is not None:
+        fields, message = problem
+        raise ValidationFailed(message, fields=fields)
+
+
+def silence(session: Session, sub: Subscription) -> str | None:
+    """Why the subscription hears nothing of an event type it asks for, now (its client's keys
+    revoked, expired or replaced since it was made); None when it may hear of every type."""
+    problem = _unheard(session, sub.client_name, sub.event_types, sub.establishments)
+    return None if problem is None else problem[1]
 
 
 def _state(sub: Subscription) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from referentials.core.auth import create_api_key
+from referentials.core.auth import create_api_key, revoke_api_key
 from referentials.core.db import session_scope
 from referentials.core.notify.worker import drain
 from tests.conftest import Api
@@ -105,6 +105,16 @@ def test_a_subscription_its_clients_keys_could_not_hear_is_refused_saying_why(
     assert moved.status_code == 422 and list(moved.json()["fields"]) == ["establishments"]
     kept = api.get(path).json()
     assert (kept["establishments"], kept["status"]) == (["690999016"], "active")
+    assert kept["silent"] is None
+    # Its client's key revoked since: the subscription says why it hears nothing now.
+    with session_scope(session_factory) as session:
+        key, _ = create_api_key(session, client_name="leaving", scopes=["identity:merge"])
+    leaving = _create(api, receiver.url, client_name="leaving")
+    assert leaving["silent"] is None
+    with session_scope(session_factory) as session:
+        revoke_api_key(session, key.id)
+    [listed] = api.get("/api/v1/subscriptions", params={"client_name": "leaving"}).json()
+    assert "no valid API key belongs to the client 'leaving'" in listed["silent"]
 
 
 def test_update_pause_and_delete(api: Api, receiver: Receiver) -> None:

@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from referentials.core.auth import create_api_key, revoke_api_key
 from referentials.core.db import session_scope
 from referentials.core.notify.models import Delivery
 from referentials.core.notify.worker import drain
@@ -49,6 +50,12 @@ def test_an_admin_sees_the_lag_and_redelivers_a_dead_letter(
     down = Receiver()
     down.down()
     late_id, _ = subscribe(session_factory, down.url, client="late")
+    # A subscriber whose client's only key was revoked since: silent, and the page says why.
+    with session_scope(session_factory) as session:
+        key, _ = create_api_key(session, client_name="gone", scopes=["identity:merge"])
+    gone_id, _ = subscribe(session_factory, receiver.url, client="gone", key=False)
+    with session_scope(session_factory) as session:
+        revoke_api_key(session, key.id)
     identity_id = create_identity(session_factory)
     receiver.status = 400  # refused for good: a dead letter
     drain(engine, FAST, timeout=3)
@@ -63,6 +70,10 @@ def test_an_admin_sees_the_lag_and_redelivers_a_dead_letter(
         page.goto(f"{live_app.url}/ui/notifications")
         expect(page.get_by_role("heading", name="Notifications")).to_be_visible()
         expect(page.locator(f"#subscription-{sub_id}")).to_contain_text("DPI Lyon")
+        expect(page.locator(f"#subscription-{sub_id} .state")).to_have_text("Actif")
+        gone = page.locator(f"#subscription-{gone_id} .state")
+        expect(gone).to_contain_text("Muet")
+        expect(gone).to_contain_text("no valid API key belongs to the client 'gone'")
         late = page.locator(f"#subscription-{late_id}")
         expect(late.locator(".pending")).to_have_text("1")
         expect(late).to_contain_text("ConnectError")
