@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from referentials.core.auth import DbSession
 from referentials.core.errors import AppError
-from referentials.core.notify import repository_views, service
+from referentials.core.notify import audience, repository_views, service
 from referentials.core.principal import SCOPES, Principal
 from referentials.core.web import User, check_csrf, render, require_user
 
@@ -43,7 +43,7 @@ def _lists(session: Session) -> dict[str, Any]:
         "subscribers": subscribers,
         # Those that hear nothing now of a type they ask for, and why (their client's keys).
         "silent": {
-            f.subscription.id: service.silence(session, f.subscription) for f in subscribers
+            f.subscription.id: audience.silence(session, f.subscription) for f in subscribers
         },
         "dead": repository_views.dead_letters(session, limit=MAX_DEAD_LISTED),
         "max_dead": MAX_DEAD_LISTED,

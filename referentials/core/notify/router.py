@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from referentials.core.auth import DbSession, Principal, require
 from referentials.core.db import utcnow
-from referentials.core.notify import repository_views, service
+from referentials.core.notify import audience, repository_views, service
 from referentials.core.notify.models import Subscription
 from referentials.core.notify.schemas import (
     DeliveryPage,
@@ -32,7 +32,7 @@ def read(session: Session, sub: Subscription) -> SubscriptionRead:
     until = sub.previous_secret_until
     rotating = until if until and until > utcnow() else None
     return data.model_copy(
-        update={"secret_rotating_until": rotating, "silent": service.silence(session, sub)}
+        update={"secret_rotating_until": rotating, "silent": audience.silence(session, sub)}
     )
 
 

@@ -12,12 +12,11 @@ from referentials.core import audit
 from referentials.core.db import utcnow
 from referentials.core.errors import NotFound, ValidationFailed
 from referentials.core.finess import is_finess
-from referentials.core.notify import registry, repository
+from referentials.core.notify import audience, registry, repository
 from referentials.core.notify.channels import ChannelConfigError
 from referentials.core.notify.models import Delivery, Subscription
 from referentials.core.notify.schemas import SubscriptionCreate, SubscriptionUpdate
-from referentials.core.notify.sources import Audience
-from referentials.core.principal import SYSTEM, Principal
+from referentials.core.principal import Principal
 from referentials.core.settings import NotifySettings, get_settings
 
 ENTITY = "notify_subscription"
@@ -71,67 +70,6 @@ def _check_finess(values: list[str]) -> list[str]:
     return sorted(set(values))
 
 
-def _check_clients(session: Session, names: list[str]) -> list[str]:
-    """The clients a subscription skips: each one a key's client, ``system`` (the service's own
-    jobs) or ``user:<name>`` (an officer); a misspelt name would silently skip nothing."""
-    given = set(names)
-    known = repository.key_clients(session, given)
-    unknown = sorted(
-        n for n in given - known if n != SYSTEM.client_name and not n.startswith("user:")
-    )
-    if unknown:
-        raise ValidationFailed(
-            f"no API key belongs to the client {', '.join(map(repr, unknown))}: "
-            "skip_changes_by names clients as their keys carry them",
-            fields={"skip_changes_by": unknown},
-        )
-    return sorted(given)
-
-
-def _unheard(
-    session: Session, name: str, event_types: list[str], establishments: list[str]
-) -> tuple[dict[str, Any], str] | None:
-    """Why a subscription of this client would hear nothing of an event type it asks for,
-    with the client's valid keys as they are now (their scopes and establishments): the field
-    to blame with what it holds, and the reason; None when it may hear of every type."""
-    scopes, finess = repository.clients(session, {name})[name]
-    if not scopes:
-        return {"client_name": name}, (
-            f"no valid API key belongs to the client {name!r}: a subscription hears what its "
-            "client's keys may read; create the client's key first (socle apikey create --name "
-            "<client> --scopes ... --finess ...)"
-        )
-    audience = Audience(name, scopes, finess, frozenset(establishments))
-    sources = registry.sources()
-    by_type = registry.event_types()
-    for event_type in event_types:
-        problem = sources[by_type[event_type]].unheard(audience, event_type)
-        if problem is not None:
-            field_name, reason = problem
-            held = {"client_name": name, "event_types": event_type}.get(field_name, establishments)
-            return {field_name: held}, (
-                f"the keys of client {name!r} {reason}, so it would hear no {event_type}"
-            )
-    return None
-
-
-def _check_audience(
-    session: Session, name: str, event_types: list[str], establishments: list[str]
-) -> None:
-    # Refused rather than accepted to stay silent without an error anywhere.
-    problem = _unheard(session, name, event_types, establishments)
-    if problem is not None:
-        fields, message = problem
-        raise ValidationFailed(message, fields=fields)
-
-
-def silence(session: Session, sub: Subscription) -> str | None:
-    """Why the subscription hears nothing of an event type it asks for, now (its client's keys
-    revoked, expired or replaced since it was made); None when it may hear of every type."""
-    problem = _unheard(session, sub.client_name, sub.event_types, sub.establishments)
-    return None if problem is None else problem[1]
-
-
 def _state(sub: Subscription) -> dict[str, Any]:
     return {
         "client_name": sub.client_name,
@@ -159,7 +97,7 @@ def create(
         config=_check_config(data.channel, data.config),
         event_types=_check_types(data.channel, data.event_types),
         establishments=_check_finess(data.establishments),
-        skip_changes_by=_check_clients(session, data.skip_changes_by),
+        skip_changes_by=audience.check_skipped(session, data.skip_changes_by),
         status=data.status,
         secret=new_secret(),
         max_attempts=data.max_attempts or defaults.max_attempts,
@@ -168,7 +106,7 @@ def create(
         created_by=principal.label,
     )
     # Checked last: the other fields' errors come first, whoever the client is.
-    _check_audience(session, sub.client_name, sub.event_types, sub.establishments)
+    audience.check(session, sub.client_name, sub.event_types, sub.establishments)
     session.add(sub)
     session.flush()
     # A new subscription hears of what happens from now on; a replay reaches further back.
@@ -211,9 +149,9 @@ def update(
     if data.establishments is not None:
         sub.establishments = _check_finess(data.establishments)
     if data.skip_changes_by is not None:
-        sub.skip_changes_by = _check_clients(session, data.skip_changes_by)
+        sub.skip_changes_by = audience.check_skipped(session, data.skip_changes_by)
     if data.event_types is not None or data.establishments is not None:
-        _check_audience(session, sub.client_name, sub.event_types, sub.establishments)
+        audience.check(session, sub.client_name, sub.event_types, sub.establishments)
     for name in ("description", "status", "max_attempts", "concurrency", "timeout_seconds"):
         if given.get(name) is not None:
             setattr(sub, name, given[name])
