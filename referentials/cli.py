@@ -31,7 +31,6 @@ from referentials.core.auth import (
 from referentials.core.db import make_engine, make_session_factory, session_scope, utcnow
 from referentials.core.db_check import DatabaseUnavailable, check_database
 from referentials.core.errors import AppError
-from referentials.core.notify import repository as notify_repository
 from referentials.core.settings import Settings, get_settings
 from referentials.core.web import ROLES, create_user
 from referentials.directory import imports as directory_imports
@@ -259,22 +258,28 @@ def apikey_revoke(
     key_id: int = typer.Argument(..., help="the key's id (see `apikey list`)"),
 ) -> None:
     """Revoke a key: refused from its next request on."""
+    from referentials import notify_wiring
+    from referentials.core.notify import audience
+    from referentials.core.notify import service as notify_service
+
+    notify_wiring.install(get_settings())  # the event sources judge who hears what
     try:
         with session_scope(_session_factory()) as session:
             key = revoke_api_key(session, key_id)
             client = key.client_name
-            deaf = notify_repository.deaf_subscriptions(session, client)
+            # What a subscription hears is what its client's keys may read.
+            silent = {
+                s.id: audience.silence(session, s)
+                for s in notify_service.list_(session, client_name=client)
+            }
     except AppError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from exc
     console.print(f"key {key_id} of {client} revoked")
-    if deaf:
-        # What a subscription hears is what its client's keys may read: none left, it is silent.
-        console.print(
-            f"[yellow]warning:[/yellow] {client} has no valid key left: its subscriptions "
-            f"{', '.join(map(str, deaf))} hear nothing until it is given one",
-            soft_wrap=True,
-        )
+    for sub_id, why in silent.items():
+        if why:
+            say = f"[yellow]warning:[/yellow] subscription {sub_id} hears nothing of some of what"
+            console.print(f"{say} it asks for: {escape(why)}", soft_wrap=True, highlight=False)
 
 
 @user_app.command("create")

@@ -121,13 +121,14 @@ def test_cli_refuses_a_key_it_could_not_use(
         assert key is not None and (key.client_name, key.finess) == ("CH Bastia", "2B0999902")
 
 
-def test_revoking_a_clients_last_key_warns_of_its_silent_subscriptions(
+def test_revoking_a_key_warns_of_the_subscriptions_it_leaves_silent(
     db_settings: Settings, session_factory: sessionmaker[Session]
 ) -> None:
     notify_wiring.install(db_settings)
     with session_scope(session_factory) as sess:
-        first, _ = create_api_key(sess, client_name="hub", scopes=["identity:merge"])
-        second, _ = create_api_key(sess, client_name="hub", scopes=["identity:merge"])
+        merging, _ = create_api_key(sess, client_name="hub", scopes=["identity:merge"])
+        spare, _ = create_api_key(sess, client_name="hub", scopes=["identity:merge"])
+        reader, _ = create_api_key(sess, client_name="hub", scopes=["directory:read"])
         data = SubscriptionCreate(
             client_name="hub",
             channel="webhook",
@@ -135,11 +136,18 @@ def test_revoking_a_clients_last_key_warns_of_its_silent_subscriptions(
             event_types=["identity.merged"],
         )
         sub_id = notify_service.create(sess, SYSTEM, data=data)[0].id
-        first_id, second_id = first.id, second.id
-    # Another key is left: nothing to say.
-    one = socle(db_settings, "apikey", "revoke", str(first_id))
+        ids = merging.id, spare.id, reader.id
+    # Another key reads identities still: nothing to say.
+    one = socle(db_settings, "apikey", "revoke", str(ids[0]))
     assert one.returncode == 0 and "warning" not in one.stderr, one.stderr
-    last = socle(db_settings, "apikey", "revoke", str(second_id))
+    # The key left reads the directory only: the subscription hears no merge any more.
+    last = socle(db_settings, "apikey", "revoke", str(ids[1]))
     said = " ".join(last.stderr.split())
     assert last.returncode == 0, said
-    assert f"warning: hub has no valid key left: its subscriptions {sub_id} hear nothing" in said
+    assert (
+        f"warning: subscription {sub_id} hears nothing of some of what it asks for: the keys "
+        "of client 'hub' have neither identity:read nor identity:merge" in said
+    )
+    # None left at all.
+    gone = socle(db_settings, "apikey", "revoke", str(ids[2]))
+    assert "no valid API key belongs to the client 'hub'" in " ".join(gone.stderr.split())

@@ -95,14 +95,6 @@ def clients(session: Session, names: set[str]) -> dict[str, tuple[frozenset[str]
     return {n: (frozenset(s), frozenset(f)) for n, (s, f) in found.items()}
 
 
-def deaf_subscriptions(session: Session, client_name: str) -> list[int]:
-    """The ids of the client's subscriptions when it holds no valid key (they hear nothing)."""
-    scopes, _ = clients(session, {client_name})[client_name]
-    if scopes:
-        return []
-    return [s.id for s in subscriptions(session, client_name=client_name)]
-
-
 def key_clients(session: Session, names: set[str]) -> set[str]:
     """Those of ``names`` that are the client of at least one key (revoked ones included)."""
     if not names:
