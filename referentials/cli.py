@@ -450,8 +450,9 @@ def run_scheduler() -> None:
 
 
 def main() -> None:
-    """The ``socle`` command. Settings that cannot be read stop any command with one line per
-    variable (each command reads them when it starts), not a traceback."""
+    """The ``socle`` command. Settings that cannot be read (one line per variable) or a
+    database that cannot be reached (one line) stop any command when it starts, without a
+    traceback."""
     try:
         app()
     except DatabaseUnavailable as exc:
