@@ -12,13 +12,14 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy.orm import Session
 
-from referentials.core.notify import repository_views
+from referentials.core.notify import audience, repository_views
 
 LABELS = ["subscription", "client", "channel"]
 
 
 def families(session: Session) -> Iterable[Any]:
-    """Delivered and failed sends (counters), pending, dead letters and lag (gauges)."""
+    """Delivered and failed sends (counters), pending, dead letters, lag and silence
+    (gauges)."""
     delivered = CounterMetricFamily(
         "socle_notify_delivered", "Notifications delivered, per subscription.", labels=LABELS
     )
@@ -36,6 +37,12 @@ def families(session: Session) -> Iterable[Any]:
         "Age of the oldest notification not delivered yet (0 when up to date).",
         labels=LABELS,
     )
+    silent = GaugeMetricFamily(
+        "socle_notify_silent",
+        "1 when the subscription hears nothing now of an event type it asks for (its client's "
+        "keys revoked, expired or replaced: see its 'silent' field), else 0.",
+        labels=LABELS,
+    )
     for f in repository_views.figures(session):
         s = f.subscription
         labels = [str(s.id), s.client_name, s.channel]
@@ -44,4 +51,5 @@ def families(session: Session) -> Iterable[Any]:
         pending.add_metric(labels, f.pending)
         dead.add_metric(labels, f.dead)
         lag.add_metric(labels, round(f.lag_seconds, 3))
-    return [delivered, failed, pending, dead, lag]
+        silent.add_metric(labels, 0 if audience.silence(session, s) is None else 1)
+    return [delivered, failed, pending, dead, lag, silent]

@@ -1,10 +1,13 @@
-"""Notification metrics on /metrics: delivered and failed counts, pending, dead letters, lag."""
+"""Notification metrics on /metrics: delivered and failed counts, pending, dead letters, lag,
+silence."""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from referentials.core.auth import create_api_key, revoke_api_key
+from referentials.core.db import session_scope
 from referentials.core.notify.worker import drain
 from tests.conftest import Api
 from tests.referentials.notify.conftest import FAST, create_identity, subscribe
@@ -19,6 +22,12 @@ def test_delivered_failed_pending_and_lag_per_subscription(
     down = Receiver()
     down.down()
     bad, _ = subscribe(session_factory, down.url, client="bad")
+    # Its client's only key revoked since it subscribed: it hears nothing (an alert to raise).
+    with session_scope(session_factory) as session:
+        key, _ = create_api_key(session, client_name="gone", scopes=["identity:merge"])
+    gone, _ = subscribe(session_factory, receiver.url, client="gone", key=False)
+    with session_scope(session_factory) as session:
+        revoke_api_key(session, key.id)
     create_identity(session_factory)
     create_identity(session_factory, birth_name="Moreau")
     drain(engine, FAST, timeout=3)
@@ -34,3 +43,11 @@ def test_delivered_failed_pending_and_lag_per_subscription(
     assert value(samples, "socle_notify_pending", **ko) == 2
     assert value(samples, "socle_notify_lag_seconds", **ko) > 0
     assert value(samples, "socle_notify_dead_letters", **ko) == 0
+    assert (
+        value(samples, "socle_notify_silent", **ok)
+        == value(samples, "socle_notify_silent", **ko)
+        == 0
+    )
+    off = {"subscription": str(gone), "client": "gone", "channel": "webhook"}
+    assert value(samples, "socle_notify_silent", **off) == 1
+    assert value(samples, "socle_notify_delivered_total", **off) == 0
