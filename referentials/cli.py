@@ -268,10 +268,7 @@ def apikey_revoke(
             key = revoke_api_key(session, key_id)
             client = key.client_name
             # What a subscription hears is what its client's keys may read.
-            silent = {
-                s.id: audience.silence(session, s)
-                for s in notify_service.list_(session, client_name=client)
-            }
+            silent = audience.silences(session, notify_service.list_(session, client_name=client))
     except AppError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from exc

@@ -36,13 +36,16 @@ def check_skipped(session: Session, names: list[str]) -> list[str]:
     return sorted(given)
 
 
+Keys = tuple[frozenset[str], frozenset[str]]  # a client's valid keys: scopes, FINESS
+
+
 def _unheard(
-    session: Session, name: str, event_types: list[str], establishments: list[str]
+    keys: Keys, name: str, event_types: list[str], establishments: list[str]
 ) -> tuple[dict[str, Any], str] | None:
     """Why a subscription of this client would hear nothing of an event type it asks for,
     with the client's valid keys as they are now (their scopes and establishments): the field
     to blame with what it holds, and the reason; None when it may hear of every type."""
-    scopes, finess = repository.clients(session, {name})[name]
+    scopes, finess = keys
     if not scopes:
         return {"client_name": name}, (
             f"no valid API key belongs to the client {name!r}: a subscription hears what its "
@@ -67,14 +70,20 @@ def _unheard(
 
 def check(session: Session, name: str, event_types: list[str], establishments: list[str]) -> None:
     # Refused rather than accepted to stay silent without an error anywhere.
-    problem = _unheard(session, name, event_types, establishments)
+    keys = repository.clients(session, {name})[name]
+    problem = _unheard(keys, name, event_types, establishments)
     if problem is not None:
         fields, message = problem
         raise ValidationFailed(message, fields=fields)
 
 
-def silence(session: Session, sub: Subscription) -> str | None:
-    """Why the subscription hears nothing of an event type it asks for, now (its client's keys
-    revoked, expired or replaced since it was made); None when it may hear of every type."""
-    problem = _unheard(session, sub.client_name, sub.event_types, sub.establishments)
-    return None if problem is None else problem[1]
+def silences(session: Session, subs: list[Subscription]) -> dict[int, str | None]:
+    """For each subscription, why it hears nothing of an event type it asks for, now (its
+    client's keys revoked, expired or replaced since it was made); None when it may hear of
+    every type. One read of the clients' keys for them all."""
+    keys = repository.clients(session, {s.client_name for s in subs})
+    found = {}
+    for s in subs:
+        problem = _unheard(keys[s.client_name], s.client_name, s.event_types, s.establishments)
+        found[s.id] = None if problem is None else problem[1]
+    return found

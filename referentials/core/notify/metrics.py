@@ -43,7 +43,9 @@ def families(session: Session) -> Iterable[Any]:
         "keys revoked, expired or replaced: see its 'silent' field), else 0.",
         labels=LABELS,
     )
-    for f in repository_views.figures(session):
+    figures = repository_views.figures(session)
+    silences = audience.silences(session, [f.subscription for f in figures])
+    for f in figures:
         s = f.subscription
         labels = [str(s.id), s.client_name, s.channel]
         delivered.add_metric(labels, s.delivered_count)
@@ -51,5 +53,5 @@ def families(session: Session) -> Iterable[Any]:
         pending.add_metric(labels, f.pending)
         dead.add_metric(labels, f.dead)
         lag.add_metric(labels, round(f.lag_seconds, 3))
-        silent.add_metric(labels, 0 if audience.silence(session, s) is None else 1)
+        silent.add_metric(labels, 0 if silences[s.id] is None else 1)
     return [delivered, failed, pending, dead, lag, silent]

@@ -42,9 +42,7 @@ def _lists(session: Session) -> dict[str, Any]:
     return {
         "subscribers": subscribers,
         # Those that hear nothing now of a type they ask for, and why (their client's keys).
-        "silent": {
-            f.subscription.id: audience.silence(session, f.subscription) for f in subscribers
-        },
+        "silent": audience.silences(session, [f.subscription for f in subscribers]),
         "dead": repository_views.dead_letters(session, limit=MAX_DEAD_LISTED),
         "max_dead": MAX_DEAD_LISTED,
     }

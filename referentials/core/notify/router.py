@@ -27,13 +27,16 @@ router = APIRouter(prefix="/api/v1/subscriptions", tags=["notifications"])
 admin = require("admin")
 
 
-def read(session: Session, sub: Subscription) -> SubscriptionRead:
+def read(sub: Subscription, silent: str | None) -> SubscriptionRead:
     data = SubscriptionRead.model_validate(sub)
     until = sub.previous_secret_until
     rotating = until if until and until > utcnow() else None
-    return data.model_copy(
-        update={"secret_rotating_until": rotating, "silent": audience.silence(session, sub)}
-    )
+    return data.model_copy(update={"secret_rotating_until": rotating, "silent": silent})
+
+
+def read_all(session: Session, subs: list[Subscription]) -> list[SubscriptionRead]:
+    silent = audience.silences(session, subs)
+    return [read(s, silent[s.id]) for s in subs]
 
 
 @router.post("", response_model=SubscriptionCreated, status_code=status.HTTP_201_CREATED)
@@ -42,7 +45,7 @@ def create_subscription(
 ) -> SubscriptionCreated:
     """Subscribe a client to events; the answer carries the signing secret (shown once)."""
     sub, secret = service.create(session, principal, data=data)
-    return SubscriptionCreated(**read(session, sub).model_dump(), secret=secret)
+    return SubscriptionCreated(**read_all(session, [sub])[0].model_dump(), secret=secret)
 
 
 @router.get("", response_model=list[SubscriptionRead])
@@ -53,7 +56,7 @@ def list_subscriptions(
     principal: Principal = Depends(admin),
 ) -> list[SubscriptionRead]:
     """Every subscription (of one client when given)."""
-    return [read(session, s) for s in service.list_(session, client_name=client_name)]
+    return read_all(session, service.list_(session, client_name=client_name))
 
 
 @router.get("/{subscription_id}", response_model=SubscriptionRead)
@@ -61,7 +64,7 @@ def get_subscription(
     subscription_id: int, *, session: DbSession, principal: Principal = Depends(admin)
 ) -> SubscriptionRead:
     """One subscription."""
-    return read(session, service.get(session, subscription_id))
+    return read_all(session, [service.get(session, subscription_id)])[0]
 
 
 @router.patch("/{subscription_id}", response_model=SubscriptionRead)
@@ -73,7 +76,7 @@ def update_subscription(
     principal: Principal = Depends(admin),
 ) -> SubscriptionRead:
     """Change a subscription (only the fields sent)."""
-    return read(session, service.update(session, principal, subscription_id, data=data))
+    return read_all(session, [service.update(session, principal, subscription_id, data=data)])[0]
 
 
 @router.delete("/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)
