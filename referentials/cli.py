@@ -28,8 +28,8 @@ from referentials.core.auth import (
     parse_scopes,
     revoke_api_key,
 )
-from referentials.core.db import make_engine, make_session_factory, session_scope, utcnow
-from referentials.core.db_check import DatabaseUnavailable, check_database
+from referentials.core.db import make_session_factory, session_scope, utcnow
+from referentials.core.db_check import DatabaseUnavailable, check_database, reachable_engine
 from referentials.core.errors import AppError
 from referentials.core.settings import Settings, get_settings
 from referentials.core.web import ROLES, create_user
@@ -87,17 +87,17 @@ def serve(
     logging.basicConfig(level=settings.log_level)
     _production_check(settings)
     cli_identity.check_model_file(settings)
-    check_database(settings)  # before any worker starts, each to fail the same way
+    # Reached here, before any worker starts, rather than failing in each of them.
+    engine = reachable_engine(settings)
     count = workers or os.cpu_count() or 1
     own_process = settings.insi.own_process
     if count > 1 or own_process:
         # Once, here, rather than racing in every served process.
-        engine = make_engine(settings.database_url, schema=settings.database_schema)
         bootstrap.prepare_database(engine, make_session_factory(engine), settings)
-        engine.dispose()
         os.environ["SOCLE_PREPARE_ON_START"] = "false"
         # The pages' login cookie must verify in whichever worker gets the next request.
         os.environ.setdefault("SOCLE_SESSION_SECRET", settings.session_secret or token_hex(32))
+    engine.dispose()
     # A stop by SIGTERM (systemd's, docker's) must clean up too, as a Ctrl-C does.
     signal.signal(signal.SIGTERM, _terminated)
     searches = metrics = None

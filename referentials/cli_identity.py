@@ -28,10 +28,13 @@ def check_model_file(settings: Settings) -> None:
     that started anyway would fail every creation and every match."""
     if not settings.matching.model_file:
         return  # the built-in model
-    from matching.model import MatchModel, ModelFileError
+    # The matcher's own cached load: the process that then configures the matcher reads the
+    # file once.
+    from identity.duplicates.matcher import load_model
+    from matching.model import ModelFileError
 
     try:
-        MatchModel.load(settings.matching.model_file)
+        load_model(settings.matching.model_file)
     except ModelFileError as exc:
         console.print(f"[red]error:[/red] SOCLE_MATCHING__MODEL_FILE: {exc}")
         raise typer.Exit(2) from exc

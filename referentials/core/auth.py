@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from referentials.core.db import Base, UTCDateTime, utcnow
 from referentials.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
-from referentials.core.finess import is_finess
+from referentials.core.finess import check_finess
 from referentials.core.oauth.keys import looks_like_jwt, verify_access_token
 from referentials.core.oauth.models import OAuthClient
 from referentials.core.principal import SCOPES, SYSTEM, Principal
@@ -91,18 +91,6 @@ def _client_name(name: str) -> str:
     return name
 
 
-def _finess(finess: str | None) -> str | None:
-    # A key tied to a mistyped FINESS would send no local id of its own establishment and hear
-    # of none of its patients.
-    if finess is not None and not is_finess(finess):
-        raise ValidationFailed(
-            f"{finess!r} is not a FINESS number (9 characters: the department, 2A or 2B for "
-            "Corsica, then 7 digits)",
-            fields={"finess": finess},
-        )
-    return finess
-
-
 def create_api_key(
     session: Session,
     *,
@@ -116,7 +104,9 @@ def create_api_key(
     secret = secret or KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         client_name=_client_name(client_name),
-        finess=_finess(finess),
+        # A key tied to a mistyped FINESS would send no local id of its own establishment
+        # and hear of none of its patients.
+        finess=None if finess is None else check_finess(finess),
         key_hash=hash_key(secret),
         key_hint=secret[:8],
         scopes=",".join(parse_scopes(scopes)),

@@ -3,7 +3,7 @@ is said in one line (its password hidden), not in a page of driver traceback."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -26,6 +26,12 @@ def _shown(url: str) -> str:
 
 def check_database(settings: Settings) -> None:
     """Connect once to SOCLE_DATABASE_URL; DatabaseUnavailable says why it cannot be."""
+    reachable_engine(settings).dispose()
+
+
+def reachable_engine(settings: Settings) -> Engine:
+    """An engine for SOCLE_DATABASE_URL that has connected once; DatabaseUnavailable says why
+    it could not."""
     shown = _shown(settings.database_url)
     try:
         engine = make_engine(settings.database_url, schema=settings.database_schema)
@@ -39,9 +45,9 @@ def check_database(settings: Settings) -> None:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except (DBAPIError, OSError) as exc:
+        engine.dispose()
         # The driver's first line says why (refused, unknown host, no such role or file).
         cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
         reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
         raise DatabaseUnavailable(f"the database {shown} cannot be reached: {reason}") from exc
-    finally:
-        engine.dispose()
+    return engine

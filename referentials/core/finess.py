@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from referentials.core.errors import ValidationFailed
+
 FINESS_PATTERN = r"^(?:[0-9]{2}|2[AB])[0-9]{7}$"
 _FINESS = re.compile(FINESS_PATTERN)
 
@@ -17,3 +19,14 @@ _FINESS = re.compile(FINESS_PATTERN)
 def is_finess(value: str) -> bool:
     """Whether ``value`` has the shape of a FINESS number."""
     return _FINESS.fullmatch(value) is not None
+
+
+def check_finess(value: str) -> str:
+    """``value`` when it is a FINESS number; else ValidationFailed naming it (field ``finess``)."""
+    if not is_finess(value):
+        raise ValidationFailed(
+            f"{value!r} is not a FINESS number (9 characters: the department, 2A or 2B for "
+            "Corsica, then 7 digits)",
+            fields={"finess": value},
+        )
+    return value

@@ -174,24 +174,6 @@ class Hl7Settings(BaseModel):
     # first, so an unknown id there is an error (AE) rather than a new patient.
     movements_never_create: list[str] = Field(default_factory=list)
 
-    @field_validator("authorities")
-    @classmethod
-    def _finess_values(cls, value: dict[str, str]) -> dict[str, str]:
-        # A mistyped FINESS would file that sender's local ids under an establishment that
-        # does not exist.
-        for key, finess in value.items():
-            if not is_finess(finess):
-                raise ValueError(f"{key!r} maps to {finess!r}, which is not a FINESS number")
-        return value
-
-    @field_validator("movements_never_create")
-    @classmethod
-    def _finess_items(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if not is_finess(v)]
-        if bad:
-            raise ValueError(f"not FINESS numbers: {', '.join(map(repr, bad))}")
-        return value
-
     # A frame larger than this is refused (AR) without being parsed.
     max_message_bytes: int = 1_000_000
     # An idle MLLP connection is closed after this many seconds.
@@ -211,6 +193,24 @@ class Hl7Settings(BaseModel):
     # in PID-3/MRG-1 (CX-4 namespace, and the region's OID for them when it has one).
     notify_authority: str = "SOCLE"
     notify_authority_oid: str = ""
+
+    @field_validator("authorities")
+    @classmethod
+    def _finess_values(cls, value: dict[str, str]) -> dict[str, str]:
+        # A mistyped FINESS would file that sender's local ids under an establishment that
+        # does not exist.
+        for key, finess in value.items():
+            if not is_finess(finess):
+                raise ValueError(f"{key!r} maps to {finess!r}, which is not a FINESS number")
+        return value
+
+    @field_validator("movements_never_create")
+    @classmethod
+    def _finess_items(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not is_finess(v)]
+        if bad:
+            raise ValueError(f"not FINESS numbers: {', '.join(map(repr, bad))}")
+        return value
 
 
 class LimitsSettings(BaseModel):

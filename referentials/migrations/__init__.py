@@ -8,8 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-from referentials.core.db import make_engine
-from referentials.core.db_check import check_database
+from referentials.core.db_check import reachable_engine
 from referentials.core.settings import Settings
 
 HERE = Path(__file__).parent
@@ -34,7 +33,6 @@ def open_database(settings: Settings) -> Engine:
     """The configured database, brought to the newest schema (what every command starts with).
 
     Raises DatabaseUnavailable when it cannot be reached."""
-    check_database(settings)
-    engine = make_engine(settings.database_url, schema=settings.database_schema)
+    engine = reachable_engine(settings)
     upgrade(engine)
     return engine

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from referentials.core import audit
 from referentials.core.errors import Forbidden, NotFound, ValidationFailed
-from referentials.core.finess import is_finess
+from referentials.core.finess import check_finess
 from referentials.core.principal import Principal
 from referentials.core.web import ROLES, User
 from referentials.directory import service as directory_service
@@ -73,9 +73,8 @@ def add_rule(
     """Roles for every professional of a profession and/or working at an establishment."""
     if not profession_code and not finess:
         raise ValidationFailed("a rule needs a profession, a FINESS or both", fields={})
-    if finess and not is_finess(finess):
-        # Matched against the FINESS of each RPPS+ activity: a mistyped one would match no one.
-        raise ValidationFailed(f"{finess!r} is not a FINESS number", fields={"finess": finess})
+    if finess:
+        check_finess(finess)  # matched against each RPPS+ activity's: a typo matches no one
     rule = RoleRule(
         profession_code=profession_code or None,
         finess=finess or None,

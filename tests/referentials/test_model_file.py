@@ -5,9 +5,6 @@ first one is scored)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +13,8 @@ from identity.duplicates import service as duplicates
 from matching.model import ModelFileError
 from referentials.app import create_app
 from referentials.core.settings import MatchingSettings, Settings
-from tests.conftest import FIXTURES, ROOT, free_port
+from tests.conftest import FIXTURES, free_port
+from tests.referentials.test_cli import _socle as socle
 
 
 @pytest.fixture()
@@ -45,23 +43,13 @@ def stale_model(tmp_path: Path) -> Path:
 def test_a_command_refuses_a_model_file_it_cannot_use(
     tmp_path: Path, stale_model: Path, command: list[str]
 ) -> None:
-    port = free_port()
+    port = str(free_port())
     env = {
-        **os.environ,
-        "SOCLE_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
         "SOCLE_MATCHING__MODEL_FILE": str(stale_model),
-        "SOCLE_PORT": str(port),
-        "SOCLE_HL7__MLLP_PORT": str(port),
+        "SOCLE_PORT": port,
+        "SOCLE_HL7__MLLP_PORT": port,
     }
-    env.pop("SOCLE_TEST_DATABASE_URL", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "referentials.cli", *command],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    result = socle(f"sqlite:///{tmp_path}/x.db", *command, env=env)
     assert result.returncode == 2, result.stderr[-2000:]
     output = " ".join(result.stderr.split())
     assert (
