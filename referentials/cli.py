@@ -7,9 +7,8 @@ import logging
 import os
 import shutil
 import signal
-from datetime import timedelta
+from datetime import datetime, timedelta
 from secrets import token_hex
-from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -228,9 +227,14 @@ def apikey_create(
 def apikey_list(
     as_json: bool = typer.Option(False, "--json", help="print one JSON array"),
 ) -> None:
-    """List the keys: id, client, scopes, hint, expiry, revoked (never the secret)."""
+    """List the keys: id, client, scopes, hint, expiry (those ended or ending soon marked),
+    revoked (never the secret)."""
+    now = utcnow()
+    soon = timedelta(days=get_settings().api_keys.expiry_warning_days)
     with session_scope(_session_factory()) as session:
-        rows: list[dict[str, Any]] = [
+        keys = list_api_keys(session)
+    if as_json:
+        rows = [
             {
                 "id": k.id,
                 "client": k.client_name,
@@ -239,18 +243,29 @@ def apikey_list(
                 "hint": k.key_hint,
                 "created_at": k.created_at.isoformat(),
                 "expires_at": k.expires_at.isoformat() if k.expires_at else None,
+                "expired": k.expires_at is not None and k.expires_at <= now,
                 "revoked": k.revoked,
             }
-            for k in list_api_keys(session)
+            for k in keys
         ]
-    if as_json:
         typer.echo(json.dumps(rows))
         return
-    for row in rows:
-        state = "revoked" if row["revoked"] else f"expires {row['expires_at'] or 'never'}"
-        typer.echo(
-            f"{row['id']}\t{row['client']}\t{','.join(row['scopes'])}\t{row['hint']}…\t{state}"
-        )
+    for k in keys:
+        state = _key_state(k.revoked, k.expires_at, now, soon)
+        typer.echo(f"{k.id}\t{k.client_name}\t{k.scopes}\t{k.key_hint}…\t{state}")
+
+
+def _key_state(revoked: bool, expires_at: datetime | None, now: datetime, soon: timedelta) -> str:
+    if revoked:
+        return "revoked"
+    if expires_at is None:
+        return "expires never"
+    left = expires_at - now
+    if left <= timedelta(0):
+        return f"EXPIRED {expires_at.isoformat()} (refused: give the client a new key)"
+    if left <= soon:
+        return f"expires {expires_at.isoformat()} (in {left.days} day(s): give a new key)"
+    return f"expires {expires_at.isoformat()}"
 
 
 @apikey_app.command("revoke")

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from identity.referential import repository as identities
-from referentials.core import metrics, runs
+from referentials.core import key_expiry, metrics, runs
 from referentials.core.auth import DbSession, Principal, authenticate
 from referentials.core.db import session_scope, utcnow
 from referentials.core.errors import Forbidden, Unauthorized
@@ -70,6 +70,7 @@ class DatabaseFigures(Collector):
             yield _pairs(session)
             yield _runs(session)
             yield from _feed(session, self.cursors)
+            yield _key_expiry(session)
             yield from notify_metrics.families(session)
 
 
@@ -88,6 +89,19 @@ def _runs(session: Session) -> GaugeMetricFamily:
     )
     for (source, outcome), count in sorted(runs.run_counts(session).items()):
         family.add_metric([source, outcome], count)
+    return family
+
+
+def _key_expiry(session: Session) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(
+        "socle_api_key_expires_in_seconds",
+        "Seconds until an API key not revoked expires; negative once it has (its client is "
+        "refused). Keys without an expiry are left out.",
+        labels=["key", "client"],
+    )
+    now = utcnow()
+    for key_id, client, expires_at in key_expiry.with_expiry(session):
+        family.add_metric([str(key_id), client], (expires_at - now).total_seconds())
     return family
 
 

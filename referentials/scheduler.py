@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from referentials.core import audit
+from referentials import notify_wiring
+from referentials.core import audit, key_expiry
 from referentials.core.db import session_scope
 from referentials.core.errors import AppError
 from referentials.core.leader import Election
@@ -68,6 +71,14 @@ def purge_audit(factory: sessionmaker[Session], settings: Settings) -> int:
     return deleted
 
 
+def check_keys(factory: sessionmaker[Session], settings: Settings) -> int:
+    """The daily check of the API keys that have ended or end soon; how many were warned of."""
+    notify_wiring.install(settings)  # the event sources judge which subscriptions fall silent
+    within = timedelta(days=settings.api_keys.expiry_warning_days)
+    with session_scope(factory) as session:
+        return len(key_expiry.warn(session, within=within))
+
+
 def crons(settings: Settings) -> dict[str, str]:
     """Cron expression of each source that has one."""
     configured = {"rpps": settings.scheduler.rpps_cron, "finess": settings.scheduler.finess_cron}
@@ -100,6 +111,21 @@ def add_jobs(
             coalesce=True,
             misfire_grace_time=3600,
         )
+    # Once when elected (a restart shows at once the keys that ended meanwhile), then daily.
+    cron = settings.api_keys.expiry_check_cron
+    zone = settings.scheduler.timezone
+    scheduler.add_job(
+        check_keys,
+        CronTrigger.from_crontab(cron, timezone=zone)
+        if cron.strip()
+        else DateTrigger(timezone=zone),
+        args=(factory, settings),
+        id="api-key-expiry",
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=3600,
+    )
     # The ROR sync runs only against a configured API (the sample is loaded once at start).
     if settings.ror.fhir_base_url and settings.ror.sync_cron.strip():
         scheduler.add_job(

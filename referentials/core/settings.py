@@ -248,6 +248,16 @@ class AuditSettings(BaseModel):
     purge_cron: Cron = "15 2 * * *"
 
 
+class ApiKeySettings(BaseModel):
+    """When the operators hear of API keys that end (referentials/core/key_expiry.py)."""
+
+    # A key expiring within this many days is warned of by the daily check and by
+    # `socle apikey list`.
+    expiry_warning_days: int = Field(default=14, ge=1)
+    # When the daily check runs (cron, scheduler time zone; empty: only when elected).
+    expiry_check_cron: Cron = "0 8 * * *"
+
+
 class PscSettings(BaseModel):
     """Pro Santé Connect (OpenID Connect) sign-in for the pages; off without a discovery_url."""
 
@@ -352,6 +362,7 @@ class Settings(BaseSettings):
     ror: RorSettings = Field(default_factory=RorSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    api_keys: ApiKeySettings = Field(default_factory=ApiKeySettings)
     hl7: Hl7Settings = Field(default_factory=Hl7Settings)
     psc: PscSettings = Field(default_factory=PscSettings)
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)

@@ -8,6 +8,7 @@ that became so since (its client's keys revoked, expired or replaced) says why o
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -77,11 +78,13 @@ def check(session: Session, name: str, event_types: list[str], establishments: l
         raise ValidationFailed(message, fields=fields)
 
 
-def silences(session: Session, subs: list[Subscription]) -> dict[int, str | None]:
-    """For each subscription, why it hears nothing of an event type it asks for, now (its
-    client's keys revoked, expired or replaced since it was made); None when it may hear of
-    every type. One read of the clients' keys for them all."""
-    keys = repository.clients(session, {s.client_name for s in subs})
+def silences(
+    session: Session, subs: list[Subscription], at: datetime | None = None
+) -> dict[int, str | None]:
+    """For each subscription, why it hears nothing of an event type it asks for, now or at
+    ``at`` (its client's keys revoked, expired or replaced since it was made); None when it may
+    hear of every type. One read of the clients' keys for them all."""
+    keys = repository.clients(session, {s.client_name for s in subs}, at)
     found = {}
     for s in subs:
         problem = _unheard(keys[s.client_name], s.client_name, s.event_types, s.establishments)

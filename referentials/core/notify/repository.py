@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -77,10 +78,13 @@ def touch(session: Session, subscription_id: int) -> None:
     )
 
 
-def clients(session: Session, names: set[str]) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
-    """For each client, the scopes and FINESS of its valid keys (none: it hears nothing)."""
+def clients(
+    session: Session, names: set[str], at: datetime | None = None
+) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """For each client, the scopes and FINESS of its keys valid at ``at`` (default: now; none:
+    it hears nothing)."""
     found: dict[str, tuple[set[str], set[str]]] = {n: (set(), set()) for n in names}
-    now = utcnow()
+    now = at or utcnow()
     rows = session.execute(
         select(ApiKey.client_name, ApiKey.scopes, ApiKey.finess, ApiKey.expires_at).where(
             ApiKey.client_name.in_(names), ApiKey.revoked.is_(False)

@@ -1,0 +1,104 @@
+"""API keys that end: said to the operators before their client is refused, not after.
+
+A key with an expiry stops working at that instant, and its client learns it from a 401, and
+its subscriptions may fall silent. So the operators hear of it first:
+- the elected scheduler checks once when elected, then daily (`SOCLE_API_KEYS__EXPIRY_CHECK_CRON`),
+  and logs a warning on `socle.keys` for each key not revoked that expires within
+  `SOCLE_API_KEYS__EXPIRY_WARNING_DAYS` or has expired, with the subscriptions of its client
+  that hear nothing of some of what they ask for once it has ended;
+- `/metrics` has `socle_api_key_expires_in_seconds` for each key not revoked that has an expiry;
+- `socle apikey list` marks the keys that have ended or end soon.
+A key replaced and then revoked is no longer warned of.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from referentials.core.auth import ApiKey
+from referentials.core.db import utcnow
+from referentials.core.notify import audience
+from referentials.core.notify import service as notify_service
+
+log = logging.getLogger("socle.keys")
+
+
+@dataclass(frozen=True)
+class Ending:
+    """A key not revoked that has ended, or ends within the warning's reach."""
+
+    key_id: int
+    client_name: str
+    expires_at: datetime
+    # Subscriptions of the client that hear nothing of some of what they ask for once the key
+    # has ended (id -> why).
+    silenced: dict[int, str]
+
+    def ended(self, now: datetime) -> bool:
+        return self.expires_at <= now
+
+
+def with_expiry(session: Session) -> list[tuple[int, str, datetime]]:
+    """Id, client and expiry of every key not revoked that has an expiry, soonest first."""
+    rows = session.execute(
+        select(ApiKey.id, ApiKey.client_name, ApiKey.expires_at)
+        .where(ApiKey.revoked.is_(False), ApiKey.expires_at.is_not(None))
+        .order_by(ApiKey.expires_at, ApiKey.id)
+    )
+    # The filter leaves no key without an expiry.
+    return [(key_id, client, expires_at) for key_id, client, expires_at in rows if expires_at]
+
+
+def ending(session: Session, *, within: timedelta, now: datetime | None = None) -> list[Ending]:
+    """The keys not revoked that have ended or end before ``now + within``."""
+    now = now or utcnow()
+    found = []
+    for key_id, client, expires_at in with_expiry(session):
+        if expires_at > now + within:
+            break
+        # Judged at the key's end (or now, once ended): the client's other keys still valid
+        # then may keep its subscriptions hearing.
+        subs = notify_service.list_(session, client_name=client)
+        at = max(expires_at, now)
+        silent = {sid: why for sid, why in audience.silences(session, subs, at).items() if why}
+        found.append(Ending(key_id, client, expires_at, silent))
+    return found
+
+
+def warn(session: Session, *, within: timedelta) -> list[Ending]:
+    """Log a warning for each key that has ended or ends soon (ids and client names only)."""
+    now = utcnow()
+    keys = ending(session, within=within, now=now)
+    for key in keys:
+        when = key.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+        if key.ended(now):
+            log.warning(
+                "API key %s of client %r expired on %s: its requests are refused (401); "
+                "give the client a new key (socle apikey create), then revoke this one",
+                key.key_id,
+                key.client_name,
+                when,
+            )
+        else:
+            log.warning(
+                "API key %s of client %r expires on %s, in %s day(s): give the client a new "
+                "key (socle apikey create) before then, then revoke this one",
+                key.key_id,
+                key.client_name,
+                when,
+                (key.expires_at - now).days,
+            )
+        if key.silenced:
+            log.warning(
+                "once API key %s has ended, subscription(s) %s of client %r hear nothing of "
+                "some of what they ask for: no other valid key of the client reads it",
+                key.key_id,
+                ", ".join(map(str, sorted(key.silenced))),
+                key.client_name,
+            )
+    return keys

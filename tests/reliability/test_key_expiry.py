@@ -1,0 +1,155 @@
+"""API keys that end are said to the operators before their client is refused: the elected
+scheduler's check (logs), `/metrics` and `socle apikey list`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from referentials import notify_wiring, scheduler
+from referentials.core.auth import SYSTEM, create_api_key, revoke_api_key
+from referentials.core.db import make_engine, session_scope, utcnow
+from referentials.core.key_expiry import ending
+from referentials.core.notify import service as notify_service
+from referentials.core.notify.schemas import SubscriptionCreate
+from referentials.core.settings import Settings
+from tests.conftest import Api
+from tests.reliability.test_keys import socle
+from tests.reliability.test_metrics import scrape, value
+
+FINESS = "690999016"
+
+
+def keys_ending(session_factory: sessionmaker[Session]) -> dict[str, tuple[int, str]]:
+    """Keys of every kind of end, by a name of the test: id and secret."""
+    now = utcnow()
+    made: dict[str, tuple[int, str]] = {}
+    with session_scope(session_factory) as sess:
+        for name, client, expires, scopes in [
+            ("soon", "dpi-alone", now + timedelta(days=3, hours=1), ["identity:read"]),
+            ("ended", "gone", now - timedelta(days=1), ["directory:read"]),
+            ("later", "later", now + timedelta(days=60), ["directory:read"]),
+            ("revoked", "left", now + timedelta(days=1), ["directory:read"]),
+            ("never", "forever", None, ["directory:read"]),
+            ("paired", "dpi-pair", now + timedelta(days=2, hours=1), ["identity:read"]),
+            ("spare", "dpi-pair", None, ["identity:read"]),
+        ]:
+            key, secret = create_api_key(
+                sess, client_name=client, scopes=scopes, finess=FINESS, expires_at=expires
+            )
+            made[name] = key.id, secret
+        revoke_api_key(sess, made["revoked"][0])
+    return made
+
+
+def subscribe(session_factory: sessionmaker[Session], client: str) -> int:
+    data = SubscriptionCreate(
+        client_name=client,
+        channel="webhook",
+        config={"url": "http://127.0.0.1:9/hook"},
+        event_types=["identity.created"],
+    )
+    with session_scope(session_factory) as sess:
+        return notify_service.create(sess, SYSTEM, data=data)[0].id
+
+
+def test_the_check_warns_of_keys_ended_or_ending_and_the_subscriptions_they_silence(
+    session_factory: sessionmaker[Session],
+    db_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    notify_wiring.install(db_settings)
+    made = keys_ending(session_factory)
+    alone = subscribe(session_factory, "dpi-alone")
+    subscribe(session_factory, "dpi-pair")  # its spare key keeps it hearing
+    with session_scope(session_factory) as sess:
+        found = ending(sess, within=timedelta(days=14))
+    assert [(k.key_id, k.client_name) for k in found] == [
+        (made["ended"][0], "gone"),
+        (made["paired"][0], "dpi-pair"),
+        (made["soon"][0], "dpi-alone"),
+    ]
+    assert {k.key_id: sorted(k.silenced) for k in found} == {
+        made["ended"][0]: [],
+        made["paired"][0]: [],
+        made["soon"][0]: [alone],
+    }
+    with caplog.at_level(logging.WARNING, logger="socle.keys"):
+        assert scheduler.check_keys(session_factory, db_settings) == 3
+    lines = [r.getMessage() for r in caplog.records if r.name == "socle.keys"]
+    assert len(lines) == 4, lines
+    assert lines[0].startswith(f"API key {made['ended'][0]} of client 'gone' expired on ")
+    assert "its requests are refused (401)" in lines[0]
+    assert lines[1].startswith(f"API key {made['paired'][0]} of client 'dpi-pair' expires on ")
+    assert "in 2 day(s)" in lines[1]
+    assert lines[2].startswith(f"API key {made['soon'][0]} of client 'dpi-alone' expires on ")
+    assert "in 3 day(s)" in lines[2]
+    assert lines[3] == (
+        f"once API key {made['soon'][0]} has ended, subscription(s) {alone} of client "
+        "'dpi-alone' hear nothing of some of what they ask for: no other valid key of the "
+        "client reads it"
+    )
+    # Ids and client names only: never a secret.
+    assert not any(secret in line for _, secret in made.values() for line in lines)
+    # A wider warning reaches the key of 60 days; a revoked key is never warned of.
+    with session_scope(session_factory) as sess:
+        wider = {k.key_id for k in ending(sess, within=timedelta(days=90))}
+    assert made["later"][0] in wider and made["revoked"][0] not in wider
+
+
+def test_the_check_runs_when_elected_then_daily(db_settings: Settings) -> None:
+    engine = make_engine(db_settings.database_url, schema=db_settings.database_schema)
+    jobs = BackgroundScheduler(timezone="Europe/Paris")
+    scheduler.add_jobs(jobs, engine, sessionmaker(bind=engine), db_settings)
+    job = jobs.get_job("api-key-expiry")
+    assert job is not None and "hour='8'" in str(job.trigger)
+    # Once at once: a restart shows the keys that ended while the service was down.
+    assert job.next_run_time is not None and job.next_run_time <= utcnow() + timedelta(seconds=5)
+    engine.dispose()
+
+
+def test_metrics_give_each_key_its_time_left(
+    api: Api, session_factory: sessionmaker[Session]
+) -> None:
+    made = keys_ending(session_factory)
+    samples = scrape(api)
+
+    def left(name: str, client: str) -> float:
+        labels = {"key": str(made[name][0]), "client": client}
+        return value(samples, "socle_api_key_expires_in_seconds", **labels)
+
+    assert 3 * 86400 < left("soon", "dpi-alone") <= (3 * 24 + 1) * 3600
+    assert -86400 - 60 < left("ended", "gone") <= -86400
+    assert left("later", "later") > 59 * 86400
+    exposed = {
+        dict(labels)["key"]
+        for name, labels in samples
+        if name == "socle_api_key_expires_in_seconds"
+    }
+    # Revoked keys and keys without an expiry are left out.
+    assert str(made["revoked"][0]) not in exposed and str(made["never"][0]) not in exposed
+
+
+def test_the_cli_list_marks_keys_ended_or_ending(
+    db_settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    made = keys_ending(session_factory)
+    listed = socle(db_settings, "apikey", "list")
+    assert listed.returncode == 0, listed.stderr
+    state = {int(line.split("\t")[0]): line.split("\t")[-1] for line in listed.stdout.splitlines()}
+    assert state[made["ended"][0]].startswith("EXPIRED ")
+    assert state[made["ended"][0]].endswith("(refused: give the client a new key)")
+    assert state[made["soon"][0]].endswith("(in 3 day(s): give a new key)")
+    assert state[made["later"][0]].startswith("expires ") and "(" not in state[made["later"][0]]
+    assert state[made["revoked"][0]] == "revoked"
+    assert state[made["never"][0]] == "expires never"
+    as_json = socle(db_settings, "apikey", "list", "--json")
+    rows = {row["id"]: row for row in json.loads(as_json.stdout)}
+    assert rows[made["ended"][0]]["expired"] is True
+    assert rows[made["soon"][0]]["expired"] is False
+    assert rows[made["never"][0]]["expired"] is False
