@@ -19,6 +19,7 @@ from referentials.core.db import session_scope
 from referentials.core.errors import AppError
 from referentials.core.principal import SYSTEM
 from referentials.core.settings import Hl7Settings, Settings
+from tests.cli import socle
 from tests.identity.test_hl7v2 import sample
 from tests.identity.test_hl7v2_mllp import msa, receive
 from tests.identity.test_hl7v2_mllp_tls import (  # noqa: F401  (fixtures)
@@ -28,7 +29,6 @@ from tests.identity.test_hl7v2_mllp_tls import (  # noqa: F401  (fixtures)
     sources,
     world,
 )
-from tests.reliability.test_keys import socle
 
 CHFM = "690999016"
 

@@ -18,27 +18,13 @@ from sqlalchemy import select
 from referentials.core.auth import ApiKey, authenticate, hash_key
 from referentials.core.db import make_engine, make_session_factory, session_scope
 from referentials.core.settings import Settings
+from tests.cli import socle
 from tests.conftest import ROOT, ThreadedServer, free_port
-
-
-def _socle(
-    db_url: str, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "SOCLE_DATABASE_URL": db_url, **(env or {})}
-    full_env.pop("SOCLE_TEST_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "referentials.cli", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=ROOT,
-        timeout=120,
-    )
 
 
 def test_apikey_create_prints_the_key_once_and_stores_its_hash(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    result = _socle(
+    result = socle(
         url,
         "apikey",
         "create",
@@ -63,7 +49,7 @@ def test_apikey_create_prints_the_key_once_and_stores_its_hash(tmp_path: Path) -
 
 
 def test_apikey_create_refuses_an_unknown_scope(tmp_path: Path) -> None:
-    result = _socle(
+    result = socle(
         f"sqlite:///{tmp_path / 'cli.db'}",
         "apikey",
         "create",
@@ -77,7 +63,7 @@ def test_apikey_create_refuses_an_unknown_scope(tmp_path: Path) -> None:
 
 def test_user_create_with_password_from_environment(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    ok = _socle(
+    ok = socle(
         url,
         "user",
         "create",
@@ -87,7 +73,7 @@ def test_user_create_with_password_from_environment(tmp_path: Path) -> None:
         env={"SOCLE_NEW_USER_PASSWORD": "correct horse battery"},
     )
     assert ok.returncode == 0, ok.stderr
-    short = _socle(url, "user", "create", "agent2", env={"SOCLE_NEW_USER_PASSWORD": "short"})
+    short = socle(url, "user", "create", "agent2", env={"SOCLE_NEW_USER_PASSWORD": "short"})
     assert short.returncode == 2 and "10 characters" in short.stderr
 
 
@@ -150,7 +136,7 @@ def test_settings_that_cannot_be_read_are_named_as_written_and_stop_the_command(
         "SOCLE_DATABASE_MAX_CONNECTIONS": "hunter2",  # the values are never repeated
         "SOCLE_HL7__AUTHORITIES": '{"1.2.250.1.999.1.1": "69099901"}',
     }
-    done = _socle(url, *command, env=wrong)
+    done = socle(url, *command, env=wrong)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.splitlines()
     assert lines[0] == "error: the settings cannot be read (environment or .env):"
@@ -159,7 +145,7 @@ def test_settings_that_cannot_be_read_are_named_as_written_and_stop_the_command(
     assert "hunter2" not in done.stderr and "twenty-five" not in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "cli.db").exists()
     # A value that is not JSON where a mapping is expected.
-    undecoded = _socle(url, *command, env={"SOCLE_HL7__AUTHORITIES": "CHFM=690999016"})
+    undecoded = socle(url, *command, env={"SOCLE_HL7__AUTHORITIES": "CHFM=690999016"})
     assert undecoded.returncode == 2 and "Traceback" not in undecoded.stderr
     assert "SOCLE_HL7 (or a SOCLE_HL7__* variable): cannot be decoded" in undecoded.stderr
 
@@ -173,7 +159,7 @@ def test_a_wrong_cron_or_time_zone_stops_the_scheduler_before_it_starts(tmp_path
         "SOCLE_AUDIT__PURGE_CRON": "75 2 * * *",
         "SOCLE_SCHEDULER__TIMEZONE": "Europe/Pari",
     }
-    done = _socle(url, "scheduler", env=wrong)
+    done = socle(url, "scheduler", env=wrong)
     assert done.returncode == 2, done.stderr
     said = dict(line.strip().split(": ", 1) for line in done.stderr.splitlines()[1:])
     assert said.keys() == wrong.keys()
@@ -181,7 +167,7 @@ def test_a_wrong_cron_or_time_zone_stops_the_scheduler_before_it_starts(tmp_path
     assert "higher than the maximum value (59)" in said["SOCLE_AUDIT__PURGE_CRON"]
     assert "not a time zone" in said["SOCLE_SCHEDULER__TIMEZONE"]
     # An empty expression turns a job off.
-    assert _socle(url, "apikey", "list", env={"SOCLE_SCHEDULER__RPPS_CRON": ""}).returncode == 0
+    assert socle(url, "apikey", "list", env={"SOCLE_SCHEDULER__RPPS_CRON": ""}).returncode == 0
 
 
 @pytest.mark.parametrize("command", [["apikey", "list"], ["serve", "--workers", "2"], ["mllp"]])
@@ -200,7 +186,7 @@ def test_a_database_that_cannot_be_opened_is_said_in_one_line(
     }
     (tmp_path / "a-file").write_text("a file where the folder should be")
     for url, said in cases.items():
-        done = _socle(url, *command)
+        done = socle(url, *command)
         err = " ".join(done.stderr.split())
         assert done.returncode == 1 and said in err, (url, err)
         assert "Traceback" not in err and "s3cret" not in err and len(done.stderr) < 600

@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from identity.referential.models import DuplicatePair, Identity, SourceRecord
 from referentials.core.db import make_engine, make_session_factory, session_scope
-from tests.conftest import FIXTURES, ROOT
-
-
-def _socle(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SOCLE_DATABASE_URL": f"sqlite:///{db}"}
-    env.pop("SOCLE_TEST_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "referentials.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-    )
+from tests.cli import socle
+from tests.conftest import FIXTURES
 
 
 def test_import_identities_creates_attaches_reports_and_queues(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     source = FIXTURES / "identity" / "establishment_a.csv"
-    result = _socle(db, "import", "identities", str(source), "--finess", "690999016")
+    result = socle(db, "import", "identities", str(source), "--finess", "690999016")
     assert result.returncode == 0, result.stderr
     assert "7 rows: 4 created, 1 attached, 0 already known" in result.stdout
     assert "line 5 skipped" in result.stderr and "'2'" in result.stderr
@@ -43,9 +28,9 @@ def test_import_identities_creates_attaches_reports_and_queues(tmp_path: Path) -
         e6 = session.scalars(select(SourceRecord).where(SourceRecord.local_id == "E6")).one()
         assert bernard.identity_id == e6.identity_id
         assert session.scalar(select(func.count()).select_from(DuplicatePair)) == 1
-    again = _socle(db, "import", "identities", str(source), "--finess", "690999016")
+    again = socle(db, "import", "identities", str(source), "--finess", "690999016")
     assert "0 created, 0 attached, 5 already known" in again.stdout
-    scan = _socle(db, "identities", "scan")
+    scan = socle(db, "identities", "scan")
     assert scan.returncode == 0, scan.stderr
     assert "4 identities" in scan.stdout
 
@@ -53,14 +38,14 @@ def test_import_identities_creates_attaches_reports_and_queues(tmp_path: Path) -
 def test_import_identities_missing_column_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("source_id,birth_name,sex\nX,DUPONT,M\n", encoding="utf-8")
-    result = _socle(tmp_path / "s.db", "import", "identities", str(bad), "--finess", "690999016")
+    result = socle(tmp_path / "s.db", "import", "identities", str(bad), "--finess", "690999016")
     assert result.returncode == 2
     assert "missing column(s) first_names, birth_date" in result.stderr
 
 
 def test_dedupe_writes_pairs_and_a_summary(tmp_path: Path) -> None:
     out = tmp_path / "pairs.csv"
-    result = _socle(
+    result = socle(
         tmp_path / "s.db",
         "dedupe",
         str(FIXTURES / "identity" / "establishment_a.csv"),
@@ -81,13 +66,13 @@ def test_dedupe_writes_pairs_and_a_summary(tmp_path: Path) -> None:
 def test_matching_fit_writes_a_versioned_model_and_rescores_the_queue(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     source = FIXTURES / "identity" / "establishment_a.csv"
-    assert _socle(db, "import", "identities", str(source), "--finess", "690999016").returncode == 0
+    assert socle(db, "import", "identities", str(source), "--finess", "690999016").returncode == 0
     models = tmp_path / "models"
-    result = _socle(db, "matching", "fit", "--out-dir", str(models), "--rescore")
+    result = socle(db, "matching", "fit", "--out-dir", str(models), "--rescore")
     assert result.returncode == 0, result.stderr
     assert f"model v1 written to {models / 'model-v0001.json'}" in result.stdout
     assert "1 open pairs re-scored" in result.stdout
     assert "SOCLE_MATCHING__MODEL_FILE=" in result.stderr
-    again = _socle(db, "matching", "fit", "--out-dir", str(models))
+    again = socle(db, "matching", "fit", "--out-dir", str(models))
     assert "model v2 written" in again.stdout
     assert sorted(p.name for p in models.iterdir()) == ["model-v0001.json", "model-v0002.json"]

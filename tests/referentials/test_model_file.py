@@ -13,8 +13,8 @@ from identity.duplicates import service as duplicates
 from matching.model import ModelFileError
 from referentials.app import create_app
 from referentials.core.settings import MatchingSettings, Settings
+from tests.cli import socle
 from tests.conftest import FIXTURES, free_port
-from tests.referentials.test_cli import _socle as socle
 
 
 @pytest.fixture()

@@ -18,8 +18,8 @@ from referentials.core.key_expiry import ending
 from referentials.core.notify import service as notify_service
 from referentials.core.notify.schemas import SubscriptionCreate
 from referentials.core.settings import Settings
+from tests.cli import socle
 from tests.conftest import Api
-from tests.reliability.test_keys import socle
 from tests.reliability.test_metrics import scrape, value
 
 FINESS = "690999016"

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
@@ -19,20 +16,10 @@ from referentials.core.errors import NotFound
 from referentials.core.notify import service as notify_service
 from referentials.core.notify.schemas import SubscriptionCreate
 from referentials.core.settings import Settings
+from tests.cli import socle
 from tests.conftest import Api
 
 PROBE = "/api/v1/events"
-
-
-def socle(db_settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    """The real `socle` command against the test database."""
-    env = {
-        **os.environ,
-        "SOCLE_DATABASE_URL": db_settings.database_url,
-        "SOCLE_DATABASE_SCHEMA": db_settings.database_schema,
-    }
-    command = [sys.executable, "-m", "referentials.cli", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_revoked_key_is_refused_on_its_next_request(
