@@ -273,17 +273,20 @@ def apikey_revoke(
     key_id: int = typer.Argument(..., help="the key's id (see `apikey list`)"),
 ) -> None:
     """Revoke a key: refused from its next request on."""
+    from identity.hl7v2 import senders as hl7_senders
     from referentials import notify_wiring
     from referentials.core.notify import audience
     from referentials.core.notify import service as notify_service
 
-    notify_wiring.install(get_settings())  # the event sources judge who hears what
+    settings = get_settings()
+    notify_wiring.install(settings)  # the event sources judge who hears what
     try:
         with session_scope(_session_factory()) as session:
             key = revoke_api_key(session, key_id)
             client = key.client_name
             # What a subscription hears is what its client's keys may read.
             silent = audience.silences(session, notify_service.list_(session, client_name=client))
+            senders = hl7_senders.by_key(session, settings.hl7).get(key_id, [])
     except AppError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from exc
@@ -292,6 +295,14 @@ def apikey_revoke(
         if why:
             say = f"[yellow]warning:[/yellow] subscription {sub_id} hears nothing of some of what"
             console.print(f"{say} it asks for: {escape(why)}", soft_wrap=True, highlight=False)
+    if senders:
+        console.print(
+            f"[yellow]warning:[/yellow] the messages of MLLP sender(s) {escape('; '.join(senders))}"
+            " are refused (AR) from now on: map them to another key (socle hl7-sender add, or "
+            "the settings named)",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 @user_app.command("create")

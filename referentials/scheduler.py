@@ -20,6 +20,7 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from identity.hl7v2 import senders as hl7_senders
 from referentials import notify_wiring
 from referentials.core import audit, key_expiry
 from referentials.core.db import session_scope
@@ -76,7 +77,8 @@ def check_keys(factory: sessionmaker[Session], settings: Settings) -> int:
     notify_wiring.install(settings)  # the event sources judge which subscriptions fall silent
     within = timedelta(days=settings.api_keys.expiry_warning_days)
     with session_scope(factory) as session:
-        return len(key_expiry.warn(session, within=within))
+        senders = hl7_senders.by_key(session, settings.hl7)
+        return len(key_expiry.warn(session, within=within, senders=senders))
 
 
 def crons(settings: Settings) -> dict[str, str]:

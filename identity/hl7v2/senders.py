@@ -18,6 +18,7 @@ from referentials.core import audit
 from referentials.core.errors import Conflict, NotFound, ValidationFailed
 from referentials.core.principal import Principal
 from referentials.core.senders import principal_for_key
+from referentials.core.settings import Hl7Settings
 
 KINDS = ("cert", "cn", "facility")
 # What a sender's key needs (the listener refuses the messages of a key without it).
@@ -94,6 +95,21 @@ def remove(session: Session, principal: Principal, sender_id: int) -> Hl7Sender:
 def every(session: Session) -> list[Hl7Sender]:
     """Every stored sender, oldest first."""
     return list(session.scalars(select(Hl7Sender).order_by(Hl7Sender.id)))
+
+
+def by_key(session: Session, settings: Hl7Settings) -> dict[int, list[str]]:
+    """The MLLP senders applied as each key, from the settings' maps and the stored ones, as
+    operators name them (``facility CHFM``, ``cn:engine.chu.example``, ``sender 3: ...``)."""
+    found: dict[int, list[str]] = {}
+    for name, key_id in settings.cert_keys.items():
+        found.setdefault(key_id, []).append(f"{name} (SOCLE_HL7__CERT_KEYS)")
+    for name, key_id in settings.facility_keys.items():
+        found.setdefault(key_id, []).append(f"facility {name} (SOCLE_HL7__FACILITY_KEYS)")
+    for sender in every(session):
+        found.setdefault(sender.key_id, []).append(
+            f"sender {sender.id}: {sender.kind} {sender.value}"
+        )
+    return found
 
 
 def key_for(session: Session, candidates: list[tuple[str, str]]) -> int | None:

@@ -5,7 +5,8 @@ its subscriptions may fall silent. So the operators hear of it first:
 - the elected scheduler checks once when elected, then daily (`SOCLE_API_KEYS__EXPIRY_CHECK_CRON`),
   and logs a warning on `socle.keys` for each key not revoked that expires within
   `SOCLE_API_KEYS__EXPIRY_WARNING_DAYS` or has expired, with the subscriptions of its client
-  that hear nothing of some of what they ask for once it has ended;
+  that hear nothing of some of what they ask for once it has ended, and the MLLP senders
+  applied as it;
 - `/metrics` has `socle_api_key_expires_in_seconds` for each key not revoked that has an expiry;
 - `socle apikey list` marks the keys that have ended or end soon.
 A key replaced and then revoked is no longer warned of.
@@ -14,6 +15,7 @@ A key replaced and then revoked is no longer warned of.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,6 +40,8 @@ class Ending:
     # Subscriptions of the client that hear nothing of some of what they ask for once the key
     # has ended (id -> why).
     silenced: dict[int, str]
+    # The machine senders (MLLP) applied as this key, refused once it has ended.
+    senders: list[str]
 
     def ended(self, now: datetime) -> bool:
         return self.expires_at <= now
@@ -54,9 +58,17 @@ def with_expiry(session: Session) -> list[tuple[int, str, datetime]]:
     return [(key_id, client, expires_at) for key_id, client, expires_at in rows if expires_at]
 
 
-def ending(session: Session, *, within: timedelta, now: datetime | None = None) -> list[Ending]:
-    """The keys not revoked that have ended or end before ``now + within``."""
+def ending(
+    session: Session,
+    *,
+    within: timedelta,
+    now: datetime | None = None,
+    senders: Mapping[int, list[str]] | None = None,
+) -> list[Ending]:
+    """The keys not revoked that have ended or end before ``now + within``; ``senders``: the
+    machine senders applied as each key (by key id)."""
     now = now or utcnow()
+    senders = senders or {}
     found = []
     for key_id, client, expires_at in with_expiry(session):
         if expires_at > now + within:
@@ -66,14 +78,16 @@ def ending(session: Session, *, within: timedelta, now: datetime | None = None) 
         subs = notify_service.list_(session, client_name=client)
         at = max(expires_at, now)
         silent = {sid: why for sid, why in audience.silences(session, subs, at).items() if why}
-        found.append(Ending(key_id, client, expires_at, silent))
+        found.append(Ending(key_id, client, expires_at, silent, senders.get(key_id, [])))
     return found
 
 
-def warn(session: Session, *, within: timedelta) -> list[Ending]:
-    """Log a warning for each key that has ended or ends soon (ids and client names only)."""
+def warn(
+    session: Session, *, within: timedelta, senders: Mapping[int, list[str]] | None = None
+) -> list[Ending]:
+    """Log a warning for each key that has ended or ends soon (ids, client and sender names)."""
     now = utcnow()
-    keys = ending(session, within=within, now=now)
+    keys = ending(session, within=within, now=now, senders=senders)
     for key in keys:
         when = key.expires_at.strftime("%Y-%m-%d %H:%M UTC")
         if key.ended(now):
@@ -100,5 +114,12 @@ def warn(session: Session, *, within: timedelta) -> list[Ending]:
                 key.key_id,
                 ", ".join(map(str, sorted(key.silenced))),
                 key.client_name,
+            )
+        if key.senders:
+            log.warning(
+                "once API key %s has ended, the messages of MLLP sender(s) %s are refused (AR): "
+                "map them to the client's new key (socle hl7-sender add, or the settings named)",
+                key.key_id,
+                "; ".join(key.senders),
             )
     return keys

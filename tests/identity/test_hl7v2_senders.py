@@ -83,6 +83,29 @@ def test_a_facility_added_and_removed_with_the_cli_while_the_listener_runs(
         assert list(trail) == ["create", "delete"]
 
 
+def test_revoking_a_senders_key_warns_that_its_messages_are_refused(
+    session_factory: sessionmaker[Session], db_settings: Settings
+) -> None:
+    key_id = _key(session_factory, ["identity:write"])
+    added = socle(db_settings, "hl7-sender", "add", "--cn", "chfm-eai", "--key-id", str(key_id))
+    sender_id = int(added.stdout)
+    other = _key(session_factory, ["identity:write"])
+    mapped = socle(db_settings, "hl7-sender", "add", "--facility", "CHFM", "--key-id", str(other))
+    assert mapped.returncode == 0, mapped.stderr
+    # The settings' map names the key too: both are said.
+    env = {"SOCLE_HL7__FACILITY_KEYS": json.dumps({"CHFM-OLD": key_id})}
+    revoked = socle(db_settings, "apikey", "revoke", str(key_id), env=env)
+    said = " ".join(revoked.stderr.split())
+    assert revoked.returncode == 0, said
+    assert (
+        "warning: the messages of MLLP sender(s) facility CHFM-OLD (SOCLE_HL7__FACILITY_KEYS); "
+        f"sender {sender_id}: cn chfm-eai are refused (AR) from now on: map them to another key"
+    ) in said
+    assert "facility CHFM " not in said  # mapped to the other key
+    quiet = socle(db_settings, "apikey", "revoke", str(_key(session_factory, ["identity:read"])))
+    assert quiet.returncode == 0 and "warning" not in quiet.stderr, quiet.stderr
+
+
 def test_a_sender_is_refused_a_key_that_could_not_send(
     session_factory: sessionmaker[Session], db_settings: Settings
 ) -> None:

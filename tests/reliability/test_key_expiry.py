@@ -11,6 +11,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
+from identity.hl7v2 import senders as hl7_senders
 from referentials import notify_wiring, scheduler
 from referentials.core.auth import SYSTEM, create_api_key, revoke_api_key
 from referentials.core.db import make_engine, session_scope, utcnow
@@ -31,7 +32,12 @@ def keys_ending(session_factory: sessionmaker[Session]) -> dict[str, tuple[int, 
     made: dict[str, tuple[int, str]] = {}
     with session_scope(session_factory) as sess:
         for name, client, expires, scopes in [
-            ("soon", "dpi-alone", now + timedelta(days=3, hours=1), ["identity:read"]),
+            (
+                "soon",
+                "dpi-alone",
+                now + timedelta(days=3, hours=1),
+                ["identity:read", "identity:write"],
+            ),
             ("ended", "gone", now - timedelta(days=1), ["directory:read"]),
             ("later", "later", now + timedelta(days=60), ["directory:read"]),
             ("revoked", "left", now + timedelta(days=1), ["directory:read"]),
@@ -79,10 +85,15 @@ def test_the_check_warns_of_keys_ended_or_ending_and_the_subscriptions_they_sile
         made["paired"][0]: [],
         made["soon"][0]: [alone],
     }
+    # Its interface engine sends ADT as it, stored and in the settings.
+    with session_scope(session_factory) as sess:
+        sender = hl7_senders.add(sess, SYSTEM, "facility", "CHFM", made["soon"][0]).id
+    hl7 = db_settings.hl7.model_copy(update={"facility_keys": {"CHFM-TEST": made["soon"][0]}})
+    settings = db_settings.model_copy(update={"hl7": hl7})
     with caplog.at_level(logging.WARNING, logger="socle.keys"):
-        assert scheduler.check_keys(session_factory, db_settings) == 3
+        assert scheduler.check_keys(session_factory, settings) == 3
     lines = [r.getMessage() for r in caplog.records if r.name == "socle.keys"]
-    assert len(lines) == 4, lines
+    assert len(lines) == 5, lines
     assert lines[0].startswith(f"API key {made['ended'][0]} of client 'gone' expired on ")
     assert "its requests are refused (401)" in lines[0]
     assert lines[1].startswith(f"API key {made['paired'][0]} of client 'dpi-pair' expires on ")
@@ -93,6 +104,11 @@ def test_the_check_warns_of_keys_ended_or_ending_and_the_subscriptions_they_sile
         f"once API key {made['soon'][0]} has ended, subscription(s) {alone} of client "
         "'dpi-alone' hear nothing of some of what they ask for: no other valid key of the "
         "client reads it"
+    )
+    assert lines[4] == (
+        f"once API key {made['soon'][0]} has ended, the messages of MLLP sender(s) facility "
+        f"CHFM-TEST (SOCLE_HL7__FACILITY_KEYS); sender {sender}: facility CHFM are refused (AR): "
+        "map them to the client's new key (socle hl7-sender add, or the settings named)"
     )
     # Ids and client names only: never a secret.
     assert not any(secret in line for _, secret in made.values() for line in lines)
