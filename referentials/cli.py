@@ -25,6 +25,7 @@ from referentials.core.auth import (
     create_api_key,
     list_api_keys,
     parse_scopes,
+    replace_api_key,
     revoke_api_key,
 )
 from referentials.core.db import make_session_factory, session_scope, utcnow
@@ -268,6 +269,63 @@ def _key_state(revoked: bool, expires_at: datetime | None, now: datetime, soon: 
     return f"expires {expires_at.isoformat()}"
 
 
+@apikey_app.command("replace")
+def apikey_replace(
+    key_id: int = typer.Argument(..., help="the key's id (see `apikey list`)"),
+    expires_days: int = typer.Option(
+        None, "--expires-days", min=1, help="valid this many days (default: as the old key)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Give a key's client a new key (same FINESS and scopes) and print it once; the OAuth
+    clients and stored MLLP senders of the old key act as the new one from now on. The old key
+    stays valid until revoked (its client switches at its pace)."""
+    from identity.hl7v2 import senders as hl7_senders
+    from referentials.core.oauth import service as oauth_service
+    from referentials.core.principal import SYSTEM
+
+    settings = get_settings()
+    lifetime = timedelta(days=expires_days) if expires_days else None
+    try:
+        # One transaction: the new key and everything moved to it, or nothing.
+        with session_scope(_session_factory()) as session:
+            old, new, secret = replace_api_key(session, key_id, lifetime=lifetime)
+            tokens = oauth_service.move_clients(session, old.id, new.id)
+            stored = hl7_senders.move(session, SYSTEM, old.id, new.id)
+            configured = hl7_senders.configured(settings.hl7).get(old.id, [])
+            new_id, client, scopes = new.id, new.client_name, new.scope_list
+            expires_at = new.expires_at.isoformat() if new.expires_at else None
+    except AppError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+    if as_json:
+        body = {"id": new_id, "key": secret, "scopes": scopes, "expires_at": expires_at}
+        moved = {"replaces": key_id, "oauth_clients": tokens, "mllp_senders": stored}
+        typer.echo(json.dumps(body | moved))
+    else:
+        typer.echo(secret)
+    say = (
+        f"key {new_id} for {escape(client)} ({', '.join(scopes)}, expires {expires_at or 'never'})"
+    )
+    console.print(f"{say} replaces key {key_id}; it is shown only once", highlight=False)
+    if tokens:
+        console.print(f"OAuth client(s) {', '.join(tokens)} now act as key {new_id}")
+    if stored:
+        console.print(f"MLLP sender(s) {escape('; '.join(stored))} now applied as key {new_id}")
+    for sender in configured:
+        console.print(
+            f"[yellow]warning:[/yellow] MLLP sender {escape(sender)} is still applied as key "
+            f"{key_id}: set it to {new_id} in the settings, then restart `socle mllp`",
+            soft_wrap=True,
+            highlight=False,
+        )
+    console.print(
+        f"key {key_id} stays valid until revoked: `socle apikey revoke {key_id}` once the client "
+        "uses the new key",
+        highlight=False,
+    )
+
+
 @apikey_app.command("revoke")
 def apikey_revoke(
     key_id: int = typer.Argument(..., help="the key's id (see `apikey list`)"),
@@ -277,6 +335,7 @@ def apikey_revoke(
     from referentials import notify_wiring
     from referentials.core.notify import audience
     from referentials.core.notify import service as notify_service
+    from referentials.core.oauth import service as oauth_service
 
     settings = get_settings()
     notify_wiring.install(settings)  # the event sources judge who hears what
@@ -287,6 +346,7 @@ def apikey_revoke(
             # What a subscription hears is what its client's keys may read.
             silent = audience.silences(session, notify_service.list_(session, client_name=client))
             senders = hl7_senders.by_key(session, settings.hl7).get(key_id, [])
+            tokens = oauth_service.clients_by_key(session).get(key_id, [])
     except AppError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from exc
@@ -300,6 +360,13 @@ def apikey_revoke(
             f"[yellow]warning:[/yellow] the messages of MLLP sender(s) {escape('; '.join(senders))}"
             " are refused (AR) from now on: map them to another key (socle hl7-sender add, or "
             "the settings named)",
+            soft_wrap=True,
+            highlight=False,
+        )
+    if tokens:
+        console.print(
+            f"[yellow]warning:[/yellow] OAuth client(s) {', '.join(tokens)} act as this key: "
+            "they are refused from now on (`socle apikey replace` before revoking moves them)",
             soft_wrap=True,
             highlight=False,
         )

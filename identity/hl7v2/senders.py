@@ -97,19 +97,47 @@ def every(session: Session) -> list[Hl7Sender]:
     return list(session.scalars(select(Hl7Sender).order_by(Hl7Sender.id)))
 
 
-def by_key(session: Session, settings: Hl7Settings) -> dict[int, list[str]]:
-    """The MLLP senders applied as each key, from the settings' maps and the stored ones, as
-    operators name them (``facility CHFM``, ``cn:engine.chu.example``, ``sender 3: ...``)."""
+def configured(settings: Hl7Settings) -> dict[int, list[str]]:
+    """The MLLP senders of the settings' maps, by the key they are applied as."""
     found: dict[int, list[str]] = {}
     for name, key_id in settings.cert_keys.items():
         found.setdefault(key_id, []).append(f"{name} (SOCLE_HL7__CERT_KEYS)")
     for name, key_id in settings.facility_keys.items():
         found.setdefault(key_id, []).append(f"facility {name} (SOCLE_HL7__FACILITY_KEYS)")
-    for sender in every(session):
-        found.setdefault(sender.key_id, []).append(
-            f"sender {sender.id}: {sender.kind} {sender.value}"
-        )
     return found
+
+
+def by_key(session: Session, settings: Hl7Settings) -> dict[int, list[str]]:
+    """The MLLP senders applied as each key, from the settings' maps and the stored ones, as
+    operators name them (``facility CHFM (SOCLE_HL7__FACILITY_KEYS)``, ``sender 3: cn ...``)."""
+    found = configured(settings)
+    for sender in every(session):
+        found.setdefault(sender.key_id, []).append(_named(sender))
+    return found
+
+
+def _named(sender: Hl7Sender) -> str:
+    return f"sender {sender.id}: {sender.kind} {sender.value}"
+
+
+def move(session: Session, principal: Principal, from_key: int, to_key: int) -> list[str]:
+    """Apply the stored senders of one key as another (its replacement), audited; their names.
+
+    The settings' maps are the operator's to change (and need a restart of the listener)."""
+    moved = list(session.scalars(select(Hl7Sender).where(Hl7Sender.key_id == from_key)))
+    for sender in moved:
+        sender.key_id = to_key
+        audit.record(
+            session,
+            principal,
+            entity_type=ENTITY,
+            entity_id=sender.id,
+            action="update",
+            before={"key_id": from_key},
+            after={"key_id": to_key},
+        )
+    session.flush()
+    return [_named(sender) for sender in moved]
 
 
 def key_for(session: Session, candidates: list[tuple[str, str]]) -> int | None:

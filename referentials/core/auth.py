@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Protocol, cast
 
 from fastapi import Depends, Request
@@ -136,6 +136,28 @@ def ensure_bootstrap_key(session: Session, secret: str) -> ApiKey:
 def list_api_keys(session: Session) -> list[ApiKey]:
     """Every key, oldest first (hashes and hints only: secrets are never stored)."""
     return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def replace_api_key(
+    session: Session, key_id: int, *, lifetime: timedelta | None = None
+) -> tuple[ApiKey, ApiKey, str]:
+    """A new key for the client of key ``key_id``, with its FINESS and scopes: the old key, the
+    new one and its secret (shown once). The old key is left as it is (valid until revoked or
+    expired), so that the client switches at its pace. ``lifetime``: the new key's; by default
+    the old key's, if it had one."""
+    old = session.get(ApiKey, key_id)
+    if old is None:
+        raise NotFound(f"no API key {key_id}", fields={"id": key_id})
+    if lifetime is None and old.expires_at is not None:
+        lifetime = old.expires_at - old.created_at
+    new, secret = create_api_key(
+        session,
+        client_name=old.client_name,
+        scopes=old.scope_list,
+        finess=old.finess,
+        expires_at=utcnow() + lifetime if lifetime is not None else None,
+    )
+    return old, new, secret
 
 
 def revoke_api_key(session: Session, key_id: int) -> ApiKey:

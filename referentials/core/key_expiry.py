@@ -5,11 +5,12 @@ its subscriptions may fall silent. So the operators hear of it first:
 - the elected scheduler checks once when elected, then daily (`SOCLE_API_KEYS__EXPIRY_CHECK_CRON`),
   and logs a warning on `socle.keys` for each key not revoked that expires within
   `SOCLE_API_KEYS__EXPIRY_WARNING_DAYS` or has expired, with the subscriptions of its client
-  that hear nothing of some of what they ask for once it has ended, and the MLLP senders
-  applied as it;
+  that hear nothing of some of what they ask for once it has ended, the MLLP senders applied
+  as it and the OAuth clients acting as it;
 - `/metrics` has `socle_api_key_expires_in_seconds` for each key not revoked that has an expiry;
 - `socle apikey list` marks the keys that have ended or end soon.
-A key replaced and then revoked is no longer warned of.
+`socle apikey replace ID` gives the client a new key and moves to it what acted as the old
+one; once the old key is revoked it is no longer warned of.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from referentials.core.auth import ApiKey
 from referentials.core.db import utcnow
 from referentials.core.notify import audience
 from referentials.core.notify import service as notify_service
+from referentials.core.oauth import service as oauth_service
 
 log = logging.getLogger("socle.keys")
 
@@ -42,6 +44,8 @@ class Ending:
     silenced: dict[int, str]
     # The machine senders (MLLP) applied as this key, refused once it has ended.
     senders: list[str]
+    # The token clients (OAuth) acting as this key, refused once it has ended.
+    oauth_clients: list[str]
 
     def ended(self, now: datetime) -> bool:
         return self.expires_at <= now
@@ -69,6 +73,7 @@ def ending(
     machine senders applied as each key (by key id)."""
     now = now or utcnow()
     senders = senders or {}
+    token_clients = oauth_service.clients_by_key(session)
     found = []
     for key_id, client, expires_at in with_expiry(session):
         if expires_at > now + within:
@@ -78,7 +83,16 @@ def ending(
         subs = notify_service.list_(session, client_name=client)
         at = max(expires_at, now)
         silent = {sid: why for sid, why in audience.silences(session, subs, at).items() if why}
-        found.append(Ending(key_id, client, expires_at, silent, senders.get(key_id, [])))
+        found.append(
+            Ending(
+                key_id,
+                client,
+                expires_at,
+                silent,
+                senders.get(key_id, []),
+                token_clients.get(key_id, []),
+            )
+        )
     return found
 
 
@@ -93,19 +107,21 @@ def warn(
         if key.ended(now):
             log.warning(
                 "API key %s of client %r expired on %s: its requests are refused (401); "
-                "give the client a new key (socle apikey create), then revoke this one",
+                "give the client a new key (socle apikey replace %s), then revoke this one",
                 key.key_id,
                 key.client_name,
                 when,
+                key.key_id,
             )
         else:
             log.warning(
                 "API key %s of client %r expires on %s, in %s day(s): give the client a new "
-                "key (socle apikey create) before then, then revoke this one",
+                "key before then (socle apikey replace %s), then revoke this one",
                 key.key_id,
                 key.client_name,
                 when,
                 (key.expires_at - now).days,
+                key.key_id,
             )
         if key.silenced:
             log.warning(
@@ -117,9 +133,17 @@ def warn(
             )
         if key.senders:
             log.warning(
-                "once API key %s has ended, the messages of MLLP sender(s) %s are refused (AR): "
-                "map them to the client's new key (socle hl7-sender add, or the settings named)",
+                "once API key %s has ended, the messages of MLLP sender(s) %s are refused (AR), "
+                "unless applied as the client's new key (socle apikey replace moves the stored "
+                "ones; the settings named are yours to change)",
                 key.key_id,
                 "; ".join(key.senders),
+            )
+        if key.oauth_clients:
+            log.warning(
+                "once API key %s has ended, OAuth client(s) %s are refused, unless tied to the "
+                "client's new key (socle apikey replace moves them)",
+                key.key_id,
+                ", ".join(key.oauth_clients),
             )
     return keys

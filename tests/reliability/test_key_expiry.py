@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from identity.hl7v2 import senders as hl7_senders
 from referentials import notify_wiring, scheduler
-from referentials.core.auth import SYSTEM, create_api_key, revoke_api_key
+from referentials.core.audit import AuditEntry
+from referentials.core.auth import SYSTEM, ApiKey, create_api_key, revoke_api_key
 from referentials.core.db import make_engine, session_scope, utcnow
 from referentials.core.key_expiry import ending
 from referentials.core.notify import service as notify_service
@@ -97,7 +99,10 @@ def test_the_check_warns_of_keys_ended_or_ending_and_the_subscriptions_they_sile
     assert lines[0].startswith(f"API key {made['ended'][0]} of client 'gone' expired on ")
     assert "its requests are refused (401)" in lines[0]
     assert lines[1].startswith(f"API key {made['paired'][0]} of client 'dpi-pair' expires on ")
-    assert "in 2 day(s)" in lines[1]
+    assert (
+        "in 2 day(s): give the client a new key before then "
+        f"(socle apikey replace {made['paired'][0]})" in lines[1]
+    )
     assert lines[2].startswith(f"API key {made['soon'][0]} of client 'dpi-alone' expires on ")
     assert "in 3 day(s)" in lines[2]
     assert lines[3] == (
@@ -107,8 +112,9 @@ def test_the_check_warns_of_keys_ended_or_ending_and_the_subscriptions_they_sile
     )
     assert lines[4] == (
         f"once API key {made['soon'][0]} has ended, the messages of MLLP sender(s) facility "
-        f"CHFM-TEST (SOCLE_HL7__FACILITY_KEYS); sender {sender}: facility CHFM are refused (AR): "
-        "map them to the client's new key (socle hl7-sender add, or the settings named)"
+        f"CHFM-TEST (SOCLE_HL7__FACILITY_KEYS); sender {sender}: facility CHFM are refused (AR), "
+        "unless applied as the client's new key (socle apikey replace moves the stored ones; the "
+        "settings named are yours to change)"
     )
     # Ids and client names only: never a secret.
     assert not any(secret in line for _, secret in made.values() for line in lines)
@@ -169,3 +175,65 @@ def test_the_cli_list_marks_keys_ended_or_ending(
     assert rows[made["ended"][0]]["expired"] is True
     assert rows[made["soon"][0]]["expired"] is False
     assert rows[made["never"][0]]["expired"] is False
+
+
+def test_replace_gives_the_client_a_new_key_and_moves_what_acted_as_the_old(
+    api: Api, session_factory: sessionmaker[Session], db_settings: Settings
+) -> None:
+    with session_scope(session_factory) as sess:
+        old, old_secret = create_api_key(
+            sess,
+            client_name="CHFM",
+            scopes=["identity:read", "identity:write"],
+            finess=FINESS,
+            expires_at=utcnow() + timedelta(days=5),
+        )
+        sender = hl7_senders.add(sess, SYSTEM, "facility", "CHFM", old.id).id
+        other, _ = create_api_key(sess, client_name="other", scopes=["identity:write"])
+        hl7_senders.add(sess, SYSTEM, "cn", "other-eai", other.id)
+        old_id, other_id = old.id, other.id
+    env = {"SOCLE_HL7__FACILITY_KEYS": json.dumps({"CHFM-OLD": old_id})}
+    done = socle(db_settings, "apikey", "replace", str(old_id), "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert body["replaces"] == old_id and body["oauth_clients"] == []
+    assert body["scopes"] == ["identity:read", "identity:write"]
+    assert body["mllp_senders"] == [f"sender {sender}: facility CHFM"]
+    said = " ".join(done.stderr.split())
+    assert (
+        f"warning: MLLP sender facility CHFM-OLD (SOCLE_HL7__FACILITY_KEYS) is still applied as "
+        f"key {old_id}: set it to {body['id']} in the settings" in said
+    )
+    assert f"key {old_id} stays valid until revoked" in said
+    # Both keys work until the old one is revoked; the new one lasts as long as the old did.
+    assert api.get("/api/v1/events", key=body["key"]).status_code == 200
+    assert api.get("/api/v1/events", key=old_secret).status_code == 200
+    with session_scope(session_factory) as sess:
+        new = sess.get(ApiKey, body["id"])
+        assert new is not None and new.expires_at is not None
+        assert (new.client_name, new.finess, new.revoked) == ("CHFM", FINESS, False)
+        assert timedelta(days=4.99) < new.expires_at - utcnow() <= timedelta(days=5)
+        moved = {s.value: s.key_id for s in hl7_senders.every(sess)}
+        assert moved == {"CHFM": body["id"], "other-eai": other_id}
+        trail = sess.scalars(
+            select(AuditEntry).where(
+                AuditEntry.entity_type == hl7_senders.ENTITY, AuditEntry.action == "update"
+            )
+        ).one()
+        assert (trail.entity_id, trail.before, trail.after) == (
+            str(sender),
+            {"key_id": old_id},
+            {"key_id": body["id"]},
+        )
+    # A lifetime of its own; an unknown key is said, nothing made.
+    longer = json.loads(
+        socle(
+            db_settings, "apikey", "replace", str(old_id), "--expires-days", "30", "--json"
+        ).stdout
+    )
+    lasts = datetime.fromisoformat(longer["expires_at"]) - utcnow()
+    assert timedelta(days=29.99) < lasts <= timedelta(days=30)
+    unknown = socle(db_settings, "apikey", "replace", "987654")
+    assert unknown.returncode == 2 and "no API key 987654" in unknown.stderr
+    with session_scope(session_factory) as sess:
+        assert sess.query(ApiKey).filter(ApiKey.client_name == "CHFM").count() == 3

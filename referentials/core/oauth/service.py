@@ -72,6 +72,37 @@ def list_clients(session: Session) -> list[OAuthClient]:
     return list(session.scalars(select(OAuthClient).order_by(OAuthClient.id)))
 
 
+def clients_by_key(session: Session) -> dict[int, list[str]]:
+    """The client ids of the token clients not revoked, by the API key each acts as."""
+    found: dict[int, list[str]] = {}
+    rows = session.execute(
+        select(OAuthClient.api_key_id, OAuthClient.client_id)
+        .where(OAuthClient.revoked.is_(False))
+        .order_by(OAuthClient.id)
+    )
+    for key_id, client_id in rows:
+        found.setdefault(key_id, []).append(client_id)
+    return found
+
+
+def move_clients(session: Session, from_key: int, to_key: int) -> list[str]:
+    """Tie the token clients of one API key to another (its replacement); their client ids.
+
+    A token client holds its own key pair, never the API key's secret: it goes on unchanged,
+    acting as the new key from its next token on."""
+    moved = list(
+        session.scalars(
+            select(OAuthClient).where(
+                OAuthClient.api_key_id == from_key, OAuthClient.revoked.is_(False)
+            )
+        )
+    )
+    for client in moved:
+        client.api_key_id = to_key
+    session.flush()
+    return [client.client_id for client in moved]
+
+
 def revoke_client(session: Session, client_id: str) -> OAuthClient:
     """Revoke a client: no new token; tokens it holds are refused from the next request."""
     client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))

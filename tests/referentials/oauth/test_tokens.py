@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ from referentials.core.oauth import service
 from referentials.core.oauth.keys import published_jwks, sign_access_token, verify_access_token
 from referentials.core.settings import Settings
 from referentials.core.usage import ApiUsage, flush_all
+from tests.cli import socle
 from tests.conftest import ThreadedServer, free_port
 from tests.factories import identity_body
 from tests.referentials.oauth.conftest import Client, new_key, public_jwks
@@ -146,6 +148,30 @@ def test_revoking_the_api_key_stops_its_tokens(
         key.revoked = True
     answer = http.get("/api/v1/identities", params={"birth_name": "X"}, headers=_bearer(token))
     assert answer.status_code == 401
+
+
+def test_a_replaced_key_takes_its_token_clients_along(
+    http: httpx.Client,
+    register: Register,
+    session_factory: sessionmaker[Session],
+    db_settings: Settings,
+) -> None:
+    client = register(RW)
+    replaced = socle(db_settings, "apikey", "replace", str(client.key_id), "--json")
+    assert replaced.returncode == 0, replaced.stderr
+    body = json.loads(replaced.stdout)
+    assert body["oauth_clients"] == [client.client_id]
+    assert f"OAuth client(s) {client.client_id} now act as key {body['id']}" in replaced.stderr
+    revoked = socle(db_settings, "apikey", "revoke", str(client.key_id))
+    assert revoked.returncode == 0 and "OAuth" not in revoked.stderr, revoked.stderr
+    # The client goes on with its own key pair, now acting as the new key.
+    token = _token(http, client)
+    answer = http.get("/api/v1/identities", params={"birth_name": "X"}, headers=_bearer(token))
+    assert answer.status_code == 200, answer.text
+    # Revoking the key it acts as now warns of it.
+    last = socle(db_settings, "apikey", "revoke", str(body["id"]))
+    said = " ".join(last.stderr.split())
+    assert f"warning: OAuth client(s) {client.client_id} act as this key" in said
 
 
 def test_bad_requests_to_the_token_endpoint(http: httpx.Client, register: Register) -> None:
