@@ -228,12 +228,15 @@ def apikey_create(
 def apikey_list(
     as_json: bool = typer.Option(False, "--json", help="print one JSON array"),
 ) -> None:
-    """List the keys: id, client, scopes, hint, expiry (those ended or ending soon marked),
-    revoked (never the secret)."""
+    """List the keys: id, client, scopes, hint, the last day used, expiry (those ended or ending
+    soon marked), revoked (never the secret)."""
+    from referentials.core.usage import last_used
+
     now = utcnow()
     soon = timedelta(days=get_settings().api_keys.expiry_warning_days)
     with session_scope(_session_factory()) as session:
         keys = list_api_keys(session)
+        used = last_used(session)
     if as_json:
         rows = [
             {
@@ -246,6 +249,7 @@ def apikey_list(
                 "expires_at": k.expires_at.isoformat() if k.expires_at else None,
                 "expired": k.expires_at is not None and k.expires_at <= now,
                 "revoked": k.revoked,
+                "last_used": used[k.id].isoformat() if k.id in used else None,
             }
             for k in keys
         ]
@@ -253,7 +257,8 @@ def apikey_list(
         return
     for k in keys:
         state = _key_state(k.revoked, k.expires_at, now, soon)
-        typer.echo(f"{k.id}\t{k.client_name}\t{k.scopes}\t{k.key_hint}…\t{state}")
+        last = f"used {used[k.id].isoformat()}" if k.id in used else "never used"
+        typer.echo(f"{k.id}\t{k.client_name}\t{k.scopes}\t{k.key_hint}…\t{last}\t{state}")
 
 
 def _key_state(revoked: bool, expires_at: datetime | None, now: datetime, soon: timedelta) -> str:

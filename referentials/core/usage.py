@@ -7,7 +7,7 @@ import threading
 from collections import Counter
 from datetime import date
 
-from sqlalchemy import Date, Engine, Integer, String, UniqueConstraint, select
+from sqlalchemy import Date, Engine, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -141,3 +141,11 @@ def finess_active(session: Session, start: date, end: date, area: str = "identit
         .distinct()
     )
     return {f for f in session.scalars(stmt) if f}
+
+
+def last_used(session: Session) -> dict[int, date]:
+    """The last day each key was used (written every few seconds: see FLUSH_SECONDS)."""
+    rows = session.execute(
+        select(ApiUsage.key_id, func.max(ApiUsage.day)).group_by(ApiUsage.key_id)
+    )
+    return {key_id: day for key_id, day in rows}

@@ -21,6 +21,7 @@ from referentials.core.key_expiry import ending
 from referentials.core.notify import service as notify_service
 from referentials.core.notify.schemas import SubscriptionCreate
 from referentials.core.settings import Settings
+from referentials.core.usage import flush_all
 from tests.cli import socle
 from tests.conftest import Api
 from tests.reliability.test_metrics import scrape, value
@@ -237,3 +238,22 @@ def test_replace_gives_the_client_a_new_key_and_moves_what_acted_as_the_old(
     assert unknown.returncode == 2 and "no API key 987654" in unknown.stderr
     with session_scope(session_factory) as sess:
         assert sess.query(ApiKey).filter(ApiKey.client_name == "CHFM").count() == 3
+
+
+def test_the_cli_list_says_when_each_key_was_last_used(
+    api: Api, session_factory: sessionmaker[Session], db_settings: Settings
+) -> None:
+    # What tells the operator that a client has switched to its new key.
+    with session_scope(session_factory) as sess:
+        used, used_secret = create_api_key(sess, client_name="busy", scopes=["identity:read"])
+        idle, _ = create_api_key(sess, client_name="idle", scopes=["identity:read"])
+        used_id, idle_id = used.id, idle.id
+    assert api.get("/api/v1/events", key=used_secret).status_code == 200
+    flush_all()  # the counts are written every few seconds
+    rows = {r["id"]: r for r in json.loads(socle(db_settings, "apikey", "list", "--json").stdout)}
+    assert rows[used_id]["last_used"] == utcnow().date().isoformat()
+    assert rows[idle_id]["last_used"] is None
+    listed = socle(db_settings, "apikey", "list").stdout.splitlines()
+    columns = {int(line.split("\t")[0]): line.split("\t")[4] for line in listed}
+    assert columns[used_id] == f"used {utcnow().date().isoformat()}"
+    assert columns[idle_id] == "never used"
