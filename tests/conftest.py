@@ -16,9 +16,11 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from referentials import scheduler
 from referentials.app import create_app
 from referentials.core import usage
 from referentials.core.auth import SCOPES, create_api_key
@@ -150,6 +152,16 @@ def _truncate(eng: Engine) -> None:
             for name in tables:
                 conn.execute(text(f'DELETE FROM "{name}"'))
         conn.execute(text(f"DELETE FROM {WINDOW}"))
+
+
+@pytest.fixture()
+def scheduled_jobs(
+    engine: Engine, session_factory: sessionmaker[Session], db_settings: Settings
+) -> BackgroundScheduler:
+    """The elected scheduler's jobs for the test settings, added but not started."""
+    jobs = BackgroundScheduler(timezone="Europe/Paris")
+    scheduler.add_jobs(jobs, engine, session_factory, db_settings)
+    return jobs
 
 
 @pytest.fixture()

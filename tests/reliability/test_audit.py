@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from referentials import scheduler
 from referentials.core.audit import AuditEntry, purge_access
-from referentials.core.db import make_engine, session_scope, utcnow
+from referentials.core.db import session_scope, utcnow
 from referentials.core.settings import Settings
 from tests.conftest import Api
 from tests.reliability.world import new_identity, new_pair
@@ -117,13 +117,9 @@ def test_purge_drops_old_reads_and_keeps_changes(
         assert purge_access(sess, older_than_days=0) == 0
 
 
-def test_the_daily_purge_is_scheduled(db_settings: Settings) -> None:
-    engine = make_engine(db_settings.database_url, schema=db_settings.database_schema)
-    jobs = BackgroundScheduler(timezone="Europe/Paris")
-    scheduler.add_jobs(jobs, engine, sessionmaker(bind=engine), db_settings)
-    job = jobs.get_job("audit-purge")
+def test_the_daily_purge_is_scheduled(scheduled_jobs: BackgroundScheduler) -> None:
+    job = scheduled_jobs.get_job("audit-purge")
     assert job is not None and "hour='2'" in str(job.trigger)
-    engine.dispose()
 
 
 def test_fhir_reads_are_recorded_too(api: Api) -> None:

@@ -16,7 +16,7 @@ from identity.hl7v2 import senders as hl7_senders
 from referentials import notify_wiring, scheduler
 from referentials.core.audit import AuditEntry
 from referentials.core.auth import SYSTEM, ApiKey, create_api_key, revoke_api_key
-from referentials.core.db import make_engine, session_scope, utcnow
+from referentials.core.db import session_scope, utcnow
 from referentials.core.key_expiry import ending
 from referentials.core.notify import service as notify_service
 from referentials.core.notify.schemas import SubscriptionCreate
@@ -125,15 +125,11 @@ def test_the_check_warns_of_keys_ended_or_ending_and_the_subscriptions_they_sile
     assert made["later"][0] in wider and made["revoked"][0] not in wider
 
 
-def test_the_check_runs_when_elected_then_daily(db_settings: Settings) -> None:
-    engine = make_engine(db_settings.database_url, schema=db_settings.database_schema)
-    jobs = BackgroundScheduler(timezone="Europe/Paris")
-    scheduler.add_jobs(jobs, engine, sessionmaker(bind=engine), db_settings)
-    job = jobs.get_job("api-key-expiry")
+def test_the_check_runs_when_elected_then_daily(scheduled_jobs: BackgroundScheduler) -> None:
+    job = scheduled_jobs.get_job("api-key-expiry")
     assert job is not None and "hour='8'" in str(job.trigger)
     # Once at once: a restart shows the keys that ended while the service was down.
     assert job.next_run_time is not None and job.next_run_time <= utcnow() + timedelta(seconds=5)
-    engine.dispose()
 
 
 def test_metrics_give_each_key_its_time_left(
