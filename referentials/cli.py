@@ -158,6 +158,7 @@ def _run_workers(settings: Settings, count: int) -> None:
         # SOCLE_LOG_LEVEL governs uvicorn's loggers too: its access log (one INFO line per
         # request, paths only) is written at INFO and below, not at WARNING and above.
         log_level=_uvicorn_level(settings.log_level),
+        log_config=serving.log_config(settings.log_level),
     )
 
 

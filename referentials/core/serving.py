@@ -8,13 +8,15 @@ client's pool on one core while the other cores idle. Accepting one connection p
 (nginx's default, `multi_accept off`) lets every woken process take its share, and a busy
 process, whose loop turns more slowly, takes fewer. The listen backlog itself is unchanged.
 
-Each served process also freezes the heap it built at start (`freeze_startup_heap`), and
-writes its metrics where every other one can add them up (`shared_metrics_directory`).
+Each served process also freezes the heap it built at start (`freeze_startup_heap`), writes
+its metrics where every other one can add them up (`shared_metrics_directory`), and logs as the
+server does (`log_config`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import gc
 import os
 import shutil
@@ -103,3 +105,25 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # another user's process
         pass
     return True
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging configuration, with Socle's own lines (and its libraries') at ``level``.
+
+    uvicorn applies it in every served process. Its workers are started afresh (spawned): the
+    server's own `logging.basicConfig` does not reach them, and without this their `socle.*`
+    lines below WARNING were lost and the others printed bare (no level, no logger).
+    """
+    import uvicorn.config
+
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    # The format of `logging.basicConfig`, as the server process and the other commands log.
+    config["formatters"]["plain"] = {"format": "%(levelname)s:%(name)s:%(message)s"}
+    config["handlers"]["plain"] = {
+        "formatter": "plain",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    # uvicorn's loggers keep their own handlers and do not pass their lines up to this one.
+    config["root"] = {"handlers": ["plain"], "level": level.upper()}
+    return config

@@ -63,8 +63,11 @@ def test_two_instances_elect_one_scheduler_and_the_other_takes_over(
     assert lease is not None and lease.owner == follower.app.state.scheduler.election.holder
 
 
-def _serve(url: str, port: int, workers: int, **settings: str) -> subprocess.Popen[str]:
-    """`socle serve` on ``url`` in a process of its own, its stdout (the access log) piped."""
+def _serve(
+    url: str, port: int, workers: int, stderr: Path | None = None, **settings: str
+) -> subprocess.Popen[str]:
+    """`socle serve` on ``url`` in a process of its own, its stdout (the access log) piped,
+    its stderr (the application's log) to ``stderr`` when given."""
     env = {
         **os.environ,
         "SOCLE_DATABASE_URL": url,
@@ -79,7 +82,7 @@ def _serve(url: str, port: int, workers: int, **settings: str) -> subprocess.Pop
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr.open("w") if stderr else subprocess.DEVNULL,
         text=True,
     )
 
@@ -106,6 +109,25 @@ def test_serve_with_two_workers_answers_and_runs_one_scheduler(tmp_path: Path) -
         children = _worker_pids(server.pid)
         assert len(children) >= 2, children
         assert int(_lease_holder(engine).split(":")[1]) in children
+    finally:
+        _stop(server)
+
+
+def test_the_workers_log_as_the_server_does(tmp_path: Path) -> None:
+    # Spawned afresh, the workers do not inherit the server's logging: their lines below
+    # WARNING were lost, the others printed bare.
+    log = tmp_path / "server.err"
+    port = free_port()
+    server = _serve(f"sqlite:///{tmp_path / 'log.db'}", port, 2, stderr=log)
+    try:
+        _read_the_feed(port, 1)
+        elected = "leads: scheduler"
+        assert _wait_for(lambda: elected in log.read_text(), 10), log.read_text()[-2000:]
+        (line,) = [line for line in log.read_text().splitlines() if elected in line]
+        # INFO:socle.leader:<host>:<pid>:<token> leads: scheduler, from one of the workers
+        assert line.startswith("INFO:socle.leader:"), line
+        assert int(line.split(":")[3]) in _worker_pids(server.pid), line
+        assert "INFO:socle.scheduler:scheduler elected; jobs [" in log.read_text()
     finally:
         _stop(server)
 
