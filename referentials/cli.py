@@ -31,6 +31,7 @@ from referentials.core.auth import (
 from referentials.core.db import make_session_factory, session_scope, utcnow
 from referentials.core.db_check import DatabaseUnavailable, check_database, reachable_engine
 from referentials.core.errors import AppError
+from referentials.core.key_expiry import time_left
 from referentials.core.settings import Settings, get_settings
 from referentials.core.web import ROLES, create_user
 from referentials.directory import imports as directory_imports
@@ -271,7 +272,7 @@ def _key_state(revoked: bool, expires_at: datetime | None, now: datetime, soon: 
     if left <= timedelta(0):
         return f"EXPIRED {expires_at.isoformat()} (refused: give the client a new key)"
     if left <= soon:
-        return f"expires {expires_at.isoformat()} (in {left.days} day(s): give a new key)"
+        return f"expires {expires_at.isoformat()} (in {time_left(left)}: give a new key)"
     return f"expires {expires_at.isoformat()}"
 
 

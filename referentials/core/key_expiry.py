@@ -51,6 +51,14 @@ class Ending:
         return self.expires_at <= now
 
 
+def time_left(left: timedelta) -> str:
+    """``left`` as an operator reads it: days to the nearest (a key made for 3 days is "3
+    days" away, not 2 and 23 hours), hours under a day."""
+    if left >= timedelta(days=1):
+        return f"{round(left / timedelta(days=1))} day(s)"
+    return f"{max(1, round(left / timedelta(hours=1)))} hour(s)"
+
+
 def with_expiry(session: Session) -> list[tuple[int, str, datetime]]:
     """Id, client and expiry of every key not revoked that has an expiry, soonest first."""
     rows = session.execute(
@@ -115,12 +123,12 @@ def warn(
             )
         else:
             log.warning(
-                "API key %s of client %r expires on %s, in %s day(s): give the client a new "
-                "key before then (socle apikey replace %s), then revoke this one",
+                "API key %s of client %r expires on %s, in %s: give the client a new key "
+                "before then (socle apikey replace %s), then revoke this one",
                 key.key_id,
                 key.client_name,
                 when,
-                (key.expires_at - now).days,
+                time_left(key.expires_at - now),
                 key.key_id,
             )
         if key.silenced:

@@ -17,7 +17,7 @@ from referentials import notify_wiring, scheduler
 from referentials.core.audit import AuditEntry
 from referentials.core.auth import SYSTEM, ApiKey, create_api_key, revoke_api_key
 from referentials.core.db import session_scope, utcnow
-from referentials.core.key_expiry import ending
+from referentials.core.key_expiry import ending, time_left
 from referentials.core.notify import service as notify_service
 from referentials.core.notify.schemas import SubscriptionCreate
 from referentials.core.settings import Settings
@@ -253,3 +253,11 @@ def test_the_cli_list_says_when_each_key_was_last_used(
     columns = {int(line.split("\t")[0]): line.split("\t")[4] for line in listed}
     assert columns[used_id] == f"used {utcnow().date().isoformat()}"
     assert columns[idle_id] == "never used"
+
+
+def test_time_left_reads_as_an_operator_counts_it() -> None:
+    # A key made for 3 days is 3 days away, not 2 (timedelta.days floors).
+    assert time_left(timedelta(days=3) - timedelta(seconds=5)) == "3 day(s)"
+    assert time_left(timedelta(days=2, hours=1)) == "2 day(s)"
+    assert time_left(timedelta(hours=5, minutes=10)) == "5 hour(s)"
+    assert time_left(timedelta(minutes=3)) == "1 hour(s)"
