@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from referentials.app import create_app
@@ -56,7 +56,11 @@ def gate(db_settings: Settings) -> Iterator[Gate]:
 
 
 @pytest.fixture()
-def server(db_settings: Settings, engine: Engine, gate: Gate) -> Iterator[ThreadedServer]:
+def server(
+    db_settings: Settings, session_factory: sessionmaker[Session], gate: Gate
+) -> Iterator[ThreadedServer]:
+    # After session_factory: the tables are emptied before this server starts its background
+    # work, not while it runs (emptying them beside it can deadlock on PostgreSQL).
     insi = db_settings.insi.model_copy(
         update={
             "endpoint": f"{gate.url}/",

@@ -23,7 +23,8 @@ def unreachable_engine(dialect: str) -> Engine:
 
 
 @pytest.fixture()
-def instance(serve_app: ServeApp) -> Iterator[ThreadedServer]:
+def instance(serve_app: ServeApp, session_factory: object) -> Iterator[ThreadedServer]:
+    # After session_factory: the tables are emptied before the instance starts, not beside it.
     with serve_app() as server:
         yield server
 
