@@ -29,7 +29,7 @@ from identity.referential.events_router import router as events_router
 from identity.referential.router import router as identity_router
 from matching.config import MatchConfig
 from referentials import bootstrap, fhir_metadata, notify_wiring, scheduler
-from referentials.core import production, serving, usage
+from referentials.core import production, serving, threads, usage
 from referentials.core.access_log import install_path_only_access_log
 from referentials.core.audit_router import router as audit_router
 from referentials.core.caller import install_matching_threads
@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        threads.bound_request_threads(settings)
         if settings.prepare_on_start:
             bootstrap.prepare_database(engine, session_factory, settings)
         # Embedded default: the scheduled jobs run in the one process the database elects.
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_insi(app, settings)
     install_matching_threads(app, settings.limits.matching_threads)
+    threads.install_outbound_threads(app)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from identity.referential import repository as identities
-from referentials.core import key_expiry, metrics, runs
+from referentials.core import key_expiry, metrics, runs, threads
 from referentials.core.auth import DbSession, Principal, authenticate
 from referentials.core.db import session_scope, utcnow
 from referentials.core.errors import Forbidden, Unauthorized
@@ -150,8 +150,13 @@ def scrape(request: Request, principal: Principal = Depends(require_admin)) -> R
 
 
 @router.get("/health/ready", tags=["health"])
-def ready(request: Request, response: Response) -> dict[str, Any]:
+async def ready(request: Request, response: Response) -> dict[str, Any]:
     """Readiness: the database must answer (503 otherwise); INSi's reachability is reported."""
+    # INSi's endpoint is looked at: a call out, in the outbound threads.
+    return await threads.outbound(request, _ready, request, response)
+
+
+def _ready(request: Request, response: Response) -> dict[str, Any]:
     engine: Engine = request.app.state.engine
     try:
         with engine.connect() as conn:

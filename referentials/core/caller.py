@@ -14,14 +14,14 @@ candidates' scoring) between a few database round trips: with 16 matches at once
 process, every round trip and every wait for the interpreter's lock woke another thread, about
 90 context switches per match against 17 for one client, which cost CPU on every match. Two
 threads keep the process as busy: one scores while the other waits for the database. Reads
-are not limited: they are mostly round trips, which more threads overlap (README, "A region
-calling at once").
+take the request threads (``limits.request_threads``, referentials/core/threads.py).
 
 A creation takes the same threads (it scores its candidates, then writes): on SQLite its write
 transaction holds the one writer's turn of every process, and each of its statements gives the
 interpreter's lock away and waits to get it back; among a dozen scoring threads that wait
 stretched every creation's hold on the turn, and every other creation waited for it. Updates
-are not limited: one may call INSi after its commit, which must not hold a matching thread.
+take the request threads, and an update that may call INSi after its commit an INSi thread: a
+call must hold neither a matching thread nor a request thread.
 """
 
 from __future__ import annotations

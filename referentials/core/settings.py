@@ -223,6 +223,10 @@ class LimitsSettings(BaseModel):
     # Matches (REST and FHIR $match) and REST creations one served process runs at once; the
     # others wait for a thread (referentials/core/caller.py).
     matching_threads: int = Field(default=2, ge=1)
+    # The other routes' work one served process runs at once (its request threads); the
+    # others wait in the event loop. Unset: 8 on SQLite, 24 on PostgreSQL, whose round trips
+    # more threads overlap (referentials/core/threads.py).
+    request_threads: int | None = Field(default=None, ge=1)
     # Sustained requests per minute allowed to one key; 0 turns the rate limit off.
     rate_per_minute: int = 6000
     # Requests one key may send in a burst above the sustained rate.

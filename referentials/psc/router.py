@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from referentials.core import threads
 from referentials.core.db import session_scope
 from referentials.core.errors import AppError, NotFound
 from referentials.core.login import login_options, safe_next
@@ -33,8 +34,13 @@ def _signer(request: Request) -> URLSafeTimedSerializer:
 
 
 @router.get("/login/psc")
-def start(request: Request, next: str | None = None) -> Response:
+async def start(request: Request, next: str | None = None) -> Response:
     """Send the browser to the provider with a fresh state, nonce and PKCE challenge."""
+    # The provider's metadata may be read: a call out, in the outbound threads.
+    return await threads.outbound(request, _start, request, next)
+
+
+def _start(request: Request, next: str | None) -> Response:
     rp = _rp(request)
     try:
         flow = rp.start()
@@ -80,13 +86,18 @@ def _flow(request: Request, state: str | None) -> list[str]:
 
 
 @router.get("/login/psc/callback")
-def callback(
+async def callback(
     request: Request,
     code: str | None = None,
     state: str | None = None,
     error: str | None = None,
 ) -> Response:
     """The provider's answer: verify everything, check the directory and roles, sign in."""
+    # The code is exchanged and the user's claims read from the provider: calls out.
+    return await threads.outbound(request, _callback, request, code, state, error)
+
+
+def _callback(request: Request, code: str | None, state: str | None, error: str | None) -> Response:
     try:
         if error:
             raise refused(f"the provider answered '{error}'")

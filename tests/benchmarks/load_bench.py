@@ -84,6 +84,8 @@ class Part:
 SCENARIOS: dict[str, list[Part]] = {
     "read x1": [Part("read", 1)],
     "read x32": [Part("read", 32)],
+    # A crowd: many more callers than the server has threads (the others wait in its loop).
+    "read x256": [Part("read", 256)],
     "match x1": [Part("match", 1)],
     "match x32": [Part("match", 32)],
     "create x1": [Part("create", 1)],

@@ -21,25 +21,27 @@ from referentials.app import create_app
 from referentials.core.settings import Settings
 from soap_clients.insi.mock import MockConfig, create_mock_app
 from tests.conftest import Api, ThreadedServer
-from tests.factories import identity_body
+from tests.factories import give_ins, identity_body
 
 IDS = "/api/v1/identities"
-# More searches than a server has request threads (anyio's default pool: 40).
+# More searches than the server has request threads and INSi places.
 SEARCHES = 44
 PLACES = 16
+REQUEST_THREADS = 4
 
 
 class Gate:
-    """Holds every SOAP call (a POST) until opened: INSi stuck for as long as the test wants."""
+    """Holds every SOAP call (a POST) until opened: INSi stuck for as long as the test wants;
+    ``methods`` ("GET", "POST") to hold the look at its WSDL too."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, methods: tuple[str, ...] = ("POST",)) -> None:
+        self.app, self.methods = app, methods
         self.opened = threading.Event()
         self.arrived = 0
         self.url = ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
+        if scope["type"] == "http" and scope["method"] in self.methods:
             self.arrived += 1
             while not self.opened.is_set():
                 await asyncio.sleep(0.01)
@@ -70,7 +72,9 @@ def server(
             "retries": 0,
         }
     )
-    with ThreadedServer(create_app(db_settings.model_copy(update={"insi": insi}))) as running:
+    limits = db_settings.limits.model_copy(update={"request_threads": REQUEST_THREADS})
+    settings = db_settings.model_copy(update={"insi": insi, "limits": limits})
+    with ThreadedServer(create_app(settings)) as running:
         yield running
 
 
@@ -136,4 +140,45 @@ def test_insi_places_bound_the_calls_in_flight(
     gate.opened.set()
     assert searches.result(timeout=120) == [200] * (PLACES + 4)
     assert gate.arrived == PLACES + 4
+    api.client.close()
+
+
+def test_updates_that_send_their_traits_to_insi_wait_in_insi_threads(
+    server: ThreadedServer,
+    gate: Gate,
+    keys: dict[str, str],
+    session_factory: sessionmaker[Session],
+) -> None:
+    # An identity with an INS given new strict traits checked on a document: the change is
+    # committed, then the new traits are sent to INSi (stuck here).
+    api = Api(server.url, keys)
+    ids, versions = [], []
+    for n in range(REQUEST_THREADS + 2):
+        created = api.post(IDS, json=identity_body(birth_name=f"Avant{'e' * n}"))
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+        give_ins(session_factory, ids[-1], matricule=f"2751263220{n:05d}")
+        versions.append(api.get(f"{IDS}/{ids[-1]}").json()["version"])
+    pool = ThreadPoolExecutor(len(ids))
+    updates = [
+        pool.submit(
+            api.patch,
+            f"{IDS}/{identity_id}",
+            json={"birth_name": f"Apres{'e' * n}", "document_type": "PA"},
+            headers={"If-Match": str(version)},
+            timeout=120,
+        )
+        for n, (identity_id, version) in enumerate(zip(ids, versions, strict=True))
+    ]
+    _wait_for(gate, len(ids))
+    # More updates wait for INSi at once than the server has request threads, and a read
+    # is still answered beside them.
+    assert gate.arrived == len(ids) and not any(u.done() for u in updates)
+    assert api.get(f"{IDS}/{ids[0]}", timeout=60).status_code == 200
+    gate.opened.set()
+    answers = [u.result(timeout=120) for u in updates]
+    pool.shutdown()
+    assert [a.status_code for a in answers] == [200] * len(ids), answers[0].text
+    assert {a.json()["status"] for a in answers} == {"VALI"}  # unknown to INSi: stays VALI
+    assert {a.json()["insi_check"] for a in answers} == {"not_found"}
     api.client.close()

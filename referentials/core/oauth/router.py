@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 
+from referentials.core import threads
 from referentials.core.auth import DbSession
 from referentials.core.db import session_scope
 from referentials.core.errors import AppError
@@ -26,7 +27,7 @@ def _settings(request: Request) -> Settings:
 
 
 @router.post("/oauth/token")
-def token(
+async def token(
     request: Request,
     grant_type: str = Form(...),
     client_assertion_type: str = Form(...),
@@ -34,6 +35,19 @@ def token(
     scope: str | None = Form(None),
 ) -> JSONResponse:
     """Client credentials with a private_key_jwt assertion (RFC 7523); a short-lived JWT back."""
+    # The client's published keys may be read: a call out, in the outbound threads.
+    return await threads.outbound(
+        request, _token, request, grant_type, client_assertion_type, client_assertion, scope
+    )
+
+
+def _token(
+    request: Request,
+    grant_type: str,
+    client_assertion_type: str,
+    client_assertion: str,
+    scope: str | None,
+) -> JSONResponse:
     if grant_type != "client_credentials":
         raise AppError(
             "only grant_type=client_credentials is served",
