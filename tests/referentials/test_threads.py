@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import Receive, Scope, Send
 
 from referentials.app import create_app
-from referentials.core.settings import Settings
+from referentials.core.settings import PscSettings, Settings
 from referentials.core.threads import request_threads
 from tests.conftest import NO_SCHEDULER, Api, ThreadedServer
 from tests.factories import identity_body
@@ -62,6 +62,13 @@ class StuckService:
         self.waiting = 0
         self.released = threading.Event()
 
+    def reached(self, count: int, *, within: float) -> bool:
+        """Whether ``count`` callers are waiting at once within ``within`` seconds."""
+        deadline = time.monotonic() + within
+        while self.waiting < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.waiting >= count
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
@@ -84,12 +91,9 @@ def test_readiness_looks_at_a_stuck_insi_outside_the_request_threads(
             probes = [
                 pool.submit(httpx.get, f"{server.url}/health/ready", timeout=30) for _ in "123"
             ]
-            # Sooner than a look gives up (2 s): one after the other, three would take 6 s.
-            deadline = time.monotonic() + 1.5
-            while stuck.waiting < 3 and time.monotonic() < deadline:
-                time.sleep(0.01)
             # Three looks at INSi at once, with one request thread; and that thread is free.
-            assert stuck.waiting == 3
+            # Sooner than a look gives up (2 s): one after the other, three would take 6 s.
+            assert stuck.reached(3, within=1.5)
             created = api.post("/api/v1/identities", json=identity_body())
             assert created.status_code == 201, created.text
             stuck.released.set()
@@ -97,6 +101,35 @@ def test_readiness_looks_at_a_stuck_insi_outside_the_request_threads(
             api.client.close()
     assert [a.status_code for a in answers] == [200] * 3
     assert {a.json()["insi"]["reachable"] for a in answers} == {False}
+
+
+def test_sign_in_waits_for_pro_sante_connect_outside_the_request_threads(
+    db_settings: Settings, keys: dict[str, str]
+) -> None:
+    stuck = StuckService()
+    with ThreadedServer(stuck) as provider:
+        psc = PscSettings(
+            discovery_url=f"{provider.url}/.well-known/openid-configuration",
+            client_id="socle",
+            client_secret="secret",
+            timeout_seconds=30,
+        )
+        settings = _settings(db_settings, 1, psc=psc)
+        with ThreadedServer(create_app(settings)) as server, ThreadPoolExecutor(3) as pool:
+            api = Api(server.url, keys)
+            sign_ins = [
+                pool.submit(httpx.get, f"{server.url}/login/psc", timeout=60) for _ in "123"
+            ]
+            # Three browsers wait for the provider at once, with one request thread, and that
+            # thread still serves the API.
+            assert stuck.reached(3, within=10)
+            assert api.get("/api/v1/identities?birth_name=X").status_code == 200
+            assert not any(s.done() for s in sign_ins)
+            stuck.released.set()
+            pages = [s.result(timeout=60) for s in sign_ins]
+            api.client.close()
+    # The provider answered 503: each browser is told so, on a page.
+    assert all("did not answer" in p.text for p in pages), pages[0].text
 
 
 def test_request_threads_unset_depend_on_the_database(db_settings: Settings) -> None:
