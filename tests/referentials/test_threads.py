@@ -19,8 +19,8 @@ from tests.conftest import NO_SCHEDULER, Api, ThreadedServer
 from tests.factories import identity_body
 
 
-def _settings(db_settings: Settings, request_threads: int, **changes: Any) -> Settings:
-    limits = db_settings.limits.model_copy(update={"request_threads": request_threads})
+def _settings(db_settings: Settings, threads: int, **changes: Any) -> Settings:
+    limits = db_settings.limits.model_copy(update={"request_threads": threads})
     return db_settings.model_copy(update={"limits": limits, "scheduler": NO_SCHEDULER, **changes})
 
 
