@@ -9,7 +9,7 @@ from identity.insi import creation
 from identity.insi import service as insi
 from identity.insi.port import InsiPort
 from identity.insi.service import QualificationResult
-from identity.insi.waits import InsiWaits
+from identity.insi.waits import waits_of
 from identity.referential import presenter
 from identity.referential.models import InsiCall
 from identity.referential.schemas import (
@@ -62,11 +62,6 @@ def _read(result: QualificationResult, principal: Principal) -> QualificationRea
         ins_key_valid=result.ins_key_valid,
         calls=[call_read(c, principal) for c in result.calls],
     )
-
-
-def _waits(request: Request) -> InsiWaits:
-    waits: InsiWaits = request.app.state.insi_waits
-    return waits
 
 
 def _committed(
@@ -127,7 +122,7 @@ async def insi_create(
 ) -> QualificationRead:
     """Front desk: INSi with the typed traits; a coherent CR 00 makes (or finds) the identity."""
     search = caller.bound(session, _typed_search)
-    read = await _waits(request).run(search, _port(request), body)
+    read = await waits_of(request).run(search, _port(request), body)
     if read.outcome == "applied":
         response.status_code = status.HTTP_201_CREATED
     return read
@@ -143,7 +138,7 @@ async def insi_search(
 ) -> QualificationRead:
     """Search the INS by traits; a coherent CR 00 moves PROV→RECUP or VALI→QUAL."""
     search = caller.bound(session, _traits_search)
-    return await _waits(request).run(search, _port(request), identity_id)
+    return await waits_of(request).run(search, _port(request), identity_id)
 
 
 @router.post("/{identity_id}/insi-vitale", response_model=QualificationRead)
@@ -157,7 +152,7 @@ async def insi_vitale(
 ) -> QualificationRead:
     """Search the INS with the Carte Vitale's matricule (collection method CV)."""
     search = caller.bound(session, _vitale_search)
-    return await _waits(request).run(search, _port(request), identity_id, body)
+    return await waits_of(request).run(search, _port(request), identity_id, body)
 
 
 @router.get("/{identity_id}/insi-calls", response_model=list[InsiCallRead])

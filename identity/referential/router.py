@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from identity.duplicates import service as duplicates
 from identity.insi import service as insi
-from identity.insi.waits import InsiWaits
+from identity.insi.waits import waits_of
 from identity.referential import links, local_ids, presenter, service
 from identity.referential.history import ENTITY
 from identity.referential.schemas import (
@@ -215,9 +215,8 @@ async def update_identity(
     if body.document_type is not None:
         # New strict traits with their document are sent to INSi after the commit: the whole
         # update waits in an INSi thread, never in a request thread (identity/insi/waits.py).
-        waits: InsiWaits = request.app.state.insi_waits
         work = caller.bound(session, _update)
-        return await waits.run(work, identity_id, body, request, if_match)
+        return await waits_of(request).run(work, identity_id, body, request, if_match)
     return await caller.run(session, _update, identity_id, body, request, if_match)
 
 

@@ -35,19 +35,18 @@ from referentials.core.settings import Settings
 T = TypeVar("T")
 Args = TypeVarTuple("Args")
 
-# Calls out that may wait at once in one process; beyond them, a caller waits for a place.
-OUTBOUND_THREADS = 16
-
-
 # Request threads per process when the setting is unset, by database.
 REQUEST_THREADS = {"sqlite": 8, "postgresql": 24}
+# Calls out that may wait at once in one process; beyond them, a caller waits for a place.
+OUTBOUND_THREADS = 16
 
 
 def request_threads(settings: Settings) -> int:
     """How many request threads each served process runs."""
     if settings.limits.request_threads is not None:
         return settings.limits.request_threads
-    return REQUEST_THREADS.get(make_url(settings.database_url).get_backend_name(), 24)
+    backend = make_url(settings.database_url).get_backend_name()
+    return REQUEST_THREADS.get(backend, REQUEST_THREADS["postgresql"])
 
 
 def bound_request_threads(settings: Settings) -> None:
@@ -55,11 +54,26 @@ def bound_request_threads(settings: Settings) -> None:
     anyio.to_thread.current_default_thread_limiter().total_tokens = request_threads(settings)
 
 
+class Threads:
+    """Threads of their own, apart from the request threads: ``size`` calls at once; beyond
+    that, a caller waits for a place without holding a thread or a connection."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("at least one thread")
+        self.size = size
+        self.limiter = anyio.CapacityLimiter(size)
+
+    async def run(self, call: Callable[[Unpack[Args]], T], *args: *Args) -> T:
+        """``call(*args)`` in one of these threads, once one is free."""
+        return await anyio.to_thread.run_sync(call, *args, limiter=self.limiter)
+
+
 def install_outbound_threads(app: FastAPI, threads: int = OUTBOUND_THREADS) -> None:
-    app.state.outbound_limiter = anyio.CapacityLimiter(threads)
+    app.state.outbound_threads = Threads(threads)
 
 
 async def outbound(request: Request, call: Callable[[Unpack[Args]], T], *args: *Args) -> T:
     """``call(*args)``, which calls another service, in one of the outbound threads."""
-    limiter: anyio.CapacityLimiter = request.app.state.outbound_limiter
-    return await anyio.to_thread.run_sync(call, *args, limiter=limiter)
+    pool: Threads = request.app.state.outbound_threads
+    return await pool.run(call, *args)
